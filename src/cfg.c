@@ -1,0 +1,443 @@
+/*
+ * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
+ *
+ * cfg.c: the settings of wschatd, their built-in defaults and bounds, and
+ * the two ways to change them: "KEY=VALUE" from -o, and wschatd.conf lines
+ * "KEY VALUE".  One table drives both, the man page lists the same keys.
+ * Errors come back through char **cause ("FILE:LINE: reason" for files);
+ * the caller prints and frees them.  Runs in the master before fork.
+ */
+
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wschatd.h"
+
+#ifndef WSCHATD_WEBROOT
+#define WSCHATD_WEBROOT	"/usr/local/share/wschatd/www"
+#endif
+
+enum cfg_type {
+	CFG_UINT,	/* plain count */
+	CFG_SIZE,	/* bytes, with k/m/g suffixes, in an unsigned */
+	CFG_SIZE64,	/* the same in a uint64_t */
+	CFG_TIME,	/* seconds, with s/m/h suffixes */
+	CFG_BOOL,	/* on/off, yes/no, 1/0 */
+	CFG_STR,	/* any text; "" unsets */
+	CFG_ADDR	/* ADDR:PORT, [V6]:PORT, *:PORT, PORT, or off */
+};
+
+struct cfg_key {
+	const char	*name;
+	enum cfg_type	 type;
+	size_t		 off;
+	uint64_t	 min, max;
+	const char	*def;
+};
+
+#define O(f)	offsetof(struct cfg, f)
+static const struct cfg_key cfg_keys[] = {
+	{ "workers",		CFG_UINT, O(workers), 0, WSCHATD_MAX_WORKERS, "0" },
+	{ "listen",		CFG_ADDR, O(listen), 0, 0, "127.0.0.1:8080" },
+	{ "line_listen",	CFG_ADDR, O(line_listen), 0, 0, "127.0.0.1:8888" },
+	{ "webroot",		CFG_STR, O(webroot), 0, 0, WSCHATD_WEBROOT },
+	{ "echo",		CFG_BOOL, O(echo), 0, 1, "on" },
+	{ "allowed_origins",	CFG_STR, O(allowed_origins), 0, 0, "" },
+	{ "backlog",		CFG_UINT, O(backlog), 1, 65535, "511" },
+	{ "max_connections",	CFG_UINT, O(max_connections), 0, 10000000, "0" },
+	{ "max_message_size",	CFG_SIZE64, O(max_message_size), 125, 1ULL << 30, "1m" },
+	{ "max_header_size",	CFG_SIZE, O(max_header_size), 256, 1 << 20, "8k" },
+	{ "max_request_line",	CFG_SIZE, O(max_request_line), 64, 1 << 20, "4k" },
+	{ "max_headers",	CFG_UINT, O(max_headers), 4, HTTP_HEADERS_MAX, "64" },
+	{ "max_line_length",	CFG_SIZE, O(max_line_length), 16, 1 << 20, "4k" },
+	{ "max_pending",	CFG_SIZE64, O(max_pending), 4096, 1ULL << 34, "4m" },
+	{ "http_timeout",	CFG_TIME, O(http_timeout), 1, 86400, "30" },
+	{ "ping_interval",	CFG_TIME, O(ping_interval), 0, 86400, "54" },
+	{ "pong_timeout",	CFG_TIME, O(pong_timeout), 1, 86400, "60" },
+	{ "close_timeout",	CFG_TIME, O(close_timeout), 1, 3600, "5" },
+	{ "shutdown_timeout",	CFG_TIME, O(shutdown_timeout), 1, 3600, "10" },
+};
+#undef O
+#define CFG_NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
+
+static const struct cfg_key *
+cfg_find(const char *name, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < CFG_NKEYS; i++)
+		if (strlen(cfg_keys[i].name) == len &&
+		    strncmp(cfg_keys[i].name, name, len) == 0)
+			return (&cfg_keys[i]);
+	return (NULL);
+}
+
+static int	 cfg_error(char **, const char *, ...)
+		    __attribute__((__format__(printf, 2, 3)));
+
+static int
+cfg_error(char **cause, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (cause != NULL) {
+		va_start(ap, fmt);
+		if (vasprintf(cause, fmt, ap) == -1)
+			fatal("%s: vasprintf", __func__);
+		va_end(ap);
+	}
+	return (-1);
+}
+
+/* Parse a number with an optional unit suffix; -1 if malformed. */
+static int
+cfg_number(const char *v, enum cfg_type type, uint64_t *out)
+{
+	char			*end;
+	unsigned long long	 n, mul = 1;
+
+	if (!isdigit((unsigned char)v[0]))
+		return (-1);
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno != 0)
+		return (-1);
+	if ((type == CFG_SIZE || type == CFG_SIZE64) && *end != '\0') {
+		switch (tolower((unsigned char)*end)) {
+		case 'k': mul = 1ULL << 10; break;
+		case 'm': mul = 1ULL << 20; break;
+		case 'g': mul = 1ULL << 30; break;
+		default: return (-1);
+		}
+		end++;
+	} else if (type == CFG_TIME && *end != '\0') {
+		switch (*end) {
+		case 's': mul = 1; break;
+		case 'm': mul = 60; break;
+		case 'h': mul = 3600; break;
+		default: return (-1);
+		}
+		end++;
+	}
+	if (*end != '\0' || n > UINT64_MAX / mul)
+		return (-1);
+	*out = n * mul;
+	return (0);
+}
+
+int
+cfg_parse_addr(const char *v, struct cfg_addr *a, char **cause)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&a->ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&a->ss;
+	char			 host[64];
+	const char		*port, *p;
+	uint64_t		 n;
+	size_t			 hl;
+
+	memset(a, 0, sizeof(*a));
+	snprintf(a->text, sizeof(a->text), "%s", v);
+	if (strcmp(v, "off") == 0) {
+		a->off = 1;
+		return (0);
+	}
+	if (v[0] == '[') {
+		if ((p = strchr(v, ']')) == NULL || p[1] != ':')
+			return (cfg_error(cause, "bad address \"%s\"", v));
+		hl = p - v - 1;
+		port = p + 2;
+		v++;
+	} else if ((p = strrchr(v, ':')) != NULL) {
+		hl = p - v;
+		port = p + 1;
+	} else {
+		hl = 0;		/* a port alone: every address */
+		port = v;
+	}
+	if (hl >= sizeof(host))
+		return (cfg_error(cause, "bad address \"%s\"", a->text));
+	memcpy(host, v, hl);
+	host[hl] = '\0';
+	if (cfg_number(port, CFG_UINT, &n) == -1 || n > 65535)
+		return (cfg_error(cause, "bad port in \"%s\"", a->text));
+	if (hl == 0 || strcmp(host, "*") == 0) {
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+		sin->sin_port = htons((uint16_t)n);
+		a->sslen = sizeof(*sin);
+	} else if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)n);
+		a->sslen = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)n);
+		a->sslen = sizeof(*sin6);
+	} else
+		return (cfg_error(cause,
+		    "bad address \"%s\" (numeric IPv4 or [IPv6] wanted)",
+		    a->text));
+	return (0);
+}
+
+void
+cfg_init(struct cfg *c)
+{
+	size_t	 i;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < CFG_NKEYS; i++)
+		if (cfg_set(c, cfg_keys[i].name, cfg_keys[i].def, NULL) == -1)
+			fatalx("%s: bad default for %s", __func__,
+			    cfg_keys[i].name);
+}
+
+void
+cfg_clear(struct cfg *c)
+{
+	free(c->webroot);
+	free(c->allowed_origins);
+	memset(c, 0, sizeof(*c));
+}
+
+static int
+cfg_apply(struct cfg *c, const struct cfg_key *k, const char *v, char **cause)
+{
+	char		*field = (char *)c + k->off;
+	uint64_t	 n;
+	char		**sp;
+
+	switch (k->type) {
+	case CFG_UINT:
+	case CFG_SIZE:
+	case CFG_SIZE64:
+	case CFG_TIME:
+		if (cfg_number(v, k->type, &n) == -1)
+			return (cfg_error(cause, "%s: bad number \"%s\"",
+			    k->name, v));
+		if (n < k->min || n > k->max) {
+			char	range[64];
+
+			snprintf(range, sizeof(range), "%llu to %llu",
+			    (unsigned long long)k->min,
+			    (unsigned long long)k->max);
+			if (cause != NULL)
+				xasprintf(cause, "%s: %s is out of range (%s)",
+				    k->name, v, range);
+			return (-1);
+		}
+		if (k->type == CFG_SIZE64)
+			*(uint64_t *)field = n;
+		else
+			*(unsigned *)field = (unsigned)n;
+		return (0);
+	case CFG_BOOL:
+		if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "1"))
+			*(int *)field = 1;
+		else if (!strcmp(v, "off") || !strcmp(v, "no") ||
+		    !strcmp(v, "0"))
+			*(int *)field = 0;
+		else
+			return (cfg_error(cause, "%s: \"%s\" is not on or off",
+			    k->name, v));
+		return (0);
+	case CFG_STR:
+		sp = (char **)field;
+		free(*sp);
+		*sp = v[0] != '\0' ? xstrdup(v) : NULL;
+		return (0);
+	case CFG_ADDR:
+		if (cfg_parse_addr(v, (struct cfg_addr *)field, cause) == -1)
+			return (-1);
+		return (0);
+	}
+	return (-1);
+}
+
+int
+cfg_set(struct cfg *c, const char *key, const char *value, char **cause)
+{
+	const struct cfg_key	*k;
+
+	if ((k = cfg_find(key, strlen(key))) == NULL)
+		return (cfg_error(cause, "unknown setting \"%s\"", key));
+	return (cfg_apply(c, k, value, cause));
+}
+
+int
+cfg_set_kv(struct cfg *c, const char *kv, char **cause)
+{
+	const char		*eq;
+	const struct cfg_key	*k;
+
+	if ((eq = strchr(kv, '=')) == NULL)
+		return (cfg_error(cause, "\"%s\": KEY=VALUE expected", kv));
+	if ((k = cfg_find(kv, eq - kv)) == NULL)
+		return (cfg_error(cause, "unknown setting in \"%s\"", kv));
+	return (cfg_apply(c, k, eq + 1, cause));
+}
+
+int
+cfg_parse(struct cfg *c, const char *file, const char *text, size_t len,
+    char **cause)
+{
+	char		 line[4096], *p, *e, *key, *val, *why = NULL;
+	size_t		 i = 0, n;
+	unsigned	 lineno = 0;
+
+	while (i < len) {
+		lineno++;
+		for (n = 0; i + n < len && text[i + n] != '\n'; n++)
+			;
+		if (n >= sizeof(line)) {
+			xasprintf(cause, "%s:%u: line too long", file, lineno);
+			return (-1);
+		}
+		memcpy(line, text + i, n);
+		line[n] = '\0';
+		i += n + 1;
+		if (memchr(line, '\0', n) != NULL) {
+			xasprintf(cause, "%s:%u: NUL byte", file, lineno);
+			return (-1);
+		}
+		/* A comment runs from '#' at the start or after blanks. */
+		for (p = line; *p != '\0'; p++)
+			if (*p == '#' && (p == line || isspace((unsigned char)
+			    p[-1]))) {
+				*p = '\0';
+				break;
+			}
+		for (p = line; isspace((unsigned char)*p); p++)
+			;
+		e = p + strlen(p);
+		while (e > p && isspace((unsigned char)e[-1]))
+			*--e = '\0';
+		if (*p == '\0')
+			continue;
+		key = p;
+		while (*p != '\0' && !isspace((unsigned char)*p))
+			p++;
+		if (*p != '\0')
+			*p++ = '\0';
+		while (isspace((unsigned char)*p))
+			p++;
+		val = p;
+		/* A value may be quoted, for an empty or spaced string. */
+		n = strlen(val);
+		if (n >= 2 && val[0] == '"' && val[n - 1] == '"') {
+			val[n - 1] = '\0';
+			val++;
+		} else if (*val == '\0') {
+			xasprintf(cause, "%s:%u: %s: value missing", file,
+			    lineno, key);
+			return (-1);
+		}
+		if (cfg_set(c, key, val, &why) == -1) {
+			xasprintf(cause, "%s:%u: %s", file, lineno, why);
+			free(why);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+int
+cfg_load(struct cfg *c, const char *path, char **cause)
+{
+	struct stat	 st;
+	char		*text;
+	ssize_t		 n;
+	size_t		 got = 0;
+	int		 fd, rv;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		xasprintf(cause, "%s: %s", path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return (-1);
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
+		xasprintf(cause, "%s: not a regular file under 1 MiB", path);
+		close(fd);
+		return (-1);
+	}
+	text = xmalloc((size_t)st.st_size + 1);
+	while (got < (size_t)st.st_size &&
+	    (n = read(fd, text + got, (size_t)st.st_size - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	rv = cfg_parse(c, path, text, got, cause);
+	free(text);
+	return (rv);
+}
+
+/* Cross-setting checks, once everything is set. */
+int
+cfg_check(const struct cfg *c, char **cause)
+{
+	if (c->listen.off && c->line_listen.off)
+		return (cfg_error(cause, "listen and line_listen are both "
+		    "off: nothing to serve"));
+	if (c->max_request_line > c->max_header_size)
+		return (cfg_error(cause, "max_request_line exceeds "
+		    "max_header_size"));
+	if (c->ping_interval != 0 && c->pong_timeout <= c->ping_interval)
+		return (cfg_error(cause, "pong_timeout must exceed "
+		    "ping_interval"));
+	return (0);
+}
+
+void
+cfg_dump(const struct cfg *c, void (*out)(const char *, void *), void *arg)
+{
+	char		 line[512];
+	const char	*field;
+	size_t		 i;
+
+	for (i = 0; i < CFG_NKEYS; i++) {
+		field = (const char *)c + cfg_keys[i].off;
+		switch (cfg_keys[i].type) {
+		case CFG_UINT:
+		case CFG_TIME:
+			snprintf(line, sizeof(line), "%s %u", cfg_keys[i].name,
+			    *(const unsigned *)field);
+			break;
+		case CFG_SIZE:
+			snprintf(line, sizeof(line), "%s %u", cfg_keys[i].name,
+			    *(const unsigned *)field);
+			break;
+		case CFG_SIZE64:
+			snprintf(line, sizeof(line), "%s %llu",
+			    cfg_keys[i].name, (unsigned long long)
+			    *(const uint64_t *)field);
+			break;
+		case CFG_BOOL:
+			snprintf(line, sizeof(line), "%s %s", cfg_keys[i].name,
+			    *(const int *)field ? "on" : "off");
+			break;
+		case CFG_STR:
+			snprintf(line, sizeof(line), "%s \"%s\"",
+			    cfg_keys[i].name, *(char *const *)field ?
+			    *(char *const *)field : "");
+			break;
+		case CFG_ADDR:
+			snprintf(line, sizeof(line), "%s %s", cfg_keys[i].name,
+			    ((const struct cfg_addr *)field)->text);
+			break;
+		}
+		out(line, arg);
+	}
+}

@@ -1,0 +1,809 @@
+/*
+ * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
+ *
+ * conn.c: one client connection in a worker, from accept to close.  It
+ * reads HTTP requests (keep-alive and pipelined), answers static files,
+ * /healthz and errors, performs the WebSocket upgrade, then feeds frames to
+ * the ws.c reader and answers pings and closes.  It owns the connection's
+ * lifetime: flushing, half-closing, lingering, timeouts and backpressure.
+ * Parsing is left to http.c and ws.c, files to static.c.
+ *
+ * A connection is never freed in the middle of its own processing: code
+ * that decides to drop one marks it dead, and the outermost callback frees
+ * it on the way out (conn_leave).
+ */
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "conn.h"
+
+/* Stop reading while this much output is queued: backpressure. */
+#define CONN_OUT_HIGH	(256 * 1024)
+
+static void	 conn_read_cb(struct bufferevent *, void *);
+static void	 conn_write_cb(struct bufferevent *, void *);
+static void	 conn_event_cb(struct bufferevent *, short, void *);
+static void	 conn_process(struct conn *);
+
+static void
+conn_peer_format(const struct sockaddr *sa, char *out, size_t outsz)
+{
+	char	 host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(out, outsz, "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else {
+		const struct sockaddr_in *s4 = (const void *)sa;
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(out, outsz, "%s:%u", host, ntohs(s4->sin_port));
+	}
+}
+
+static void
+conn_set_timeouts(struct conn *c, unsigned rsec, unsigned wsec)
+{
+	struct timeval	 rt = { rsec, 0 }, wt = { wsec, 0 };
+
+	bufferevent_set_timeouts(c->bev, rsec ? &rt : NULL,
+	    wsec ? &wt : NULL);
+}
+
+/* Timeouts while a WebSocket is open: the read side drives the heartbeat. */
+static void
+conn_ws_timeouts(struct conn *c)
+{
+	const struct cfg	*cfg = c->w->cfg;
+
+	conn_set_timeouts(c, cfg->ping_interval, cfg->pong_timeout);
+}
+
+void
+conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
+    enum conn_kind kind)
+{
+	struct conn	*c;
+	int		 one = 1;
+
+	if ((w->cfg->max_connections != 0 &&
+	    w->nconns >= w->cfg->max_connections) ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		/* Refuse cheaply; the client sees a reset, not a hang. */
+		log_debug("accept: connection refused (%u open)", w->nconns);
+		close(fd);
+		return;
+	}
+	/* Small frames must leave at once, not wait for Nagle. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->w = w;
+	c->id = ++w->next_id;
+	c->kind = kind;
+	c->state = kind == CONN_LINE ? CONN_S_LINE : CONN_S_HTTP;
+	conn_peer_format(sa, c->peer, sizeof(c->peer));
+	/* BEV_OPT_CLOSE_ON_FREE: the bufferevent owns fd from here on. */
+	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		log_warnx("conn %s: bufferevent_socket_new failed", c->peer);
+		close(fd);
+		free(c);
+		return;
+	}
+	ws_reader_init(&c->rd, w->cfg->max_message_size);
+	TAILQ_INSERT_TAIL(&w->conns, c, entry);
+	w->nconns++;
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
+	    c);
+	conn_set_timeouts(c, w->cfg->http_timeout, w->cfg->http_timeout);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	log_debug("conn %llu %s: accepted", (unsigned long long)c->id,
+	    c->peer);
+}
+
+void
+conn_free(struct conn *c)
+{
+	struct worker	*w = c->w;
+
+	TAILQ_REMOVE(&w->conns, c, entry);
+	w->nconns--;
+	ws_reader_clear(&c->rd);
+	bufferevent_free(c->bev);	/* closes the fd: BEV_OPT_CLOSE_ON_FREE */
+	free(c);
+	worker_conn_gone(w);
+}
+
+/* Drop the connection now; logs once why.  Freed by conn_leave(). */
+static void
+conn_close(struct conn *c, const char *why)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	log_debug("conn %llu %s: closed: %s", (unsigned long long)c->id,
+	    c->peer, why);
+}
+
+static void
+conn_enter(struct conn *c)
+{
+	c->in_cb++;
+}
+
+static void
+conn_leave(struct conn *c)
+{
+	if (--c->in_cb == 0 && c->dead)
+		conn_free(c);
+}
+
+/*
+ * Write what is queued, then half-close and wait (a little) for the peer's
+ * FIN: closing with unread input would send a reset that can destroy the
+ * last bytes we sent, a close frame or an error page among them.
+ */
+static void
+conn_flush(struct conn *c)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+
+	if (c->state == CONN_S_FLUSH || c->state == CONN_S_LINGER)
+		return;
+	c->state = CONN_S_FLUSH;
+	c->read_paused = 0;
+	/* No read timeout: a slow download is fine while it progresses. */
+	conn_set_timeouts(c, 0, c->w->cfg->close_timeout);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	if (evbuffer_get_length(out) == 0)
+		conn_write_cb(c->bev, c);
+}
+
+/* Stop reading while the peer does not take what we already owe it. */
+static void
+conn_backpressure(struct conn *c)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+
+	if (!c->read_paused && !c->dead &&
+	    evbuffer_get_length(out) > CONN_OUT_HIGH &&
+	    (c->state == CONN_S_HTTP || c->state == CONN_S_WS ||
+	    c->state == CONN_S_LINE)) {
+		c->read_paused = 1;
+		bufferevent_disable(c->bev, EV_READ);
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* HTTP                                                             */
+
+static void
+conn_http_head(struct conn *c, int status, const char *ctype, size_t clen,
+    int keepalive, const char *extra)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+
+	evbuffer_add_printf(out,
+	    "HTTP/1.1 %d %s\r\n"
+	    "Server: " WSCHATD_NAME "/" WSCHATD_VERSION "\r\n"
+	    "Date: %s\r\n"
+	    "%s%s%s"
+	    "Content-Length: %zu\r\n"
+	    "Connection: %s\r\n"
+	    "%s"
+	    "\r\n",
+	    status, http_status_text(status), worker_date(c->w),
+	    ctype ? "Content-Type: " : "", ctype ? ctype : "",
+	    ctype ? "\r\n" : "", clen,
+	    keepalive ? "keep-alive" : "close", extra ? extra : "");
+}
+
+/*
+ * Answer with a status and a one-line text body.  Errors close the
+ * connection: after a malformed request nothing that follows can be
+ * trusted to be a request.
+ */
+static void
+conn_http_error(struct conn *c, int status, int head_only, const char *extra,
+    const char *why)
+{
+	char	 body[96];
+	int	 n;
+
+	n = snprintf(body, sizeof(body), "%d %s\n", status,
+	    http_status_text(status));
+	conn_http_head(c, status, "text/plain; charset=utf-8", (size_t)n, 0,
+	    extra);
+	if (!head_only)
+		evbuffer_add(bufferevent_get_output(c->bev), body, (size_t)n);
+	log_info("conn %llu %s: http %d: %s", (unsigned long long)c->id,
+	    c->peer, status, why);
+	conn_flush(c);
+}
+
+static int
+conn_origin_ok(const char *origin, size_t len, void *arg)
+{
+	const char	*list = arg, *p = list, *e;
+
+	while (*p != '\0') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		for (e = p; *e != '\0' && *e != ' ' && *e != ','; e++)
+			;
+		if ((size_t)(e - p) == len && strncasecmp(p, origin, len) == 0)
+			return (1);
+		p = e;
+	}
+	return (0);
+}
+
+static void
+conn_ws_upgrade(struct conn *c, const struct http_request *req,
+    enum conn_endpoint ep)
+{
+	struct http_ws_opts	 opts;
+	struct http_ws_result	 res;
+	struct evbuffer		*out = bufferevent_get_output(c->bev);
+	const char		*proto;
+
+	memset(&opts, 0, sizeof(opts));
+	if (ep == CONN_EP_CHAT)
+		opts.subprotocols = 1 << WS_PROTO_JSON | 1 << WS_PROTO_MSGPACK;
+	if (c->w->cfg->allowed_origins != NULL) {
+		opts.origin_ok = conn_origin_ok;
+		opts.origin_arg = c->w->cfg->allowed_origins;
+	}
+	if (http_ws_handshake(req, &opts, &res) != 101) {
+		conn_http_error(c, res.status, 0, res.status == 426 ?
+		    "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" :
+		    NULL, res.reason);
+		return;
+	}
+	proto = http_ws_proto_name(res.subprotocol);
+	evbuffer_add_printf(out,
+	    "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\n"
+	    "Connection: Upgrade\r\n"
+	    "Sec-WebSocket-Accept: %s\r\n"
+	    "%s%s%s"
+	    "\r\n", res.accept,
+	    proto ? "Sec-WebSocket-Protocol: " : "", proto ? proto : "",
+	    proto ? "\r\n" : "");
+	c->state = CONN_S_WS;
+	c->endpoint = ep;
+	c->subproto = res.subprotocol;
+	conn_ws_timeouts(c);
+	log_debug("conn %llu %s: websocket %s%s%s", (unsigned long long)c->id,
+	    c->peer, ep == CONN_EP_ECHO ? "/echo" : "/ws",
+	    proto ? " " : "", proto ? proto : "");
+}
+
+static void
+conn_http_static(struct conn *c, const struct http_request *req,
+    const char *path)
+{
+	struct evbuffer			*out = bufferevent_get_output(c->bev);
+	const struct http_header	*ims;
+	struct stat			 st;
+	char				 lm[40], extra[2200];
+	int				 fd = -1, status;
+	time_t				 since;
+
+	status = static_open(c->w, path, &fd, &st);
+	if (status == 301) {
+		/* A directory: its relative links need the trailing slash. */
+		snprintf(extra, sizeof(extra), "Location: %.2000s/\r\n", path);
+		conn_http_error(c, 301, req->method == HTTP_HEAD, extra,
+		    "directory without slash");
+		return;
+	}
+	if (status != 200) {
+		conn_http_error(c, status, req->method == HTTP_HEAD, NULL,
+		    path);
+		return;
+	}
+	static_http_date(st.st_mtime, lm, sizeof(lm));
+	snprintf(extra, sizeof(extra), "Last-Modified: %s\r\n"
+	    "X-Content-Type-Options: nosniff\r\n", lm);
+	ims = http_header_find(req, "If-Modified-Since");
+	if (ims != NULL &&
+	    (since = static_parse_date(ims->value, ims->valuelen)) != -1 &&
+	    st.st_mtime <= since) {
+		close(fd);
+		conn_http_head(c, 304, NULL, 0, req->keepalive, extra);
+		return;
+	}
+	/* "/dir/" was served as its index.html. */
+	conn_http_head(c, 200, http_mime_type(path[strlen(path) - 1] == '/' ?
+	    "index.html" : path), (size_t)st.st_size,
+	    req->keepalive, extra);
+	if (req->method == HTTP_HEAD || st.st_size == 0) {
+		close(fd);
+		return;
+	}
+	/* Zero-copy: the output buffer sends the file with sendfile(2). */
+	if (evbuffer_add_file(out, fd, 0, st.st_size) == -1) {
+		/* Allocation failure; the head promised a body: drop. */
+		close(fd);
+		conn_close(c, "evbuffer_add_file failed");
+	}
+}
+
+/* Route one complete request.  Returns 0 to go on reading requests. */
+static int
+conn_http_request(struct conn *c, const struct http_request *req)
+{
+	char		 path[2048];
+	int		 status;
+	const char	*body = "ok\n";
+
+	c->http_requests++;
+	if (req->method == HTTP_OTHER) {
+		conn_http_error(c, 405, 0, "Allow: GET, HEAD\r\n",
+		    "method not allowed");
+		return (-1);
+	}
+	if ((status = http_path_decode(req->target, req->targetlen, path,
+	    sizeof(path))) != 0) {
+		conn_http_error(c, status, req->method == HTTP_HEAD, NULL,
+		    "bad request target");
+		return (-1);
+	}
+	if (strcmp(path, "/ws") == 0 ||
+	    (strcmp(path, "/echo") == 0 && c->w->cfg->echo)) {
+		if (!http_is_upgrade(req)) {
+			conn_http_error(c, 426, req->method == HTTP_HEAD,
+			    "Upgrade: websocket\r\n"
+			    "Sec-WebSocket-Version: 13\r\n",
+			    "websocket endpoint without upgrade");
+			return (-1);
+		}
+		conn_ws_upgrade(c, req, path[1] == 'w' ? CONN_EP_CHAT :
+		    CONN_EP_ECHO);
+		return (c->state == CONN_S_WS ? 0 : -1);
+	}
+	if (http_is_upgrade(req)) {
+		conn_http_error(c, 404, 0, NULL, "no websocket here");
+		return (-1);
+	}
+	if (strcmp(path, "/healthz") == 0) {
+		conn_http_head(c, 200, "text/plain; charset=utf-8",
+		    strlen(body), req->keepalive, "Cache-Control: no-store\r\n");
+		if (req->method == HTTP_GET)
+			evbuffer_add(bufferevent_get_output(c->bev), body,
+			    strlen(body));
+	} else
+		conn_http_static(c, req, path);
+	if (c->dead || c->state != CONN_S_HTTP)
+		return (-1);
+	if (!req->keepalive) {
+		conn_flush(c);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Has a whole request head arrived?  Scans only bytes not seen before, so
+ * a head that trickles in costs O(n), not O(n^2).
+ */
+static int
+conn_http_complete(struct conn *c, const unsigned char *p, size_t n)
+{
+	size_t	 i;
+
+	for (i = c->http_scan; i < n; i++) {
+		if (p[i] != '\n')
+			continue;
+		if ((i >= 1 && p[i - 1] == '\n') ||
+		    (i >= 2 && p[i - 1] == '\r' && p[i - 2] == '\n'))
+			return (1);
+	}
+	c->http_scan = n;
+	return (0);
+}
+
+static void
+conn_http_read(struct conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	const struct cfg	*cfg = c->w->cfg;
+	struct http_request	 req;
+	struct http_limits	 lim;
+	unsigned char		*p;
+	size_t			 len, n;
+	int			 rv;
+
+	lim.max_header_size = cfg->max_header_size;
+	lim.max_request_line = cfg->max_request_line;
+	lim.max_headers = cfg->max_headers;
+	while (c->state == CONN_S_HTTP && !c->dead && !c->read_paused &&
+	    (len = evbuffer_get_length(in)) > 0) {
+		n = len > (size_t)cfg->max_header_size + 1 ?
+		    (size_t)cfg->max_header_size + 1 : len;
+		if ((p = evbuffer_pullup(in, (ssize_t)n)) == NULL) {
+			conn_close(c, "evbuffer_pullup failed");
+			return;
+		}
+		/* Parse once the head is complete, or too long to be. */
+		if (!conn_http_complete(c, p, n) && n <= cfg->max_header_size &&
+		    (c->http_scan <= cfg->max_request_line ||
+		    memchr(p, '\n', n) != NULL))
+			return;
+		rv = http_request_parse((const char *)p, n, &lim, &req);
+		if (rv == HTTP_AGAIN) {
+			c->http_scan = n;	/* only empty lines so far */
+			return;
+		}
+		c->http_scan = 0;
+		if (rv == HTTP_ERROR) {
+			conn_http_error(c, req.status, 0, NULL, req.reason);
+			return;
+		}
+		/* req points into p: drain only after answering. */
+		rv = conn_http_request(c, &req);
+		evbuffer_drain(in, req.hdrlen);
+		if (rv != 0)
+			return;
+		conn_backpressure(c);
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* WebSocket                                                        */
+
+static void
+conn_ws_out_cleanup(const void *data, size_t len, void *arg)
+{
+	ws_out_unref(arg);
+}
+
+/* Queue a shared frame: a reference, never a copy.  Borrows o. */
+static void
+conn_ws_send(struct conn *c, struct ws_out *o)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+
+	ws_out_ref(o);
+	if (evbuffer_add_reference(out, o->wo_data, o->wo_len,
+	    conn_ws_out_cleanup, o) == -1) {
+		ws_out_unref(o);
+		conn_close(c, "evbuffer_add_reference failed");
+	}
+}
+
+static void
+conn_ws_send_new(struct conn *c, int op, const void *p, size_t len)
+{
+	struct ws_out	*o;
+
+	if ((o = ws_out_new(op, p, len)) == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	conn_ws_send(c, o);
+	ws_out_unref(o);
+}
+
+/* Start the closing handshake; 0 sends an empty close payload. */
+static void
+conn_ws_close(struct conn *c, uint16_t code, const char *reason)
+{
+	struct ws_out	*o;
+
+	o = code ? ws_out_close(code, reason) : ws_out_new(WS_OP_CLOSE, "", 0);
+	if (o == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	conn_ws_send(c, o);
+	ws_out_unref(o);
+}
+
+static void
+conn_ws_fail(struct conn *c, uint16_t code)
+{
+	const char	*why;
+
+	switch (code) {
+	case WS_CLOSE_PROTOCOL: why = "protocol error"; break;
+	case WS_CLOSE_BAD_DATA: why = "invalid UTF-8"; break;
+	case WS_CLOSE_TOO_BIG: why = "message too big"; break;
+	default: why = "internal error"; break;
+	}
+	log_info("conn %llu %s: websocket failed: %s (%u)",
+	    (unsigned long long)c->id, c->peer, why, code);
+	if (c->state == CONN_S_WS)
+		conn_ws_close(c, code, why);
+	conn_flush(c);
+}
+
+static void
+conn_ws_message(struct conn *c)
+{
+	struct ws_reader	*r = &c->rd;
+	struct ws_out		*o;
+	uint8_t			*buf;
+
+	buf = ws_reader_take(r);
+	if (c->state != CONN_S_WS) {
+		free(buf);	/* after our close: ignored (RFC 6455, 5.5.1) */
+		return;
+	}
+	/* Echo: the received buffer becomes the frame, header in its headroom. */
+	if ((o = ws_out_wrap(r->ev_op, buf, r->ev_len)) == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	conn_ws_send(c, o);
+	ws_out_unref(o);
+}
+
+static void
+conn_ws_control(struct conn *c)
+{
+	struct ws_reader	*r = &c->rd;
+
+	switch (r->ev_op) {
+	case WS_OP_PING:
+		if (c->state == CONN_S_WS)
+			conn_ws_send_new(c, WS_OP_PONG, r->ctl, r->ev_len);
+		break;
+	case WS_OP_PONG:
+		break;		/* any input already reset the heartbeat */
+	case WS_OP_CLOSE:
+		if (c->state == CONN_S_WS) {
+			/* Echo the status; none if none was given (7.1.5). */
+			conn_ws_close(c, r->ev_code == WS_CLOSE_NO_STATUS ? 0 :
+			    r->ev_code, NULL);
+			log_debug("conn %llu %s: closed by peer (%u)",
+			    (unsigned long long)c->id, c->peer, r->ev_code);
+		}
+		conn_flush(c);
+		break;
+	}
+}
+
+static void
+conn_ws_read(struct conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct evbuffer_iovec	 v;
+	size_t			 used;
+	int			 rv;
+
+	while ((c->state == CONN_S_WS || c->state == CONN_S_CLOSING) &&
+	    !c->dead && !c->read_paused && evbuffer_get_length(in) > 0) {
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		rv = ws_reader_feed(&c->rd, v.iov_base, v.iov_len, &used);
+		evbuffer_drain(in, used);
+		switch (rv) {
+		case WS_AGAIN:
+			break;
+		case WS_MESSAGE:
+			conn_ws_message(c);
+			conn_backpressure(c);
+			break;
+		case WS_CONTROL:
+			conn_ws_control(c);
+			break;
+		case WS_EPROTO:
+			conn_ws_fail(c, c->rd.ev_code);
+			return;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* Line protocol: echoes lines until the chat hub lands.            */
+
+static void
+conn_line_read(struct conn *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	char		*line;
+	size_t		 n;
+
+	while (!c->dead && !c->read_paused && c->state == CONN_S_LINE) {
+		line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+		if (line == NULL) {
+			if (evbuffer_get_length(in) > c->w->cfg->max_line_length) {
+				evbuffer_add_printf(out,
+				    "error: line longer than %u bytes\n",
+				    c->w->cfg->max_line_length);
+				conn_flush(c);
+			}
+			return;
+		}
+		if (n > c->w->cfg->max_line_length) {
+			free(line);
+			evbuffer_add_printf(out,
+			    "error: line longer than %u bytes\n",
+			    c->w->cfg->max_line_length);
+			conn_flush(c);
+			return;
+		}
+		if (n > 0) {
+			evbuffer_add(out, line, n);
+			evbuffer_add(out, "\n", 1);
+		}
+		free(line);
+		conn_backpressure(c);
+	}
+}
+
+/* ---------------------------------------------------------------- */
+
+static void
+conn_process(struct conn *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+
+	/* Anything from the peer proves it alive: end a pending ping. */
+	if (c->ping_sent) {
+		c->ping_sent = 0;
+		if (c->state == CONN_S_WS)
+			conn_ws_timeouts(c);
+	}
+	switch (c->state) {
+	case CONN_S_HTTP:
+		conn_http_read(c);
+		/* An upgrade may arrive with the first frames behind it. */
+		if (c->state == CONN_S_WS)
+			conn_ws_read(c);
+		break;
+	case CONN_S_WS:
+	case CONN_S_CLOSING:
+		conn_ws_read(c);
+		break;
+	case CONN_S_LINE:
+		conn_line_read(c);
+		break;
+	case CONN_S_FLUSH:
+	case CONN_S_LINGER:
+		evbuffer_drain(in, evbuffer_get_length(in));
+		break;
+	}
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	conn_enter(c);
+	conn_process(c);
+	conn_leave(c);
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+	struct evbuffer	*out = bufferevent_get_output(bev);
+
+	if (evbuffer_get_length(out) > 0 || c->dead)
+		return;
+	conn_enter(c);
+	if (c->state == CONN_S_FLUSH) {
+		if (c->peer_eof)
+			conn_close(c, "done");
+		else {
+			/* Half-close; the peer's FIN (or the timeout) ends it. */
+			shutdown(bufferevent_getfd(bev), SHUT_WR);
+			c->state = CONN_S_LINGER;
+			conn_set_timeouts(c, c->w->cfg->close_timeout, 0);
+		}
+	} else if (c->read_paused) {
+		c->read_paused = 0;
+		bufferevent_enable(bev, EV_READ);
+		conn_process(c);	/* input may be waiting already */
+	}
+	conn_leave(c);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+	struct evbuffer	*out = bufferevent_get_output(bev);
+
+	conn_enter(c);
+	if (what & BEV_EVENT_EOF) {
+		c->peer_eof = 1;
+		switch (c->state) {
+		case CONN_S_HTTP:
+		case CONN_S_LINE:
+			/* A half-close may still want its answers. */
+			if (evbuffer_get_length(out) > 0)
+				conn_flush(c);
+			else
+				conn_close(c, "closed by peer");
+			break;
+		case CONN_S_WS:
+			conn_close(c, "closed by peer without a close frame");
+			break;
+		default:
+			if (evbuffer_get_length(out) > 0 &&
+			    c->state == CONN_S_FLUSH)
+				break;
+			conn_close(c, "closed");
+			break;
+		}
+	} else if (what & BEV_EVENT_ERROR) {
+		conn_close(c, evutil_socket_error_to_string(
+		    EVUTIL_SOCKET_ERROR()));
+	} else if (what & BEV_EVENT_TIMEOUT) {
+		if ((what & BEV_EVENT_READING) && c->state == CONN_S_WS &&
+		    !c->ping_sent) {
+			/* Quiet for ping_interval: ask for a sign of life. */
+			c->ping_sent = 1;
+			conn_ws_send_new(c, WS_OP_PING, NULL, 0);
+			conn_set_timeouts(c, c->w->cfg->pong_timeout -
+			    c->w->cfg->ping_interval, c->w->cfg->pong_timeout);
+			bufferevent_enable(bev, EV_READ);
+		} else if ((what & BEV_EVENT_READING) &&
+		    c->state == CONN_S_WS) {
+			log_info("conn %llu %s: no pong within %us",
+			    (unsigned long long)c->id, c->peer,
+			    c->w->cfg->pong_timeout);
+			conn_ws_close(c, WS_CLOSE_GOING_AWAY, "pong timeout");
+			conn_flush(c);
+		} else
+			conn_close(c, what & BEV_EVENT_READING ?
+			    "read timeout" : "write timeout");
+	}
+	conn_leave(c);
+}
+
+/*
+ * The worker is stopping: WebSockets get a close 1001 and close_timeout
+ * to answer it, idle HTTP connections go at once, busy ones after their
+ * response.
+ */
+void
+conn_shutdown(struct conn *c)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+
+	conn_enter(c);
+	switch (c->state) {
+	case CONN_S_WS:
+		conn_ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
+		c->state = CONN_S_CLOSING;
+		c->read_paused = 0;
+		bufferevent_enable(c->bev, EV_READ);
+		conn_set_timeouts(c, c->w->cfg->close_timeout,
+		    c->w->cfg->close_timeout);
+		break;
+	case CONN_S_HTTP:
+	case CONN_S_LINE:
+		if (evbuffer_get_length(out) > 0)
+			conn_flush(c);
+		else
+			conn_close(c, "server shutting down");
+		break;
+	default:
+		break;
+	}
+	conn_leave(c);
+}

@@ -1,0 +1,200 @@
+/*
+ * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
+ *
+ * worker.c: one worker process.  It makes its own event_base after fork(),
+ * accepts on the listening sockets the master made for it (its own
+ * SO_REUSEPORT socket per port), runs the loop, and on SIGTERM or SIGINT
+ * stops accepting, says goodbye to its clients (close 1001) and exits once
+ * they are gone or shutdown_timeout has passed.  Connections are conn.c's.
+ */
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "conn.h"
+
+static void
+worker_accept_http_cb(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	conn_accept(arg, fd, sa, salen, CONN_HTTP);
+}
+
+static void
+worker_accept_line_cb(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	conn_accept(arg, fd, sa, salen, CONN_LINE);
+}
+
+static void
+worker_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+
+	if (w->stopping)
+		return;
+	if (w->http != NULL)
+		evconnlistener_enable(w->http);
+	if (w->line != NULL)
+		evconnlistener_enable(w->line);
+}
+
+/* Out of descriptors: stop accepting for a second instead of spinning. */
+static void
+worker_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct worker	*w = arg;
+	struct timeval	 one = { 1, 0 };
+	int		 err = EVUTIL_SOCKET_ERROR();
+
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
+	    err == ENOMEM) {
+		log_warnx("accept: %s; pausing accepts for 1s",
+		    evutil_socket_error_to_string(err));
+		if (w->http != NULL)
+			evconnlistener_disable(w->http);
+		if (w->line != NULL)
+			evconnlistener_disable(w->line);
+		evtimer_add(w->ev_retry, &one);
+	} else if (err != EAGAIN && err != EINTR && err != ECONNABORTED)
+		log_warnx("accept: %s", evutil_socket_error_to_string(err));
+}
+
+const char *
+worker_date(struct worker *w)
+{
+	time_t	 now = time(NULL);
+
+	if (now != w->date_sec) {
+		w->date_sec = now;
+		static_http_date(now, w->date, sizeof(w->date));
+	}
+	return (w->date);
+}
+
+void
+worker_conn_gone(struct worker *w)
+{
+	if (w->stopping && w->nconns == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+static void
+worker_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+
+	log_info("shutdown_timeout: %u connections left, exiting", w->nconns);
+	event_base_loopexit(w->base, NULL);
+}
+
+static void
+worker_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct worker	*w = arg;
+	struct conn	*c, *next;
+	struct timeval	 tv = { w->cfg->shutdown_timeout, 0 };
+
+	if (w->stopping)
+		return;
+	w->stopping = 1;
+	log_info("%s: stopping, %u connections", strsignal((int)sig),
+	    w->nconns);
+	if (w->http != NULL)
+		evconnlistener_disable(w->http);
+	if (w->line != NULL)
+		evconnlistener_disable(w->line);
+	/* glibc's sys/queue.h has no TAILQ_FOREACH_SAFE. */
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		conn_shutdown(c);
+	}
+	if (w->nconns == 0)
+		event_base_loopexit(w->base, NULL);
+	else
+		evtimer_add(w->ev_stop, &tv);
+}
+
+static struct evconnlistener *
+worker_listen(struct worker *w, int fd, evconnlistener_cb cb)
+{
+	struct evconnlistener	*l;
+
+	if (fd == -1)
+		return (NULL);
+	/* backlog -1: the master already called listen(2). */
+	l = evconnlistener_new(w->base, cb, w,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (l == NULL)
+		fatalx("%s: evconnlistener_new failed", __func__);
+	evconnlistener_set_error_cb(l, worker_accept_error_cb);
+	return (l);
+}
+
+void
+worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd)
+{
+	struct worker	 w;
+	struct conn	*c;
+	char		 name[32], real[PATH_MAX];
+	sigset_t	 none;
+
+	snprintf(name, sizeof(name), "worker %u", id);
+	log_procinit(name);
+	memset(&w, 0, sizeof(w));
+	w.cfg = cfg;
+	w.id = id;
+	TAILQ_INIT(&w.conns);
+	if (realpath(cfg->webroot, real) == NULL)
+		fatal("webroot %s", cfg->webroot);
+	w.webroot_real = xstrdup(real);
+	w.webroot_len = strlen(real);
+
+	if ((w.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	w.http = worker_listen(&w, http_fd, worker_accept_http_cb);
+	w.line = worker_listen(&w, line_fd, worker_accept_line_cb);
+	w.ev_term = evsignal_new(w.base, SIGTERM, worker_signal_cb, &w);
+	w.ev_int = evsignal_new(w.base, SIGINT, worker_signal_cb, &w);
+	w.ev_stop = evtimer_new(w.base, worker_stop_cb, &w);
+	w.ev_retry = evtimer_new(w.base, worker_retry_cb, &w);
+	if (w.ev_term == NULL || w.ev_int == NULL || w.ev_stop == NULL ||
+	    w.ev_retry == NULL || evsignal_add(w.ev_term, NULL) == -1 ||
+	    evsignal_add(w.ev_int, NULL) == -1)
+		fatalx("%s: cannot set up events", __func__);
+	/* Signals were blocked by the master; libevent now catches them. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	log_info("started, pid %d", (int)getpid());
+	event_base_dispatch(w.base);
+
+	/* Free everything, so that leak checkers see a clean exit. */
+	w.stopping = 0;
+	while ((c = TAILQ_FIRST(&w.conns)) != NULL)
+		conn_free(c);
+	if (w.http != NULL)
+		evconnlistener_free(w.http);
+	if (w.line != NULL)
+		evconnlistener_free(w.line);
+	event_free(w.ev_term);
+	event_free(w.ev_int);
+	event_free(w.ev_stop);
+	event_free(w.ev_retry);
+	event_base_free(w.base);
+	free(w.webroot_real);
+	log_info("exiting");
+	cfg_clear(cfg);
+	exit(0);
+}

@@ -1,0 +1,345 @@
+"""Test harness for wschatd's end-to-end tests.
+
+Starts the real daemon on free loopback ports (port 0: the daemon logs the
+ports it bound, and the harness reads them from its log), talks to it over
+real sockets, and runs a script's test_* functions with a plain summary.
+
+Nothing here imitates the server: tests use python3-websockets (an
+independent, strict client) where a well-formed client is wanted, and the
+RawWS class below only where a test must send bytes no sane client sends.
+"""
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+WSCHATD = os.environ.get("WSCHATD", os.path.join(os.getcwd(), "wschatd"))
+SRCDIR = os.environ.get("WSCHATD_SRCDIR", os.getcwd())
+
+
+def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
+    """Poll pred() until it is true; fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(interval)
+
+
+class Daemon:
+    """One wschatd process tree: master plus workers, in the foreground."""
+
+    def __init__(self, workers=2, opts=None, line=True, webroot=None,
+                 args=None, env=None):
+        self.tmp = tempfile.TemporaryDirectory(prefix="wschatd-test-")
+        self.logpath = os.path.join(self.tmp.name, "wschatd.log")
+        self.webroot = webroot or os.path.join(SRCDIR, "www")
+        cmd = [WSCHATD, "-f", "-w", str(workers), "-l", "127.0.0.1:0",
+               "-L", "127.0.0.1:0" if line else "off",
+               "-o", "webroot=" + self.webroot]
+        for k, v in (opts or {}).items():
+            cmd += ["-o", "%s=%s" % (k, v)]
+        cmd += args or []
+        self.cmd = cmd
+        self.logf = open(self.logpath, "w+")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                     stdout=self.logf, stderr=self.logf,
+                                     env=env)
+        self.workers = workers
+        self.port = None
+        self.line_port = None
+        try:
+            self._wait_ready(line)
+        except BaseException:
+            self.stop(signal.SIGKILL)
+            raise
+
+    def log(self):
+        with open(self.logpath) as f:
+            return f.read()
+
+    def _wait_ready(self, line):
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("wschatd exited with %d:\n%s" %
+                                     (self.proc.returncode, self.log()))
+            text = self.log()
+            m = re.search(r"http listening on 127\.0\.0\.1:(\d+)", text)
+            if m:
+                self.port = int(m.group(1))
+            m = re.search(r"line listening on 127\.0\.0\.1:(\d+)", text)
+            if m:
+                self.line_port = int(m.group(1))
+            started = len(re.findall(r"worker \d+: started", text))
+            return (self.port and (self.line_port or not line)
+                    and started >= self.workers)
+        wait_for(ready, what="wschatd to start")
+
+    def worker_pids(self):
+        """The master's children, read from /proc."""
+        pids = []
+        try:
+            with open("/proc/%d/task/%d/children" %
+                      (self.proc.pid, self.proc.pid)) as f:
+                pids = [int(p) for p in f.read().split()]
+        except OSError:
+            pass
+        return pids
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        """Signal the master and wait; returns its exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("wschatd did not stop within %ss" %
+                                     timeout)
+        self.logf.close()
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.stop()
+        finally:
+            self.tmp.cleanup()
+        return False
+
+
+def http_raw(port, data, timeout=5.0, read_all=True):
+    """Send raw bytes; return everything the server sends until it closes
+    (or, with read_all=False, what arrives within timeout)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        if data:
+            s.sendall(data)
+        out = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            out += chunk
+            if not read_all:
+                s.settimeout(0.3)
+        return out
+    finally:
+        s.close()
+
+
+def parse_response(raw):
+    """Split one HTTP response: (status, headers dict (lower-case), rest)."""
+    head, sep, rest = raw.partition(b"\r\n\r\n")
+    if not sep:
+        raise AssertionError("no complete response head in %r" % raw[:200])
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    status = int(parts[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return status, headers, rest
+
+
+class RawWS:
+    """A deliberately low-level WebSocket client for sending malformed input."""
+
+    def __init__(self, port, path="/echo", extra_headers="", timeout=5.0):
+        self.sock = socket.create_connection(("127.0.0.1", port),
+                                             timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        key = "dGhlIHNhbXBsZSBub25jZQ=="
+        req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+               "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+               "%s\r\n" % (path, port, key, extra_headers))
+        self.sock.sendall(req.encode())
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise AssertionError("closed during handshake")
+            self.buf += chunk
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        self.status, self.headers, _ = parse_response(head + b"\r\n\r\n")
+        if self.status != 101:
+            raise AssertionError("handshake answered %d" % self.status)
+
+    @staticmethod
+    def frame(opcode, payload=b"", fin=True, rsv=0, mask=True, key=None,
+              length=None):
+        if isinstance(payload, str):
+            payload = payload.encode()
+        b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
+        n = len(payload) if length is None else length
+        if n < 126:
+            hdr = struct.pack("!BB", b0, (0x80 if mask else 0) | n)
+        elif n <= 0xFFFF:
+            hdr = struct.pack("!BBH", b0, (0x80 if mask else 0) | 126, n)
+        else:
+            hdr = struct.pack("!BBQ", b0, (0x80 if mask else 0) | 127, n)
+        if not mask:
+            return hdr + payload
+        key = key or os.urandom(4)
+        masked = bytes(b ^ key[i & 3] for i, b in enumerate(payload)) \
+            if len(payload) < 4096 else _mask_fast(payload, key)
+        return hdr + key + masked
+
+    def send(self, data, chunk=None, delay=0.0):
+        """Send bytes, optionally in chunks of `chunk` bytes with a delay."""
+        if not chunk:
+            self.sock.sendall(data)
+            return
+        for i in range(0, len(data), chunk):
+            self.sock.sendall(data[i:i + chunk])
+            if delay:
+                time.sleep(delay)
+
+    def send_frame(self, opcode, payload=b"", **kw):
+        chunk = kw.pop("chunk", None)
+        delay = kw.pop("delay", 0.0)
+        self.send(self.frame(opcode, payload, **kw), chunk, delay)
+
+    def _fill(self, n, timeout):
+        deadline = time.monotonic() + timeout
+        while len(self.buf) < n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("timed out reading a frame")
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise EOFError("connection closed")
+            self.buf += chunk
+
+    def recv_frame(self, timeout=5.0):
+        """Return (fin, opcode, payload) of the next server frame; the
+        server's frames must be unmasked and carry no reserved bits."""
+        self._fill(2, timeout)
+        b0, b1 = self.buf[0], self.buf[1]
+        assert b0 & 0x70 == 0, "server set reserved bits"
+        assert b1 & 0x80 == 0, "server masked a frame"
+        n = b1 & 0x7F
+        off = 2
+        if n == 126:
+            self._fill(4, timeout)
+            n = struct.unpack("!H", self.buf[2:4])[0]
+            off = 4
+        elif n == 127:
+            self._fill(10, timeout)
+            n = struct.unpack("!Q", self.buf[2:10])[0]
+            off = 10
+        self._fill(off + n, timeout)
+        payload = self.buf[off:off + n]
+        self.buf = self.buf[off + n:]
+        return bool(b0 & 0x80), b0 & 0x0F, payload
+
+    def recv_message(self, timeout=5.0):
+        """Reassemble one data message: (opcode, payload)."""
+        op, data = None, b""
+        while True:
+            fin, opcode, payload = self.recv_frame(timeout)
+            if opcode >= 8:
+                raise AssertionError("control frame %d mid-message" % opcode)
+            if op is None:
+                op = opcode
+            data += payload
+            if fin:
+                return op, data
+
+    def expect_close(self, codes, timeout=5.0):
+        """The next frame must be a close with one of codes (an int or a
+        collection); then the server must close the TCP connection."""
+        if isinstance(codes, int):
+            codes = (codes,)
+        fin, opcode, payload = self.recv_frame(timeout)
+        assert opcode == 8, "expected close, got opcode %d %r" % (
+            opcode, payload[:60])
+        code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 \
+            else 1005
+        assert code in codes, "close code %d, expected %s" % (code, codes)
+        if len(payload) > 2:
+            payload[2:].decode("utf-8")   # a reason must be UTF-8
+        self.expect_eof(timeout)
+        return code
+
+    def expect_eof(self, timeout=5.0):
+        """The server closes TCP (after a close handshake)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("server did not close the connection")
+            self.sock.settimeout(left)
+            try:
+                chunk = self.sock.recv(65536)
+            except ConnectionResetError:
+                return
+            if not chunk:
+                return
+            self.buf += chunk
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def _mask_fast(payload, key):
+    n = len(payload)
+    k = (key * ((n + 3) // 4))[:n]
+    return (int.from_bytes(payload, "big") ^ int.from_bytes(k, "big")) \
+        .to_bytes(n, "big")
+
+
+def run_async(coro, timeout=60):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def main(tests=None):
+    """Run every test_* function of the calling module (or those given);
+    print TAP-like lines and a closing 'N passed, N failed' line."""
+    mod = sys.modules["__main__"]
+    if tests is None:
+        tests = [(n, getattr(mod, n)) for n in sorted(dir(mod))
+                 if n.startswith("test_") and callable(getattr(mod, n))]
+        tests.sort(key=lambda t: t[1].__code__.co_firstlineno)
+    only = os.environ.get("TEST_ONLY")
+    passed = failed = 0
+    for name, fn in tests:
+        if only and only not in name:
+            continue
+        t0 = time.monotonic()
+        try:
+            fn()
+        except Exception:
+            failed += 1
+            print("not ok - %s" % name)
+            traceback.print_exc(file=sys.stdout)
+        else:
+            passed += 1
+            print("ok - %s (%.2fs)" % (name, time.monotonic() - t0))
+        sys.stdout.flush()
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
