@@ -1,0 +1,28 @@
+#!/bin/sh
+# Add up the test cases of every test log under the given build trees:
+# criterion's "Synthesis:" lines and the e2e scripts' "N passed, N failed".
+# Prints one line "N passed, N failed"; exits 1 if any failed or none ran.
+passed=0 failed=0
+for dir in "$@"; do
+	for log in $(find "$dir/tests" -name '*.log' ! -name 'test-suite.log' 2>/dev/null); do
+		line=$(grep -E '^\[====\] Synthesis:|^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+		case "$line" in
+		*Synthesis*)
+			p=$(echo "$line" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
+			f=$(echo "$line" | sed -n 's/.*Failing: \([0-9]*\).*Crashing: \([0-9]*\).*/\1 \2/p')
+			passed=$((passed + ${p:-0}))
+			for n in $f; do failed=$((failed + n)); done ;;
+		*passed*)
+			passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
+			failed=$((failed + $(echo "$line" | cut -d' ' -f3))) ;;
+		*)
+			echo "$log: no result line"; failed=$((failed + 1)) ;;
+		esac
+	done
+	if [ -f "$dir/test-suite.log" ] && grep -q '^# FAIL: *[1-9]\|^# ERROR: *[1-9]' "$dir/test-suite.log"; then
+		echo "$dir: make check reported failures"
+		grep -E '^(FAIL|ERROR):' "$dir/test-suite.log" | head -20
+	fi
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -1,0 +1,221 @@
+/*
+ * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
+ *
+ * test_cfg.c: settings, -o KEY=VALUE, configuration files and their
+ * FILE:LINE errors.
+ */
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "wschatd.h"
+
+static struct cfg	cfg;
+
+static void
+cfg_setup(void)
+{
+	cfg_init(&cfg);
+}
+
+static void
+cfg_teardown(void)
+{
+	cfg_clear(&cfg);
+}
+
+TestSuite(cfg, .init = cfg_setup, .fini = cfg_teardown);
+
+static int
+parse(const char *text, char **cause)
+{
+	return (cfg_parse(&cfg, "test.conf", text, strlen(text), cause));
+}
+
+Test(cfg, has_documented_defaults)
+{
+	cr_assert_eq(cfg.workers, 0);
+	cr_assert_str_eq(cfg.listen.text, "127.0.0.1:8080");
+	cr_assert_str_eq(cfg.line_listen.text, "127.0.0.1:8888");
+	cr_assert_eq(cfg.echo, 1);
+	cr_assert_null(cfg.allowed_origins);
+	cr_assert_eq(cfg.max_message_size, 1 << 20);
+	cr_assert_eq(cfg.max_header_size, 8192);
+	cr_assert_eq(cfg.max_request_line, 4096);
+	cr_assert_eq(cfg.max_headers, 64);
+	cr_assert_eq(cfg.ping_interval, 54);
+	cr_assert_eq(cfg.pong_timeout, 60);
+	cr_assert_eq(cfg_check(&cfg, NULL), 0);
+}
+
+Test(cfg, sets_sizes_with_suffixes)
+{
+	cr_assert_eq(cfg_set(&cfg, "max_message_size", "16m", NULL), 0);
+	cr_assert_eq(cfg.max_message_size, 16 << 20);
+	cr_assert_eq(cfg_set_kv(&cfg, "max_message_size=16777216", NULL), 0);
+	cr_assert_eq(cfg.max_message_size, 16777216);
+	cr_assert_eq(cfg_set(&cfg, "max_header_size", "16K", NULL), 0);
+	cr_assert_eq(cfg.max_header_size, 16384);
+	cr_assert_eq(cfg_set(&cfg, "max_pending", "1g", NULL), 0);
+	cr_assert_eq(cfg.max_pending, 1ULL << 30);
+}
+
+Test(cfg, sets_times_with_suffixes)
+{
+	cr_assert_eq(cfg_set(&cfg, "http_timeout", "2m", NULL), 0);
+	cr_assert_eq(cfg.http_timeout, 120);
+	cr_assert_eq(cfg_set(&cfg, "http_timeout", "7s", NULL), 0);
+	cr_assert_eq(cfg.http_timeout, 7);
+	cr_assert_eq(cfg_set(&cfg, "http_timeout", "1h", NULL), 0);
+	cr_assert_eq(cfg.http_timeout, 3600);
+}
+
+Test(cfg, refuses_bad_numbers_and_ranges)
+{
+	char	*cause = NULL;
+
+	cr_assert_eq(cfg_set(&cfg, "max_message_size", "abc", &cause), -1);
+	cr_assert_not_null(strstr(cause, "max_message_size"));
+	free(cause);
+	cr_assert_eq(cfg_set(&cfg, "max_message_size", "2g", &cause), -1);
+	cr_assert_not_null(strstr(cause, "out of range"));
+	free(cause);
+	cr_assert_eq(cfg_set(&cfg, "workers", "-1", NULL), -1);
+	cr_assert_eq(cfg_set(&cfg, "workers", "65", NULL), -1);
+	cr_assert_eq(cfg_set(&cfg, "workers", "4x", NULL), -1);
+	cr_assert_eq(cfg_set(&cfg, "max_message_size", "10q", NULL), -1);
+	cr_assert_eq(cfg_set(&cfg, "http_timeout", "5k", NULL), -1);
+	cr_assert_eq(cfg_set(&cfg, "http_timeout", "", NULL), -1);
+	cr_assert_eq(cfg_set(&cfg, "workers",
+	    "99999999999999999999999", NULL), -1);
+	/* Nothing changed on failure. */
+	cr_assert_eq(cfg.workers, 0);
+	cr_assert_eq(cfg.max_message_size, 1 << 20);
+}
+
+Test(cfg, refuses_unknown_keys)
+{
+	char	*cause = NULL;
+
+	cr_assert_eq(cfg_set(&cfg, "no_such_key", "1", &cause), -1);
+	cr_assert_not_null(strstr(cause, "no_such_key"));
+	free(cause);
+	cr_assert_eq(cfg_set_kv(&cfg, "no_such_key=1", NULL), -1);
+	cr_assert_eq(cfg_set_kv(&cfg, "workers", NULL), -1);
+	cr_assert_eq(cfg_set_kv(&cfg, "=3", NULL), -1);
+}
+
+Test(cfg, parses_booleans)
+{
+	cr_assert_eq(cfg_set(&cfg, "echo", "off", NULL), 0);
+	cr_assert_eq(cfg.echo, 0);
+	cr_assert_eq(cfg_set(&cfg, "echo", "yes", NULL), 0);
+	cr_assert_eq(cfg.echo, 1);
+	cr_assert_eq(cfg_set(&cfg, "echo", "0", NULL), 0);
+	cr_assert_eq(cfg.echo, 0);
+	cr_assert_eq(cfg_set(&cfg, "echo", "maybe", NULL), -1);
+}
+
+Test(cfg, parses_addresses)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&cfg.listen.ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&cfg.listen.ss;
+
+	cr_assert_eq(cfg_set(&cfg, "listen", "127.0.0.2:9000", NULL), 0);
+	cr_assert_eq(sin->sin_family, AF_INET);
+	cr_assert_eq(ntohs(sin->sin_port), 9000);
+	cr_assert_eq(ntohl(sin->sin_addr.s_addr), 0x7f000002);
+	cr_assert_eq(cfg_set(&cfg, "listen", "*:80", NULL), 0);
+	cr_assert_eq(sin->sin_addr.s_addr, htonl(INADDR_ANY));
+	cr_assert_eq(cfg_set(&cfg, "listen", "8081", NULL), 0);
+	cr_assert_eq(ntohs(sin->sin_port), 8081);
+	cr_assert_eq(cfg_set(&cfg, "listen", "[::1]:8080", NULL), 0);
+	cr_assert_eq(sin6->sin6_family, AF_INET6);
+	cr_assert_eq(ntohs(sin6->sin6_port), 8080);
+	cr_assert_eq(cfg_set(&cfg, "listen", "127.0.0.1:0", NULL), 0);
+	cr_assert_eq(cfg_set(&cfg, "line_listen", "off", NULL), 0);
+	cr_assert_eq(cfg.line_listen.off, 1);
+
+	cr_assert_eq(cfg_set(&cfg, "listen", "127.0.0.1:65536", NULL), -1);
+	cr_assert_eq(cfg_set(&cfg, "listen", "localhost:80", NULL), -1);
+	cr_assert_eq(cfg_set(&cfg, "listen", "[::1]80", NULL), -1);
+	cr_assert_eq(cfg_set(&cfg, "listen", "1.2.3.4:", NULL), -1);
+	cr_assert_eq(cfg_set(&cfg, "listen", "[::1:80", NULL), -1);
+}
+
+Test(cfg, parses_a_file_with_comments_and_quotes)
+{
+	const char	*text =
+	    "# wschatd.conf\n"
+	    "\n"
+	    "workers 3   # three\n"
+	    "  listen\t127.0.0.1:9090\n"
+	    "allowed_origins \"https://a.example https://b.example\"\n"
+	    "webroot /srv/www#not-a-comment\n"
+	    "max_message_size 2m\r\n";
+	char		*cause = NULL;
+
+	cr_assert_eq(parse(text, &cause), 0, "%s", cause ? cause : "");
+	cr_assert_eq(cfg.workers, 3);
+	cr_assert_str_eq(cfg.listen.text, "127.0.0.1:9090");
+	cr_assert_str_eq(cfg.allowed_origins,
+	    "https://a.example https://b.example");
+	cr_assert_str_eq(cfg.webroot, "/srv/www#not-a-comment");
+	cr_assert_eq(cfg.max_message_size, 2 << 20);
+}
+
+Test(cfg, reports_file_and_line)
+{
+	char	*cause = NULL;
+
+	cr_assert_eq(parse("workers 2\n\nbogus 1\n", &cause), -1);
+	cr_assert_str_eq(cause, "test.conf:3: unknown setting \"bogus\"");
+	free(cause);
+	cause = NULL;
+	cr_assert_eq(parse("workers\n", &cause), -1);
+	cr_assert_str_eq(cause, "test.conf:1: workers: value missing");
+	free(cause);
+	cause = NULL;
+	cr_assert_eq(parse("# c\nmax_headers 1000\n", &cause), -1);
+	cr_assert_not_null(strstr(cause, "test.conf:2: max_headers"));
+	free(cause);
+}
+
+Test(cfg, empty_quotes_unset_a_string)
+{
+	cr_assert_eq(parse("allowed_origins \"x\"\nallowed_origins \"\"\n",
+	    NULL), 0);
+	cr_assert_null(cfg.allowed_origins);
+}
+
+Test(cfg, checks_settings_together)
+{
+	char	*cause = NULL;
+
+	cfg_set(&cfg, "listen", "off", NULL);
+	cfg_set(&cfg, "line_listen", "off", NULL);
+	cr_assert_eq(cfg_check(&cfg, &cause), -1);
+	free(cause);
+	cfg_set(&cfg, "listen", "8080", NULL);
+	cr_assert_eq(cfg_check(&cfg, NULL), 0);
+	cfg_set(&cfg, "ping_interval", "60", NULL);
+	cr_assert_eq(cfg_check(&cfg, NULL), -1);
+	cfg_set(&cfg, "ping_interval", "0", NULL);
+	cr_assert_eq(cfg_check(&cfg, NULL), 0);
+	cfg_set(&cfg, "max_request_line", "16k", NULL);
+	cr_assert_eq(cfg_check(&cfg, NULL), -1);
+}
+
+Test(cfg, loads_a_missing_file_with_an_error)
+{
+	char	*cause = NULL;
+
+	cr_assert_eq(cfg_load(&cfg, "/nonexistent/wschatd.conf", &cause), -1);
+	cr_assert_not_null(strstr(cause, "/nonexistent/wschatd.conf"));
+	free(cause);
+}
