@@ -57,6 +57,14 @@ master_addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
 	}
 }
 
+static unsigned
+master_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return (ntohs(((const struct sockaddr_in6 *)ss)->sin6_port));
+	return (ntohs(((const struct sockaddr_in *)ss)->sin_port));
+}
+
 /*
  * One listening socket per worker, all on the same address.  With port 0
  * the first socket picks the port and the others join it.
@@ -70,6 +78,24 @@ master_listen(const char *what, struct cfg_addr *a, int *fds, unsigned n)
 	unsigned		 i;
 	int			 fd, one = 1;
 
+	/*
+	 * SO_REUSEPORT would let a second wschatd (same user, same port)
+	 * join our group and silently split the clients.  A plain socket
+	 * cannot bind where a listener exists: try one first.
+	 */
+	if (master_port(&ss) != 0) {
+		if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC,
+		    0)) == -1)
+			fatal("%s: socket", what);
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one));
+		if (ss.ss_family == AF_INET6)
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+			    sizeof(one));
+		if (bind(fd, (struct sockaddr *)&ss, sslen) == -1)
+			fatal("%s: bind %s", what, a->text);
+		close(fd);
+	}
 	for (i = 0; i < n; i++) {
 		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, 0);
