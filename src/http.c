@@ -174,9 +174,11 @@ http_request_check(struct http_request *req)
 				return (http_fail(req, 413,
 				    "request bodies not accepted"));
 	}
-	if (req->minor >= 1)
-		req->keepalive = !http_header_has_token(req, "Connection",
-		    "close");
+	/* "close" ends the connection in every version (RFC 9112, 9.3). */
+	if (http_header_has_token(req, "Connection", "close"))
+		req->keepalive = 0;
+	else if (req->minor >= 1)
+		req->keepalive = 1;
 	else
 		req->keepalive = http_header_has_token(req, "Connection",
 		    "keep-alive");
@@ -187,7 +189,7 @@ int
 http_request_parse(const char *buf, size_t len,
     const struct http_limits *lim, struct http_request *req)
 {
-	size_t	 off = 0, eol;
+	size_t	 off = 0, eol, n;
 	ssize_t	 lf;
 	int	 first = 1;
 
@@ -208,9 +210,15 @@ http_request_parse(const char *buf, size_t len,
 		lf = http_line(buf + off, len - off, &eol);
 		if (lf == -2)
 			return (http_fail(req, 400, "bare CR"));
-		if (first && (lf == -1 ? len - off : eol) >
-		    lim->max_request_line)
-			return (http_fail(req, 414, "request line too long"));
+		if (first) {
+			/* An incomplete line may already end in its CR. */
+			n = lf == -1 ? len - off : eol;
+			if (lf == -1 && n > 0 && buf[off + n - 1] == '\r')
+				n--;
+			if (n > lim->max_request_line)
+				return (http_fail(req, 414,
+				    "request line too long"));
+		}
 		if (lf == -1) {
 			if (len > lim->max_header_size)
 				return (http_fail(req, 431,

@@ -119,10 +119,14 @@ ws_header_encode(uint8_t *out, int fin, int opcode, uint64_t len)
 int
 ws_close_code_valid(unsigned code)
 {
-	/* RFC 6455, 7.4.1 and the IANA registry: 1004-1006 and 1015 are never sent. */
+	/*
+	 * RFC 6455, 7.4.1, and the IANA registry, which adds 1012-1014
+	 * (service restart, try again later, bad gateway).  1004 is
+	 * reserved; 1005, 1006 and 1015 are never sent on the wire.
+	 */
 	if (code >= 1000 && code <= 1003)
 		return (1);
-	if (code >= 1007 && code <= 1011)
+	if (code >= 1007 && code <= 1014)
 		return (1);
 	return (code >= 3000 && code <= 4999);
 }
@@ -372,8 +376,12 @@ ws_out_close(uint16_t code, const char *reason)
 	uint8_t	 p[WS_CONTROL_MAX];
 	size_t	 rlen = reason ? strlen(reason) : 0;
 
-	if (rlen > WS_CONTROL_MAX - 2)
+	if (rlen > WS_CONTROL_MAX - 2) {
 		rlen = WS_CONTROL_MAX - 2;
+		/* Cut on a character boundary: the reason must be UTF-8. */
+		while (rlen > 0 && ((uint8_t)reason[rlen] & 0xc0) == 0x80)
+			rlen--;
+	}
 	p[0] = code >> 8;
 	p[1] = code & 0xff;
 	if (rlen > 0)
