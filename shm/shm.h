@@ -1,0 +1,155 @@
+/*
+ * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
+ *
+ * shm.h: the shared-memory region of wschatd and what lives in it: the
+ * broadcast bus (one single-producer ring per producer, read by every
+ * worker), the per-worker idle flags for wake-ups, and the presence table
+ * of online names.  The master creates the region before forking; every
+ * process maps it at the same place.  No dependency on src/, no logging:
+ * functions return errors and callers log them.
+ *
+ * A ring, seen by its one producer and by one of its readers:
+ *
+ *        cursor (reader-local)            sr_head           sr_reserve
+ *              |                              |                  |
+ *   ...........v==============================v~~~~~~~~~~~~~~~~~~v.........
+ *              [len|rec][len|rec][SKIP......][len|record being written]
+ *   positions are free-running byte counts; slot = pos & (sr_size - 1)
+ *
+ * Publish: announce the bytes about to be overwritten (sr_reserve), write
+ * the record, then release-store sr_head.  Read: acquire-load sr_head, copy
+ * the record out, then check that sr_reserve has not come within a lap of
+ * the copied bytes (seqlock rule); if it has, or the reader is already a
+ * lap behind, the reader counts what it lost and skips to the head.  The
+ * producer never waits; a reader never writes to the region.
+ */
+
+#ifndef WSCHATD_SHM_H
+#define WSCHATD_SHM_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHM_OK		0
+#define SHM_EMPTY	1	/* nothing new */
+#define SHM_LOST	2	/* fell behind: records skipped, counted */
+#define SHM_ERR		(-1)	/* errno says why */
+
+#define SHM_MAGIC	0x77736368617464ULL	/* "wschatd" */
+#define SHM_VERSION	1
+#define SHM_NAME_MAX	32	/* bytes of UTF-8 in a name */
+#define SHM_REC_ALIGN	8
+
+struct shm_ring {
+	/* Written only by the producer. */
+	_Alignas(64) _Atomic uint64_t	 sr_head;	/* end of the last record */
+	_Alignas(64) _Atomic uint64_t	 sr_reserve;	/* end of what may be overwritten */
+	_Atomic uint64_t		 sr_records;	/* records published */
+	_Alignas(64) uint64_t		 sr_size;	/* data bytes, power of two */
+	uint64_t			 sr_data_off;	/* from the region start */
+	uint32_t			 sr_id;
+	uint32_t			 sr_pad;
+};
+_Static_assert(sizeof(struct shm_ring) == 192, "shm_ring layout");
+
+/* One per worker: wake-up protocol with its eventfd. */
+struct shm_wake {
+	_Alignas(64) _Atomic uint32_t	 sw_idle;	/* 1: about to block */
+	_Atomic uint32_t		 sw_pid;
+	_Atomic uint64_t		 sw_wakeups;	/* times woken by others */
+};
+_Static_assert(sizeof(struct shm_wake) == 64, "shm_wake layout");
+
+/* Presence slot states, in the low byte of ps_state; the rest is a
+ * generation that changes with every occupant. */
+#define SHM_PS_EMPTY	0	/* never used */
+#define SHM_PS_BUSY	1	/* being written; name not readable yet */
+#define SHM_PS_CLAIM	2	/* name written, claim not yet decided */
+#define SHM_PS_LIVE	3	/* the name is taken */
+#define SHM_PS_TOMB	4	/* was used, free again */
+
+struct shm_pslot {
+	_Atomic uint64_t	 ps_state;	/* gen << 8 | state */
+	uint32_t		 ps_worker;	/* owner's worker index */
+	uint32_t		 ps_kind;	/* caller's: WebSocket or line */
+	uint64_t		 ps_conn;	/* owner's connection id */
+	uint8_t			 ps_len;
+	char			 ps_name[SHM_NAME_MAX + 7];
+};
+_Static_assert(sizeof(struct shm_pslot) == 64, "shm_pslot layout");
+
+struct shm_hdr {
+	uint64_t			 sh_magic;
+	uint32_t			 sh_version;
+	uint32_t			 sh_nrings;
+	uint32_t			 sh_nworkers;
+	uint32_t			 sh_pslots;	/* power of two */
+	uint64_t			 sh_ring_size;
+	uint64_t			 sh_layout_size;
+	uint64_t			 sh_rings_off;
+	uint64_t			 sh_wake_off;
+	uint64_t			 sh_presence_off;
+	_Alignas(64) _Atomic uint64_t	 sh_next_id;	/* message ids */
+	_Alignas(64) _Atomic uint32_t	 sh_maxprobe;	/* longest probe used */
+	_Atomic uint32_t		 sh_users;	/* LIVE slots */
+};
+_Static_assert(sizeof(struct shm_hdr) == 192, "shm_hdr layout");
+
+struct shm_region {
+	struct shm_hdr	*hdr;
+	size_t		 len;
+};
+
+/* shm_region.c */
+size_t		 shm_region_size(unsigned, uint64_t, unsigned);
+int		 shm_region_open(struct shm_region *, unsigned, uint64_t,
+		    unsigned);
+int		 shm_region_attach(struct shm_region *, void *, size_t);
+void		 shm_region_close(struct shm_region *);
+struct shm_ring	*shm_region_ring(const struct shm_region *, unsigned);
+struct shm_wake	*shm_region_wake(const struct shm_region *, unsigned);
+struct shm_pslot *shm_region_pslots(const struct shm_region *);
+uint64_t	 shm_region_next_id(const struct shm_region *);
+
+/* shm_ring.c */
+struct shm_cursor {
+	uint64_t	 sc_pos;	/* next byte to read */
+	uint64_t	 sc_lost;	/* records lost, counted exactly */
+	uint64_t	 sc_lost_bytes;	/* bytes skipped */
+	uint32_t	 sc_seq;	/* sequence number expected next */
+	int		 sc_resync;	/* skipped: count at the next record */
+};
+
+size_t		 shm_ring_max_record(const struct shm_ring *);
+int		 shm_ring_publish(const struct shm_region *, struct shm_ring *,
+		    const void *, size_t);
+void		 shm_ring_cursor_init(const struct shm_ring *,
+		    struct shm_cursor *);
+int		 shm_ring_read(const struct shm_region *, struct shm_ring *,
+		    struct shm_cursor *, void *, size_t, size_t *);
+int		 shm_ring_pending(struct shm_ring *, const struct shm_cursor *);
+
+/* shm_presence.c */
+#define SHM_TAKEN	3	/* presence: the name is someone else's */
+#define SHM_FULL	4	/* presence: no free slot */
+
+struct shm_presence_entry {
+	char		 name[SHM_NAME_MAX + 1];
+	uint32_t	 worker;
+	uint32_t	 kind;
+	uint64_t	 conn;
+};
+
+int		 shm_presence_claim(const struct shm_region *, const char *,
+		    size_t, uint32_t, uint32_t, uint64_t, uint32_t *);
+int		 shm_presence_release(const struct shm_region *, uint32_t,
+		    uint32_t, uint64_t);
+int		 shm_presence_lookup(const struct shm_region *, const char *,
+		    size_t, struct shm_presence_entry *);
+size_t		 shm_presence_list(const struct shm_region *,
+		    struct shm_presence_entry *, size_t);
+size_t		 shm_presence_reap(const struct shm_region *, uint32_t,
+		    struct shm_presence_entry *, size_t);
+
+#endif /* WSCHATD_SHM_H */

@@ -1,0 +1,300 @@
+/*
+ * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
+ *
+ * shm_presence.c: the set of online names, shared by every worker, with
+ * claims that are atomic across processes and need no lock.
+ *
+ * An open-addressing table: a name's probe sequence starts at its hash.
+ * A slot's state word holds its state, its owner's worker index and a
+ * generation that changes with every occupant, so a compare-and-swap on it
+ * can never act on a later occupant.  To claim a name:
+ *
+ *   1. take the first free (EMPTY or TOMB) slot of the sequence: CAS to
+ *      BUSY; write the name; publish it as CLAIM;
+ *   2. raise sh_maxprobe to cover the slot (scans stop there);
+ *   3. scan the sequence for the same name in another slot: a LIVE one
+ *      wins; between two CLAIMs the one earlier in the sequence wins, and
+ *      it turns the later one into a TOMB with a CAS;
+ *   4. CAS our CLAIM to LIVE.  If someone turned it into a TOMB, we lost.
+ *
+ * Every step is sequentially consistent, so of two claimers of one name at
+ * least one sees the other's CLAIM in step 3 (Dekker's argument), and the
+ * CASes in steps 3 and 4 decide between them: exactly one name goes LIVE.
+ * A dead worker's slots, BUSY ones included, are freed by the master with
+ * shm_presence_reap().
+ */
+
+#include <sched.h>
+#include <string.h>
+
+#include "shm.h"
+
+#define PS_STATE(w)	((uint32_t)((w) & 0xff))
+#define PS_WORKER(w)	((uint32_t)(((w) >> 8) & 0xff))
+#define PS_GEN(w)	((w) >> 16)
+#define PS_WORD(g, wk, st) \
+	((uint64_t)(g) << 16 | (uint64_t)((wk) & 0xff) << 8 | (st))
+
+/* A BUSY slot becomes readable within a memcpy; its owner's death ends
+ * it through the master.  Spin this many times at most, yielding. */
+#define PS_SPIN_MAX	1000000
+
+static uint64_t
+shm_presence_hash(const char *name, size_t len)
+{
+	uint64_t	 h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+	size_t		 i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (uint8_t)name[i];
+		h *= 0x100000001b3ULL;
+	}
+	return (h);
+}
+
+/*
+ * Copy slot s's occupant into e if it has a readable one (CLAIM or LIVE)
+ * that did not change while being copied.  Returns the state word seen;
+ * waits out a BUSY slot.
+ */
+static uint64_t
+shm_presence_read(struct shm_pslot *s, struct shm_presence_entry *e,
+    size_t *len)
+{
+	uint64_t	 w, w2;
+	unsigned	 spins = 0;
+
+	for (;;) {
+		/* Acquire: pairs with the release publishing CLAIM. */
+		w = atomic_load_explicit(&s->ps_state, memory_order_acquire);
+		if (PS_STATE(w) == SHM_PS_BUSY && ++spins < PS_SPIN_MAX) {
+			sched_yield();
+			continue;
+		}
+		if (PS_STATE(w) != SHM_PS_CLAIM && PS_STATE(w) != SHM_PS_LIVE)
+			return (w);
+		*len = s->ps_len > SHM_NAME_MAX ? SHM_NAME_MAX : s->ps_len;
+		memcpy(e->name, s->ps_name, *len);
+		e->name[*len] = '\0';
+		e->worker = s->ps_worker;
+		e->kind = s->ps_kind;
+		e->conn = s->ps_conn;
+		/* Acquire fence: the copy before the re-check (seqlock rule). */
+		atomic_thread_fence(memory_order_acquire);
+		w2 = atomic_load_explicit(&s->ps_state, memory_order_relaxed);
+		/* Same generation, written: the same occupant, a valid copy. */
+		if (PS_GEN(w2) == PS_GEN(w) && PS_STATE(w2) != SHM_PS_BUSY)
+			return (w2);
+	}
+}
+
+static void
+shm_presence_max(_Atomic uint32_t *a, uint32_t v)
+{
+	uint32_t	 cur;
+
+	/* Seq_cst: step 2 must precede our scan in the single total order. */
+	cur = atomic_load(a);
+	while (cur < v && !atomic_compare_exchange_weak(a, &cur, v))
+		;
+}
+
+/*
+ * Claim name for (worker, conn).  Returns SHM_OK with *slot set (give it
+ * back to shm_presence_release()), SHM_TAKEN, or SHM_FULL.  Any worker,
+ * any time; the caller checked that name is 1..SHM_NAME_MAX bytes.
+ */
+int
+shm_presence_claim(const struct shm_region *reg, const char *name,
+    size_t len, uint32_t worker, uint32_t kind, uint64_t conn,
+    uint32_t *slot)
+{
+	struct shm_hdr		*h = reg->hdr;
+	struct shm_pslot	*ps = shm_region_pslots(reg), *s, *me = NULL;
+	uint32_t		 mask = h->sh_pslots - 1, d, mine = 0, mp;
+	uint64_t		 hash = shm_presence_hash(name, len), w, mw;
+	struct shm_presence_entry other;
+	size_t			 olen;
+
+	/* 1. The first free slot of the sequence. */
+	for (d = 0; d < h->sh_pslots && me == NULL; d++) {
+		s = &ps[(hash + d) & mask];
+		w = atomic_load(&s->ps_state);
+		while (PS_STATE(w) == SHM_PS_EMPTY ||
+		    PS_STATE(w) == SHM_PS_TOMB) {
+			/* Seq_cst CAS: ownership of the slot; failure reloads w. */
+			if (atomic_compare_exchange_strong(&s->ps_state, &w,
+			    PS_WORD(PS_GEN(w) + 1, worker, SHM_PS_BUSY))) {
+				me = s;
+				mine = d;
+				break;
+			}
+		}
+	}
+	if (me == NULL)
+		return (SHM_FULL);
+	mw = atomic_load_explicit(&me->ps_state, memory_order_relaxed);
+	me->ps_worker = worker;
+	me->ps_kind = kind;
+	me->ps_conn = conn;
+	me->ps_len = (uint8_t)len;
+	memcpy(me->ps_name, name, len);
+	mw = PS_WORD(PS_GEN(mw), worker, SHM_PS_CLAIM);
+	/* Seq_cst store (release included): the name is readable first. */
+	atomic_store(&me->ps_state, mw);
+
+	/* 2. Scans must reach us. */
+	shm_presence_max(&h->sh_maxprobe, mine);
+
+	/* 3. Anyone else with this name? */
+	mp = atomic_load(&h->sh_maxprobe);
+	for (d = 0; d <= mp && d < h->sh_pslots; d++) {
+		if (d == mine)
+			continue;
+		s = &ps[(hash + d) & mask];
+again:
+		w = shm_presence_read(s, &other, &olen);
+		if ((PS_STATE(w) != SHM_PS_CLAIM &&
+		    PS_STATE(w) != SHM_PS_LIVE) || olen != len ||
+		    memcmp(other.name, name, len) != 0)
+			continue;
+		if (PS_STATE(w) == SHM_PS_LIVE || d < mine)
+			goto lost;
+		/* A later CLAIM of our name: it loses.  Seq_cst CAS. */
+		if (!atomic_compare_exchange_strong(&s->ps_state, &w,
+		    PS_WORD(PS_GEN(w), PS_WORKER(w), SHM_PS_TOMB)))
+			goto again;	/* it went LIVE, or away: look again */
+	}
+
+	/* 4. Ours, unless an earlier claimer turned us into a TOMB. */
+	if (!atomic_compare_exchange_strong(&me->ps_state, &mw,
+	    PS_WORD(PS_GEN(mw), worker, SHM_PS_LIVE)))
+		return (SHM_TAKEN);
+	/* Relaxed: a gauge. */
+	atomic_fetch_add_explicit(&h->sh_users, 1, memory_order_relaxed);
+	*slot = (uint32_t)(me - ps);
+	return (SHM_OK);
+lost:
+	/* Seq_cst CAS; if it fails, the winner already made it a TOMB. */
+	atomic_compare_exchange_strong(&me->ps_state, &mw,
+	    PS_WORD(PS_GEN(mw), worker, SHM_PS_TOMB));
+	return (SHM_TAKEN);
+}
+
+/*
+ * Give back the name in slot, if (worker, conn) still holds it.  Returns
+ * SHM_OK, or SHM_ERR if the slot is not theirs (already released or
+ * reaped).  The owning worker.
+ */
+int
+shm_presence_release(const struct shm_region *reg, uint32_t slot,
+    uint32_t worker, uint64_t conn)
+{
+	struct shm_pslot	*s;
+	uint64_t		 w;
+
+	if (slot >= reg->hdr->sh_pslots)
+		return (SHM_ERR);
+	s = &shm_region_pslots(reg)[slot];
+	w = atomic_load(&s->ps_state);
+	if (PS_STATE(w) != SHM_PS_LIVE || PS_WORKER(w) != worker ||
+	    s->ps_conn != conn)
+		return (SHM_ERR);
+	/* Seq_cst CAS: only the owner or the reaper ends a LIVE slot. */
+	if (!atomic_compare_exchange_strong(&s->ps_state, &w,
+	    PS_WORD(PS_GEN(w), worker, SHM_PS_TOMB)))
+		return (SHM_ERR);
+	/* Relaxed: a gauge. */
+	atomic_fetch_sub_explicit(&reg->hdr->sh_users, 1,
+	    memory_order_relaxed);
+	return (SHM_OK);
+}
+
+/* Who has name?  Returns SHM_OK and fills *e, or SHM_EMPTY.  Any process. */
+int
+shm_presence_lookup(const struct shm_region *reg, const char *name,
+    size_t len, struct shm_presence_entry *e)
+{
+	struct shm_hdr		*h = reg->hdr;
+	struct shm_pslot	*ps = shm_region_pslots(reg);
+	uint64_t		 hash = shm_presence_hash(name, len), w;
+	uint32_t		 d, mp, mask = h->sh_pslots - 1;
+	size_t			 elen;
+
+	mp = atomic_load(&h->sh_maxprobe);
+	for (d = 0; d <= mp && d < h->sh_pslots; d++) {
+		w = shm_presence_read(&ps[(hash + d) & mask], e, &elen);
+		if (PS_STATE(w) == SHM_PS_LIVE && elen == len &&
+		    memcmp(e->name, name, len) == 0)
+			return (SHM_OK);
+	}
+	return (SHM_EMPTY);
+}
+
+/* Copy up to max online names into out, in table order; returns count. */
+size_t
+shm_presence_list(const struct shm_region *reg,
+    struct shm_presence_entry *out, size_t max)
+{
+	struct shm_pslot	*ps = shm_region_pslots(reg);
+	uint32_t		 i;
+	uint64_t		 w;
+	size_t			 n = 0, len;
+
+	for (i = 0; i < reg->hdr->sh_pslots && n < max; i++) {
+		/* Relaxed first look: most slots are not LIVE. */
+		w = atomic_load_explicit(&ps[i].ps_state, memory_order_relaxed);
+		if (PS_STATE(w) != SHM_PS_LIVE)
+			continue;
+		w = shm_presence_read(&ps[i], &out[n], &len);
+		if (PS_STATE(w) == SHM_PS_LIVE)
+			n++;
+	}
+	return (n);
+}
+
+/*
+ * Free every slot of a dead worker, whatever its state, and copy up to max
+ * of the names it had LIVE into out (for their logouts).  Returns the
+ * number of LIVE names freed.  The master, after reaping the worker.
+ */
+size_t
+shm_presence_reap(const struct shm_region *reg, uint32_t worker,
+    struct shm_presence_entry *out, size_t max)
+{
+	struct shm_pslot	*ps = shm_region_pslots(reg), *s;
+	uint32_t		 i;
+	uint64_t		 w;
+	size_t			 n = 0, live = 0, len;
+
+	for (i = 0; i < reg->hdr->sh_pslots; i++) {
+		s = &ps[i];
+		w = atomic_load(&s->ps_state);
+		if (PS_WORKER(w) != worker || PS_STATE(w) == SHM_PS_EMPTY ||
+		    PS_STATE(w) == SHM_PS_TOMB)
+			continue;
+		/* The worker is dead: nobody else writes its slots but CASes
+		 * that kill CLAIMs, which a failed CAS here tolerates. */
+		if (!atomic_compare_exchange_strong(&s->ps_state, &w,
+		    PS_WORD(PS_GEN(w), worker, SHM_PS_TOMB)))
+			continue;
+		if (PS_STATE(w) != SHM_PS_LIVE)
+			continue;
+		live++;
+		/* Relaxed: a gauge. */
+		atomic_fetch_sub_explicit(&reg->hdr->sh_users, 1,
+		    memory_order_relaxed);
+		if (n < max) {
+			/* The owner is dead: these fields no longer change. */
+			len = s->ps_len > SHM_NAME_MAX ? SHM_NAME_MAX :
+			    s->ps_len;
+			memcpy(out[n].name, s->ps_name, len);
+			out[n].name[len] = '\0';
+			out[n].worker = worker;
+			out[n].kind = s->ps_kind;
+			out[n].conn = s->ps_conn;
+			n++;
+		}
+	}
+	return (live);
+}

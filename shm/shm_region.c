@@ -1,0 +1,189 @@
+/*
+ * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
+ *
+ * shm_region.c: create and check the shared region.  The master maps it
+ * anonymous and MAP_SHARED before forking, so every worker inherits the
+ * same mapping at the same address; nothing in it is a pointer anyway,
+ * only offsets from the region's start.  Layout: the header, one ring
+ * header per producer (workers, then the master), the wake flags, the
+ * presence slots, then the rings' data areas, each page-aligned.
+ */
+
+#include <sys/mman.h>
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shm.h"
+
+#define SHM_ALIGN(x, a)	(((x) + (a) - 1) & ~((uint64_t)(a) - 1))
+
+struct shm_layout {
+	uint64_t	 rings_off;
+	uint64_t	 wake_off;
+	uint64_t	 presence_off;
+	uint64_t	 data_off;
+	uint64_t	 size;
+};
+
+static void
+shm_region_layout(unsigned nworkers, uint64_t ring_size, unsigned pslots,
+    struct shm_layout *l)
+{
+	unsigned	 nrings = nworkers + 1;
+
+	l->rings_off = SHM_ALIGN(sizeof(struct shm_hdr), 64);
+	l->wake_off = SHM_ALIGN(l->rings_off +
+	    (uint64_t)nrings * sizeof(struct shm_ring), 64);
+	l->presence_off = SHM_ALIGN(l->wake_off +
+	    (uint64_t)nworkers * sizeof(struct shm_wake), 64);
+	l->data_off = SHM_ALIGN(l->presence_off +
+	    (uint64_t)pslots * sizeof(struct shm_pslot), 4096);
+	l->size = l->data_off + (uint64_t)nrings * ring_size;
+}
+
+static int
+shm_pow2(uint64_t x)
+{
+	return (x != 0 && (x & (x - 1)) == 0);
+}
+
+/* Bytes the region needs for this many workers, ring bytes and slots. */
+size_t
+shm_region_size(unsigned nworkers, uint64_t ring_size, unsigned pslots)
+{
+	struct shm_layout	 l;
+
+	shm_region_layout(nworkers, ring_size, pslots, &l);
+	return ((size_t)l.size);
+}
+
+/*
+ * Create a region for nworkers workers (plus the master's ring), each
+ * ring ring_size bytes (a power of two, at least 4 KiB) and pslots
+ * presence slots (a power of two).  Master, before fork().  Returns 0, or
+ * -1 with errno (EINVAL for bad sizes, ENOTSUP if 64-bit atomics are not
+ * lock-free and so not safe across processes).
+ */
+int
+shm_region_open(struct shm_region *reg, unsigned nworkers, uint64_t ring_size,
+    unsigned pslots)
+{
+	struct shm_layout	 l;
+	struct shm_hdr		*h;
+	struct shm_ring		*r;
+	void			*p;
+	unsigned		 i;
+
+	memset(reg, 0, sizeof(*reg));
+	if (nworkers == 0 || !shm_pow2(ring_size) || ring_size < 4096 ||
+	    !shm_pow2(pslots)) {
+		errno = EINVAL;
+		return (-1);
+	}
+	shm_region_layout(nworkers, ring_size, pslots, &l);
+	p = mmap(NULL, (size_t)l.size, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return (-1);
+	/* Anonymous shared memory starts zeroed: every slot EMPTY. */
+	h = p;
+	h->sh_magic = SHM_MAGIC;
+	h->sh_version = SHM_VERSION;
+	h->sh_nrings = nworkers + 1;
+	h->sh_nworkers = nworkers;
+	h->sh_pslots = pslots;
+	h->sh_ring_size = ring_size;
+	h->sh_layout_size = l.size;
+	h->sh_rings_off = l.rings_off;
+	h->sh_wake_off = l.wake_off;
+	h->sh_presence_off = l.presence_off;
+	for (i = 0; i < nworkers + 1; i++) {
+		r = (struct shm_ring *)((uint8_t *)p + l.rings_off) + i;
+		r->sr_size = ring_size;
+		r->sr_data_off = l.data_off + (uint64_t)i * ring_size;
+		r->sr_id = i;
+	}
+	/* Relaxed: nothing else runs yet; fork() orders it for children. */
+	atomic_store_explicit(&h->sh_next_id, 1, memory_order_relaxed);
+	if (shm_region_attach(reg, p, (size_t)l.size) == -1) {
+		munmap(p, (size_t)l.size);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Check a mapped region before use: magic, version, layout size, and that
+ * the atomics are lock-free (only those are safe between processes).
+ */
+int
+shm_region_attach(struct shm_region *reg, void *p, size_t len)
+{
+	struct shm_hdr		*h = p;
+	struct shm_layout	 l;
+	_Atomic uint64_t	 a64;
+	_Atomic uint32_t	 a32;
+
+	if (!atomic_is_lock_free(&a64) || !atomic_is_lock_free(&a32)) {
+		errno = ENOTSUP;
+		return (-1);
+	}
+	if (len < sizeof(*h) || h->sh_magic != SHM_MAGIC ||
+	    h->sh_version != SHM_VERSION || h->sh_nworkers == 0 ||
+	    h->sh_nrings != h->sh_nworkers + 1) {
+		errno = EINVAL;
+		return (-1);
+	}
+	shm_region_layout(h->sh_nworkers, h->sh_ring_size, h->sh_pslots, &l);
+	if (l.size != h->sh_layout_size || l.size != len ||
+	    l.rings_off != h->sh_rings_off || l.wake_off != h->sh_wake_off ||
+	    l.presence_off != h->sh_presence_off) {
+		errno = EINVAL;
+		return (-1);
+	}
+	reg->hdr = h;
+	reg->len = len;
+	return (0);
+}
+
+void
+shm_region_close(struct shm_region *reg)
+{
+	if (reg->hdr != NULL)
+		munmap(reg->hdr, reg->len);
+	reg->hdr = NULL;
+	reg->len = 0;
+}
+
+/* Ring i: workers 0..n-1, then the master's at index n. */
+struct shm_ring *
+shm_region_ring(const struct shm_region *reg, unsigned i)
+{
+	return ((struct shm_ring *)((uint8_t *)reg->hdr +
+	    reg->hdr->sh_rings_off) + i);
+}
+
+struct shm_wake *
+shm_region_wake(const struct shm_region *reg, unsigned i)
+{
+	return ((struct shm_wake *)((uint8_t *)reg->hdr +
+	    reg->hdr->sh_wake_off) + i);
+}
+
+struct shm_pslot *
+shm_region_pslots(const struct shm_region *reg)
+{
+	return ((struct shm_pslot *)((uint8_t *)reg->hdr +
+	    reg->hdr->sh_presence_off));
+}
+
+/* A message id, unique across the server and increasing. */
+uint64_t
+shm_region_next_id(const struct shm_region *reg)
+{
+	/* Relaxed: only uniqueness is wanted, which the RMW gives. */
+	return (atomic_fetch_add_explicit(&reg->hdr->sh_next_id, 1,
+	    memory_order_relaxed));
+}
