@@ -133,9 +133,12 @@ worker_listen(struct worker *w, int fd, evconnlistener_cb cb)
 
 	if (fd == -1)
 		return (NULL);
-	/* backlog -1: the master already called listen(2). */
+	/*
+	 * Backlog 0: the master already called listen(2) with the configured
+	 * backlog.  (-1 would make libevent call listen(fd, 128) again.)
+	 */
 	l = evconnlistener_new(w->base, cb, w,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (l == NULL)
 		fatalx("%s: evconnlistener_new failed", __func__);
 	evconnlistener_set_error_cb(l, worker_accept_error_cb);
