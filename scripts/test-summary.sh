@@ -4,7 +4,7 @@
 # Prints one line "N passed, N failed"; exits 1 if any failed or none ran.
 passed=0 failed=0
 for dir in "$@"; do
-	for log in $(find "$dir/tests" -name '*.log' ! -name 'test-suite.log' 2>/dev/null); do
+	for log in $(find "$dir/tests" "$dir/shm/tests" -name '*.log' ! -name 'test-suite.log' 2>/dev/null); do
 		line=$(grep -E '^\[====\] Synthesis:|^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
 		case "$line" in
 		*Synthesis*)

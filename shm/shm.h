@@ -118,7 +118,8 @@ struct shm_cursor {
 	uint64_t	 sc_lost;	/* records lost, counted exactly */
 	uint64_t	 sc_lost_bytes;	/* bytes skipped */
 	uint32_t	 sc_seq;	/* sequence number expected next */
-	int		 sc_resync;	/* skipped: count at the next record */
+	int		 sc_resync;	/* 1: skipped, count at the next
+					 * record; 2: new, no record yet */
 };
 
 size_t		 shm_ring_max_record(const struct shm_ring *);

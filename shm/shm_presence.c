@@ -24,6 +24,7 @@
  * shm_presence_reap().
  */
 
+#include <errno.h>
 #include <sched.h>
 #include <string.h>
 
@@ -101,8 +102,9 @@ shm_presence_max(_Atomic uint32_t *a, uint32_t v)
 
 /*
  * Claim name for (worker, conn).  Returns SHM_OK with *slot set (give it
- * back to shm_presence_release()), SHM_TAKEN, or SHM_FULL.  Any worker,
- * any time; the caller checked that name is 1..SHM_NAME_MAX bytes.
+ * back to shm_presence_release()), SHM_TAKEN, SHM_FULL, or SHM_ERR with
+ * errno EINVAL if worker does not fit the state word (above 255).  Any
+ * worker, any time; the caller checked that name is 1..SHM_NAME_MAX bytes.
  */
 int
 shm_presence_claim(const struct shm_region *reg, const char *name,
@@ -116,6 +118,11 @@ shm_presence_claim(const struct shm_region *reg, const char *name,
 	struct shm_presence_entry other;
 	size_t			 olen;
 
+	/* The state word holds 8 bits of it; more would alias another. */
+	if (worker > 0xff) {
+		errno = EINVAL;
+		return (SHM_ERR);
+	}
 	/* 1. The first free slot of the sequence. */
 	for (d = 0; d < h->sh_pslots && me == NULL; d++) {
 		s = &ps[(hash + d) & mask];

@@ -12,12 +12,15 @@
 #include <sys/mman.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "shm.h"
 
 #define SHM_ALIGN(x, a)	(((x) + (a) - 1) & ~((uint64_t)(a) - 1))
+/* The presence state word keeps the worker index in 8 bits. */
+#define SHM_WORKERS_MAX	255
 
 struct shm_layout {
 	uint64_t	 rings_off;
@@ -49,6 +52,22 @@ shm_pow2(uint64_t x)
 	return (x != 0 && (x & (x - 1)) == 0);
 }
 
+/* Sizes shm_region_open() accepts, and that its layout does not wrap. */
+static int
+shm_region_valid(unsigned nworkers, uint64_t ring_size, unsigned pslots)
+{
+	struct shm_layout	 l;
+
+	if (nworkers == 0 || nworkers > SHM_WORKERS_MAX ||
+	    !shm_pow2(ring_size) || ring_size < 4096 || !shm_pow2(pslots))
+		return (0);
+	shm_region_layout(nworkers, ring_size, pslots, &l);
+	if (ring_size > (UINT64_MAX - l.data_off) / (nworkers + 1) ||
+	    l.size > SIZE_MAX)
+		return (0);
+	return (1);
+}
+
 /* Bytes the region needs for this many workers, ring bytes and slots. */
 size_t
 shm_region_size(unsigned nworkers, uint64_t ring_size, unsigned pslots)
@@ -60,8 +79,8 @@ shm_region_size(unsigned nworkers, uint64_t ring_size, unsigned pslots)
 }
 
 /*
- * Create a region for nworkers workers (plus the master's ring), each
- * ring ring_size bytes (a power of two, at least 4 KiB) and pslots
+ * Create a region for nworkers workers (1..255, plus the master's ring),
+ * each ring ring_size bytes (a power of two, at least 4 KiB) and pslots
  * presence slots (a power of two).  Master, before fork().  Returns 0, or
  * -1 with errno (EINVAL for bad sizes, ENOTSUP if 64-bit atomics are not
  * lock-free and so not safe across processes).
@@ -77,8 +96,7 @@ shm_region_open(struct shm_region *reg, unsigned nworkers, uint64_t ring_size,
 	unsigned		 i;
 
 	memset(reg, 0, sizeof(*reg));
-	if (nworkers == 0 || !shm_pow2(ring_size) || ring_size < 4096 ||
-	    !shm_pow2(pslots)) {
+	if (!shm_region_valid(nworkers, ring_size, pslots)) {
 		errno = EINVAL;
 		return (-1);
 	}
@@ -131,8 +149,9 @@ shm_region_attach(struct shm_region *reg, void *p, size_t len)
 		return (-1);
 	}
 	if (len < sizeof(*h) || h->sh_magic != SHM_MAGIC ||
-	    h->sh_version != SHM_VERSION || h->sh_nworkers == 0 ||
-	    h->sh_nrings != h->sh_nworkers + 1) {
+	    h->sh_version != SHM_VERSION ||
+	    h->sh_nrings != h->sh_nworkers + 1 ||
+	    !shm_region_valid(h->sh_nworkers, h->sh_ring_size, h->sh_pslots)) {
 		errno = EINVAL;
 		return (-1);
 	}

@@ -4,9 +4,10 @@
  * shm_ring.c: a bounded ring of variable-size records with one producer
  * and any number of readers, each with its own cursor in its own memory.
  * Publishing is wait-free; reading never writes to the region, so a reader
- * that dies leaves nothing behind, and a producer that dies mid-record
- * leaves only bytes past sr_head, which no reader looks at.  The diagram
- * and the protocol are in shm.h.
+ * that dies leaves nothing behind.  A producer that dies mid-record leaves
+ * its reservation in place: its successor never moves sr_reserve back, so
+ * a reader a lap behind still sees that those bytes were overwritten, and
+ * nobody reads past sr_head.  The diagram and the protocol are in shm.h.
  *
  * A record is an 8-byte header (length, then the producer's sequence
  * number) and the payload, padded to 8 bytes.  A record that would not fit
@@ -22,6 +23,7 @@
 
 #define SHM_RING_SKIP	0xffffffffU
 #define SHM_RING_HDR	8
+#define SHM_CUR_FRESH	2	/* sc_resync: no record read yet */
 
 static uint8_t *
 shm_ring_data(const struct shm_region *reg, const struct shm_ring *r)
@@ -61,7 +63,8 @@ shm_ring_publish(const struct shm_region *reg, struct shm_ring *r,
     const void *msg, size_t len)
 {
 	uint8_t		*data = shm_ring_data(reg, r);
-	uint64_t	 h, off, room, span, total, mask = r->sr_size - 1;
+	uint64_t	 h, off, room, span, total, res, nrec;
+	uint64_t	 mask = r->sr_size - 1;
 	uint32_t	 seq;
 
 	if (len > shm_ring_max_record(r)) {
@@ -70,16 +73,22 @@ shm_ring_publish(const struct shm_region *reg, struct shm_ring *r,
 	}
 	/* Relaxed: this process is the only writer of sr_head and sr_records. */
 	h = atomic_load_explicit(&r->sr_head, memory_order_relaxed);
-	seq = (uint32_t)atomic_load_explicit(&r->sr_records,
-	    memory_order_relaxed);
+	nrec = atomic_load_explicit(&r->sr_records, memory_order_relaxed);
+	seq = (uint32_t)nrec;
 	off = h & mask;
 	room = r->sr_size - off;	/* a multiple of 8, never 0 */
 	span = shm_ring_span(len);
 	total = span > room ? room + span : span;
 
+	/* A producer killed mid-record left sr_reserve past sr_head and may
+	 * have overwritten the bytes up to it: never move it back, or a
+	 * reader a lap behind trusts them.  Relaxed load: ours alone. */
+	res = atomic_load_explicit(&r->sr_reserve, memory_order_relaxed);
+	if ((int64_t)(h + total - res) > 0)
+		res = h + total;
 	/* Relaxed store + release fence: readers that see any byte written
 	 * below also see the reservation. */
-	atomic_store_explicit(&r->sr_reserve, h + total, memory_order_relaxed);
+	atomic_store_explicit(&r->sr_reserve, res, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
 	if (span > room) {
 		shm_ring_put_hdr(data + off, SHM_RING_SKIP, seq);
@@ -88,8 +97,7 @@ shm_ring_publish(const struct shm_region *reg, struct shm_ring *r,
 	shm_ring_put_hdr(data + off, (uint32_t)len, seq);
 	memcpy(data + off + SHM_RING_HDR, msg, len);
 	/* Relaxed: a statistic and the next sequence number, ours alone. */
-	atomic_store_explicit(&r->sr_records, (uint64_t)seq + 1,
-	    memory_order_relaxed);
+	atomic_store_explicit(&r->sr_records, nrec + 1, memory_order_relaxed);
 	/* Release: the record is complete before readers can see the new
 	 * head; pairs with the acquire in shm_ring_read(). */
 	atomic_store_explicit(&r->sr_head, h + total, memory_order_release);
@@ -105,9 +113,14 @@ shm_ring_cursor_init(const struct shm_ring *r, struct shm_cursor *c)
 	memset(c, 0, sizeof(*c));
 	/* Acquire: pairs with publish; everything before the head is done. */
 	c->sc_pos = atomic_load_explicit(&rw->sr_head, memory_order_acquire);
-	/* Relaxed: only a starting point for counting losses. */
+	/* Relaxed: a guess, used only if we are lapped before the first
+	 * record.  The producer counts a record before it moves the head, and
+	 * may publish more between our two loads, so the guess can be ahead
+	 * of the record at sc_pos; the first record read gives the exact
+	 * number (SHM_CUR_FRESH). */
 	c->sc_seq = (uint32_t)atomic_load_explicit(&rw->sr_records,
 	    memory_order_relaxed);
+	c->sc_resync = SHM_CUR_FRESH;
 }
 
 /* Jump to the head after losing records; the next read counts them. */
@@ -168,11 +181,12 @@ shm_ring_read(const struct shm_region *reg, struct shm_ring *r,
 		c->sc_pos += span;
 		if (rlen == SHM_RING_SKIP)
 			continue;
-		if (c->sc_resync || seq != c->sc_seq) {
+		if (c->sc_resync == SHM_CUR_FRESH)
+			;	/* the record at the head we started from */
+		else if (c->sc_resync || seq != c->sc_seq)
 			/* Count what was skipped, from the sequence numbers. */
 			c->sc_lost += (uint32_t)(seq - c->sc_seq);
-			c->sc_resync = 0;
-		}
+		c->sc_resync = 0;
 		c->sc_seq = seq + 1;
 		*len = rlen;
 		return (SHM_OK);
