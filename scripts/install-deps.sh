@@ -7,5 +7,5 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake pkg-config \
-	libevent-dev libmsgpack-dev libssl-dev libcriterion-dev \
+	libevent-dev libmsgpack-dev libssl-dev libjansson-dev libcriterion-dev \
 	python3 python3-websockets >/dev/null

@@ -1,0 +1,496 @@
+/*
+ * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
+ *
+ * chat.c: codecs of the chat protocol.  Client commands arrive as JSON
+ * (parsed with jansson) or as MessagePack maps with the same keys (parsed
+ * with msgpack-c); messages to clients leave in either form, encoded once
+ * per event and worker into a buffer with room for the frame header in
+ * front; events cross the bus as compact MessagePack envelopes.  hub.c
+ * decides what to send to whom.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <msgpack.h>
+
+#include "wschatd.h"
+#include "chat.h"
+
+static const struct {
+	const char	*name;
+	enum chat_type	 type;
+} chat_types[] = {
+	{ "handshake",	CHAT_HANDSHAKE },
+	{ "login",	CHAT_LOGIN },
+	{ "logout",	CHAT_LOGOUT },
+	{ "user",	CHAT_USER },
+	{ "private",	CHAT_PRIVATE },
+	{ "rename",	CHAT_RENAME },
+	{ "who",	CHAT_WHO },
+	{ "system",	CHAT_SYSTEM },
+	{ "to",		CHAT_TO },
+	{ "join",	CHAT_JOIN },
+	{ "leave",	CHAT_LEAVE },
+};
+#define CHAT_NTYPES	(sizeof(chat_types) / sizeof(chat_types[0]))
+
+const char *
+chat_type_name(enum chat_type t)
+{
+	size_t	 i;
+
+	for (i = 0; i < CHAT_NTYPES; i++)
+		if (chat_types[i].type == t)
+			return (chat_types[i].name);
+	return ("unknown");
+}
+
+static enum chat_type
+chat_type_parse(const char *p, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < CHAT_NTYPES; i++)
+		if (strlen(chat_types[i].name) == len &&
+		    memcmp(chat_types[i].name, p, len) == 0)
+			return (chat_types[i].type);
+	return (CHAT_UNKNOWN);
+}
+
+int
+chat_name_valid(const char *p, size_t len)
+{
+	size_t	 i;
+
+	if (len == 0 || len > 32)
+		return (0);
+	if (utf8_validate(UTF8_ACCEPT, (const uint8_t *)p, len, NULL) !=
+	    UTF8_ACCEPT)
+		return (0);
+	for (i = 0; i < len; i++) {
+		unsigned char c = p[i];
+		if (c < 0x20 || c == 0x7f)
+			return (0);
+		/* C1 controls, U+0080..U+009F, are C2 80..C2 9F. */
+		if (c == 0xc2 && i + 1 < len && (unsigned char)p[i + 1] < 0xa0)
+			return (0);
+	}
+	return (1);
+}
+
+void
+chat_cmd_clear(struct chat_cmd *cmd)
+{
+	if (cmd->priv != NULL)
+		json_decref(cmd->priv);
+	memset(cmd, 0, sizeof(*cmd));
+}
+
+/* Fetch an optional string member; -1 if present but not a string. */
+static int
+chat_json_str(json_t *obj, const char *key, struct chat_str *out)
+{
+	json_t	*v = json_object_get(obj, key);
+
+	if (v == NULL || json_is_null(v))
+		return (0);
+	if (!json_is_string(v))
+		return (-1);
+	out->p = json_string_value(v);
+	out->len = json_string_length(v);
+	return (1);
+}
+
+int
+chat_cmd_parse_json(const char *buf, size_t len, struct chat_cmd *cmd)
+{
+	json_t		*root, *type;
+	json_error_t	 err;
+	size_t		 i;
+	int		 rv;
+
+	memset(cmd, 0, sizeof(*cmd));
+	/* Fast path: plain chat text is not even shaped like an object. */
+	for (i = 0; i < len && (buf[i] == ' ' || buf[i] == '\t' ||
+	    buf[i] == '\r' || buf[i] == '\n'); i++)
+		;
+	if (i == len || buf[i] != '{')
+		return (CHAT_PARSE_NOT_OBJECT);
+	/* \u0000 is valid JSON: let it through; names refuse it later. */
+	if ((root = json_loadb(buf, len, JSON_REJECT_DUPLICATES |
+	    JSON_ALLOW_NUL, &err)) == NULL) {
+		/* An object, but ambiguous: which "type" was meant? */
+		if (json_error_code(&err) == json_error_duplicate_key)
+			return (CHAT_PARSE_BAD);
+		return (CHAT_PARSE_NOT_OBJECT);	/* "{ hi" is chat too */
+	}
+	cmd->priv = root;
+	if (!json_is_object(root))
+		return (CHAT_PARSE_NOT_OBJECT);
+	type = json_object_get(root, "type");
+	if (type == NULL || !json_is_string(type))
+		return (CHAT_PARSE_BAD);
+	cmd->type_text.p = json_string_value(type);
+	cmd->type_text.len = json_string_length(type);
+	cmd->type = chat_type_parse(cmd->type_text.p, cmd->type_text.len);
+	if ((rv = chat_json_str(root, "content", &cmd->content)) == -1 ||
+	    chat_json_str(root, "to", &cmd->to) == -1 ||
+	    chat_json_str(root, "room", &cmd->room) == -1)
+		return (CHAT_PARSE_BAD);
+	cmd->has_content = rv == 1;
+	return (CHAT_PARSE_OK);
+}
+
+static int
+chat_mp_str(const msgpack_object *o, struct chat_str *out)
+{
+	if (o->type == MSGPACK_OBJECT_STR) {
+		out->p = o->via.str.ptr;
+		out->len = o->via.str.size;
+	} else if (o->type == MSGPACK_OBJECT_BIN) {
+		out->p = o->via.bin.ptr;
+		out->len = o->via.bin.size;
+	} else if (o->type == MSGPACK_OBJECT_NIL)
+		return (0);
+	else
+		return (-1);
+	/* Everything a client sends in a string must be text. */
+	if (utf8_validate(UTF8_ACCEPT, (const uint8_t *)out->p, out->len,
+	    NULL) != UTF8_ACCEPT)
+		return (-1);
+	return (1);
+}
+
+int
+chat_cmd_parse_msgpack(const char *buf, size_t len, struct chat_cmd *cmd)
+{
+	msgpack_zone		 zone;
+	msgpack_object		 root, *k, *v;
+	msgpack_unpack_return	 r;
+	size_t			 off = 0;
+	uint32_t		 i;
+	int			 rv = CHAT_PARSE_OK, got;
+	struct chat_str		 key, *dst;
+
+	memset(cmd, 0, sizeof(*cmd));
+	if (!msgpack_zone_init(&zone, 256))
+		return (CHAT_PARSE_BAD);
+	r = msgpack_unpack(buf, len, &off, &zone, &root);
+	if ((r != MSGPACK_UNPACK_SUCCESS) || off != len ||
+	    root.type != MSGPACK_OBJECT_MAP) {
+		msgpack_zone_destroy(&zone);
+		return (r == MSGPACK_UNPACK_SUCCESS && off == len ?
+		    CHAT_PARSE_NOT_OBJECT : CHAT_PARSE_BAD);
+	}
+	for (i = 0; i < root.via.map.size; i++) {
+		k = &root.via.map.ptr[i].key;
+		v = &root.via.map.ptr[i].val;
+		if (chat_mp_str(k, &key) != 1)
+			continue;	/* unknown fields are ignored */
+		dst = NULL;
+		if (key.len == 4 && memcmp(key.p, "type", 4) == 0) {
+			if (chat_mp_str(v, &cmd->type_text) != 1) {
+				rv = CHAT_PARSE_BAD;
+				break;
+			}
+			cmd->type = chat_type_parse(cmd->type_text.p,
+			    cmd->type_text.len);
+			continue;
+		}
+		if (key.len == 7 && memcmp(key.p, "content", 7) == 0)
+			dst = &cmd->content;
+		else if (key.len == 2 && memcmp(key.p, "to", 2) == 0)
+			dst = &cmd->to;
+		else if (key.len == 4 && memcmp(key.p, "room", 4) == 0)
+			dst = &cmd->room;
+		if (dst == NULL)
+			continue;
+		if ((got = chat_mp_str(v, dst)) == -1) {
+			rv = CHAT_PARSE_BAD;
+			break;
+		}
+		if (dst == &cmd->content)
+			cmd->has_content = got;
+	}
+	if (rv == CHAT_PARSE_OK && cmd->type == CHAT_NONE)
+		rv = CHAT_PARSE_BAD;
+	/* Strings point into buf (msgpack-c does not copy them): no zone
+	 * memory is referenced after this. */
+	msgpack_zone_destroy(&zone);
+	return (rv);
+}
+
+/* ---------------------------------------------------------------- */
+/* Output buffers: WS_HEADROOM bytes, then the payload.             */
+
+struct chat_buf {
+	uint8_t	*p;
+	size_t	 len;		/* payload bytes */
+	size_t	 cap;		/* payload capacity */
+	int	 failed;
+};
+
+static int
+chat_buf_write(void *arg, const char *data, size_t n)
+{
+	struct chat_buf	*b = arg;
+	uint8_t		*np;
+	size_t		 ncap;
+
+	if (b->failed)
+		return (-1);
+	if (b->len + n > b->cap) {
+		ncap = b->cap ? b->cap : 256;
+		while (ncap < b->len + n)
+			ncap *= 2;
+		if ((np = realloc(b->p, WS_HEADROOM + ncap)) == NULL) {
+			b->failed = 1;
+			return (-1);
+		}
+		b->p = np;
+		b->cap = ncap;
+	}
+	memcpy(b->p + WS_HEADROOM + b->len, data, n);
+	b->len += n;
+	return (0);
+}
+
+/* jansson's dump callback has its own signature. */
+static int
+chat_buf_json_cb(const char *data, size_t n, void *arg)
+{
+	return (chat_buf_write(arg, data, n));
+}
+
+static uint8_t *
+chat_buf_finish(struct chat_buf *b, size_t *len)
+{
+	if (b->failed) {
+		free(b->p);
+		return (NULL);
+	}
+	if (b->p == NULL && (b->p = malloc(WS_HEADROOM)) == NULL)
+		return (NULL);
+	*len = b->len;
+	return (b->p);
+}
+
+static int
+chat_json_set_str(json_t *obj, const char *key, struct chat_str s)
+{
+	json_t	*v;
+
+	if (s.p == NULL)
+		return (0);
+	/* jansson checks UTF-8; everything here was validated on input. */
+	if ((v = json_stringn(s.p, s.len)) == NULL)
+		return (-1);
+	return (json_object_set_new(obj, key, v));
+}
+
+uint8_t *
+chat_msg_json(const struct chat_msg *m, size_t *len)
+{
+	struct chat_buf	 b = { NULL, 0, 0, 0 };
+	json_t		*o, *list;
+	size_t		 i;
+	int		 bad = 0;
+
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	bad |= json_object_set_new(o, "type",
+	    json_string(chat_type_name(m->type)));
+	bad |= chat_json_set_str(o, "from", m->from);
+	bad |= chat_json_set_str(o, "user", m->user);
+	bad |= chat_json_set_str(o, "to", m->to);
+	bad |= chat_json_set_str(o, "content", m->content);
+	bad |= chat_json_set_str(o, "room", m->room);
+	bad |= chat_json_set_str(o, "code", m->code);
+	bad |= chat_json_set_str(o, "ip", m->ip);
+	if (m->timestamp)
+		bad |= json_object_set_new(o, "timestamp",
+		    json_integer((json_int_t)m->timestamp));
+	if (m->id)
+		bad |= json_object_set_new(o, "id",
+		    json_integer((json_int_t)m->id));
+	if (m->has_user_list) {
+		if ((list = json_array()) == NULL)
+			bad = 1;
+		for (i = 0; list != NULL && i < m->nusers; i++)
+			bad |= json_array_append_new(list, json_stringn(
+			    m->user_list[i].p, m->user_list[i].len));
+		bad |= json_object_set_new(o, "user_list", list);
+	}
+	if (!bad)
+		bad = json_dump_callback(o, chat_buf_json_cb, &b,
+		    JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (bad) {
+		free(b.p);
+		return (NULL);
+	}
+	return (chat_buf_finish(&b, len));
+}
+
+/* The packers return 0 or -1; these OR the results, so -1 sticks. */
+static int
+chat_mp_key(msgpack_packer *pk, const char *key)
+{
+	size_t	 klen = strlen(key);
+
+	return (msgpack_pack_str(pk, klen) |
+	    msgpack_pack_str_body(pk, key, klen));
+}
+
+static int
+chat_mp_kv(msgpack_packer *pk, const char *key, struct chat_str v)
+{
+	return (chat_mp_key(pk, key) | msgpack_pack_str(pk, v.len) |
+	    msgpack_pack_str_body(pk, v.p, v.len));
+}
+
+uint8_t *
+chat_msg_msgpack(const struct chat_msg *m, size_t *len)
+{
+	struct chat_buf	 b = { NULL, 0, 0, 0 };
+	msgpack_packer	 pk;
+	size_t		 n = 1, i;
+	const struct chat_str *fields[] = { &m->from, &m->user, &m->to,
+	    &m->content, &m->room, &m->code, &m->ip };
+	static const char *names[] = { "from", "user", "to", "content",
+	    "room", "code", "ip" };
+	const char	*t = chat_type_name(m->type);
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (fields[i]->p != NULL)
+			n++;
+	n += (m->timestamp != 0) + (m->id != 0) + (m->has_user_list != 0);
+	msgpack_packer_init(&pk, &b, chat_buf_write);
+	msgpack_pack_map(&pk, n);
+	chat_mp_kv(&pk, "type", (struct chat_str){ t, strlen(t) });
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (fields[i]->p != NULL)
+			chat_mp_kv(&pk, names[i], *fields[i]);
+	if (m->timestamp) {
+		chat_mp_key(&pk, "timestamp");
+		msgpack_pack_uint64(&pk, m->timestamp);
+	}
+	if (m->id) {
+		chat_mp_key(&pk, "id");
+		msgpack_pack_uint64(&pk, m->id);
+	}
+	if (m->has_user_list) {
+		chat_mp_key(&pk, "user_list");
+		msgpack_pack_array(&pk, m->nusers);
+		for (i = 0; i < m->nusers; i++) {
+			msgpack_pack_str(&pk, m->user_list[i].len);
+			msgpack_pack_str_body(&pk, m->user_list[i].p,
+			    m->user_list[i].len);
+		}
+	}
+	return (chat_buf_finish(&b, len));
+}
+
+/* ---------------------------------------------------------------- */
+/* The bus envelope: short keys, MessagePack.                       */
+
+int
+chat_env_encode(const struct chat_env *e, msgpack_sbuffer *sb)
+{
+	msgpack_packer	 pk;
+	const struct chat_str *s[] = { &e->room, &e->from, &e->to,
+	    &e->content, &e->peer };
+	static const char *k[] = { "r", "f", "to", "c", "p" };
+	size_t		 n = 8, i;
+	int		 bad;
+
+	for (i = 0; i < 5; i++)
+		if (s[i]->p != NULL)
+			n++;
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	bad = msgpack_pack_map(&pk, n);
+	bad |= chat_mp_key(&pk, "t") | msgpack_pack_uint32(&pk, e->type);
+	bad |= chat_mp_key(&pk, "ts") | msgpack_pack_uint64(&pk, e->ts);
+	bad |= chat_mp_key(&pk, "id") | msgpack_pack_uint64(&pk, e->id);
+	bad |= chat_mp_key(&pk, "ow") | msgpack_pack_uint32(&pk, e->worker);
+	bad |= chat_mp_key(&pk, "oc") | msgpack_pack_uint64(&pk, e->conn);
+	bad |= chat_mp_key(&pk, "tw") |
+	    msgpack_pack_uint32(&pk, e->to_worker);
+	bad |= chat_mp_key(&pk, "tc") | msgpack_pack_uint64(&pk, e->to_conn);
+	bad |= chat_mp_key(&pk, "k") | msgpack_pack_uint32(&pk, e->kind);
+	for (i = 0; i < 5; i++)
+		if (s[i]->p != NULL)
+			bad |= chat_mp_kv(&pk, k[i], *s[i]);
+	return (bad ? -1 : 0);
+}
+
+/*
+ * Decode an envelope.  *up must be initialised by the caller and destroyed
+ * by it after use: the strings in *e point into up's zone or the record.
+ */
+int
+chat_env_decode(const char *buf, size_t len, struct chat_env *e,
+    msgpack_unpacked *up)
+{
+	msgpack_object	*root, *k, *v;
+	size_t		 off = 0;
+	uint32_t	 i;
+	struct chat_str	 key, *dst;
+	uint64_t	 u;
+
+	memset(e, 0, sizeof(*e));
+	if (msgpack_unpack_next(up, buf, len, &off) !=
+	    MSGPACK_UNPACK_SUCCESS)
+		return (-1);
+	root = &up->data;
+	if (root->type != MSGPACK_OBJECT_MAP)
+		return (-1);
+	for (i = 0; i < root->via.map.size; i++) {
+		k = &root->via.map.ptr[i].key;
+		v = &root->via.map.ptr[i].val;
+		if (k->type != MSGPACK_OBJECT_STR)
+			return (-1);
+		key.p = k->via.str.ptr;
+		key.len = k->via.str.size;
+		if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+			u = v->via.u64;
+			if (key.len == 1 && key.p[0] == 't')
+				e->type = (enum chat_type)u;
+			else if (key.len == 2 && !memcmp(key.p, "ts", 2))
+				e->ts = u;
+			else if (key.len == 2 && !memcmp(key.p, "id", 2))
+				e->id = u;
+			else if (key.len == 2 && !memcmp(key.p, "ow", 2))
+				e->worker = (uint32_t)u;
+			else if (key.len == 2 && !memcmp(key.p, "oc", 2))
+				e->conn = u;
+			else if (key.len == 2 && !memcmp(key.p, "tw", 2))
+				e->to_worker = (uint32_t)u;
+			else if (key.len == 2 && !memcmp(key.p, "tc", 2))
+				e->to_conn = u;
+			else if (key.len == 1 && key.p[0] == 'k')
+				e->kind = (uint32_t)u;
+			continue;
+		}
+		if (v->type != MSGPACK_OBJECT_STR)
+			continue;
+		dst = NULL;
+		if (key.len == 1 && key.p[0] == 'r')
+			dst = &e->room;
+		else if (key.len == 1 && key.p[0] == 'f')
+			dst = &e->from;
+		else if (key.len == 2 && !memcmp(key.p, "to", 2))
+			dst = &e->to;
+		else if (key.len == 1 && key.p[0] == 'c')
+			dst = &e->content;
+		else if (key.len == 1 && key.p[0] == 'p')
+			dst = &e->peer;
+		if (dst != NULL) {
+			dst->p = v->via.str.ptr;
+			dst->len = v->via.str.size;
+		}
+	}
+	return (e->type == CHAT_NONE ? -1 : 0);
+}

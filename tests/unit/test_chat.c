@@ -1,0 +1,341 @@
+/*
+ * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
+ *
+ * test_chat.c: the chat codecs: client commands from JSON and MessagePack,
+ * messages to clients in both, the bus envelope, names.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <msgpack.h>
+
+#include "wschatd.h"
+#include "chat.h"
+
+#define S(x)	(struct chat_str){ (x), sizeof(x) - 1 }
+
+static int
+str_is(struct chat_str s, const char *want)
+{
+	return (s.p != NULL && s.len == strlen(want) &&
+	    memcmp(s.p, want, s.len) == 0);
+}
+
+Test(chat, parses_a_json_login)
+{
+	struct chat_cmd	 cmd;
+	const char	*in = "{\"type\":\"login\",\"content\":\"alice\"}";
+
+	cr_assert_eq(chat_cmd_parse_json(in, strlen(in), &cmd),
+	    CHAT_PARSE_OK);
+	cr_assert_eq(cmd.type, CHAT_LOGIN);
+	cr_assert(cmd.has_content);
+	cr_assert(str_is(cmd.content, "alice"));
+	chat_cmd_clear(&cmd);
+}
+
+Test(chat, parses_to_with_unknown_fields_ignored)
+{
+	struct chat_cmd	 cmd;
+	const char	*in = " {\"x\":[1,2],\"type\":\"to\",\"to\":\"bob\","
+			    "\"content\":\"hi \\u00e9\",\"extra\":null}\n";
+
+	cr_assert_eq(chat_cmd_parse_json(in, strlen(in), &cmd),
+	    CHAT_PARSE_OK);
+	cr_assert_eq(cmd.type, CHAT_TO);
+	cr_assert(str_is(cmd.to, "bob"));
+	cr_assert(str_is(cmd.content, "hi \xc3\xa9"));
+	chat_cmd_clear(&cmd);
+}
+
+Test(chat, treats_non_objects_as_raw_chat)
+{
+	static const char *in[] = { "hello", "", "  ", "[1,2]", "\"str\"",
+	    "42", "{oops", "{\"type\":\"user\"", "null" };
+	struct chat_cmd	 cmd;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		cr_assert_eq(chat_cmd_parse_json(in[i], strlen(in[i]), &cmd),
+		    CHAT_PARSE_NOT_OBJECT, "%s", in[i]);
+		chat_cmd_clear(&cmd);
+	}
+}
+
+Test(chat, refuses_malformed_objects)
+{
+	static const char *in[] = { "{}", "{\"type\":1}",
+	    "{\"type\":\"user\",\"content\":5}",
+	    "{\"type\":\"to\",\"to\":[\"x\"]}",
+	    "{\"type\":\"join\",\"room\":{}}",
+	    "{\"type\":\"user\",\"type\":\"who\"}" };
+	struct chat_cmd	 cmd;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		cr_assert_eq(chat_cmd_parse_json(in[i], strlen(in[i]), &cmd),
+		    CHAT_PARSE_BAD, "%s", in[i]);
+		chat_cmd_clear(&cmd);
+	}
+}
+
+Test(chat, reports_unknown_types_with_their_text)
+{
+	struct chat_cmd	 cmd;
+	const char	*in = "{\"type\":\"dance\"}";
+
+	cr_assert_eq(chat_cmd_parse_json(in, strlen(in), &cmd),
+	    CHAT_PARSE_OK);
+	cr_assert_eq(cmd.type, CHAT_UNKNOWN);
+	cr_assert(str_is(cmd.type_text, "dance"));
+	chat_cmd_clear(&cmd);
+}
+
+static size_t
+pack_cmd(char *out, size_t outsz, const char *type, const char *key,
+    const char *val, int val_is_bin)
+{
+	msgpack_sbuffer	 sb;
+	msgpack_packer	 pk;
+	size_t		 n;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, key ? 3 : 2);
+	msgpack_pack_str_with_body(&pk, "type", 4);
+	msgpack_pack_str_with_body(&pk, type, strlen(type));
+	msgpack_pack_str_with_body(&pk, "ignored", 7);
+	msgpack_pack_int(&pk, 7);
+	if (key) {
+		msgpack_pack_str_with_body(&pk, key, strlen(key));
+		if (val_is_bin)
+			msgpack_pack_bin_with_body(&pk, val, strlen(val));
+		else
+			msgpack_pack_str_with_body(&pk, val, strlen(val));
+	}
+	cr_assert_leq(sb.size, outsz);
+	memcpy(out, sb.data, sb.size);
+	n = sb.size;
+	msgpack_sbuffer_destroy(&sb);
+	return (n);
+}
+
+Test(chat, parses_msgpack_commands)
+{
+	struct chat_cmd	 cmd;
+	char		 buf[256];
+	size_t		 n;
+
+	n = pack_cmd(buf, sizeof(buf), "user", "content", "hi", 0);
+	cr_assert_eq(chat_cmd_parse_msgpack(buf, n, &cmd), CHAT_PARSE_OK);
+	cr_assert_eq(cmd.type, CHAT_USER);
+	cr_assert(str_is(cmd.content, "hi"));
+	chat_cmd_clear(&cmd);
+
+	n = pack_cmd(buf, sizeof(buf), "join", "room", "den", 1);
+	cr_assert_eq(chat_cmd_parse_msgpack(buf, n, &cmd), CHAT_PARSE_OK);
+	cr_assert_eq(cmd.type, CHAT_JOIN);
+	cr_assert(str_is(cmd.room, "den"));
+	chat_cmd_clear(&cmd);
+}
+
+Test(chat, refuses_bad_msgpack)
+{
+	struct chat_cmd	 cmd;
+	char		 buf[256];
+	size_t		 n;
+	const char	 arr[] = { (char)0x92, 0x01, 0x02 };
+	const char	 trunc[] = { (char)0x82, (char)0xa4, 't' };
+
+	/* Not UTF-8 in a string field. */
+	n = pack_cmd(buf, sizeof(buf), "user", "content", "\xff\xfe", 0);
+	cr_assert_eq(chat_cmd_parse_msgpack(buf, n, &cmd), CHAT_PARSE_BAD);
+	chat_cmd_clear(&cmd);
+	/* A map with no type. */
+	n = pack_cmd(buf, sizeof(buf), "user", NULL, NULL, 0);
+	buf[n - 1] = buf[n - 1];	/* type present: fine */
+	cr_assert_eq(chat_cmd_parse_msgpack(buf, n, &cmd), CHAT_PARSE_OK);
+	chat_cmd_clear(&cmd);
+	/* Not a map, truncated, trailing garbage. */
+	cr_assert_eq(chat_cmd_parse_msgpack(arr, sizeof(arr), &cmd),
+	    CHAT_PARSE_NOT_OBJECT);
+	chat_cmd_clear(&cmd);
+	cr_assert_eq(chat_cmd_parse_msgpack(trunc, sizeof(trunc), &cmd),
+	    CHAT_PARSE_BAD);
+	chat_cmd_clear(&cmd);
+	n = pack_cmd(buf, sizeof(buf), "who", NULL, NULL, 0);
+	buf[n++] = 0x01;
+	cr_assert_eq(chat_cmd_parse_msgpack(buf, n, &cmd), CHAT_PARSE_BAD);
+	chat_cmd_clear(&cmd);
+}
+
+Test(chat, encodes_a_user_message_as_json_once)
+{
+	struct chat_msg	 m;
+	uint8_t		*buf;
+	size_t		 len;
+	json_t		*o;
+	json_error_t	 err;
+
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_USER;
+	m.from = S("al\"ice");
+	m.content = S("h\xc3\xa9llo\n");
+	m.room = S("lobby");
+	m.timestamp = 1700000000123ULL;
+	m.id = 42;
+	buf = chat_msg_json(&m, &len);
+	cr_assert_not_null(buf);
+	o = json_loadb((char *)buf + WS_HEADROOM, len, 0, &err);
+	cr_assert_not_null(o, "%s", err.text);
+	cr_assert_str_eq(json_string_value(json_object_get(o, "type")),
+	    "user");
+	cr_assert_str_eq(json_string_value(json_object_get(o, "from")),
+	    "al\"ice");
+	cr_assert_str_eq(json_string_value(json_object_get(o, "content")),
+	    "h\xc3\xa9llo\n");
+	cr_assert_eq(json_integer_value(json_object_get(o, "timestamp")),
+	    1700000000123LL);
+	cr_assert_eq(json_integer_value(json_object_get(o, "id")), 42);
+	cr_assert_null(json_object_get(o, "user_list"));
+	cr_assert_null(json_object_get(o, "code"));
+	json_decref(o);
+	free(buf);
+}
+
+Test(chat, encodes_user_lists_in_both_formats)
+{
+	struct chat_str	 users[] = { S("a"), S("b\xc3\xa9"), S("c") };
+	struct chat_msg	 m;
+	uint8_t		*buf;
+	size_t		 len, off = 0;
+	msgpack_unpacked up;
+	msgpack_object	*root, *v = NULL;
+	uint32_t	 i;
+
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_LOGIN;
+	m.from = m.user = m.content = S("b\xc3\xa9");
+	m.user_list = users;
+	m.nusers = 3;
+	m.has_user_list = 1;
+	buf = chat_msg_msgpack(&m, &len);
+	cr_assert_not_null(buf);
+	msgpack_unpacked_init(&up);
+	cr_assert_eq(msgpack_unpack_next(&up, (char *)buf + WS_HEADROOM, len,
+	    &off), MSGPACK_UNPACK_SUCCESS);
+	cr_assert_eq(off, len);
+	root = &up.data;
+	cr_assert_eq(root->type, MSGPACK_OBJECT_MAP);
+	cr_assert_eq(root->via.map.size, 5);
+	for (i = 0; i < root->via.map.size; i++)
+		if (root->via.map.ptr[i].key.via.str.size == 9 &&
+		    memcmp(root->via.map.ptr[i].key.via.str.ptr, "user_list",
+		    9) == 0)
+			v = &root->via.map.ptr[i].val;
+	cr_assert_not_null(v);
+	cr_assert_eq(v->type, MSGPACK_OBJECT_ARRAY);
+	cr_assert_eq(v->via.array.size, 3);
+	cr_assert_eq(v->via.array.ptr[1].via.str.size, 3);
+	msgpack_unpacked_destroy(&up);
+	free(buf);
+
+	m.nusers = 0;
+	buf = chat_msg_json(&m, &len);
+	cr_assert_not_null(buf);
+	cr_assert(len > 0);
+	cr_assert_not_null(memmem(buf + WS_HEADROOM, len, "\"user_list\":[]",
+	    14));
+	free(buf);
+}
+
+Test(chat, round_trips_the_bus_envelope)
+{
+	struct chat_env		 e, d;
+	msgpack_sbuffer		 sb;
+	msgpack_unpacked	 up;
+
+	memset(&e, 0, sizeof(e));
+	e.type = CHAT_PRIVATE;
+	e.room = S("lobby");
+	e.from = S("alice");
+	e.to = S("bob");
+	e.content = S("secret \x00 with nul");
+	e.peer = S("127.0.0.1:4242");
+	e.ts = 1700000000999ULL;
+	e.id = UINT64_MAX - 1;
+	e.worker = 3;
+	e.conn = 1ULL << 40;
+	e.to_worker = 1;
+	e.to_conn = 77;
+	e.kind = CHAT_KIND_WS;
+	msgpack_sbuffer_init(&sb);
+	cr_assert_eq(chat_env_encode(&e, &sb), 0);
+	msgpack_unpacked_init(&up);
+	cr_assert_eq(chat_env_decode(sb.data, sb.size, &d, &up), 0);
+	cr_assert_eq(d.type, CHAT_PRIVATE);
+	cr_assert(str_is(d.room, "lobby"));
+	cr_assert(str_is(d.from, "alice"));
+	cr_assert(str_is(d.to, "bob"));
+	cr_assert_eq(d.content.len, e.content.len);
+	cr_assert_eq(memcmp(d.content.p, e.content.p, e.content.len), 0);
+	cr_assert(str_is(d.peer, "127.0.0.1:4242"));
+	cr_assert_eq(d.ts, e.ts);
+	cr_assert_eq(d.id, e.id);
+	cr_assert_eq(d.worker, 3);
+	cr_assert_eq(d.conn, 1ULL << 40);
+	cr_assert_eq(d.to_worker, 1);
+	cr_assert_eq(d.to_conn, 77);
+	cr_assert_eq(d.kind, CHAT_KIND_WS);
+	msgpack_unpacked_destroy(&up);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+Test(chat, refuses_undecodable_envelopes)
+{
+	struct chat_env		 d;
+	msgpack_unpacked	 up;
+	const char		 notmap[] = { (char)0x91, 0x01 };
+	const char		 notype[] = { (char)0x81, (char)0xa1, 'x', 0x01 };
+
+	msgpack_unpacked_init(&up);
+	cr_assert_eq(chat_env_decode(notmap, sizeof(notmap), &d, &up), -1);
+	cr_assert_eq(chat_env_decode(notype, sizeof(notype), &d, &up), -1);
+	cr_assert_eq(chat_env_decode("", 0, &d, &up), -1);
+	msgpack_unpacked_destroy(&up);
+}
+
+Test(chat, validates_names)
+{
+	cr_assert(chat_name_valid("a", 1));
+	cr_assert(chat_name_valid("al ice", 6));
+	cr_assert(chat_name_valid("\xc3\xa9l\xc3\xa8ve", 7));
+	cr_assert(chat_name_valid("12345678901234567890123456789012", 32));
+	cr_assert(!chat_name_valid("123456789012345678901234567890123", 33));
+	cr_assert(!chat_name_valid("", 0));
+	cr_assert(!chat_name_valid("a\nb", 3));
+	cr_assert(!chat_name_valid("a\tb", 3));
+	cr_assert(!chat_name_valid("a\x7f", 2));
+	cr_assert(!chat_name_valid("a\xc2\x85", 3));	/* U+0085, C1 */
+	cr_assert(chat_name_valid("a\xc2\xa0", 3));	/* U+00A0 is fine */
+	cr_assert(!chat_name_valid("\xff", 1));
+	cr_assert(!chat_name_valid("\xc3", 1));
+	cr_assert(!chat_name_valid("a\0b", 3));
+}
+
+Test(chat, accepts_escaped_nul_in_json_strings)
+{
+	struct chat_cmd	 cmd;
+	const char	*in = "{\"type\":\"login\",\"content\":\"a\\u0000b\"}";
+
+	cr_assert_eq(chat_cmd_parse_json(in, strlen(in), &cmd),
+	    CHAT_PARSE_OK);
+	cr_assert_eq(cmd.type, CHAT_LOGIN);
+	cr_assert_eq(cmd.content.len, 3);
+	cr_assert_eq(cmd.content.p[1], '\0');
+	cr_assert(!chat_name_valid(cmd.content.p, cmd.content.len));
+	chat_cmd_clear(&cmd);
+}
