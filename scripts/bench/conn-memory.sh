@@ -15,89 +15,26 @@
 #
 # Run from the top of the build tree:  scripts/bench/conn-memory.sh
 # Environment: WSCHATD (./wschatd), WSBENCH (scripts/bench/wsbench, built
-# from wsbench.c next to this script if missing), CONNS (10000), HOLD (5 s),
-# WEBROOT (www).
+# from wsbench.c and wsclient.c next to this script if missing), CONNS
+# (10000), HOLD (5 s), WEBROOT (www).  Starting, stopping and measuring the
+# daemon are in lib.sh.
 
 set -u
 
-WSCHATD=${WSCHATD:-./wschatd}
 CONNS=${CONNS:-10000}
 HOLD=${HOLD:-5}
-WEBROOT=${WEBROOT:-www}
 here=$(cd "$(dirname "$0")" && pwd)
 WSBENCH=${WSBENCH:-$here/wsbench}
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/conn-memory.XXXXXX") || exit 1
+. "$here/lib.sh"
+bench_setup conn-memory wsbench
 log=$tmp/wschatd.log
-pid=
-bpid=
-workers=
 failed=0
-
-# Signal a process we started, if it still is the one we started.
-ours() {
-	[ -n "$1" ] && kill -0 "$1" 2>/dev/null &&
-	    tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q "$2"
-}
-
-cleanup() {
-	trap - EXIT INT TERM HUP
-	if ours "$bpid" wsbench; then
-		kill -TERM "$bpid" 2>/dev/null
-	fi
-	if ours "$pid" wschatd; then
-		kill -TERM "$pid" 2>/dev/null
-		n=0
-		while kill -0 "$pid" 2>/dev/null && [ $n -lt 50 ]; do
-			sleep 0.1
-			n=$((n + 1))
-		done
-		ours "$pid" wschatd && kill -KILL "$pid" 2>/dev/null
-	fi
-	for w in $workers; do
-		ours "$w" wschatd && kill -KILL "$w" 2>/dev/null
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-die() {
-	echo "conn-memory: $*" >&2
-	if [ -s "$log" ]; then
-		echo "conn-memory: last lines of the daemon's log:" >&2
-		tail -n 20 "$log" >&2
-	fi
-	exit 1
-}
-
-# Poll every 0.1 s until the command in $2.. succeeds; give up after $1 s.
-wait_for() {
-	end=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -ge "$end" ] && return 1
-		sleep 0.1
-	done
-	return 0
-}
 
 # TcpExt counter $1 from /proc/net/netstat (the whole network namespace).
 tcpext() {
 	awk -v k="$1" '$1 == "TcpExt:" {
 		if (!n) { for (i = 2; i <= NF; i++) col[$i] = i; n = 1 }
 		else print $col[k] }' /proc/net/netstat
-}
-
-# One line per worker: pid rss_kB pss_kB private_dirty_kB sockets
-sample() {
-	for w in $workers; do
-		rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$w/status")
-		set -- $(awk '/^Pss:/ { p = $2 } /^Private_Dirty:/ { d = $2 }
-		    END { print p + 0, d + 0 }' "/proc/$w/smaps_rollup")
-		socks=$(ls -l "/proc/$w/fd" 2>/dev/null | grep -c 'socket:')
-		echo "$w $rss $1 $2 $socks"
-	done
 }
 
 # Column $2 of sample file $1, summed over the workers.
@@ -117,44 +54,22 @@ per_conn() {
 		else printf "-" }'
 }
 
-[ -x "$WSCHATD" ] || die "$WSCHATD: not executable (set WSCHATD)"
-[ -d "$WEBROOT" ] || die "$WEBROOT: no such directory (set WEBROOT)"
+check_setup "$CONNS"
 if [ ! -x "$WSBENCH" ]; then
-	echo "conn-memory: building $WSBENCH"
-	WSBENCH=$tmp/wsbench
-	${CC:-cc} -O2 -o "$WSBENCH" "$here/wsbench.c" \
-	    $(pkg-config --cflags --libs libevent_core libcrypto) -lm ||
-	    die "cannot build wsbench"
-fi
-hard=$(ulimit -Hn)
-if [ "$hard" != unlimited ] && [ "$hard" -lt $((CONNS + 64)) ]; then
-	die "fd hard limit $hard is too low for $CONNS connections"
+	build_bench wsbench
+	WSBENCH=$built
 fi
 
 # --- start the daemon and find its workers ---------------------------------
-"$WSCHATD" -f -w 2 -l 127.0.0.1:0 -L off -o "webroot=$WEBROOT" >"$log" 2>&1 &
-pid=$!
-wait_for 10 grep -q 'http listening on' "$log" ||
-    die "no \"http listening on\" line within 10 s"
-port=$(sed -n 's/.*http listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' \
-    "$log" | head -n 1)
-[ -n "$port" ] || die "cannot parse the port"
-ready() {
-	[ "$(grep -c 'worker [0-9]*: started' "$log")" -ge 2 ]
-}
-wait_for 5 ready || die "workers not started within 5 s"
-kill -0 "$pid" 2>/dev/null || die "wschatd exited"
-workers=$(echo $(cat "/proc/$pid/task/$pid/children" 2>/dev/null))
-[ -n "$workers" ] || workers=$(ps -o pid= --ppid "$pid")
-set -- $workers
-[ $# -eq 2 ] || die "expected 2 workers, found: $workers"
+start_daemon 2
+set -- $workers		# $1 and $2: the workers, for the socket count below
 # One WebSocket round trip proves a worker is serving, not only forked.
 wait_for 5 "$WSBENCH" -q -p "$port" -c 2 -m 1 -T 2 >/dev/null ||
     die "wschatd on port $port does not echo"
 
 echo "conn-memory: wschatd pid $pid, workers $workers, port $port," \
     "$CONNS connections"
-sample >"$tmp/before"
+mem_sample >"$tmp/before"
 overflows0=$(tcpext ListenOverflows)
 
 # --- hold the connections and sample while they are held ----------------------
@@ -172,7 +87,7 @@ wait_for $((HOLD + 31)) held || die "wsbench never reported its connections"
 if kill -0 "$bpid" 2>/dev/null; then
 	# Let the workers finish the last upgrades' bookkeeping.
 	sleep 1
-	sample >"$tmp/during"
+	mem_sample >"$tmp/during"
 else
 	cp "$tmp/before" "$tmp/during"
 	failed=1
@@ -184,7 +99,7 @@ overflows1=$(tcpext ListenOverflows)
 wait_for 5 sh -c "[ \$(ls -l /proc/${1}/fd /proc/${2}/fd | grep -c socket:) \
     -le $(total "$tmp/before" 5) ]" ||
     echo "conn-memory: workers still hold sockets 5 s after the hold run"
-sample >"$tmp/after"
+mem_sample >"$tmp/after"
 
 # --- every connection again, now with messages ------------------------------
 timeout 30 "$WSBENCH" -p "$port" -c "$CONNS" -m 3 -s 64 -T 20 \
@@ -194,15 +109,11 @@ wait "$bpid"
 msgs_rc=$?
 bpid=
 overflows2=$(tcpext ListenOverflows)
-sample >"$tmp/after2"
+mem_sample >"$tmp/after2"
 
 # --- stop the daemon -------------------------------------------------------
-kill -TERM "$pid"
-wait_for 15 sh -c "! kill -0 $pid 2>/dev/null" ||
-    die "wschatd still running 15 s after SIGTERM"
-wait "$pid"
-stop_rc=$?
-pid=
+term_daemon
+stop_rc=$daemon_rc
 
 # --- report ------------------------------------------------------------------
 held_n=$(sed -n 's/.*conns=\([0-9]*\).*/\1/p' "$tmp/hold.out" | tail -n 1)
