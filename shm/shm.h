@@ -132,6 +132,8 @@ int		 shm_ring_read(const struct shm_region *, struct shm_ring *,
 int		 shm_ring_pending(struct shm_ring *, const struct shm_cursor *);
 
 /* shm_presence.c */
+uint64_t	 shm_hash(const char *, size_t);
+
 #define SHM_TAKEN	3	/* presence: the name is someone else's */
 #define SHM_FULL	4	/* presence: no free slot */
 

@@ -40,8 +40,9 @@
  * it through the master.  Spin this many times at most, yielding. */
 #define PS_SPIN_MAX	1000000
 
-static uint64_t
-shm_presence_hash(const char *name, size_t len)
+/* FNV-1a: the presence table's hash, and the workers' for their maps. */
+uint64_t
+shm_hash(const char *name, size_t len)
 {
 	uint64_t	 h = 0xcbf29ce484222325ULL;	/* FNV-1a */
 	size_t		 i;
@@ -114,7 +115,7 @@ shm_presence_claim(const struct shm_region *reg, const char *name,
 	struct shm_hdr		*h = reg->hdr;
 	struct shm_pslot	*ps = shm_region_pslots(reg), *s, *me = NULL;
 	uint32_t		 mask = h->sh_pslots - 1, d, mine = 0, mp;
-	uint64_t		 hash = shm_presence_hash(name, len), w, mw;
+	uint64_t		 hash = shm_hash(name, len), w, mw;
 	struct shm_presence_entry other;
 	size_t			 olen;
 
@@ -224,7 +225,7 @@ shm_presence_lookup(const struct shm_region *reg, const char *name,
 {
 	struct shm_hdr		*h = reg->hdr;
 	struct shm_pslot	*ps = shm_region_pslots(reg);
-	uint64_t		 hash = shm_presence_hash(name, len), w;
+	uint64_t		 hash = shm_hash(name, len), w;
 	uint32_t		 d, mp, mask = h->sh_pslots - 1;
 	size_t			 elen;
 

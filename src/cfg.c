@@ -68,6 +68,10 @@ static const struct cfg_key cfg_keys[] = {
 	{ "pong_timeout",	CFG_TIME, O(pong_timeout), 1, 86400, "60" },
 	{ "close_timeout",	CFG_TIME, O(close_timeout), 1, 3600, "5" },
 	{ "shutdown_timeout",	CFG_TIME, O(shutdown_timeout), 1, 3600, "10" },
+	{ "idle_timeout",	CFG_TIME, O(idle_timeout), 0, 604800, "300" },
+	{ "max_users",		CFG_UINT, O(max_users), 16, 1 << 22, "16384" },
+	{ "command_rate",	CFG_UINT, O(command_rate), 1, 1000000, "30" },
+	{ "bus_ring_size",	CFG_SIZE64, O(bus_ring_size), 64 << 10, 1ULL << 30, "8m" },
 };
 #undef O
 #define CFG_NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -397,6 +401,9 @@ cfg_check(const struct cfg *c, char **cause)
 	if (c->ping_interval != 0 && c->pong_timeout <= c->ping_interval)
 		return (cfg_error(cause, "pong_timeout must exceed "
 		    "ping_interval"));
+	if ((c->bus_ring_size & (c->bus_ring_size - 1)) != 0)
+		return (cfg_error(cause, "bus_ring_size must be a power of "
+		    "two"));
 	return (0);
 }
 

@@ -6,7 +6,7 @@
  * /healthz and errors, performs the WebSocket upgrade, then feeds frames to
  * the ws.c reader and answers pings and closes.  It owns the connection's
  * lifetime: flushing, half-closing, lingering, timeouts and backpressure.
- * Parsing is left to http.c and ws.c, files to static.c.
+ * Parsing is left to http.c and ws.c, files to static.c, chat to hub.c.
  *
  * A connection is never freed in the middle of its own processing: code
  * that decides to drop one marks it dead, and the outermost callback frees
@@ -35,6 +35,8 @@
 
 /* Stop reading while this much output is queued: backpressure. */
 #define CONN_OUT_HIGH	(256 * 1024)
+#define CONN_MAX_READ	(64 * 1024)
+#define CONN_MAX_WRITE	(1024 * 1024)
 
 static void	 conn_read_cb(struct bufferevent *, void *);
 static void	 conn_write_cb(struct bufferevent *, void *);
@@ -94,6 +96,7 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->w = w;
 	c->id = ++w->next_id;
+	w->stats.accepted++;
 	c->kind = kind;
 	c->state = kind == CONN_LINE ? CONN_S_LINE : CONN_S_HTTP;
 	conn_peer_format(sa, c->peer, sizeof(c->peer));
@@ -110,6 +113,9 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 	w->nconns++;
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
 	    c);
+	/* libevent's default is 16 KiB a call: big messages take many loops. */
+	bufferevent_set_max_single_read(c->bev, CONN_MAX_READ);
+	bufferevent_set_max_single_write(c->bev, CONN_MAX_WRITE);
 	conn_set_timeouts(c, w->cfg->http_timeout, w->cfg->http_timeout);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	log_debug("conn %llu %s: accepted", (unsigned long long)c->id,
@@ -121,24 +127,14 @@ conn_free(struct conn *c)
 {
 	struct worker	*w = c->w;
 
+	if (c->endpoint == CONN_EP_CHAT)
+		hub_close(c);
 	TAILQ_REMOVE(&w->conns, c, entry);
 	w->nconns--;
 	ws_reader_clear(&c->rd);
 	bufferevent_free(c->bev);	/* closes the fd: BEV_OPT_CLOSE_ON_FREE */
 	free(c);
 	worker_conn_gone(w);
-}
-
-/* Drop the connection now; logs once why.  Freed by conn_leave(). */
-static void
-conn_close(struct conn *c, const char *why)
-{
-	if (c->dead)
-		return;
-	c->dead = 1;
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-	log_debug("conn %llu %s: closed: %s", (unsigned long long)c->id,
-	    c->peer, why);
 }
 
 static void
@@ -152,6 +148,55 @@ conn_leave(struct conn *c)
 {
 	if (--c->in_cb == 0 && c->dead)
 		conn_free(c);
+}
+
+static void
+conn_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	conn_enter(c);
+	conn_leave(c);
+}
+
+/*
+ * Drop the connection now; logs once why.  Freed by conn_leave() at the
+ * end of the callback in progress, or, outside the connection's own
+ * callbacks (a broadcast dropping a slow consumer), from the event loop
+ * once whoever is iterating over connections is done.
+ */
+static void
+conn_close(struct conn *c, const char *why)
+{
+	struct timeval	 now = { 0, 0 };
+
+	if (c->dead)
+		return;
+	c->dead = 1;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	log_debug("conn %llu %s: closed: %s", (unsigned long long)c->id,
+	    c->peer, why);
+	if (c->in_cb == 0) {
+		if (event_base_once(c->w->base, -1, EV_TIMEOUT, conn_reap_cb,
+		    c, &now) == 0)
+			c->reap_scheduled = 1;
+		else	/* out of memory: conn_sweep() frees it later */
+			log_warnx("conn %llu %s: cannot schedule its release",
+			    (unsigned long long)c->id, c->peer);
+	}
+}
+
+/* Once a second: free dead connections nobody else will free. */
+void
+conn_sweep(struct worker *w)
+{
+	struct conn	*c, *next;
+
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->dead && !c->reap_scheduled && c->in_cb == 0)
+			conn_free(c);
+	}
 }
 
 /*
@@ -293,6 +338,8 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	log_debug("conn %llu %s: websocket %s%s%s", (unsigned long long)c->id,
 	    c->peer, ep == CONN_EP_ECHO ? "/echo" : "/ws",
 	    proto ? " " : "", proto ? proto : "");
+	if (ep == CONN_EP_CHAT)
+		hub_open(c);
 }
 
 static void
@@ -481,12 +528,42 @@ conn_ws_send(struct conn *c, struct ws_out *o)
 {
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
 
+	if (c->dead)
+		return;
 	ws_out_ref(o);
 	if (evbuffer_add_reference(out, o->wo_data, o->wo_len,
 	    conn_ws_out_cleanup, o) == -1) {
 		ws_out_unref(o);
 		conn_close(c, "evbuffer_add_reference failed");
 	}
+}
+
+/*
+ * Queue a frame that others send too (a broadcast).  A client that lets
+ * more than max_pending bytes pile up is a slow consumer: it is dropped,
+ * so that memory stays bounded and nobody else waits for it.
+ */
+void
+conn_send(struct conn *c, struct ws_out *o)
+{
+	size_t	 pending;
+
+	if (c->dead)
+		return;
+	/*
+	 * Judged on what it has not taken yet, before this frame: one frame
+	 * may be larger than max_pending (JSON spends 6 bytes on a control
+	 * character), and it is shared by reference, not copied.
+	 */
+	pending = evbuffer_get_length(bufferevent_get_output(c->bev));
+	if (pending > c->w->cfg->max_pending) {
+		c->w->stats.slow_dropped++;
+		log_info("conn %llu %s: slow consumer: %zu bytes unsent; "
+		    "dropped", (unsigned long long)c->id, c->peer, pending);
+		conn_close(c, "slow consumer");
+		return;
+	}
+	conn_ws_send(c, o);
 }
 
 static void
@@ -517,6 +594,23 @@ conn_ws_close(struct conn *c, uint16_t code, const char *reason)
 	ws_out_unref(o);
 }
 
+/*
+ * Start a closing handshake from our side: close frame, then wait up to
+ * close_timeout for the peer's.  Any process state is fine to call from.
+ */
+void
+conn_ws_close_with(struct conn *c, uint16_t code, const char *reason)
+{
+	if (c->dead || c->state != CONN_S_WS)
+		return;
+	conn_ws_close(c, code, reason);
+	c->state = CONN_S_CLOSING;
+	c->read_paused = 0;
+	bufferevent_enable(c->bev, EV_READ);
+	conn_set_timeouts(c, c->w->cfg->close_timeout,
+	    c->w->cfg->close_timeout);
+}
+
 static void
 conn_ws_fail(struct conn *c, uint16_t code)
 {
@@ -545,6 +639,10 @@ conn_ws_message(struct conn *c)
 	buf = ws_reader_take(r);
 	if (c->state != CONN_S_WS) {
 		free(buf);	/* after our close: ignored (RFC 6455, 5.5.1) */
+		return;
+	}
+	if (c->endpoint == CONN_EP_CHAT) {
+		hub_message(c, r->ev_op, buf, r->ev_len);
 		return;
 	}
 	/* Echo: the received buffer becomes the frame, header in its headroom. */
@@ -785,15 +883,13 @@ conn_shutdown(struct conn *c)
 {
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
 
+	if (c->dead)
+		return;		/* its release is scheduled already */
 	conn_enter(c);
 	switch (c->state) {
 	case CONN_S_WS:
-		conn_ws_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
-		c->state = CONN_S_CLOSING;
-		c->read_paused = 0;
-		bufferevent_enable(c->bev, EV_READ);
-		conn_set_timeouts(c, c->w->cfg->close_timeout,
-		    c->w->cfg->close_timeout);
+		conn_ws_close_with(c, WS_CLOSE_GOING_AWAY,
+		    "server shutting down");
 		break;
 	case CONN_S_HTTP:
 	case CONN_S_LINE:

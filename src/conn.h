@@ -15,6 +15,8 @@
 #include <time.h>
 
 #include "wschatd.h"
+#include "shm.h"
+#include "chat.h"
 
 struct event_base;
 struct event;
@@ -22,6 +24,21 @@ struct evconnlistener;
 struct bufferevent;
 
 TAILQ_HEAD(conn_list, conn);
+
+struct hub_room;
+
+struct worker_stats {
+	uint64_t	 accepted;
+	uint64_t	 msgs_in;		/* chat messages from clients */
+	uint64_t	 deliveries;		/* frames queued to clients */
+	uint64_t	 slow_dropped;		/* slow consumers disconnected */
+	uint64_t	 idle_kicked;
+	uint64_t	 bus_published;
+	uint64_t	 bus_read;
+	uint64_t	 bus_lost;		/* records lost by falling behind */
+	uint64_t	 bus_too_big;
+	uint64_t	 wakeups_sent;
+};
 
 struct worker {
 	struct event_base	*base;
@@ -39,6 +56,27 @@ struct worker {
 	unsigned		 nconns;
 	uint64_t		 next_id;
 	int			 stopping;
+	/* the bus (bus.c) */
+	struct bus_shared	*bus;
+	struct shm_ring		*ring;		/* ours, as producer */
+	struct shm_cursor	 cursors[WSCHATD_MAX_WORKERS + 1];
+	uint8_t			*rec;		/* one record, read */
+	size_t			 recsz;
+	msgpack_sbuffer		 sbuf;		/* one record, written */
+	struct event		*ev_wake;	/* our eventfd */
+	struct event		*ev_sweep;	/* idle timeouts */
+	int			 published;	/* this loop iteration */
+	unsigned		 drain_first;	/* ring a drain pass starts at */
+	/* the hub (hub.c) */
+	struct hub_room		**rooms;
+	size_t			 nroombuckets;
+	struct conn		**byid;		/* logged-in conns by id */
+	size_t			 nidbuckets;
+	size_t			 nbyid;
+	struct chat_str		*ulist;		/* user_list scratch */
+	struct shm_presence_entry *plist;
+	size_t			 plistsz;
+	struct worker_stats	 stats;
 	/* Date header, formatted once a second */
 	time_t			 date_sec;
 	char			 date[40];
@@ -61,7 +99,7 @@ enum conn_state {
 enum conn_endpoint {
 	CONN_EP_NONE,
 	CONN_EP_ECHO,		/* /echo */
-	CONN_EP_CHAT		/* /ws: echoes until the hub lands */
+	CONN_EP_CHAT		/* /ws: the chat (hub.c) */
 };
 
 struct conn {
@@ -79,16 +117,51 @@ struct conn {
 	unsigned		 read_paused:1,	/* backpressure: output too big */
 				 ping_sent:1,
 				 peer_eof:1,
-				 dead:1;	/* free at the end of the callback */
+				 dead:1,	/* free at the end of the callback */
+				 reap_scheduled:1; /* its free is an event */
 	int			 in_cb;		/* callback nesting depth */
 	struct ws_reader	 rd;
+	/* chat (hub.c) */
+	TAILQ_ENTRY(conn)	 room_entry;
+	struct hub_room		*room;
+	struct conn		*id_next;	/* byid hash chain */
+	time_t			 last_active;	/* last chat activity */
+	time_t			 rl_start;	/* command_rate window */
+	unsigned		 rl_count;
+	uint32_t		 pslot;		/* presence slot when logged in */
+	unsigned		 logged_in:1;
+	uint8_t			 namelen;
+	char			 name[SHM_NAME_MAX + 1];
 };
 
 /* conn.c */
+void		 conn_send(struct conn *, struct ws_out *);
+void		 conn_ws_close_with(struct conn *, uint16_t, const char *);
 void		 conn_accept(struct worker *, int, struct sockaddr *, int,
 		    enum conn_kind);
 void		 conn_shutdown(struct conn *);
 void		 conn_free(struct conn *);
+void		 conn_sweep(struct worker *);
+
+/* bus.c */
+int		 bus_attach(struct worker *);
+void		 bus_wake_read(int);
+void		 bus_detach(struct worker *);
+int		 bus_publish(struct worker *, const struct chat_env *);
+int		 bus_drain(struct worker *);
+void		 bus_wake_flush(struct worker *);
+int		 bus_idle(struct worker *);
+void		 bus_busy(struct worker *);
+
+/* hub.c */
+void		 hub_init(struct worker *);
+void		 hub_clear(struct worker *);
+void		 hub_open(struct conn *);
+void		 hub_close(struct conn *);
+void		 hub_message(struct conn *, int, uint8_t *, size_t);
+size_t		 hub_deliver(struct worker *, const struct chat_env *);
+void		 hub_lost(struct worker *, uint64_t);
+void		 hub_sweep(struct worker *);
 
 /* static.c */
 int		 static_open(const struct worker *, const char *, int *,

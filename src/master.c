@@ -11,6 +11,7 @@
  * SIGTERM or SIGINT stop the workers gracefully and then the master.
  */
 
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "wschatd.h"
+#include "chat.h"
 
 struct master_worker {
 	pid_t		 pid;		/* 0: not running */
@@ -40,6 +42,8 @@ struct master_worker {
 static struct master_worker	 master_workers[WSCHATD_MAX_WORKERS];
 static unsigned			 master_nworkers;
 static struct cfg		*master_cfg;
+static struct bus_shared	 master_bus;
+static struct shm_presence_entry *master_gone;	/* a dead worker's names */
 
 static void
 master_addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
@@ -164,7 +168,8 @@ master_spawn(unsigned i)
 			if (master_workers[j].line_fd != -1)
 				close(master_workers[j].line_fd);
 		}
-		worker_run(master_cfg, i, mw->http_fd, mw->line_fd);
+		worker_run(master_cfg, i, mw->http_fd, mw->line_fd,
+		    &master_bus);
 		/* NOTREACHED */
 	default:
 		mw->pid = pid;
@@ -172,6 +177,106 @@ master_spawn(unsigned i)
 		mw->respawn_at = 0;
 		log_info("worker %u started, pid %d", i, (int)pid);
 	}
+}
+
+/* Smallest power of two >= x. */
+static uint64_t
+master_pow2(uint64_t x)
+{
+	uint64_t	 p = 1;
+
+	while (p < x)
+		p <<= 1;
+	return (p);
+}
+
+/*
+ * The shared region and one eventfd per worker, before any fork: every
+ * worker, and every respawned one, inherits both.
+ */
+static void
+master_bus_open(void)
+{
+	unsigned	 i, pslots;
+
+	/* Twice the users, so that probe sequences stay short. */
+	pslots = (unsigned)master_pow2((uint64_t)master_cfg->max_users * 2);
+	if (shm_region_open(&master_bus.reg, master_nworkers,
+	    master_cfg->bus_ring_size, pslots) == -1)
+		fatal("shm_region_open");
+	master_bus.nworkers = master_nworkers;
+	master_gone = xcalloc(pslots, sizeof(*master_gone));
+	for (i = 0; i < master_nworkers; i++)
+		if ((master_bus.efd[i] = eventfd(0, EFD_NONBLOCK |
+		    EFD_CLOEXEC)) == -1)
+			fatal("eventfd");
+	log_info("bus: %u rings of %llu bytes, %u presence slots, %zu bytes "
+	    "shared", master_nworkers + 1,
+	    (unsigned long long)master_cfg->bus_ring_size, pslots,
+	    master_bus.reg.len);
+}
+
+static void
+master_bus_close(void)
+{
+	unsigned	 i;
+
+	for (i = 0; i < master_bus.nworkers; i++)
+		close(master_bus.efd[i]);
+	shm_region_close(&master_bus.reg);
+	free(master_gone);
+	master_gone = NULL;
+}
+
+/*
+ * A worker died: free its names and tell everyone they left, on the
+ * master's own ring, then wake every worker that sleeps.  Before the
+ * respawn, so the new worker's claims are never mistaken for the old's.
+ */
+static void
+master_bus_reap(unsigned worker)
+{
+	struct shm_ring			*ring;
+	struct chat_env			 e;
+	msgpack_sbuffer			 sb;
+	size_t				 n, i;
+	uint64_t			 one = 1;
+	struct timespec			 ts;
+
+	/* One call frees every slot of the worker; master_gone has room for
+	 * all of them. */
+	n = shm_presence_reap(&master_bus.reg, worker, master_gone,
+	    master_bus.reg.hdr->sh_pslots);
+	ring = shm_region_ring(&master_bus.reg, master_nworkers);
+	msgpack_sbuffer_init(&sb);
+	for (i = 0; i < n; i++) {
+		memset(&e, 0, sizeof(e));
+		e.type = CHAT_LOGOUT;
+		e.from.p = e.content.p = master_gone[i].name;
+		e.from.len = e.content.len = strlen(master_gone[i].name);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		e.ts = (uint64_t)ts.tv_sec * 1000 +
+		    (uint64_t)ts.tv_nsec / 1000000;
+		e.id = shm_region_next_id(&master_bus.reg);
+		e.worker = master_nworkers;	/* the master */
+		e.kind = master_gone[i].kind;
+		msgpack_sbuffer_clear(&sb);
+		if (chat_env_encode(&e, &sb) == -1 ||
+		    shm_ring_publish(&master_bus.reg, ring, sb.data,
+		    sb.size) == SHM_ERR)
+			log_warnx("worker %u: cannot announce the logout of %s",
+			    worker, master_gone[i].name);
+	}
+	msgpack_sbuffer_destroy(&sb);
+	if (n > 0)
+		log_info("worker %u: %zu users logged out", worker, n);
+	/* Seq_cst fence, then exchange: the Dekker pairing of bus.c. */
+	atomic_thread_fence(memory_order_seq_cst);
+	for (i = 0; i < master_nworkers; i++)
+		if (atomic_exchange_explicit(&shm_region_wake(&master_bus.reg,
+		    (unsigned)i)->sw_idle, 0, memory_order_seq_cst) == 1 &&
+		    write(master_bus.efd[i], &one, sizeof(one)) == -1)
+			log_warn("%s: write eventfd", __func__);
 }
 
 /* Reap every exited worker; returns how many are still running. */
@@ -192,6 +297,7 @@ master_reap(int stopping)
 			continue;
 		mw = &master_workers[i];
 		mw->pid = 0;
+		master_bus_reap(i);
 		if (WIFSIGNALED(status))
 			log_warnx("worker %u (pid %d) killed by signal %d%s",
 			    i, (int)pid, WTERMSIG(status),
@@ -250,6 +356,7 @@ master_run(struct cfg *cfg, int foreground)
 		master_workers[i].http_fd = http_fds[i];
 		master_workers[i].line_fd = line_fds[i];
 	}
+	master_bus_open();
 
 	/* Workers inherit this: they unblock once libevent catches them. */
 	signal(SIGPIPE, SIG_IGN);
@@ -311,6 +418,7 @@ master_run(struct cfg *cfg, int foreground)
 		if (master_workers[i].line_fd != -1)
 			close(master_workers[i].line_fd);
 	}
+	master_bus_close();
 	log_info("stopped");
 	return (0);
 }

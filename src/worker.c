@@ -126,6 +126,48 @@ worker_signal_cb(evutil_socket_t sig, short what, void *arg)
 		evtimer_add(w->ev_stop, &tv);
 }
 
+static void
+worker_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_sweep(arg);
+	hub_sweep(arg);
+}
+
+/* Another worker published: the loop drains the bus once we return. */
+static void
+worker_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	bus_wake_read(fd);
+}
+
+/*
+ * The loop.  Wake the workers that what we published concerns (before our
+ * own fan-out, which may take a while), deliver a bounded batch of what
+ * the bus brought, and only then block -- after saying so (bus_idle), so
+ * that a producer knows to wake us.  With records still waiting, poll the
+ * sockets without blocking instead: a flood on the bus must not starve
+ * our clients, nor their writes.
+ */
+static void
+worker_loop(struct worker *w)
+{
+	int	 more, flags;
+
+	for (;;) {
+		bus_wake_flush(w);
+		more = bus_drain(w);
+		bus_wake_flush(w);
+		if (event_base_got_exit(w->base) ||
+		    event_base_got_break(w->base))
+			break;
+		flags = more || !bus_idle(w) ? EVLOOP_NONBLOCK : EVLOOP_ONCE;
+		if (event_base_loop(w->base, flags) == -1)
+			fatalx("event_base_loop failed");
+		if (flags == EVLOOP_ONCE)
+			bus_busy(w);
+	}
+}
+
 static struct evconnlistener *
 worker_listen(struct worker *w, int fd, evconnlistener_cb cb)
 {
@@ -146,18 +188,21 @@ worker_listen(struct worker *w, int fd, evconnlistener_cb cb)
 }
 
 void
-worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd)
+worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
+    struct bus_shared *bus)
 {
 	struct worker	 w;
 	struct conn	*c;
 	char		 name[32], real[PATH_MAX];
 	sigset_t	 none;
+	struct timeval	 sweep = { 1, 0 };
 
 	snprintf(name, sizeof(name), "worker %u", id);
 	log_procinit(name);
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
 	w.id = id;
+	w.bus = bus;
 	TAILQ_INIT(&w.conns);
 	if (realpath(cfg->webroot, real) == NULL)
 		fatal("webroot %s", cfg->webroot);
@@ -172,16 +217,28 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd)
 	w.ev_int = evsignal_new(w.base, SIGINT, worker_signal_cb, &w);
 	w.ev_stop = evtimer_new(w.base, worker_stop_cb, &w);
 	w.ev_retry = evtimer_new(w.base, worker_retry_cb, &w);
+	w.ev_sweep = event_new(w.base, -1, EV_PERSIST, worker_sweep_cb, &w);
 	if (w.ev_term == NULL || w.ev_int == NULL || w.ev_stop == NULL ||
-	    w.ev_retry == NULL || evsignal_add(w.ev_term, NULL) == -1 ||
-	    evsignal_add(w.ev_int, NULL) == -1)
+	    w.ev_retry == NULL || w.ev_sweep == NULL ||
+	    evsignal_add(w.ev_term, NULL) == -1 ||
+	    evsignal_add(w.ev_int, NULL) == -1 ||
+	    event_add(w.ev_sweep, &sweep) == -1)
 		fatalx("%s: cannot set up events", __func__);
+	/* Connection ids differ from a predecessor's: no stale routing. */
+	w.next_id = (uint64_t)getpid() << 32;
+	hub_init(&w);
+	if (bus_attach(&w) == -1)
+		fatal("%s: bus_attach", __func__);
+	w.ev_wake = event_new(w.base, bus->efd[id], EV_READ | EV_PERSIST,
+	    worker_wake_cb, &w);
+	if (w.ev_wake == NULL || event_add(w.ev_wake, NULL) == -1)
+		fatalx("%s: cannot watch the eventfd", __func__);
 	/* Signals were blocked by the master; libevent now catches them. */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
 	log_info("started, pid %d", (int)getpid());
-	event_base_dispatch(w.base);
+	worker_loop(&w);
 
 	/* Free everything, so that leak checkers see a clean exit. */
 	w.stopping = 0;
@@ -195,9 +252,27 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd)
 	event_free(w.ev_int);
 	event_free(w.ev_stop);
 	event_free(w.ev_retry);
+	event_free(w.ev_sweep);
+	event_free(w.ev_wake);
+	/* Our connections' logouts: publish them before going. */
+	bus_wake_flush(&w);
+	bus_detach(&w);
+	hub_clear(&w);
 	event_base_free(w.base);
 	free(w.webroot_real);
-	log_info("exiting");
+	log_info("exiting: %llu accepted, %llu chat messages in, %llu "
+	    "deliveries, %llu slow consumers dropped, %llu idle kicked; bus: "
+	    "%llu published, %llu read, %llu lost, %llu too big, %llu "
+	    "wake-ups sent", (unsigned long long)w.stats.accepted,
+	    (unsigned long long)w.stats.msgs_in,
+	    (unsigned long long)w.stats.deliveries,
+	    (unsigned long long)w.stats.slow_dropped,
+	    (unsigned long long)w.stats.idle_kicked,
+	    (unsigned long long)w.stats.bus_published,
+	    (unsigned long long)w.stats.bus_read,
+	    (unsigned long long)w.stats.bus_lost,
+	    (unsigned long long)w.stats.bus_too_big,
+	    (unsigned long long)w.stats.wakeups_sent);
 	cfg_clear(cfg);
 	exit(0);
 }

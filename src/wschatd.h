@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shm.h"
+
 #define WSCHATD_NAME		"wschatd"
 #ifndef WSCHATD_VERSION
 #define WSCHATD_VERSION		"0.1.0"
@@ -55,6 +57,10 @@ struct cfg {
 	unsigned	 pong_timeout;		/* seconds */
 	unsigned	 close_timeout;		/* seconds */
 	unsigned	 shutdown_timeout;	/* seconds */
+	unsigned	 idle_timeout;		/* seconds without chat; 0: never */
+	unsigned	 max_users;		/* names online, server-wide */
+	unsigned	 command_rate;		/* login/rename/who a minute */
+	uint64_t	 bus_ring_size;		/* bytes per producer ring */
 };
 
 void		 cfg_init(struct cfg *);
@@ -355,15 +361,17 @@ int		 xasprintf(char **, const char *, ...)
 /* ------------------------------------------------------------------ */
 /* master.c                                                            */
 
-struct listener_set {
-	int		 http[WSCHATD_MAX_WORKERS];	/* one per worker */
-	int		 line[WSCHATD_MAX_WORKERS];	/* -1 if off */
+/* What the master sets up for the bus and every worker inherits. */
+struct bus_shared {
+	struct shm_region	 reg;
+	unsigned		 nworkers;
+	int			 efd[WSCHATD_MAX_WORKERS];	/* eventfds */
 };
 
 int		 master_run(struct cfg *, int);
 
 /* worker.c */
-void		 worker_run(struct cfg *, unsigned, int, int)
-		    __attribute__((__noreturn__));
+void		 worker_run(struct cfg *, unsigned, int, int,
+		    struct bus_shared *) __attribute__((__noreturn__));
 
 #endif /* WSCHATD_H */

@@ -6,7 +6,7 @@ clients, pings both ways and the server's heartbeat (RawWS there, as the
 test must choose when to answer)."""
 
 import asyncio
-import atexit
+import json
 import base64
 import os
 import struct
@@ -15,24 +15,13 @@ import time
 import websockets
 
 import wstest
-from wstest import Daemon, RawWS
+from wstest import RawWS
 
 MIB = 1024 * 1024
 MAX = 16 * MIB
 
-_daemons = {}
-
-
-def daemon(name, **kw):
-    if name not in _daemons:
-        _daemons[name] = Daemon(**kw)
-    return _daemons[name]
-
-
-@atexit.register
-def _stop_daemons():
-    for d in _daemons.values():
-        d.__exit__(None, None, None)
+def daemon(name="default", **kw):
+    return wstest.shared_daemon(name, **kw)
 
 
 def big():
@@ -168,14 +157,20 @@ def test_many_concurrent_clients():
     assert counts == [nmsgs] * nclients, counts
 
 
-def test_ws_echoes_until_the_chat_hub_lands():
-    # /ws is an echo until the chat hub is merged; replace this test then.
+def test_ws_is_the_chat_not_an_echo():
+    # /ws is the chat: a handshake first, and raw text comes back as a
+    # "user" broadcast from this connection, not as an echo.
     async def go():
         async with websockets.connect(uri(big(), "/ws"), max_size=None,
                                       subprotocols=["wschat.json"]) as ws:
             assert ws.subprotocol == "wschat.json", ws.subprotocol
-            await roundtrip(ws, "hello /ws")
-            await roundtrip(ws, os.urandom(70000))
+            hs = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert hs["type"] == "handshake", hs
+            await ws.send("hello /ws")
+            m = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert (m["type"], m["content"], m["room"]) == \
+                ("user", "hello /ws", "lobby"), m
+            assert m["from"] == hs["ip"], (m, hs)
     run(go())
 
 

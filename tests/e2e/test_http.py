@@ -4,7 +4,6 @@ request parser (keep-alive, pipelining, every error status), timeouts,
 /healthz, and the WebSocket opening handshake (RFC 6455, 4.2) with its
 refusals, subprotocols and Origin allowlist."""
 
-import atexit
 import base64
 import hashlib
 import os
@@ -14,24 +13,12 @@ import time
 import websockets
 
 import wstest
-from wstest import Daemon, RawWS
+from wstest import RawWS
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-# One daemon per configuration, started on first use and stopped at exit.
-_daemons = {}
-
-
 def daemon(name="default", **kw):
-    if name not in _daemons:
-        _daemons[name] = Daemon(**kw)
-    return _daemons[name]
-
-
-@atexit.register
-def _stop_daemons():
-    for d in _daemons.values():
-        d.__exit__(None, None, None)
+    return wstest.shared_daemon(name, **kw)
 
 
 def plain():

@@ -59,35 +59,6 @@ def close_all(conns):
         c.close()
 
 
-def socket_owners(d, socks):
-    """For each client socket, the pid of the worker holding the server
-    end (from /proc/net/tcp and the workers' /proc/PID/fd), or None."""
-    inode_by_port = {}
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            fields = line.split()
-            lport = int(fields[1].split(":")[1], 16)
-            rport = int(fields[2].split(":")[1], 16)
-            if lport == d.port and rport != 0:
-                inode_by_port[rport] = fields[9]
-    owner = {}
-    for pid in d.worker_pids():
-        fddir = "/proc/%d/fd" % pid
-        try:
-            fds = os.listdir(fddir)
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                link = os.readlink(os.path.join(fddir, fd))
-            except OSError:
-                continue
-            if link.startswith("socket:["):
-                owner[link[8:-1]] = pid
-    return [owner.get(inode_by_port.get(s.getsockname()[1])) for s in socks]
-
-
 def dropped(ws, timeout=5.0):
     """True once the server end is gone: EOF or reset."""
     ws.sock.settimeout(timeout)
@@ -139,7 +110,7 @@ def test_every_worker_accepts():
     d = shared()
     conns = open_echo(d, 60)
     try:
-        owners = socket_owners(d, [c.sock for c in conns])
+        owners = d.owners([c.sock.getsockname()[1] for c in conns])
         assert None not in owners, owners
         counts = {pid: owners.count(pid) for pid in d.worker_pids()}
         # SO_REUSEPORT spreads by hash: that one worker of 3 gets none of
@@ -157,7 +128,7 @@ def test_killed_worker_is_respawned_others_unaffected():
                       what="3 workers")
     conns = open_echo(d, 20)
     try:
-        owners = socket_owners(d, [c.sock for c in conns])
+        owners = d.owners([c.sock.getsockname()[1] for c in conns])
         assert None not in owners, owners
         victim = max(set(owners), key=owners.count)
         os.kill(victim, signal.SIGKILL)
@@ -182,7 +153,7 @@ def test_killed_worker_is_respawned_others_unaffected():
 
         fresh = open_echo(d, 30)
         try:
-            owners = socket_owners(d, [c.sock for c in fresh])
+            owners = d.owners([c.sock.getsockname()[1] for c in fresh])
             assert newpid in owners, \
                 "the respawned worker accepts nothing: %r" % owners
         finally:

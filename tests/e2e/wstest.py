@@ -10,6 +10,7 @@ RawWS class below only where a test must send bytes no sane client sends.
 """
 
 import asyncio
+import atexit
 import os
 import re
 import signal
@@ -97,6 +98,36 @@ class Daemon:
             pass
         return pids
 
+    def owners(self, ports):
+        """For each client's local port, the pid of the worker holding the
+        server end of that connection (from /proc/net/tcp and the workers'
+        /proc/PID/fd), or None.  TIME_WAIT entries (inode 0) of earlier
+        connections are skipped."""
+        inode_by_port = {}
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                lport = int(fields[1].split(":")[1], 16)
+                rport = int(fields[2].split(":")[1], 16)
+                if lport == self.port and rport != 0 and fields[9] != "0":
+                    inode_by_port[rport] = fields[9]
+        owner = {}
+        for pid in self.worker_pids():
+            fddir = "/proc/%d/fd" % pid
+            try:
+                fds = os.listdir(fddir)
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    link = os.readlink(os.path.join(fddir, fd))
+                except OSError:
+                    continue
+                if link.startswith("socket:["):
+                    owner[link[8:-1]] = pid
+        return [owner.get(inode_by_port.get(p)) for p in ports]
+
     def stop(self, sig=signal.SIGTERM, timeout=15):
         """Signal the master and wait; returns its exit status."""
         if self.proc.poll() is None:
@@ -120,6 +151,23 @@ class Daemon:
         finally:
             self.tmp.cleanup()
         return False
+
+
+_shared = {}
+
+
+def shared_daemon(name, **kw):
+    """One daemon per configuration name, started on first use, reused by
+    the tests of a file, and stopped when the script exits."""
+    if name not in _shared:
+        _shared[name] = Daemon(**kw)
+    return _shared[name]
+
+
+@atexit.register
+def _stop_shared():
+    for d in _shared.values():
+        d.__exit__(None, None, None)
 
 
 def http_raw(port, data, timeout=5.0, read_all=True):

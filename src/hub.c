@@ -1,0 +1,805 @@
+/*
+ * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
+ *
+ * hub.c: the chat on /ws.  It turns a client's commands (login, user, to,
+ * rename, who, join, leave, logout, or raw text) into replies and bus
+ * events, and turns every bus event, from any worker, into frames for the
+ * local clients it concerns.  Each event is encoded once per worker and
+ * format (JSON, MessagePack) and the same frame is queued by reference to
+ * every local recipient.  Names are claimed in the shared presence table,
+ * so they are unique across workers; rooms are per worker lists of local
+ * members.  conn.c owns the connections; bus.c moves the events.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conn.h"
+
+#define HUB_LOBBY	"lobby"
+
+/* A room on this worker: the local members, for fan-out. */
+struct hub_room {
+	struct hub_room		*next;		/* hash chain */
+	struct conn_list	 members;
+	unsigned		 nmembers;
+	size_t			 namelen;
+	char			 name[SHM_NAME_MAX + 1];
+};
+
+/* Seconds on a clock that wall-clock steps do not move. */
+static time_t
+hub_mono(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec);
+}
+
+static uint64_t
+hub_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+static int
+hub_is_chat(const struct conn *c)
+{
+	return (c->endpoint == CONN_EP_CHAT && !c->dead &&
+	    c->state == CONN_S_WS);
+}
+
+/* ---------------------------------------------------------------- */
+/* Rooms and the connection index                                   */
+
+static struct hub_room *
+hub_room_get(struct worker *w, const char *name, size_t len, int create)
+{
+	struct hub_room	**b, *r;
+
+	b = &w->rooms[shm_hash(name, len) & (w->nroombuckets - 1)];
+	for (r = *b; r != NULL; r = r->next)
+		if (r->namelen == len && memcmp(r->name, name, len) == 0)
+			return (r);
+	if (!create || (r = calloc(1, sizeof(*r))) == NULL)
+		return (NULL);
+	TAILQ_INIT(&r->members);
+	memcpy(r->name, name, len);
+	r->namelen = len;
+	r->next = *b;
+	*b = r;
+	return (r);
+}
+
+static void
+hub_room_drop(struct worker *w, struct hub_room *r)
+{
+	struct hub_room	**b;
+
+	b = &w->rooms[shm_hash(r->name, r->namelen) & (w->nroombuckets - 1)];
+	while (*b != r)
+		b = &(*b)->next;
+	*b = r->next;
+	free(r);
+}
+
+static void
+hub_room_leave(struct conn *c)
+{
+	struct hub_room	*r = c->room;
+
+	if (r == NULL)
+		return;
+	TAILQ_REMOVE(&r->members, c, room_entry);
+	r->nmembers--;
+	c->room = NULL;
+	/* Rooms exist while someone is in them; the lobby always does. */
+	if (r->nmembers == 0 && strcmp(r->name, HUB_LOBBY) != 0)
+		hub_room_drop(c->w, r);
+}
+
+static int
+hub_room_join(struct conn *c, const char *name, size_t len)
+{
+	struct hub_room	*r;
+
+	if (c->room != NULL && c->room->namelen == len &&
+	    memcmp(c->room->name, name, len) == 0)
+		return (0);
+	if ((r = hub_room_get(c->w, name, len, 1)) == NULL)
+		return (-1);
+	hub_room_leave(c);
+	TAILQ_INSERT_TAIL(&r->members, c, room_entry);
+	r->nmembers++;
+	c->room = r;
+	return (0);
+}
+
+static void
+hub_byid_add(struct worker *w, struct conn *c)
+{
+	struct conn	**b;
+
+	b = &w->byid[c->id & (w->nidbuckets - 1)];
+	c->id_next = *b;
+	*b = c;
+	w->nbyid++;
+}
+
+static void
+hub_byid_del(struct worker *w, struct conn *c)
+{
+	struct conn	**b;
+
+	for (b = &w->byid[c->id & (w->nidbuckets - 1)]; *b != NULL;
+	    b = &(*b)->id_next)
+		if (*b == c) {
+			*b = c->id_next;
+			w->nbyid--;
+			return;
+		}
+}
+
+static struct conn *
+hub_byid_find(struct worker *w, uint64_t id)
+{
+	struct conn	*c;
+
+	for (c = w->byid[id & (w->nidbuckets - 1)]; c != NULL; c = c->id_next)
+		if (c->id == id)
+			return (c);
+	return (NULL);
+}
+
+void
+hub_init(struct worker *w)
+{
+	w->nroombuckets = 1024;
+	w->rooms = xcalloc(w->nroombuckets, sizeof(*w->rooms));
+	w->nidbuckets = 65536;
+	w->byid = xcalloc(w->nidbuckets, sizeof(*w->byid));
+	/* As many as the table has slots: a list is never cut short. */
+	w->plistsz = w->bus->reg.hdr->sh_pslots;
+	w->plist = xcalloc(w->plistsz, sizeof(*w->plist));
+	w->ulist = xcalloc(w->plistsz, sizeof(*w->ulist));
+	if (hub_room_get(w, HUB_LOBBY, strlen(HUB_LOBBY), 1) == NULL)
+		fatalx("%s: out of memory", __func__);
+}
+
+void
+hub_clear(struct worker *w)
+{
+	struct hub_room	*r, *next;
+	size_t		 i;
+
+	for (i = 0; i < w->nroombuckets; i++)
+		for (r = w->rooms[i]; r != NULL; r = next) {
+			next = r->next;
+			free(r);
+		}
+	free(w->rooms);
+	free(w->byid);
+	free(w->plist);
+	free(w->ulist);
+	w->rooms = NULL;
+	w->byid = NULL;
+}
+
+/* ---------------------------------------------------------------- */
+/* Output                                                           */
+
+/* The online names, server-wide, read from the presence table. */
+static void
+hub_user_list(struct worker *w, struct chat_msg *m)
+{
+	size_t	 n, i;
+
+	n = shm_presence_list(&w->bus->reg, w->plist, w->plistsz);
+	for (i = 0; i < n; i++) {
+		w->ulist[i].p = w->plist[i].name;
+		w->ulist[i].len = strlen(w->plist[i].name);
+	}
+	m->user_list = w->ulist;
+	m->nusers = n;
+	m->has_user_list = 1;
+}
+
+/*
+ * One event's frames, encoded on first use for each format: every local
+ * recipient of that format then shares the same bytes.  A user list is
+ * read only if some local client gets the event, and once.
+ */
+struct hub_frames {
+	struct worker		*w;
+	struct chat_msg		*m;
+	int			 want_users;
+	int			 failed;	/* encoding failed: say so once */
+	struct ws_out		*json;
+	struct ws_out		*mp;
+	size_t			 largest;	/* bytes queued per client, at most */
+};
+
+static struct ws_out *
+hub_frame(struct hub_frames *f, int subproto)
+{
+	struct ws_out	**o;
+	uint8_t		*buf;
+	size_t		 len;
+	int		 op;
+
+	if (subproto == WS_PROTO_MSGPACK) {
+		o = &f->mp;
+		op = WS_OP_BINARY;
+	} else {
+		o = &f->json;
+		op = WS_OP_TEXT;
+	}
+	if (*o != NULL || f->failed)
+		return (*o);
+	if (f->want_users && !f->m->has_user_list)
+		hub_user_list(f->w, f->m);
+	buf = subproto == WS_PROTO_MSGPACK ? chat_msg_msgpack(f->m, &len) :
+	    chat_msg_json(f->m, &len);
+	if (buf == NULL || (*o = ws_out_wrap(op, buf, len)) == NULL) {
+		f->failed = 1;
+		log_warnx("cannot encode a %s message",
+		    chat_type_name(f->m->type));
+		return (NULL);
+	}
+	if ((*o)->wo_len > f->largest)
+		f->largest = (*o)->wo_len;
+	return (*o);
+}
+
+static void
+hub_frames_clear(struct hub_frames *f)
+{
+	ws_out_unref(f->json);
+	ws_out_unref(f->mp);
+}
+
+static void
+hub_send_to(struct hub_frames *f, struct conn *c)
+{
+	struct ws_out	*o;
+
+	if (!hub_is_chat(c) || (o = hub_frame(f, c->subproto)) == NULL)
+		return;
+	conn_send(c, o);
+	c->w->stats.deliveries++;
+}
+
+static void
+hub_send(struct conn *c, struct chat_msg *m)
+{
+	struct hub_frames	 f = { c->w, m, 0, 0, NULL, NULL, 0 };
+
+	hub_send_to(&f, c);
+	hub_frames_clear(&f);
+}
+
+/* How many bytes of s fit in max without cutting a UTF-8 character. */
+static int
+hub_cut(struct chat_str s, size_t max)
+{
+	size_t	 n = s.len > max ? max : s.len;
+
+	if (n < s.len)
+		while (n > 0 && ((uint8_t)s.p[n] & 0xc0) == 0x80)
+			n--;
+	return ((int)n);
+}
+
+static void
+hub_system(struct conn *c, const char *code, const char *fmt, ...)
+{
+	struct chat_msg	 m;
+	char		 text[256];
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_SYSTEM;
+	m.content.p = text;
+	m.content.len = strlen(text);
+	if (code != NULL) {
+		m.code.p = code;
+		m.code.len = strlen(code);
+	}
+	m.timestamp = hub_now_ms();
+	hub_send(c, &m);
+}
+
+/* ---------------------------------------------------------------- */
+/* Connections                                                      */
+
+static void
+hub_set_name(struct conn *c, const char *name, size_t len)
+{
+	memcpy(c->name, name, len);
+	c->name[len] = '\0';
+	c->namelen = (uint8_t)len;
+}
+
+/* A new /ws connection: in the lobby, named after its address. */
+void
+hub_open(struct conn *c)
+{
+	struct chat_msg	 m;
+	size_t		 len = strlen(c->peer);
+
+	c->last_active = hub_mono();
+	if (len > SHM_NAME_MAX)
+		len = SHM_NAME_MAX;
+	hub_set_name(c, c->peer, len);
+	if (hub_room_join(c, HUB_LOBBY, strlen(HUB_LOBBY)) == -1) {
+		conn_ws_close_with(c, WS_CLOSE_INTERNAL, "out of memory");
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_HANDSHAKE;
+	m.ip.p = c->peer;
+	m.ip.len = strlen(c->peer);
+	hub_user_list(c->w, &m);
+	hub_send(c, &m);
+}
+
+static void
+hub_env_init(struct conn *c, struct chat_env *e, enum chat_type type)
+{
+	memset(e, 0, sizeof(*e));
+	e->type = type;
+	e->from.p = c->name;
+	e->from.len = c->namelen;
+	e->peer.p = c->peer;
+	e->peer.len = strlen(c->peer);
+	e->ts = hub_now_ms();
+	e->id = shm_region_next_id(&c->w->bus->reg);
+	e->worker = c->w->id;
+	e->conn = c->id;
+	e->kind = CHAT_KIND_WS;
+	if (c->room != NULL) {
+		e->room.p = c->room->name;
+		e->room.len = c->room->namelen;
+	}
+}
+
+static void
+hub_publish(struct conn *c, const struct chat_env *e)
+{
+	if (bus_publish(c->w, e) == -1)
+		hub_system(c, "too_large", "message too large for the bus "
+		    "(%zu bytes at most)", c->w->recsz - 512);
+}
+
+/* Give back this connection's name and tell everyone it left. */
+static void
+hub_logout(struct conn *c)
+{
+	struct chat_env	 e;
+
+	if (!c->logged_in)
+		return;
+	shm_presence_release(&c->w->bus->reg, c->pslot, c->w->id, c->id);
+	hub_byid_del(c->w, c);
+	c->logged_in = 0;
+	hub_env_init(c, &e, CHAT_LOGOUT);
+	e.content = e.from;
+	if (bus_publish(c->w, &e) == -1)
+		log_warnx("conn %llu %s: cannot publish logout",
+		    (unsigned long long)c->id, c->peer);
+}
+
+/* The connection is going away (conn_free): leave everything. */
+void
+hub_close(struct conn *c)
+{
+	hub_logout(c);
+	hub_room_leave(c);
+}
+
+static void
+hub_login(struct conn *c, struct chat_str name)
+{
+	struct chat_env	 e;
+	char		 old[SHM_NAME_MAX + 1];
+	uint32_t	 slot, oldslot = c->pslot;
+	int		 rv, was = c->logged_in;
+
+	if (!chat_name_valid(name.p, name.len)) {
+		hub_system(c, "bad_name", "a name is 1 to 32 bytes of UTF-8 "
+		    "without control characters");
+		return;
+	}
+	/* Relaxed: a gauge; it may overshoot by one claim per worker. */
+	if (!was && atomic_load_explicit(&c->w->bus->reg.hdr->sh_users,
+	    memory_order_relaxed) >= c->w->cfg->max_users) {
+		hub_system(c, "server_full", "%u users are online, the most "
+		    "this server takes", c->w->cfg->max_users);
+		return;
+	}
+	if (was && name.len == c->namelen &&
+	    memcmp(name.p, c->name, name.len) == 0) {
+		hub_system(c, NULL, "you are %s already", c->name);
+		return;
+	}
+	rv = shm_presence_claim(&c->w->bus->reg, name.p, name.len, c->w->id,
+	    CHAT_KIND_WS, c->id, &slot);
+	if (rv == SHM_TAKEN) {
+		hub_system(c, "name_taken", "the name %.*s is taken",
+		    (int)name.len, name.p);
+		return;
+	}
+	if (rv != SHM_OK) {
+		hub_system(c, "server_full", "too many users online");
+		return;
+	}
+	memcpy(old, c->name, c->namelen);
+	old[c->namelen] = '\0';
+	hub_set_name(c, name.p, name.len);
+	c->pslot = slot;
+	if (was) {
+		/* The new name is ours before the old one goes: no gap. */
+		shm_presence_release(&c->w->bus->reg, oldslot, c->w->id,
+		    c->id);
+		hub_env_init(c, &e, CHAT_RENAME);
+		e.from.p = old;
+		e.from.len = strlen(old);
+		e.to.p = c->name;
+		e.to.len = c->namelen;
+	} else {
+		c->logged_in = 1;
+		hub_byid_add(c->w, c);
+		hub_env_init(c, &e, CHAT_LOGIN);
+		e.content = e.from;
+	}
+	hub_publish(c, &e);
+}
+
+static void
+hub_private(struct conn *c, const struct chat_cmd *cmd)
+{
+	struct shm_presence_entry	 to;
+	struct chat_env			 e;
+
+	if (!c->logged_in) {
+		hub_system(c, "not_logged_in", "log in to send private "
+		    "messages");
+		return;
+	}
+	if (cmd->to.p == NULL || !cmd->has_content) {
+		hub_system(c, "bad_message", "\"to\" needs \"to\" and "
+		    "\"content\"");
+		return;
+	}
+	if (cmd->to.len == 0 || cmd->to.len > SHM_NAME_MAX ||
+	    shm_presence_lookup(&c->w->bus->reg, cmd->to.p, cmd->to.len,
+	    &to) != SHM_OK) {
+		hub_system(c, "no_such_user", "%.*s is not online",
+		    hub_cut(cmd->to, 64), cmd->to.p);
+		return;
+	}
+	hub_env_init(c, &e, CHAT_PRIVATE);
+	e.to = cmd->to;
+	e.content = cmd->content;
+	e.to_worker = to.worker;
+	e.to_conn = to.conn;
+	hub_publish(c, &e);
+}
+
+static void
+hub_chat(struct conn *c, struct chat_str content)
+{
+	struct chat_env	 e;
+
+	hub_env_init(c, &e, CHAT_USER);
+	e.content = content;
+	c->w->stats.msgs_in++;
+	hub_publish(c, &e);
+}
+
+static void
+hub_who(struct conn *c)
+{
+	struct chat_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_WHO;
+	hub_user_list(c->w, &m);
+	hub_send(c, &m);
+}
+
+static void
+hub_join(struct conn *c, struct chat_str room)
+{
+	struct chat_msg	 m;
+
+	if (!chat_name_valid(room.p, room.len)) {
+		hub_system(c, "bad_room", "a room name is 1 to 32 bytes of "
+		    "UTF-8 without control characters");
+		return;
+	}
+	if (hub_room_join(c, room.p, room.len) == -1) {
+		hub_system(c, "server_error", "cannot join: out of memory");
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_SYSTEM;
+	m.content = CHAT_STR("joined");
+	m.room.p = c->room->name;
+	m.room.len = c->room->namelen;
+	m.timestamp = hub_now_ms();
+	hub_send(c, &m);
+}
+
+/*
+ * Commands whose answers go to everyone or carry the whole user list
+ * (login, rename, who) cost the server O(users): command_rate a minute
+ * per connection at most.  Returns 1 if this one may go ahead.
+ */
+static int
+hub_rate_ok(struct conn *c)
+{
+	time_t	 now = hub_mono();
+
+	if (now - c->rl_start >= 60) {
+		c->rl_start = now;
+		c->rl_count = 0;
+	}
+	if (c->rl_count >= c->w->cfg->command_rate) {
+		hub_system(c, "rate_limited", "at most %u logins, renames and "
+		    "who a minute", c->w->cfg->command_rate);
+		return (0);
+	}
+	c->rl_count++;
+	return (1);
+}
+
+static void
+hub_command(struct conn *c, const struct chat_cmd *cmd)
+{
+	switch (cmd->type) {
+	case CHAT_LOGIN:
+	case CHAT_RENAME:
+	case CHAT_WHO:
+		if (!hub_rate_ok(c))
+			return;
+		break;
+	default:
+		break;
+	}
+	switch (cmd->type) {
+	case CHAT_LOGIN:
+	case CHAT_RENAME:
+		if (!cmd->has_content) {
+			hub_system(c, "bad_name", "\"%s\" needs \"content\"",
+			    chat_type_name(cmd->type));
+			return;
+		}
+		hub_login(c, cmd->content);
+		break;
+	case CHAT_USER:
+		if (!cmd->has_content) {
+			hub_system(c, "bad_message", "\"user\" needs "
+			    "\"content\"");
+			return;
+		}
+		hub_chat(c, cmd->content);
+		break;
+	case CHAT_TO:
+	case CHAT_PRIVATE:
+		hub_private(c, cmd);
+		break;
+	case CHAT_WHO:
+		hub_who(c);
+		break;
+	case CHAT_JOIN:
+		if (cmd->room.p == NULL) {
+			hub_system(c, "bad_room", "\"join\" needs \"room\"");
+			return;
+		}
+		hub_join(c, cmd->room);
+		break;
+	case CHAT_LEAVE:
+		hub_join(c, CHAT_STR(HUB_LOBBY));
+		break;
+	case CHAT_LOGOUT:
+		hub_logout(c);
+		conn_ws_close_with(c, WS_CLOSE_NORMAL, "logged out");
+		break;
+	default:
+		hub_system(c, "unknown_type", "unknown message type \"%.*s\"",
+		    hub_cut(cmd->type_text, 32), cmd->type_text.p);
+		break;
+	}
+}
+
+/*
+ * A complete message from a /ws client; consumes buf (WS_HEADROOM bytes,
+ * then len bytes of payload, from ws_reader_take()).
+ */
+void
+hub_message(struct conn *c, int op, uint8_t *buf, size_t len)
+{
+	struct chat_cmd	 cmd;
+	const char	*p = buf ? (const char *)buf + WS_HEADROOM : "";
+	int		 rv;
+
+	c->last_active = hub_mono();
+	if (c->subproto == WS_PROTO_MSGPACK && op == WS_OP_BINARY)
+		rv = chat_cmd_parse_msgpack(p, len, &cmd);
+	else if (op == WS_OP_TEXT)
+		rv = chat_cmd_parse_json(p, len, &cmd);
+	else {
+		hub_system(c, "bad_message", "binary frames need the "
+		    "wschat.msgpack subprotocol");
+		free(buf);
+		return;
+	}
+	if (rv == CHAT_PARSE_NOT_OBJECT && op == WS_OP_TEXT)
+		hub_chat(c, (struct chat_str){ p, len });
+	else if (rv == CHAT_PARSE_OK)
+		hub_command(c, &cmd);
+	else
+		hub_system(c, "bad_message", "a message is an object with a "
+		    "\"type\" and string fields");
+	chat_cmd_clear(&cmd);
+	free(buf);
+}
+
+/* ---------------------------------------------------------------- */
+/* Events from the bus                                              */
+
+static void
+hub_deliver_room(struct worker *w, struct hub_frames *f,
+    struct chat_str room)
+{
+	struct hub_room	*r;
+	struct conn	*c, *next;
+
+	if ((r = hub_room_get(w, room.p, room.len, 0)) == NULL)
+		return;
+	for (c = TAILQ_FIRST(&r->members); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, room_entry);
+		hub_send_to(f, c);
+	}
+}
+
+static void
+hub_deliver_all(struct worker *w, struct hub_frames *f)
+{
+	struct conn	*c, *next;
+
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->endpoint == CONN_EP_CHAT)
+			hub_send_to(f, c);
+	}
+}
+
+/*
+ * One bus event, from any worker or the master, to the local clients.
+ * Returns the size of the largest frame it queued for one client, which
+ * the bus counts against its budget for the pass.  Worker process.
+ */
+size_t
+hub_deliver(struct worker *w, const struct chat_env *e)
+{
+	struct chat_msg		 m;
+	struct hub_frames	 f = { w, &m, 0, 0, NULL, NULL, 0 };
+	struct conn		*c;
+
+	memset(&m, 0, sizeof(m));
+	m.type = e->type;
+	m.from = e->from;
+	switch (e->type) {
+	case CHAT_USER:
+		m.content = e->content;
+		m.timestamp = e->ts;
+		m.id = e->id;
+		m.room = e->room;
+		hub_deliver_room(w, &f, e->room);
+		break;
+	case CHAT_PRIVATE:
+		m.to = e->to;
+		m.content = e->content;
+		m.timestamp = e->ts;
+		m.id = e->id;
+		if (e->to_worker == w->id &&
+		    (c = hub_byid_find(w, e->to_conn)) != NULL)
+			hub_send_to(&f, c);
+		/* And back to the sender, unless it wrote to itself. */
+		if (e->worker == w->id && !(e->to_worker == e->worker &&
+		    e->to_conn == e->conn) &&
+		    (c = hub_byid_find(w, e->conn)) != NULL)
+			hub_send_to(&f, c);
+		break;
+	case CHAT_LOGIN:
+		m.user = e->from;
+		m.content = e->from;
+		m.room = e->room.p != NULL ? e->room : CHAT_STR(HUB_LOBBY);
+		f.want_users = 1;
+		hub_deliver_room(w, &f, e->room.p != NULL ? e->room :
+		    CHAT_STR(HUB_LOBBY));
+		break;
+	case CHAT_LOGOUT:
+		m.user = e->from;
+		m.content = e->from;
+		f.want_users = 1;
+		hub_deliver_all(w, &f);
+		break;
+	case CHAT_RENAME:
+		m.content = e->to;
+		f.want_users = 1;
+		hub_deliver_all(w, &f);
+		break;
+	case CHAT_SYSTEM:
+		m.content = e->content;
+		m.timestamp = e->ts;
+		hub_deliver_all(w, &f);
+		break;
+	default:
+		log_warnx("bus: event of unknown type %d", e->type);
+		break;
+	}
+	hub_frames_clear(&f);
+	return (f.largest);
+}
+
+/*
+ * The bus lost n records for this worker (it fell a lap behind): tell its
+ * chat clients that they missed messages rather than hide it.
+ */
+void
+hub_lost(struct worker *w, uint64_t n)
+{
+	struct chat_msg		 m;
+	struct hub_frames	 f = { w, &m, 0, 0, NULL, NULL, 0 };
+	char			 text[96];
+
+	snprintf(text, sizeof(text), "this server fell behind: %llu "
+	    "messages were lost", (unsigned long long)n);
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_SYSTEM;
+	m.content.p = text;
+	m.content.len = strlen(text);
+	m.code = CHAT_STR("lost_messages");
+	m.timestamp = hub_now_ms();
+	hub_deliver_all(w, &f);
+	hub_frames_clear(&f);
+}
+
+/*
+ * Once a second: kick who has not chatted for idle_timeout, and free the
+ * connections whose release could not be scheduled.  Worker process.
+ */
+void
+hub_sweep(struct worker *w)
+{
+	struct conn	*c, *next;
+	time_t		 now = hub_mono();
+	unsigned	 limit = w->cfg->idle_timeout;
+
+	if (limit == 0)
+		return;
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (!hub_is_chat(c) || now - c->last_active < (time_t)limit)
+			continue;
+		hub_system(c, "idle_timeout", "no activity for %u seconds",
+		    limit);
+		w->stats.idle_kicked++;
+		log_info("conn %llu %s: idle for %us", (unsigned long long)
+		    c->id, c->peer, limit);
+		conn_ws_close_with(c, WS_CLOSE_NORMAL, "idle timeout");
+	}
+}
