@@ -562,8 +562,10 @@ st_run(const struct st_run *run)
 			    res->why[0] != '\0' ? ": " : "", res->why);
 			if (run->late_readers && res->first < 0) {
 				/* Started after the ring's last record. */
+				/* Its cursor is still fresh (resync 2): it
+				 * never read, so it counted no loss. */
 				st_check(res->received == 0 && res->lost ==
-				    0 && !res->resync && res->pos ==
+				    0 && res->resync != 1 && res->pos ==
 				    atomic_load(&shm_region_ring(&reg,
 				    (unsigned)p)->sr_head), "run=%s: reader %d "
 				    "ring %d: started at the end, nothing to "

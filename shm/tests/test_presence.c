@@ -784,8 +784,8 @@ race_run(int nkill, int *died)
  * wins the freed name (two wins, never two holders at once).  Exactly one
  * winner, except in the round a racer was killed in before it finished
  * claiming (its CLAIM may have beaten the others, or it won and died
- * before counting).  The check of the winner is excused while the killed
- * racer's name may have been reaped under the checker.
+ * before counting).  The lookup check of the winner is excused in any
+ * round a racer died in: its name may be reaped under the checker.
  */
 static void
 race_check(int nkill, const int *died)
@@ -800,8 +800,10 @@ race_check(int nkill, const int *died)
 			if (died[k] == 0 || (died[k] - 1) / RACE_STEPS != r)
 				continue;
 			nowin |= died[k] % RACE_STEPS == 1;
-			nocheck |= died[k] % RACE_STEPS == 1 ||
-			    died[k] % RACE_STEPS == 2;
+			/* The parent reaps the dead racer's slots while the
+			 * others may still be at any step of this round, the
+			 * lookup included: the lookup proves nothing here. */
+			nocheck = 1;
 			if (died[k] % RACE_STEPS == 1 ||
 			    died[k] % RACE_STEPS == 2)
 				killed |= 1U << (RACE_K - 1 - k);
