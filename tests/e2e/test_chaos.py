@@ -7,8 +7,8 @@ for every user the killed worker held, and nothing else; the master
 must log the death and respawn the worker, which then serves new clients
 that may take the freed names and chat with everyone.
 
-Clients are python3-websockets with a reader task each (the Client class
-of test_chat.py, copied); which worker holds a connection is read from
+Clients are chatclient.Client, as in test_chat.py (python3-websockets
+with a reader task each); which worker holds a connection is read from
 /proc, as test_process.py does."""
 
 import asyncio
@@ -20,133 +20,11 @@ import signal
 import websockets
 
 import wstest
+from chatclient import connect, owners_of
 from wstest import Daemon, wait_for
 
 
-def run(coro, timeout=60):
-    return wstest.run_async(coro, timeout)
-
-
 # ---------------------------------------------------------------- helpers
-
-
-def owners_of(d, clients):
-    owners = d.owners([c.port for c in clients])
-    assert None not in owners, "connections without a worker: %r" % owners
-    for c, o in zip(clients, owners):
-        c.worker = o
-    return owners
-
-
-class Client:
-    """A /ws JSON client whose reader task files every message."""
-
-    def __init__(self, ws):
-        self.ws = ws
-        self.msgs = []
-        self.errors = []
-        self.closed = False
-        self.worker = None
-        self.name = None
-        self.port = ws.transport.get_extra_info("sockname")[1]
-        self._ev = asyncio.Event()
-        self.task = asyncio.ensure_future(self._read())
-
-    def __repr__(self):
-        return "<client :%d %s>" % (self.port, self.name or "-")
-
-    async def _read(self):
-        try:
-            async for raw in self.ws:
-                try:
-                    if not isinstance(raw, str):
-                        raise ValueError("binary frame on JSON")
-                    m = json.loads(raw)
-                    if not isinstance(m, dict) or "type" not in m:
-                        raise ValueError("not an object with a type")
-                except ValueError as e:
-                    self.errors.append("%s: %r" % (e, raw[:200]))
-                    m = {"type": "<undecodable>"}
-                self.msgs.append(m)
-                self._ev.set()
-        except websockets.ConnectionClosed:
-            pass
-        finally:
-            self.closed = True
-            self._ev.set()
-
-    def check(self):
-        assert not self.errors, "%r: %s" % (self, self.errors)
-
-    async def until(self, pred, timeout=10.0, what="a message",
-                    closed_ok=False):
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            self.check()
-            v = pred(self)
-            if v:
-                return v
-            if self.closed and not closed_ok:
-                raise AssertionError("%r closed (%s) while waiting for %s" %
-                                     (self, self.ws.close_code, what))
-            left = deadline - loop.time()
-            if left <= 0:
-                raise AssertionError("%r: timed out waiting for %s; last "
-                                     "messages %r" % (self, what, [
-                                         repr(m)[:200]
-                                         for m in self.msgs[-5:]]))
-            self._ev.clear()
-            try:
-                await asyncio.wait_for(self._ev.wait(), left)
-            except asyncio.TimeoutError:
-                pass
-
-    def find_all(self, since=0, **fields):
-        """Messages with these fields, from the since'th on."""
-        return [m for m in self.msgs[since:]
-                if all(m.get(k) == v for k, v in fields.items())]
-
-    async def find(self, timeout=10.0, since=0, **fields):
-        got = await self.until(lambda c: c.find_all(since, **fields),
-                               timeout,
-                               "a message with %r" % fields)
-        return got[0]
-
-    async def send(self, obj):
-        await self.ws.send(json.dumps(obj))
-
-    async def login(self, name, timeout=10.0):
-        since = len(self.msgs)
-        await self.send({"type": "login", "content": name})
-        m = (await self.until(lambda c: [
-            m for m in c.msgs[since:]
-            if (m["type"] == "login" and m.get("user") == name) or
-            m["type"] == "system" and m.get("code")], timeout,
-            "the login of %s" % name))[0]
-        assert m["type"] == "login", "%r: login %r: %r" % (self, name, m)
-        self.name = name
-        return m
-
-    async def close(self):
-        try:
-            await asyncio.wait_for(self.ws.close(), 5)
-        except (asyncio.TimeoutError, OSError):
-            self.ws.transport.abort()
-        try:
-            await asyncio.wait_for(self.task, 5)
-        except asyncio.TimeoutError:
-            self.task.cancel()
-
-
-async def connect(d):
-    ws = await asyncio.wait_for(websockets.connect(
-        "ws://127.0.0.1:%d/ws" % d.port, ping_interval=None,
-        close_timeout=3, max_size=None, max_queue=None), 10)
-    c = Client(ws)
-    await c.until(lambda c: c.msgs, 10, "the handshake")
-    assert c.msgs[0]["type"] == "handshake", c.msgs[0]
-    return c
 
 
 def seqs(c, sender):
@@ -359,8 +237,7 @@ def chaos(nvictims, nclients=80, before_kill=40, after_kill=40):
                 for c in onnew.values():
                     m = await c.find(type="user", content="welcome")
                     assert m["from"] == watcher.name, m
-                    await c.send({"type": "who"})
-                    w = await c.find(type="who")
+                    w = await c.who()
                     want = sorted(live_names + [x.name for x in fresh
                                                  if x.name])
                     assert sorted(w["user_list"]) == want, (w, want)
@@ -374,7 +251,7 @@ def chaos(nvictims, nclients=80, before_kill=40, after_kill=40):
                 await asyncio.gather(*tasks, return_exceptions=True)
                 await asyncio.gather(*(c.close() for c in clients + fresh))
 
-        victims, new, ndead = run(go(), 60)
+        victims, new, ndead = wstest.run_async(go(), 60)
         log = d.log()
         for pid in victims:
             m = re.search(r"worker (\d+) \(pid %d\) killed by signal 9" %
@@ -450,7 +327,7 @@ def test_every_user_of_a_killed_worker_is_logged_out():
                     assert len(m["user_list"]) == 640 - len(gone)
                 finally:
                     await obs.close()
-            run(go())
+            wstest.run_async(go())
             assert "%d users logged out" % len(gone) in d.log()
         finally:
             for r in raws:

@@ -8,10 +8,11 @@ user_list, bad input that must not cost the connection (and a JSON object
 that is never taken for raw chat), a slow consumer that is dropped while
 everyone else gets everything, and the idle timeout.
 
-Clients are python3-websockets (strict, independent) with a reader task
-each that files every message, so that no client ever stops reading by
-accident; RawWS only where a client must not read at all.  Which worker
-holds a connection is read from /proc, as test_process.py does."""
+Clients are chatclient.Client: python3-websockets (strict, independent)
+with a reader task each that files every message, so that no client ever
+stops reading by accident; RawWS only where a client must not read at all.
+Which worker holds a connection is read from /proc, as test_process.py
+does."""
 
 import asyncio
 import json
@@ -22,12 +23,11 @@ import subprocess
 import time
 
 import msgpack
-import websockets
 
 import wstest
+from chatclient import MP, connect, owners_of
 from wstest import RawWS
 
-MP = "wschat.msgpack"
 
 def daemon(name, **kw):
     return wstest.shared_daemon(name, **kw)
@@ -37,20 +37,7 @@ def main_daemon():
     return daemon("main", workers=4, line=False)
 
 
-def run(coro, timeout=60):
-    return wstest.run_async(coro, timeout)
-
-
 # ---------------------------------------------------------------- helpers
-
-
-def owners_of(d, clients):
-    """The worker pid of every client; each must be found."""
-    owners = d.owners([c.port for c in clients])
-    assert None not in owners, "connections without a worker: %r" % owners
-    for c, o in zip(clients, owners):
-        c.worker = o
-    return owners
 
 
 def now_ms():
@@ -68,158 +55,6 @@ def check_id(m):
     i = m.get("id")
     assert isinstance(i, int) and not isinstance(i, bool) and i > 0, m
     return i
-
-
-class Client:
-    """A /ws client.  A reader task files every message (decoded: JSON
-    from text frames, MessagePack from binary frames with wschat.msgpack)
-    in self.msgs; a frame of the wrong kind or that does not decode to an
-    object is a protocol error, raised at the next wait."""
-
-    def __init__(self, ws, mp):
-        self.ws = ws
-        self.mp = mp
-        self.msgs = []
-        self.ntype = {}     # messages received per type
-        self.errors = []
-        self.closed = False
-        self.pos = 0
-        self.worker = None
-        self.name = None
-        self.port = ws.transport.get_extra_info("sockname")[1]
-        self._ev = asyncio.Event()
-        self.task = asyncio.ensure_future(self._read())
-
-    def __repr__(self):
-        return "<client :%d %s>" % (self.port, self.name or "-")
-
-    async def _read(self):
-        try:
-            async for raw in self.ws:
-                try:
-                    if self.mp:
-                        if not isinstance(raw, bytes):
-                            raise ValueError("text frame on wschat.msgpack")
-                        m = msgpack.unpackb(raw, raw=False)
-                    else:
-                        if not isinstance(raw, str):
-                            raise ValueError("binary frame on JSON")
-                        m = json.loads(raw)
-                    if not isinstance(m, dict) or "type" not in m:
-                        raise ValueError("not an object with a type")
-                except ValueError as e:
-                    self.errors.append("%s: %r" % (e, raw[:200]))
-                    m = {"type": "<undecodable>", "raw": raw}
-                self.msgs.append(m)
-                t = m.get("type")
-                self.ntype[t] = self.ntype.get(t, 0) + 1
-                self._ev.set()
-        except websockets.ConnectionClosed:
-            pass
-        finally:
-            self.closed = True
-            self._ev.set()
-
-    def last(self, n=5):
-        """The last n messages, abridged, for error messages."""
-        return [repr(m)[:200] for m in self.msgs[-n:]]
-
-    def check(self):
-        assert not self.errors, "%r: %s" % (self, self.errors)
-
-    async def until(self, pred, timeout=10.0, what="a message"):
-        """Wait until pred(self) is true; returns its value."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            self.check()
-            v = pred(self)
-            if v:
-                return v
-            if self.closed:
-                raise AssertionError("%r closed (%s) while waiting for %s; "
-                                     "last messages %r" % (
-                                         self, self.ws.close_code, what,
-                                         self.last()))
-            left = deadline - loop.time()
-            if left <= 0:
-                raise AssertionError("%r: timed out waiting for %s; last "
-                                     "messages %r" % (self, what,
-                                                      self.last()))
-            self._ev.clear()
-            try:
-                await asyncio.wait_for(self._ev.wait(), left)
-            except asyncio.TimeoutError:
-                pass
-
-    async def next(self, timeout=10.0):
-        """The next message in order (for strict sequences)."""
-        await self.until(lambda c: len(c.msgs) > c.pos, timeout,
-                         "message #%d" % self.pos)
-        m = self.msgs[self.pos]
-        self.pos += 1
-        return m
-
-    def find_all(self, since=0, **fields):
-        """Messages with these fields, from the since'th on."""
-        return [m for m in self.msgs[since:]
-                if all(m.get(k) == v for k, v in fields.items())]
-
-    async def find(self, timeout=10.0, since=0, **fields):
-        """Wait for a message with these fields anywhere in the inbox."""
-        got = await self.until(lambda c: c.find_all(since, **fields),
-                               timeout,
-                               "a message with %r" % fields)
-        return got[0]
-
-    async def send(self, obj):
-        if self.mp:
-            await self.ws.send(msgpack.packb(obj))
-        else:
-            await self.ws.send(json.dumps(obj))
-
-    async def login(self, name, timeout=10.0):
-        since = len(self.msgs)
-        await self.send({"type": "login", "content": name})
-        m = (await self.until(lambda c: [
-            m for m in c.msgs[since:]
-            if (m["type"] == "login" and m.get("user") == name) or
-            m["type"] == "system" and m.get("code")], timeout,
-            "the login of %s" % name))[0]
-        assert m["type"] == "login", "%r: login %r: %r" % (self, name, m)
-        self.name = name
-        return m
-
-    async def wait_closed(self, timeout=10.0):
-        await self.until(lambda c: c.closed, timeout, "the close")
-        return self.ws.close_code
-
-    async def close(self):
-        try:
-            await asyncio.wait_for(self.ws.close(), 5)
-        except (asyncio.TimeoutError, OSError):
-            self.ws.transport.abort()
-        try:
-            await asyncio.wait_for(self.task, 5)
-        except asyncio.TimeoutError:
-            self.task.cancel()
-
-
-def uri(d):
-    return "ws://127.0.0.1:%d/ws" % d.port
-
-
-async def connect(d, mp=False, subprotocol=None):
-    """Connect to /ws and take the handshake, which must come first."""
-    protos = [MP] if mp else ([subprotocol] if subprotocol else None)
-    ws = await asyncio.wait_for(websockets.connect(
-        uri(d), subprotocols=protos, ping_interval=None, close_timeout=3,
-        max_size=None, max_queue=None), 10)
-    c = Client(ws, mp)
-    hs = await c.next()
-    assert hs.get("type") == "handshake", "first message %r" % hs
-    c.handshake = hs
-    return c
 
 
 class Pool:
@@ -241,6 +76,27 @@ class Pool:
 
     async def close(self):
         await asyncio.gather(*(c.close() for c in self.clients))
+
+
+def with_pool(d, body, timeout=60, fresh=False):
+    """Run body(pool), a coroutine function, with a new Pool on d; every
+    client in the pool is closed at the end, pass or fail.  fresh: first
+    wait until nobody is logged in (quiesce)."""
+    async def go():
+        if fresh:
+            await quiesce(d)
+        pool = Pool(d)
+        try:
+            return await body(pool)
+        finally:
+            await pool.close()
+    return wstest.run_async(go(), timeout)
+
+
+def on_main(body, timeout=60):
+    """with_pool on the main daemon, which the tests share, from a fresh
+    start: no test sees another's users."""
+    return with_pool(main_daemon(), body, timeout, fresh=True)
 
 
 async def quiesce(d, timeout=10.0):
@@ -279,665 +135,597 @@ def check_fields(m, **want):
         assert m[k] == v, "%s is %r, expected %r, in %r" % (k, m[k], v, m)
 
 
+async def same_message(clients, **fields):
+    """Wait for a message with these fields at each of clients; all must
+    have got the same one, which is returned."""
+    got = [await c.find(**fields) for c in clients]
+    assert all(m == got[0] for m in got), got
+    return got[0]
+
+
 # ---------------------------------------------------------------- 1. seed
 
 
 def test_seed_json_flow():
-    d = main_daemon()
+    async def go(pool):
+        a = await pool.connect()
+        hs = a.handshake
+        check_fields(hs, type="handshake", ip="127.0.0.1:%d" % a.port,
+                     user_list=[])
 
-    async def go():
-        await quiesce(d)
-        pool = Pool(d)
-        try:
-            a = await pool.connect()
-            hs = a.handshake
-            check_fields(hs, type="handshake", ip="127.0.0.1:%d" % a.port,
-                         user_list=[])
+        await a.send({"type": "login", "content": "seed"})
+        m = await a.next()
+        check_fields(m, type="login", **{"from": "seed"}, user="seed",
+                     content="seed", user_list=["seed"])
 
-            await a.send({"type": "login", "content": "seed"})
-            m = await a.next()
-            check_fields(m, type="login", **{"from": "seed"}, user="seed",
-                         content="seed", user_list=["seed"])
+        b = await pool.connect()
+        check_fields(b.handshake, type="handshake",
+                     ip="127.0.0.1:%d" % b.port, user_list=["seed"])
 
-            b = await pool.connect()
-            check_fields(b.handshake, type="handshake",
-                         ip="127.0.0.1:%d" % b.port, user_list=["seed"])
+        await a.send({"type": "user", "content": "hello world"})
+        ma, mb = await a.next(), await b.next()
+        for m in (ma, mb):
+            check_fields(m, type="user", content="hello world",
+                         room="lobby", **{"from": "seed"})
+            check_timestamp(m)
+            check_id(m)
+        assert ma["id"] == mb["id"], (ma, mb)
+        assert ma["timestamp"] == mb["timestamp"], (ma, mb)
 
-            await a.send({"type": "user", "content": "hello world"})
-            ma, mb = await a.next(), await b.next()
-            for m in (ma, mb):
-                check_fields(m, type="user", content="hello world",
-                             room="lobby", **{"from": "seed"})
-                check_timestamp(m)
-                check_id(m)
-            assert ma["id"] == mb["id"], (ma, mb)
-            assert ma["timestamp"] == mb["timestamp"], (ma, mb)
+        await a.send({"type": "user", "content": "second"})
+        ma2, mb2 = await a.next(), await b.next()
+        check_fields(ma2, type="user", content="second")
+        assert ma2 == mb2, (ma2, mb2)
+        assert check_id(ma2) != ma["id"], "two messages, one id"
+        assert ma2["id"] > ma["id"], "ids go backwards"
 
-            await a.send({"type": "user", "content": "second"})
-            ma2, mb2 = await a.next(), await b.next()
-            check_fields(ma2, type="user", content="second")
-            assert ma2 == mb2, (ma2, mb2)
-            assert check_id(ma2) != ma["id"], "two messages, one id"
-            assert ma2["id"] > ma["id"], "ids go backwards"
+        # A client not logged in chats under its address.
+        await b.send({"type": "user", "content": "anon"})
+        for c in (a, b):
+            m = await c.next()
+            check_fields(m, type="user", content="anon", room="lobby",
+                         **{"from": "127.0.0.1:%d" % b.port})
 
-            # A client not logged in chats under its address.
-            await b.send({"type": "user", "content": "anon"})
-            for c in (a, b):
-                m = await c.next()
-                check_fields(m, type="user", content="anon", room="lobby",
-                             **{"from": "127.0.0.1:%d" % b.port})
-
-            await a.send({"type": "logout"})
-            assert await a.wait_closed() == 1000, a.ws.close_code
-            m = await b.next()
-            check_fields(m, type="logout", **{"from": "seed"}, user="seed",
-                         content="seed", user_list=[])
-            # Nothing else for b, and the name is free.
-            await b.send({"type": "who"})
-            m = await b.next()
-            check_fields(m, type="who", user_list=[])
-            # The one logging out may see its own logout, nothing else.
-            types = [x["type"] for x in a.msgs]
-            assert types in (["handshake", "login", "user", "user", "user"],
-                             ["handshake", "login", "user", "user", "user",
-                              "logout"]), a.msgs
-        finally:
-            await pool.close()
-    run(go(), 30)
+        await a.send({"type": "logout"})
+        assert await a.wait_closed() == 1000, a.ws.close_code
+        m = await b.next()
+        check_fields(m, type="logout", **{"from": "seed"}, user="seed",
+                     content="seed", user_list=[])
+        # Nothing else for b, and the name is free.
+        await b.send({"type": "who"})
+        m = await b.next()
+        check_fields(m, type="who", user_list=[])
+        # The one logging out may see its own logout, nothing else.
+        types = [x["type"] for x in a.msgs]
+        assert types in (["handshake", "login", "user", "user", "user"],
+                         ["handshake", "login", "user", "user", "user",
+                          "logout"]), a.msgs
+    on_main(go, 30)
 
 
 # ---------------------------------------------------------------- 2. fan-out
 
 
 def test_two_hundred_clients_get_every_message_once():
-    d = main_daemon()
     nclients, nsenders, nmsgs = 200, 20, 25
 
-    async def go():
-        await quiesce(d)
-        pool = Pool(d)
-        try:
-            cs = await pool.connect_many(nclients)
-            owners = owners_of(d, cs)
-            counts = {p: owners.count(p) for p in d.worker_pids()}
-            assert len(counts) == 4 and all(counts.values()), \
-                "connections per worker %r" % counts
+    async def go(pool):
+        cs = await pool.connect_many(nclients)
+        owners = owners_of(pool.d, cs)
+        counts = {p: owners.count(p) for p in pool.d.worker_pids()}
+        assert len(counts) == 4 and all(counts.values()), \
+            "connections per worker %r" % counts
 
-            names = ["u%03d" % i for i in range(nclients)]
-            await asyncio.gather(*(c.login(n, 30)
-                                   for c, n in zip(cs, names)))
-            # Everyone sees every login, exactly once (after their own
-            # connect, which came before anyone's login).
-            want = set(names)
+        names = ["u%03d" % i for i in range(nclients)]
+        await asyncio.gather(*(c.login(n, 30)
+                               for c, n in zip(cs, names)))
+        # Everyone sees every login, exactly once (after their own
+        # connect, which came before anyone's login).
+        want = set(names)
 
-            def all_logins(c):
-                return {m["user"] for m in c.msgs
-                        if m["type"] == "login"} == want
-            await asyncio.gather(*(c.until(all_logins, 20, "200 logins")
-                                   for c in cs))
+        def all_logins(c):
+            return {m["user"] for m in c.msgs
+                    if m["type"] == "login"} == want
+        await asyncio.gather(*(c.until(all_logins, 20, "200 logins")
+                               for c in cs))
 
-            # Senders: round robin over the workers.
-            byw = {}
-            for c in cs:
-                byw.setdefault(c.worker, []).append(c)
-            senders = []
-            while len(senders) < nsenders:
-                for lst in byw.values():
-                    if lst and len(senders) < nsenders:
-                        senders.append(lst.pop())
-            assert len({s.worker for s in senders}) == 4
+        # Senders: round robin over the workers.
+        byw = {}
+        for c in cs:
+            byw.setdefault(c.worker, []).append(c)
+        senders = []
+        while len(senders) < nsenders:
+            for lst in byw.values():
+                if lst and len(senders) < nsenders:
+                    senders.append(lst.pop())
+        assert len({s.worker for s in senders}) == 4
 
-            async def send_all(s):
-                for k in range(nmsgs):
-                    await s.send({"type": "user",
-                                  "content": "%s #%d" % (s.name, k)})
-            await asyncio.gather(*(send_all(s) for s in senders))
+        async def send_all(s):
+            for k in range(nmsgs):
+                await s.send({"type": "user",
+                              "content": "%s #%d" % (s.name, k)})
+        await asyncio.gather(*(send_all(s) for s in senders))
 
-            # Per-sender order: a sender's last message comes after all
-            # of its others, so once every client has all the last ones,
-            # anything missing is lost, not late.
-            lasts = {"%s #%d" % (s.name, nmsgs - 1) for s in senders}
+        # Per-sender order: a sender's last message comes after all
+        # of its others, so once every client has all the last ones,
+        # anything missing is lost, not late.
+        lasts = {"%s #%d" % (s.name, nmsgs - 1) for s in senders}
 
-            def has_lasts(c):
-                return lasts <= {m.get("content") for m in c.msgs
-                                 if m["type"] == "user"}
-            await asyncio.gather(*(c.until(has_lasts, 30, "the last "
-                                           "messages") for c in cs))
-            # Let any duplicate that would follow arrive (bounded).
-            await asyncio.sleep(0.5)
+        def has_lasts(c):
+            return lasts <= {m.get("content") for m in c.msgs
+                             if m["type"] == "user"}
+        await asyncio.gather(*(c.until(has_lasts, 30, "the last "
+                                       "messages") for c in cs))
+        # Let any duplicate that would follow arrive (bounded).
+        await asyncio.sleep(0.5)
 
-            sender_names = {s.name for s in senders}
-            ids = None
-            for c in cs:
-                c.check()
-                for m in c.msgs:
-                    if m["type"] == "login":
-                        ul = m["user_list"]
-                        assert m["user"] in ul and len(ul) == len(set(ul)), m
-                logins = [m["user"] for m in c.msgs if m["type"] == "login"]
-                assert sorted(logins) == sorted(names), \
-                    "%r: %d logins, %d distinct" % (c, len(logins),
-                                                    len(set(logins)))
-                users = [m for m in c.msgs if m["type"] == "user"]
-                assert len(users) == nsenders * nmsgs, \
-                    "%r got %d chat messages, expected %d" % (
-                        c, len(users), nsenders * nmsgs)
-                mine = {}
-                for m in users:
-                    assert m["from"] in sender_names, m
-                    assert m["room"] == "lobby", m
-                    check_timestamp(m)
-                    check_id(m)
-                    mine.setdefault(m["from"], []).append(m)
-                for s, lst in mine.items():
-                    got = [m["content"] for m in lst]
-                    assert got == ["%s #%d" % (s, k) for k in range(nmsgs)],\
-                        "%r: %s's messages out of order or lost: %r" % (
-                            c, s, got)
-                    sid = [m["id"] for m in lst]
-                    assert sid == sorted(sid), "ids of %s decrease" % s
-                theirs = {m["content"]: m["id"] for m in users}
-                if ids is None:
-                    ids = theirs
-                    assert len(set(ids.values())) == len(ids), \
-                        "ids are not unique"
-                else:
-                    assert theirs == ids, "%r saw other ids" % c
-        finally:
-            await pool.close()
-    run(go(), 60)
+        sender_names = {s.name for s in senders}
+        ids = None
+        for c in cs:
+            c.check()
+            for m in c.msgs:
+                if m["type"] == "login":
+                    ul = m["user_list"]
+                    assert m["user"] in ul and len(ul) == len(set(ul)), m
+            logins = [m["user"] for m in c.msgs if m["type"] == "login"]
+            assert sorted(logins) == sorted(names), \
+                "%r: %d logins, %d distinct" % (c, len(logins),
+                                                len(set(logins)))
+            users = [m for m in c.msgs if m["type"] == "user"]
+            assert len(users) == nsenders * nmsgs, \
+                "%r got %d chat messages, expected %d" % (
+                    c, len(users), nsenders * nmsgs)
+            mine = {}
+            for m in users:
+                assert m["from"] in sender_names, m
+                assert m["room"] == "lobby", m
+                check_timestamp(m)
+                check_id(m)
+                mine.setdefault(m["from"], []).append(m)
+            for s, lst in mine.items():
+                got = [m["content"] for m in lst]
+                assert got == ["%s #%d" % (s, k) for k in range(nmsgs)],\
+                    "%r: %s's messages out of order or lost: %r" % (
+                        c, s, got)
+                sid = [m["id"] for m in lst]
+                assert sid == sorted(sid), "ids of %s decrease" % s
+            theirs = {m["content"]: m["id"] for m in users}
+            if ids is None:
+                ids = theirs
+                assert len(set(ids.values())) == len(ids), \
+                    "ids are not unique"
+            else:
+                assert theirs == ids, "%r saw other ids" % c
+    on_main(go, 60)
 
 
 # ---------------------------------------------------------------- 3. names
 
 
 def test_names_are_unique_across_workers():
-    d = main_daemon()
     n = 50
 
-    async def go():
-        await quiesce(d)
-        pool = Pool(d)
+    async def go(pool):
+        cs = await pool.connect_many(n)
+        owners = owners_of(pool.d, cs)
+        assert len(set(owners)) == 4, \
+            "50 racers on %d workers" % len(set(owners))
+        await asyncio.gather(*(c.send({"type": "login",
+                                       "content": "racer"})
+                               for c in cs))
+        await asyncio.gather(*(c.find(10, type="login", user="racer")
+                               for c in cs))
+
+        def taken(c):
+            return c.find_all(type="system", code="name_taken")
+
+        async def count_losers():
+            while sum(1 for c in cs if taken(c)) < n - 1:
+                await asyncio.sleep(0.02)
         try:
-            cs = await pool.connect_many(n)
-            owners = owners_of(d, cs)
-            assert len(set(owners)) == 4, \
-                "50 racers on %d workers" % len(set(owners))
-            await asyncio.gather(*(c.send({"type": "login",
-                                           "content": "racer"})
-                                   for c in cs))
-            await asyncio.gather(*(c.find(10, type="login", user="racer")
-                                   for c in cs))
+            await asyncio.wait_for(count_losers(), 10)
+        except asyncio.TimeoutError:
+            raise AssertionError("%d name_taken replies, expected %d" %
+                                 (sum(1 for c in cs if taken(c)), n - 1))
+        winners = [c for c in cs if not taken(c)]
+        assert len(winners) == 1, "%d winners" % len(winners)
+        win = winners[0]
+        win.name = "racer"
+        # Barrier: each client chats after its answer; once everyone
+        # has every client's chat, every login any of them published
+        # (earlier, on the same worker ring) has been delivered.
+        for i, c in enumerate(cs):
+            await c.send({"type": "user", "content": "done %d" % i})
+        for c in cs:
+            await c.until(lambda c: len({m["content"] for m in c.msgs
+                                         if m["type"] == "user" and
+                                         m["content"].startswith(
+                                             "done ")}) == n,
+                          10, "every client's barrier")
+        for i, c in enumerate(cs):
+            c.check()
+            logins = c.find_all(type="login")
+            assert len(logins) == 1, "%r: logins %r" % (c, logins)
+            check_fields(logins[0], user="racer", content="racer",
+                         **{"from": "racer"})
+            assert logins[0]["user_list"].count("racer") == 1
+            if c is not win:
+                assert len(taken(c)) == 1, taken(c)
+            done = c.find_all(type="user", content="done %d" % i)
+            sender = "racer" if c is win else "127.0.0.1:%d" % c.port
+            assert len(done) == 1 and done[0]["from"] == sender, done
 
-            def taken(c):
-                return c.find_all(type="system", code="name_taken")
+        # The winner logs out: the name is free again.
+        rest = [c for c in cs if c is not win]
+        await win.send({"type": "logout"})
+        assert await win.wait_closed() == 1000
+        for c in rest:
+            await c.find(10, type="logout", user="racer")
+        second = rest[0]
+        m = await second.login("racer")
+        check_fields(m, user_list=["racer"])
+        for c in rest:
+            await c.count(2, type="login", user="racer",
+                          what="second login")
 
-            async def count_losers():
-                while sum(1 for c in cs if taken(c)) < n - 1:
-                    await asyncio.sleep(0.02)
-            try:
-                await asyncio.wait_for(count_losers(), 10)
-            except asyncio.TimeoutError:
-                raise AssertionError("%d name_taken replies, expected %d" %
-                                     (sum(1 for c in cs if taken(c)), n - 1))
-            winners = [c for c in cs if not taken(c)]
-            assert len(winners) == 1, "%d winners" % len(winners)
-            win = winners[0]
-            win.name = "racer"
-            # Barrier: each client chats after its answer; once everyone
-            # has every client's chat, every login any of them published
-            # (earlier, on the same worker ring) has been delivered.
-            for i, c in enumerate(cs):
-                await c.send({"type": "user", "content": "done %d" % i})
-            for c in cs:
-                await c.until(lambda c: len({m["content"] for m in c.msgs
-                                             if m["type"] == "user" and
-                                             m["content"].startswith(
-                                                 "done ")}) == n,
-                              10, "every client's barrier")
-            for i, c in enumerate(cs):
-                c.check()
-                logins = c.find_all(type="login")
-                assert len(logins) == 1, "%r: logins %r" % (c, logins)
-                check_fields(logins[0], user="racer", content="racer",
-                             **{"from": "racer"})
-                assert logins[0]["user_list"].count("racer") == 1
-                if c is not win:
-                    assert len(taken(c)) == 1, taken(c)
-                done = c.find_all(type="user", content="done %d" % i)
-                sender = "racer" if c is win else "127.0.0.1:%d" % c.port
-                assert len(done) == 1 and done[0]["from"] == sender, done
-
-            # The winner logs out: the name is free again.
-            rest = [c for c in cs if c is not win]
-            await win.send({"type": "logout"})
-            assert await win.wait_closed() == 1000
-            for c in rest:
-                await c.find(10, type="logout", user="racer")
-            second = rest[0]
-            m = await second.login("racer")
-            check_fields(m, user_list=["racer"])
-            for c in rest:
-                await c.until(lambda c: len(c.find_all(
-                    type="login", user="racer")) == 2, 10, "second login")
-
-            # Freed by a disconnect too, without a goodbye.
-            second.ws.transport.abort()
-            rest = rest[1:]
-            for c in rest:
-                await c.until(lambda c: len(c.find_all(
-                    type="logout", user="racer")) == 2, 10, "second logout")
-            third = rest[-1]
-            m = await third.login("racer")
-            check_fields(m, user_list=["racer"])
-            # And taken again for everyone else.
-            await rest[0].send({"type": "login", "content": "racer"})
-            await rest[0].until(lambda c: len(taken(c)) == 2, 10,
-                                "a second name_taken")
-        finally:
-            await pool.close()
-    run(go(), 40)
+        # Freed by a disconnect too, without a goodbye.
+        second.ws.transport.abort()
+        rest = rest[1:]
+        for c in rest:
+            await c.count(2, type="logout", user="racer",
+                          what="second logout")
+        third = rest[-1]
+        m = await third.login("racer")
+        check_fields(m, user_list=["racer"])
+        # And taken again for everyone else.
+        await rest[0].send({"type": "login", "content": "racer"})
+        await rest[0].count(2, type="system", code="name_taken",
+                            what="a second name_taken")
+    on_main(go, 40)
 
 
 # ---------------------------------------------------------------- 4. private
 
 
 def test_private_messages_cross_workers():
-    d = main_daemon()
+    async def go(pool):
+        a, b, c = await on_distinct_workers(pool, 3)
+        anon = pool.clients[-1] if pool.clients[-1] not in (a, b, c) \
+            else await pool.connect()
+        for x, n in ((a, "alice"), (b, "bob"), (c, "carol")):
+            await x.login(n)
+        await a.send({"type": "to", "to": "bob", "content": "psst"})
+        ma = await a.find(type="private")
+        mb = await b.find(type="private")
+        for m in (ma, mb):
+            check_fields(m, type="private", to="bob", content="psst",
+                         **{"from": "alice"})
+            check_timestamp(m)
+            check_id(m)
+        assert ma["id"] == mb["id"], (ma, mb)
 
-    async def go():
-        await quiesce(d)
-        pool = Pool(d)
-        try:
-            a, b, c = await on_distinct_workers(pool, 3)
-            anon = pool.clients[-1] if pool.clients[-1] not in (a, b, c) \
-                else await pool.connect()
-            for x, n in ((a, "alice"), (b, "bob"), (c, "carol")):
-                await x.login(n)
-            await a.send({"type": "to", "to": "bob", "content": "psst"})
-            ma = await a.find(type="private")
-            mb = await b.find(type="private")
-            for m in (ma, mb):
-                check_fields(m, type="private", to="bob", content="psst",
-                             **{"from": "alice"})
-                check_timestamp(m)
-                check_id(m)
-            assert ma["id"] == mb["id"], (ma, mb)
+        # And back, bob's worker to alice's.
+        await b.send({"type": "to", "to": "alice", "content": "hi a"})
+        await a.find(type="private", content="hi a", to="alice",
+                     **{"from": "bob"})
+        await b.find(type="private", content="hi a", to="alice")
 
-            # And back, bob's worker to alice's.
-            await b.send({"type": "to", "to": "alice", "content": "hi a"})
-            await a.find(type="private", content="hi a", to="alice",
-                         **{"from": "bob"})
-            await b.find(type="private", content="hi a", to="alice")
+        # To oneself: once.
+        await c.send({"type": "to", "to": "carol", "content": "memo"})
+        await c.find(type="private", content="memo")
 
-            # To oneself: once.
-            await c.send({"type": "to", "to": "carol", "content": "memo"})
-            await c.find(type="private", content="memo")
+        # Barrier: each one's public chat follows its privates on its
+        # worker's ring, so a private that leaked would be here first.
+        for x in (a, b, c):
+            await x.send({"type": "user", "content": "end " + x.name})
+        for x in (a, b, c, anon):
+            for y in (a, b, c):
+                await x.find(type="user", content="end " + y.name)
+        assert c.find_all(type="private", content="psst") == []
+        assert c.find_all(type="private", content="hi a") == []
+        assert anon.find_all(type="private") == []
+        assert len(a.find_all(type="private")) == 2, a.msgs
+        assert len(b.find_all(type="private")) == 2, b.msgs
+        assert len(c.find_all(type="private", content="memo")) == 1
+        for x in (a, b):
+            assert x.find_all(type="private", content="memo") == []
 
-            # Barrier: each one's public chat follows its privates on its
-            # worker's ring, so a private that leaked would be here first.
-            for x in (a, b, c):
-                await x.send({"type": "user", "content": "end " + x.name})
-            for x in (a, b, c, anon):
-                for y in (a, b, c):
-                    await x.find(type="user", content="end " + y.name)
-            assert c.find_all(type="private", content="psst") == []
-            assert c.find_all(type="private", content="hi a") == []
-            assert anon.find_all(type="private") == []
-            assert len(a.find_all(type="private")) == 2, a.msgs
-            assert len(b.find_all(type="private")) == 2, b.msgs
-            assert len(c.find_all(type="private", content="memo")) == 1
-            for x in (a, b):
-                assert x.find_all(type="private", content="memo") == []
-
-            await a.send({"type": "to", "to": "nobody", "content": "x"})
-            m = await a.find(type="system", code="no_such_user")
-            assert isinstance(m.get("content"), str), m
-            await anon.send({"type": "to", "to": "bob", "content": "x"})
-            m = await anon.find(type="system", code="not_logged_in")
-            assert isinstance(m.get("content"), str), m
-            # Neither reached bob.
-            await b.send({"type": "user", "content": "fence"})
-            await b.find(type="user", content="fence")
-            assert [m["content"] for m in b.find_all(type="private")] == \
-                ["psst", "hi a"], b.find_all(type="private")
-        finally:
-            await pool.close()
-    run(go(), 30)
+        await a.send({"type": "to", "to": "nobody", "content": "x"})
+        m = await a.find(type="system", code="no_such_user")
+        assert isinstance(m.get("content"), str), m
+        await anon.send({"type": "to", "to": "bob", "content": "x"})
+        m = await anon.find(type="system", code="not_logged_in")
+        assert isinstance(m.get("content"), str), m
+        # Neither reached bob.
+        await b.send({"type": "user", "content": "fence"})
+        await b.find(type="user", content="fence")
+        assert [m["content"] for m in b.find_all(type="private")] == \
+            ["psst", "hi a"], b.find_all(type="private")
+    on_main(go, 30)
 
 
 # ---------------------------------------------------------------- 5. rooms
 
 
 def test_rooms_isolate_across_workers():
-    d = main_daemon()
+    async def go(pool):
+        a, b, c, dd = await on_distinct_workers(pool, 4)
+        for x, n in ((a, "ra"), (b, "rb"), (c, "rc"), (dd, "rd")):
+            await x.login(n)
+        for x in (a, b):
+            await x.send({"type": "join", "room": "r1"})
+            m = await x.find(type="system", content="joined")
+            check_fields(m, room="r1")
+            assert "code" not in m, m
 
-    async def go():
-        await quiesce(d)
-        pool = Pool(d)
-        try:
-            a, b, c, dd = await on_distinct_workers(pool, 4)
-            for x, n in ((a, "ra"), (b, "rb"), (c, "rc"), (dd, "rd")):
-                await x.login(n)
-            for x in (a, b):
-                await x.send({"type": "join", "room": "r1"})
-                m = await x.find(type="system", content="joined")
-                check_fields(m, room="r1")
-                assert "code" not in m, m
+        # Phase 1: a and b in r1 (different workers); c, dd in lobby.
+        await a.send({"type": "user", "content": "a1"})
+        await dd.send({"type": "user", "content": "d1"})
+        for x in (a, b):
+            m = await x.find(type="user", content="a1")
+            check_fields(m, room="r1", **{"from": "ra"})
+        for x in (c, dd):
+            m = await x.find(type="user", content="d1")
+            check_fields(m, room="lobby", **{"from": "rd"})
+        # Barrier: renames go to everyone and follow the chat on the
+        # sender's ring.
+        await a.send({"type": "rename", "content": "ra2"})
+        await dd.send({"type": "rename", "content": "rd2"})
+        for x in (a, b, c, dd):
+            await x.find(type="rename", content="ra2")
+            await x.find(type="rename", content="rd2")
+        for x in (c, dd):
+            assert x.find_all(content="a1") == [], "%r got r1's chat" % x
+        for x in (a, b):
+            assert x.find_all(content="d1") == [], \
+                "%r in r1 got the lobby's chat" % x
 
-            # Phase 1: a and b in r1 (different workers); c, dd in lobby.
-            await a.send({"type": "user", "content": "a1"})
-            await dd.send({"type": "user", "content": "d1"})
-            for x in (a, b):
-                m = await x.find(type="user", content="a1")
-                check_fields(m, room="r1", **{"from": "ra"})
-            for x in (c, dd):
-                m = await x.find(type="user", content="d1")
-                check_fields(m, room="lobby", **{"from": "rd"})
-            # Barrier: renames go to everyone and follow the chat on the
-            # sender's ring.
-            await a.send({"type": "rename", "content": "ra2"})
-            await dd.send({"type": "rename", "content": "rd2"})
-            for x in (a, b, c, dd):
-                await x.find(type="rename", content="ra2")
-                await x.find(type="rename", content="rd2")
-            for x in (c, dd):
-                assert x.find_all(content="a1") == [], "%r got r1's chat" % x
-            for x in (a, b):
-                assert x.find_all(content="d1") == [], \
-                    "%r in r1 got the lobby's chat" % x
+        # Phase 2: a leaves, back to the lobby.
+        await a.send({"type": "leave"})
+        m = await a.until(lambda c: [m for m in c.find_all(
+            type="system", content="joined") if m.get("room") ==
+            "lobby"], 10, "joined lobby")
+        await a.send({"type": "user", "content": "a2"})
+        for x in (a, c, dd):
+            m = await x.find(type="user", content="a2")
+            check_fields(m, room="lobby", **{"from": "ra2"})
+        await b.send({"type": "user", "content": "b1"})
+        await b.find(type="user", content="b1", room="r1")
+        await a.send({"type": "rename", "content": "ra3"})
+        await b.send({"type": "rename", "content": "rb2"})
+        for x in (a, b, c, dd):
+            await x.find(type="rename", content="ra3")
+            await x.find(type="rename", content="rb2")
+        assert b.find_all(content="a2") == [], "b in r1 got a2"
+        for x in (a, c, dd):
+            assert x.find_all(content="b1") == [], "%r got b1" % x
 
-            # Phase 2: a leaves, back to the lobby.
-            await a.send({"type": "leave"})
-            m = await a.until(lambda c: [m for m in c.find_all(
-                type="system", content="joined") if m.get("room") ==
-                "lobby"], 10, "joined lobby")
-            await a.send({"type": "user", "content": "a2"})
-            for x in (a, c, dd):
-                m = await x.find(type="user", content="a2")
-                check_fields(m, room="lobby", **{"from": "ra2"})
-            await b.send({"type": "user", "content": "b1"})
-            await b.find(type="user", content="b1", room="r1")
-            await a.send({"type": "rename", "content": "ra3"})
-            await b.send({"type": "rename", "content": "rb2"})
-            for x in (a, b, c, dd):
-                await x.find(type="rename", content="ra3")
-                await x.find(type="rename", content="rb2")
-            assert b.find_all(content="a2") == [], "b in r1 got a2"
-            for x in (a, c, dd):
-                assert x.find_all(content="b1") == [], "%r got b1" % x
+        # Phase 3: a login goes to the room of whoever logs in.
+        e = await pool.connect()
+        await e.send({"type": "join", "room": "r1"})
+        await e.find(type="system", content="joined", room="r1")
+        await e.login("re")
+        await b.find(type="login", user="re")
+        await e.send({"type": "user", "content": "e1"})
+        for x in (b, e):
+            await x.find(type="user", content="e1", room="r1")
+        await e.send({"type": "rename", "content": "re2"})
+        for x in (a, b, c, dd, e):
+            await x.find(type="rename", content="re2")
+        for x in (a, c, dd):
+            assert x.find_all(type="login", user="re") == [], \
+                "%r in the lobby got r1's login" % x
+            assert x.find_all(content="e1") == [], x
 
-            # Phase 3: a login goes to the room of whoever logs in.
-            e = await pool.connect()
-            await e.send({"type": "join", "room": "r1"})
-            await e.find(type="system", content="joined", room="r1")
-            await e.login("re")
-            await b.find(type="login", user="re")
-            await e.send({"type": "user", "content": "e1"})
-            for x in (b, e):
-                await x.find(type="user", content="e1", room="r1")
-            await e.send({"type": "rename", "content": "re2"})
-            for x in (a, b, c, dd, e):
-                await x.find(type="rename", content="re2")
-            for x in (a, c, dd):
-                assert x.find_all(type="login", user="re") == [], \
-                    "%r in the lobby got r1's login" % x
-                assert x.find_all(content="e1") == [], x
+        # A logout reaches every room.
+        await e.send({"type": "logout"})
+        for x in (a, b, c, dd):
+            m = await x.find(type="logout", user="re2")
+            assert "re2" not in m["user_list"], m
 
-            # A logout reaches every room.
-            await e.send({"type": "logout"})
-            for x in (a, b, c, dd):
-                m = await x.find(type="logout", user="re2")
-                assert "re2" not in m["user_list"], m
-
-            # Bad rooms.
-            await c.send({"type": "join"})
-            await c.find(type="system", code="bad_room")
-            await c.send({"type": "join", "room": ""})
-            await c.until(lambda c: len(c.find_all(
-                type="system", code="bad_room")) == 2, 10, "bad_room")
-            await c.send({"type": "user", "content": "c still in lobby"})
-            m = await dd.find(type="user", content="c still in lobby")
-            check_fields(m, room="lobby")
-            for x in (a, b, c, dd, e):
-                x.check()
-        finally:
-            await pool.close()
-    run(go(), 30)
+        # Bad rooms.
+        await c.send({"type": "join"})
+        await c.find(type="system", code="bad_room")
+        await c.send({"type": "join", "room": ""})
+        await c.count(2, type="system", code="bad_room", what="bad_room")
+        await c.send({"type": "user", "content": "c still in lobby"})
+        m = await dd.find(type="user", content="c still in lobby")
+        check_fields(m, room="lobby")
+        for x in (a, b, c, dd, e):
+            x.check()
+    on_main(go, 30)
 
 
 # ---------------------------------------------------------------- 6. msgpack
 
 
 def test_msgpack_and_json_clients_interoperate():
-    d = main_daemon()
+    async def go(pool):
+        j, _ = await on_distinct_workers(pool, 2)
+        m = await pool.connect(mp=True)
+        assert m.ws.subprotocol == MP, m.ws.subprotocol
+        check_fields(m.handshake, type="handshake",
+                     ip="127.0.0.1:%d" % m.port, user_list=[])
+        ej = await pool.connect(subprotocol="wschat.json")
+        assert ej.ws.subprotocol == "wschat.json", ej.ws.subprotocol
+        owners_of(pool.d, [j, m])
 
-    async def go():
-        await quiesce(d)
-        pool = Pool(d)
-        try:
-            j, _ = await on_distinct_workers(pool, 2)
-            m = await pool.connect(mp=True)
-            assert m.ws.subprotocol == MP, m.ws.subprotocol
-            check_fields(m.handshake, type="handshake",
-                         ip="127.0.0.1:%d" % m.port, user_list=[])
-            ej = await pool.connect(subprotocol="wschat.json")
-            assert ej.ws.subprotocol == "wschat.json", ej.ws.subprotocol
-            owners_of(d, [j, m])
+        await j.login("jay")
+        lm = await m.login("emma")
+        check_fields(lm, type="login", user="emma", content="emma",
+                     **{"from": "emma"})
+        assert sorted(lm["user_list"]) == ["emma", "jay"], lm
+        lj = await j.find(type="login", user="emma")
+        assert lj == lm, (lj, lm)
 
-            await j.login("jay")
-            lm = await m.login("emma")
-            check_fields(lm, type="login", user="emma", content="emma",
-                         **{"from": "emma"})
-            assert sorted(lm["user_list"]) == ["emma", "jay"], lm
-            lj = await j.find(type="login", user="emma")
-            assert lj == lm, (lj, lm)
+        # msgpack -> JSON, and JSON -> msgpack.
+        await m.send({"type": "user", "content": "from mp ✓"})
+        a = await same_message((j, m, ej), type="user", content="from mp ✓")
+        check_fields(a, room="lobby", **{"from": "emma"})
+        check_id(a)
+        check_timestamp(a)
+        await j.send({"type": "user", "content": "from json é"})
+        a = await same_message((j, m), type="user", content="from json é")
+        check_fields(a, **{"from": "jay"})
+        # A text frame on wschat.msgpack is raw chat.
+        await m.ws.send("plain words")
+        a = await same_message((j, m), type="user", content="plain words")
+        assert a["from"] == "emma", a
 
-            # msgpack -> JSON, and JSON -> msgpack.
-            await m.send({"type": "user", "content": "from mp ✓"})
-            a = await j.find(type="user", content="from mp ✓")
-            b = await m.find(type="user", content="from mp ✓")
-            ec = await ej.find(type="user", content="from mp ✓")
-            assert a == b == ec, (a, b, ec)
-            check_fields(a, room="lobby", **{"from": "emma"})
-            check_id(a)
-            check_timestamp(a)
-            await j.send({"type": "user", "content": "from json é"})
-            a = await j.find(type="user", content="from json é")
-            b = await m.find(type="user", content="from json é")
-            assert a == b, (a, b)
-            check_fields(b, **{"from": "jay"})
-            # A text frame on wschat.msgpack is raw chat.
-            await m.ws.send("plain words")
-            a = await j.find(type="user", content="plain words")
-            b = await m.find(type="user", content="plain words")
-            assert a == b and a["from"] == "emma", (a, b)
+        await m.send({"type": "to", "to": "jay", "content": "dm"})
+        a = await same_message((j, m), type="private", content="dm")
+        check_fields(a, to="jay", **{"from": "emma"})
+        w = await m.who()
+        assert sorted(w["user_list"]) == ["emma", "jay"], w
 
-            await m.send({"type": "to", "to": "jay", "content": "dm"})
-            a = await j.find(type="private", content="dm")
-            b = await m.find(type="private", content="dm")
-            assert a == b, (a, b)
-            check_fields(a, to="jay", **{"from": "emma"})
-            await m.send({"type": "who"})
-            w = await m.find(type="who")
-            assert sorted(w["user_list"]) == ["emma", "jay"], w
+        # Bad MessagePack: errors, connection kept.
+        await m.ws.send(b"\xc1\xc1")
+        await m.find(type="system", code="bad_message")
+        await m.ws.send(msgpack.packb([1, 2]))
+        await m.count(2, type="system", code="bad_message",
+                      what="bad_message for a non-map")
+        await m.ws.send(msgpack.packb({"type": "user", "content": 7}))
+        await m.count(3, type="system", code="bad_message",
+                      what="bad_message for a number")
+        await m.send({"type": "dance"})
+        await m.find(type="system", code="unknown_type")
+        await m.send({"type": "user", "content": "still here"})
+        await j.find(type="user", content="still here",
+                     **{"from": "emma"})
+        await m.find(type="user", content="still here")
 
-            # Bad MessagePack: errors, connection kept.
-            await m.ws.send(b"\xc1\xc1")
-            await m.find(type="system", code="bad_message")
-            await m.ws.send(msgpack.packb([1, 2]))
-            await m.until(lambda c: len(c.find_all(
-                type="system", code="bad_message")) == 2, 10,
-                "bad_message for a non-map")
-            await m.ws.send(msgpack.packb({"type": "user", "content": 7}))
-            await m.until(lambda c: len(c.find_all(
-                type="system", code="bad_message")) == 3, 10,
-                "bad_message for a number")
-            await m.send({"type": "dance"})
-            await m.find(type="system", code="unknown_type")
-            await m.send({"type": "user", "content": "still here"})
-            await j.find(type="user", content="still here",
-                         **{"from": "emma"})
-            await m.find(type="user", content="still here")
-
-            await m.send({"type": "logout"})
-            assert await m.wait_closed() == 1000
-            lo = await j.find(type="logout", user="emma")
-            check_fields(lo, content="emma", user_list=["jay"],
-                         **{"from": "emma"})
-            for x in (j, m, ej):
-                x.check()
-        finally:
-            await pool.close()
-    run(go(), 30)
+        await m.send({"type": "logout"})
+        assert await m.wait_closed() == 1000
+        lo = await j.find(type="logout", user="emma")
+        check_fields(lo, content="emma", user_list=["jay"],
+                     **{"from": "emma"})
+        for x in (j, m, ej):
+            x.check()
+    on_main(go, 30)
 
 
 # ---------------------------------------------------------------- 7. who
 
 
 def test_who_and_user_list_match_logged_in_names():
-    d = main_daemon()
-
-    async def go():
-        await quiesce(d)
-        pool = Pool(d)
-        try:
-            cs = await on_distinct_workers(pool, 4)
-            cs += await pool.connect_many(2)
-            names = ["Zoë", "名前", "x" * 32, "é" * 16, "with space",
-                     "o'brien \"q\""]
-            online = []
-            for c, n in zip(cs, names):
-                await c.send({"type": "login", "content": n})
-                online.append(n)
-                # Logins one at a time: each list is exactly who is on.
-                for x in cs:
-                    m = await x.find(type="login", user=n)
-                    assert sorted(m["user_list"]) == sorted(online), \
-                        (x, m, online)
-                c.name = n
-            probe = await pool.connect()
-            assert sorted(probe.handshake["user_list"]) == sorted(online)
-            for c in cs + [probe]:
-                await c.send({"type": "who"})
-                m = await c.find(type="who")
-                assert sorted(m["user_list"]) == sorted(online), m
-                assert len(m["user_list"]) == len(set(m["user_list"])), m
-
-            # Bad names change nothing.
-            for i, bad in enumerate(["", "x" * 33, "é" * 17, "a\nb",
-                                     "tab\there", "del\x7f", "c1\u0085"]):
-                await probe.send({"type": "login", "content": bad})
-                await probe.until(lambda c: len(c.find_all(
-                    type="system", code="bad_name")) == i + 1, 10,
-                    "bad_name for %r" % bad)
-            await probe.send({"type": "rename", "content": "Zoë"})
-            await probe.find(type="system", code="name_taken")
-            probe.pos = len(probe.msgs)
-            await probe.send({"type": "who"})
-            m = await probe.until(lambda c: [m for m in c.msgs[c.pos:]
-                                             if m["type"] == "who"], 10,
-                                  "who")
-            assert sorted(m[0]["user_list"]) == sorted(online), m
-
-            # Rename, and login while logged in (a rename too).
-            await cs[0].send({"type": "rename", "content": "Zoe"})
-            online[0] = "Zoe"
-            for x in cs + [probe]:
-                m = await x.find(type="rename", content="Zoe")
-                check_fields(m, **{"from": "Zoë"})
-                assert sorted(m["user_list"]) == sorted(online), m
-            await cs[1].send({"type": "login", "content": "namae"})
-            online[1] = "namae"
-            for x in cs + [probe]:
-                m = await x.find(type="rename", content="namae")
-                check_fields(m, **{"from": "名前"})
-                assert sorted(m["user_list"]) == sorted(online), m
-            # A rename to a taken name fails and keeps the old one.
-            await cs[4].send({"type": "rename", "content": "Zoe"})
-            await cs[4].find(type="system", code="name_taken")
-            await cs[4].send({"type": "user", "content": "still me"})
-            m = await probe.find(type="user", content="still me")
-            check_fields(m, **{"from": "with space"})
-            # The old names are free.
-            await probe.login("名前")
-            online.append("名前")
-            # Logout and disconnect.
-            await cs[2].send({"type": "logout"})
-            online.remove("x" * 32)
-            m = await probe.find(type="logout", user="x" * 32)
+    async def go(pool):
+        cs = await on_distinct_workers(pool, 4)
+        cs += await pool.connect_many(2)
+        names = ["Zoë", "名前", "x" * 32, "é" * 16, "with space",
+                 "o'brien \"q\""]
+        online = []
+        for c, n in zip(cs, names):
+            await c.send({"type": "login", "content": n})
+            online.append(n)
+            # Logins one at a time: each list is exactly who is on.
+            for x in cs:
+                m = await x.find(type="login", user=n)
+                assert sorted(m["user_list"]) == sorted(online), \
+                    (x, m, online)
+            c.name = n
+        probe = await pool.connect()
+        assert sorted(probe.handshake["user_list"]) == sorted(online)
+        for c in cs + [probe]:
+            m = await c.who()
             assert sorted(m["user_list"]) == sorted(online), m
-            cs[3].ws.transport.abort()
-            online.remove("é" * 16)
-            m = await probe.find(type="logout", user="é" * 16)
+            assert len(m["user_list"]) == len(set(m["user_list"])), m
+
+        # Bad names change nothing.
+        for i, bad in enumerate(["", "x" * 33, "é" * 17, "a\nb",
+                                 "tab\there", "del\x7f", "c1\u0085"]):
+            await probe.send({"type": "login", "content": bad})
+            await probe.count(i + 1, type="system", code="bad_name",
+                              what="bad_name for %r" % bad)
+        await probe.send({"type": "rename", "content": "Zoë"})
+        await probe.find(type="system", code="name_taken")
+        m = await probe.who()
+        assert sorted(m["user_list"]) == sorted(online), m
+
+        async def everyone_sees_rename(old, new):
+            for x in cs + [probe]:
+                m = await x.find(type="rename", content=new)
+                check_fields(m, **{"from": old})
+                assert sorted(m["user_list"]) == sorted(online), m
+
+        # Rename, and login while logged in (a rename too).
+        await cs[0].send({"type": "rename", "content": "Zoe"})
+        online[0] = "Zoe"
+        await everyone_sees_rename("Zoë", "Zoe")
+        await cs[1].send({"type": "login", "content": "namae"})
+        online[1] = "namae"
+        await everyone_sees_rename("名前", "namae")
+        # A rename to a taken name fails and keeps the old one.
+        await cs[4].send({"type": "rename", "content": "Zoe"})
+        await cs[4].find(type="system", code="name_taken")
+        await cs[4].send({"type": "user", "content": "still me"})
+        m = await probe.find(type="user", content="still me")
+        check_fields(m, **{"from": "with space"})
+        # The old names are free.
+        await probe.login("名前")
+        online.append("名前")
+        # Logout and disconnect.
+        await cs[2].send({"type": "logout"})
+        online.remove("x" * 32)
+        m = await probe.find(type="logout", user="x" * 32)
+        assert sorted(m["user_list"]) == sorted(online), m
+        cs[3].ws.transport.abort()
+        online.remove("é" * 16)
+        m = await probe.find(type="logout", user="é" * 16)
+        assert sorted(m["user_list"]) == sorted(online), m
+        for c in (cs[0], probe):
+            m = await c.who()
             assert sorted(m["user_list"]) == sorted(online), m
-            for c in (cs[0], probe):
-                c.pos = len(c.msgs)
-                await c.send({"type": "who"})
-                m = await c.until(lambda c: [m for m in c.msgs[c.pos:]
-                                             if m["type"] == "who"], 10,
-                                  "who")
-                assert sorted(m[0]["user_list"]) == sorted(online), m
-            late = await pool.connect()
-            assert sorted(late.handshake["user_list"]) == sorted(online)
-        finally:
-            await pool.close()
-    run(go(), 30)
+        late = await pool.connect()
+        assert sorted(late.handshake["user_list"]) == sorted(online)
+    on_main(go, 30)
 
 
 # ---------------------------------------------------------------- 8. errors
 
 
 def test_bad_input_keeps_the_connection_open():
-    d = main_daemon()
-
-    async def go():
-        await quiesce(d)
-        pool = Pool(d)
-        try:
-            c = await pool.connect()
-            other = await pool.connect()
-            me = "127.0.0.1:%d" % c.port
-            cases = [
-                ('{"type":"dance"}', "unknown_type"),
-                ('{"type":"dance","content":"x"}', "unknown_type"),
-                ('{"content":"no type"}', "bad_message"),
-                ('{"type":5}', "bad_message"),
-                ('{"type":"user","content":5}', "bad_message"),
-                ('{"type":"user","content":{"a":1}}', "bad_message"),
-                ('{"type":"to","to":["x"],"content":"y"}', "bad_message"),
-                ('{"type":"user"}', "bad_message"),
-                (b"\x00\x01binary", "bad_message"),
-            ]
-            for i, (data, code) in enumerate(cases):
-                await c.ws.send(data)
-                m = await c.next()
-                check_fields(m, type="system", code=code)
-                assert isinstance(m.get("content"), str), m
-                chat = "alive %d" % i
-                await c.send({"type": "user", "content": chat})
-                m = await c.next()
-                check_fields(m, type="user", content=chat, room="lobby",
-                             **{"from": me})
-                assert not c.closed
-            # Text that is not a JSON object is chat, whole.
-            for text in ["hello", "[1]", "{oops", "  {\"type\"", "42",
-                         '"str"', "null", "{}x", ""]:
-                await c.ws.send(text)
-                m = await c.next()
-                check_fields(m, type="user", content=text,
-                             **{"from": me})
-                await other.find(type="user", content=text)
-            # Unknown fields are ignored.
-            await c.ws.send('{"type":"user","content":"x","extra":[1,2]}')
+    async def go(pool):
+        c = await pool.connect()
+        other = await pool.connect()
+        me = "127.0.0.1:%d" % c.port
+        cases = [
+            ('{"type":"dance"}', "unknown_type"),
+            ('{"type":"dance","content":"x"}', "unknown_type"),
+            ('{"content":"no type"}', "bad_message"),
+            ('{"type":5}', "bad_message"),
+            ('{"type":"user","content":5}', "bad_message"),
+            ('{"type":"user","content":{"a":1}}', "bad_message"),
+            ('{"type":"to","to":["x"],"content":"y"}', "bad_message"),
+            ('{"type":"user"}', "bad_message"),
+            (b"\x00\x01binary", "bad_message"),
+        ]
+        for i, (data, code) in enumerate(cases):
+            await c.ws.send(data)
             m = await c.next()
-            check_fields(m, type="user", content="x")
-            assert "extra" not in m, m
-            assert not c.closed and c.ws.close_code is None
-            c.check()
-        finally:
-            await pool.close()
-    run(go(), 30)
+            check_fields(m, type="system", code=code)
+            assert isinstance(m.get("content"), str), m
+            chat = "alive %d" % i
+            await c.send({"type": "user", "content": chat})
+            m = await c.next()
+            check_fields(m, type="user", content=chat, room="lobby",
+                         **{"from": me})
+            assert not c.closed
+        # Text that is not a JSON object is chat, whole.
+        for text in ["hello", "[1]", "{oops", "  {\"type\"", "42",
+                     '"str"', "null", "{}x", ""]:
+            await c.ws.send(text)
+            m = await c.next()
+            check_fields(m, type="user", content=text,
+                         **{"from": me})
+            await other.find(type="user", content=text)
+        # Unknown fields are ignored.
+        await c.ws.send('{"type":"user","content":"x","extra":[1,2]}')
+        m = await c.next()
+        check_fields(m, type="user", content="x")
+        assert "extra" not in m, m
+        assert not c.closed and c.ws.close_code is None
+        c.check()
+    on_main(go, 30)
 
 
 def test_json_object_with_nul_is_a_command_not_raw_chat():
@@ -945,30 +733,23 @@ def test_json_object_with_nul_is_a_command_not_raw_chat():
     in it holds U+0000 (valid JSON, and what MessagePack clients may send
     as content): it is chat with that content or an error, never a chat
     message made of the object's source text."""
-    d = main_daemon()
-
-    async def go():
-        await quiesce(d)
-        pool = Pool(d)
-        try:
-            c = await pool.connect()
-            obj = '{"type":"user","content":"a\\u0000b"}'
-            await c.ws.send(obj)
-            m = await c.next()
-            assert m.get("content") != obj, \
-                "a JSON object was broadcast as raw text: %r" % m
-            assert (m["type"], m.get("content")) == ("user", "a\x00b") or \
-                (m["type"], m.get("code")) == ("system", "bad_message"), m
-            obj = '{"type":"login","content":"nul\\u0000name"}'
-            await c.ws.send(obj)
-            m = await c.next()
-            assert m.get("content") != obj, \
-                "a login was broadcast as raw text: %r" % m
-            assert m["type"] == "system" and m.get("code") in (
-                "bad_name", "bad_message"), m
-        finally:
-            await pool.close()
-    run(go(), 20)
+    async def go(pool):
+        c = await pool.connect()
+        obj = '{"type":"user","content":"a\\u0000b"}'
+        await c.ws.send(obj)
+        m = await c.next()
+        assert m.get("content") != obj, \
+            "a JSON object was broadcast as raw text: %r" % m
+        assert (m["type"], m.get("content")) == ("user", "a\x00b") or \
+            (m["type"], m.get("code")) == ("system", "bad_message"), m
+        obj = '{"type":"login","content":"nul\\u0000name"}'
+        await c.ws.send(obj)
+        m = await c.next()
+        assert m.get("content") != obj, \
+            "a login was broadcast as raw text: %r" % m
+        assert m["type"] == "system" and m.get("code") in (
+            "bad_name", "bad_message"), m
+    on_main(go, 20)
 
 
 # ---------------------------------------------------------------- 9. slow
@@ -1009,52 +790,48 @@ def test_slow_consumer_is_dropped_others_get_everything():
     n = max(2000, wmem_max * 3 // 2 // len(pad) + 1)
     held = {}
 
-    async def go():
-        pool = Pool(d)
-        try:
-            sender = await pool.connect()
-            reader = await pool.connect()
-            await sender.login("sender")
-            slow = held["slow"] = SlowWS(d.port)
-            held["port"] = slow.sock.getsockname()[1]
-            slow.send_frame(0x1, json.dumps({"type": "login",
-                                             "content": "slowpoke"}))
-            await reader.find(type="login", user="slowpoke")
+    async def go(pool):
+        sender = await pool.connect()
+        reader = await pool.connect()
+        await sender.login("sender")
+        slow = held["slow"] = SlowWS(d.port)
+        held["port"] = slow.sock.getsockname()[1]
+        slow.send_frame(0x1, json.dumps({"type": "login",
+                                         "content": "slowpoke"}))
+        await reader.find(type="login", user="slowpoke")
 
-            # The sender stays at most `window` messages ahead of both
-            # readers: a normal client that keeps up must never come near
-            # max_pending, while the slow one falls megabytes behind.
-            window = 16
+        # The sender stays at most `window` messages ahead of both
+        # readers: a normal client that keeps up must never come near
+        # max_pending, while the slow one falls megabytes behind.
+        window = 16
 
-            def behind(k):
-                return lambda c: c.ntype.get("user", 0) > k - window
+        def behind(k):
+            return lambda c: c.ntype.get("user", 0) > k - window
 
-            async def flood():
-                for k in range(n):
-                    for c in (reader, sender):
-                        if not behind(k)(c):
-                            await c.until(behind(k), 10, "message %d" % (
-                                k - window))
-                    await sender.send({"type": "user",
-                                       "content": "%05d %s" % (k, pad)})
-            await asyncio.wait_for(flood(), 40)
-            want = ["%05d" % k for k in range(n)]
-            for c in (reader, sender):
-                await c.until(lambda c: c.ntype.get("user", 0) >= n,
-                              30, "%d messages" % n)
-                got = [m["content"][:5] for m in c.find_all(type="user")]
-                assert got == want, "%r: %d messages, first wrong at #%d" % (
-                    c, len(got), next((i for i, (a, b) in enumerate(
-                        zip(got, want)) if a != b), min(len(got), n)))
-                c.check()
-            # The drop is a logout like any other.
-            m = await reader.find(type="logout", user="slowpoke")
-            assert m["user_list"] == ["sender"], m
-        finally:
-            await pool.close()
+        async def flood():
+            for k in range(n):
+                for c in (reader, sender):
+                    if not behind(k)(c):
+                        await c.until(behind(k), 10, "message %d" % (
+                            k - window))
+                await sender.send({"type": "user",
+                                   "content": "%05d %s" % (k, pad)})
+        await asyncio.wait_for(flood(), 40)
+        want = ["%05d" % k for k in range(n)]
+        for c in (reader, sender):
+            await c.until(lambda c: c.ntype.get("user", 0) >= n,
+                          30, "%d messages" % n)
+            got = [m["content"][:5] for m in c.find_all(type="user")]
+            assert got == want, "%r: %d messages, first wrong at #%d" % (
+                c, len(got), next((i for i, (a, b) in enumerate(
+                    zip(got, want)) if a != b), min(len(got), n)))
+            c.check()
+        # The drop is a logout like any other.
+        m = await reader.find(type="logout", user="slowpoke")
+        assert m["user_list"] == ["sender"], m
 
     try:
-        run(go(), 60)
+        with_pool(d, go, 60)
         slow = held["slow"]
         # Now read what the server had handed to the kernel before it
         # dropped us: some of the messages, then EOF (or a reset).
@@ -1090,20 +867,19 @@ def test_slow_consumer_is_dropped_others_get_everything():
 def test_idle_client_is_kicked_active_one_stays():
     d = daemon("idle", workers=2, line=False, opts={"idle_timeout": 2})
 
-    async def go():
-        pool = Pool(d)
-        try:
-            idle, busy = await pool.connect_many(2)
-            await idle.login("sleepy")
-            t0 = time.monotonic()
-            await busy.login("busy")
+    async def go(pool):
+        idle, busy = await pool.connect_many(2)
+        await idle.login("sleepy")
+        t0 = time.monotonic()
+        await busy.login("busy")
 
-            async def chatter():
-                for k in range(6):
-                    await busy.send({"type": "user", "content": "tick %d"
-                                     % k})
-                    await asyncio.sleep(0.7)   # activity, not readiness
-            task = pool.task = asyncio.ensure_future(chatter())
+        async def chatter():
+            for k in range(6):
+                await busy.send({"type": "user", "content": "tick %d"
+                                 % k})
+                await asyncio.sleep(0.7)   # activity, not readiness
+        task = asyncio.ensure_future(chatter())
+        try:
             m = await idle.find(6, type="system", code="idle_timeout")
             t = time.monotonic() - t0
             assert isinstance(m.get("content"), str), m
@@ -1122,11 +898,9 @@ def test_idle_client_is_kicked_active_one_stays():
             busy.check()
             idle.check()
         finally:
-            if hasattr(pool, "task"):
-                pool.task.cancel()
-                await asyncio.gather(pool.task, return_exceptions=True)
-            await pool.close()
-    run(go(), 30)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    with_pool(d, go, 30)
     assert re.search(r"idle for 2s", d.log()), d.log()[-2000:]
 
 
@@ -1162,95 +936,72 @@ def test_a_frame_bigger_than_max_pending_drops_nobody():
     # the size of the one shared frame.
     d = main_daemon()
 
-    async def go():
-        await quiesce(d)
-        pool = Pool(d)
-        try:
-            a, b = await pool.connect_many(2)
-            await a.login("escaper")
-            await a.ws.send("\x01" * 700000)
-            for c in (a, b):
-                m = await c.find(timeout=20, type="user", **{"from":
-                                                            "escaper"})
-                assert len(m["content"]) == 700000
-                assert not c.closed
-        finally:
-            await pool.close()
-    run(go())
+    async def go(pool):
+        a, b = await pool.connect_many(2)
+        await a.login("escaper")
+        await a.ws.send("\x01" * 700000)
+        for c in (a, b):
+            m = await c.find(timeout=20, type="user", **{"from": "escaper"})
+            assert len(m["content"]) == 700000
+            assert not c.closed
+    on_main(go)
     assert "slow consumer" not in d.log()
 
 
 def test_max_users_is_enforced_and_lists_are_whole():
     d = daemon("few", workers=2, line=False, opts={"max_users": 16})
 
-    async def go():
-        pool = Pool(d)
-        try:
-            cs = await pool.connect_many(20)
-            ok, full = 0, 0
-            for i, c in enumerate(cs):
-                since = len(c.msgs)
-                await c.send({"type": "login", "content": "few%02d" % i})
-                m = (await c.until(lambda c: [
-                    m for m in c.msgs[since:] if m["type"] == "system" or
-                    (m["type"] == "login" and m["user"] == "few%02d" % i)],
-                    10, "an answer"))[0]
-                if m["type"] == "login":
-                    ok += 1
-                else:
-                    assert m.get("code") == "server_full", m
-                    full += 1
-            assert (ok, full) == (16, 4), (ok, full)
-            since = len(cs[0].msgs)
-            await cs[0].send({"type": "who"})
-            m = await cs[0].find(since=since, type="who")
-            assert len(m["user_list"]) == 16, m
-        finally:
-            await pool.close()
-    run(go())
+    async def go(pool):
+        cs = await pool.connect_many(20)
+        ok, full = 0, 0
+        for i, c in enumerate(cs):
+            since = len(c.msgs)
+            await c.send({"type": "login", "content": "few%02d" % i})
+            m = (await c.until(lambda c: [
+                m for m in c.msgs[since:] if m["type"] == "system" or
+                (m["type"] == "login" and m["user"] == "few%02d" % i)],
+                10, "an answer"))[0]
+            if m["type"] == "login":
+                ok += 1
+            else:
+                assert m.get("code") == "server_full", m
+                full += 1
+        assert (ok, full) == (16, 4), (ok, full)
+        m = await cs[0].who()
+        assert len(m["user_list"]) == 16, m
+    with_pool(d, go)
 
 
 def test_error_replies_cut_names_on_character_boundaries():
-    d = main_daemon()
-
-    async def go():
-        await quiesce(d)
-        pool = Pool(d)
-        try:
-            c = await pool.connect()
-            await c.login("euro")
-            await c.send({"type": "to", "to": "\u20ac" * 30,
-                          "content": "x"})
-            m = await c.find(type="system", code="no_such_user")
-            assert m["content"].startswith("\u20ac" * 21), m
-            await c.send({"type": "\u20ac" * 20})
-            m = await c.find(type="system", code="unknown_type")
-            assert "\u20ac" * 10 in m["content"], m
-        finally:
-            await pool.close()
-    run(go())
+    async def go(pool):
+        c = await pool.connect()
+        await c.login("euro")
+        await c.send({"type": "to", "to": "\u20ac" * 30,
+                      "content": "x"})
+        m = await c.find(type="system", code="no_such_user")
+        assert m["content"].startswith("\u20ac" * 21), m
+        await c.send({"type": "\u20ac" * 20})
+        m = await c.find(type="system", code="unknown_type")
+        assert "\u20ac" * 10 in m["content"], m
+    on_main(go)
 
 
 def test_costly_commands_are_rate_limited():
     d = daemon("rate", workers=1, line=False, opts={"command_rate": 5})
 
-    async def go():
-        pool = Pool(d)
-        try:
-            c = await pool.connect()
-            for _ in range(8):
-                await c.send({"type": "who"})
-            await c.until(lambda c: len(c.find_all(type="who")) +
-                          len(c.find_all(code="rate_limited")) >= 8, 10,
-                          "eight answers")
-            assert len(c.find_all(type="who")) == 5
-            assert len(c.find_all(code="rate_limited")) == 3
-            # Chat is not limited by it.
-            await c.ws.send("still here")
-            await c.find(type="user", content="still here")
-        finally:
-            await pool.close()
-    run(go())
+    async def go(pool):
+        c = await pool.connect()
+        for _ in range(8):
+            await c.send({"type": "who"})
+        await c.until(lambda c: len(c.find_all(type="who")) +
+                      len(c.find_all(code="rate_limited")) >= 8, 10,
+                      "eight answers")
+        assert len(c.find_all(type="who")) == 5
+        assert len(c.find_all(code="rate_limited")) == 3
+        # Chat is not limited by it.
+        await c.ws.send("still here")
+        await c.find(type="user", content="still here")
+    with_pool(d, go)
 
 
 if __name__ == "__main__":

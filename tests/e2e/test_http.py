@@ -13,7 +13,7 @@ import time
 import websockets
 
 import wstest
-from wstest import RawWS
+from wstest import HTTPReader, RawWS, one, request, tcp_connect
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -28,91 +28,12 @@ def plain():
 # ---------------------------------------------------------------- helpers
 
 
-def connect(port, timeout=5.0):
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return s
-
-
-class Reader:
-    """Reads HTTP responses one at a time off a socket (Content-Length
-    framed), so that keep-alive and pipelining can be checked exactly."""
-
-    def __init__(self, sock):
-        self.sock = sock
-        self.buf = b""
-
-    def _more(self, deadline):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError("timed out; have %r" % self.buf[:300])
-        self.sock.settimeout(left)
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-            raise EOFError("server closed; have %r" % self.buf[:300])
-        self.buf += chunk
-
-    def response(self, head_only=False, timeout=5.0):
-        """(status, headers (lower-case names -> list of values), body)."""
-        deadline = time.monotonic() + timeout
-        while b"\r\n\r\n" not in self.buf:
-            self._more(deadline)
-        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        ver, status, _ = (lines[0] + " ").split(" ", 2)
-        assert ver == "HTTP/1.1", "status line %r" % lines[0]
-        headers = {}
-        for line in lines[1:]:
-            k, sep, v = line.partition(":")
-            assert sep and k == k.strip(), "bad header line %r" % line
-            headers.setdefault(k.lower(), []).append(v.strip())
-        n = 0 if head_only else int(one(headers, "content-length"))
-        while len(self.buf) < n:
-            self._more(deadline)
-        body, self.buf = self.buf[:n], self.buf[n:]
-        return int(status), headers, body
-
-    def expect_eof(self, timeout=5.0):
-        """The server closes the connection and sends nothing more."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self._more(deadline)
-            except EOFError:
-                break
-            except ConnectionResetError:
-                break
-        assert self.buf == b"", "bytes after the last response: %r" % \
-            self.buf[:200]
-
-    def expect_open(self, wait=0.3):
-        """Nothing arrives and the connection is not closed."""
-        self.sock.settimeout(wait)
-        try:
-            chunk = self.sock.recv(4096)
-        except socket.timeout:
-            return
-        raise AssertionError("expected an open, quiet connection; got %r"
-                             % chunk[:200])
-
-
-def one(headers, name):
-    vals = headers.get(name, [])
-    assert len(vals) == 1, "header %s: %r (exactly one wanted)" % (name, vals)
-    return vals[0]
-
-
-def get(path, host="127.0.0.1", extra="", method="GET", version="1.1"):
-    return ("%s %s HTTP/%s\r\nHost: %s\r\n%s\r\n" %
-            (method, path, version, host, extra)).encode()
-
-
 def exchange(port, data, head_only=False):
     """Send data on a new connection, read one response."""
-    s = connect(port)
+    s = tcp_connect(port)
     try:
         s.sendall(data)
-        return Reader(s).response(head_only)
+        return HTTPReader(s).response(head_only)
     finally:
         s.close()
 
@@ -120,10 +41,10 @@ def exchange(port, data, head_only=False):
 def expect_error(port, data, status, extra_headers=None, head_only=False):
     """data gets exactly one `status` response with Connection: close and a
     matching body, then the server closes the socket."""
-    s = connect(port)
+    s = tcp_connect(port)
     try:
         s.sendall(data)
-        r = Reader(s)
+        r = HTTPReader(s)
         st, h, body = r.response(head_only)
         assert st == status, "%r: got %d, expected %d (%r)" % (
             data[:80], st, status, body)
@@ -160,9 +81,9 @@ def upgrade_request(path, port, key=None, extra="", connection="Upgrade",
 def raw_upgrade(port, data):
     """Send an upgrade request; return (status, headers, RawWS or None):
     on 101 a RawWS on the same socket, for frames."""
-    s = connect(port)
+    s = tcp_connect(port)
     s.sendall(data)
-    r = Reader(s)
+    r = HTTPReader(s)
     st, h, _ = r.response(head_only=True)
     if st != 101:
         # An error response carries a body: read it, and the close.
@@ -188,7 +109,7 @@ def check_echo(ws, text="hello"):
 
 
 def test_healthz_get():
-    st, h, body = exchange(plain().port, get("/healthz"))
+    st, h, body = exchange(plain().port, request("/healthz"))
     assert st == 200, st
     assert body == b"ok\n", body
     assert one(h, "content-type") == "text/plain; charset=utf-8", h
@@ -198,20 +119,20 @@ def test_healthz_get():
 
 def test_healthz_head_has_headers_and_no_body():
     port = plain().port
-    _, hget, _ = exchange(port, get("/healthz"))
+    _, hget, _ = exchange(port, request("/healthz"))
     # A HEAD then a GET on one connection: if HEAD sent a body, the bytes
     # after its head would not be the GET's status line.
-    s = connect(port)
+    s = tcp_connect(port)
     try:
-        s.sendall(get("/healthz", method="HEAD"))
-        r = Reader(s)
+        s.sendall(request("/healthz", method="HEAD"))
+        r = HTTPReader(s)
         st, h, _ = r.response(head_only=True)
         assert st == 200, st
         assert one(h, "content-type") == "text/plain; charset=utf-8", h
         assert one(h, "content-length") == one(hget, "content-length"), h
         r.expect_open()
         assert r.buf == b"", "HEAD sent a body: %r" % r.buf
-        s.sendall(get("/healthz"))
+        s.sendall(request("/healthz"))
         st, _, body = r.response()
         assert (st, body) == (200, b"ok\n"), (st, body)
     finally:
@@ -221,30 +142,41 @@ def test_healthz_head_has_headers_and_no_body():
 # ---------------------------------------------------------------- keep-alive
 
 
-def test_keepalive_sequential_requests():
-    s = connect(plain().port)
+def healthz_on_one_connection(req, times, connection):
+    """Send req, a /healthz request, `times` times on one connection, each
+    after the answer to the one before: each gets "ok" with this
+    Connection header; then the server closes the connection ("close") or
+    leaves it open and quiet ("keep-alive")."""
+    s = tcp_connect(plain().port)
     try:
-        r = Reader(s)
-        for i in range(3):
-            s.sendall(get("/healthz"))
+        r = HTTPReader(s)
+        for i in range(times):
+            s.sendall(req)
             st, h, body = r.response()
             assert (st, body) == (200, b"ok\n"), (i, st, body)
-            assert one(h, "connection") == "keep-alive", h
-        r.expect_open()
+            assert one(h, "connection") == connection, h
+        if connection == "close":
+            r.expect_eof()
+        else:
+            r.expect_open()
     finally:
         s.close()
+
+
+def test_keepalive_sequential_requests():
+    healthz_on_one_connection(request("/healthz"), 3, "keep-alive")
 
 
 def test_pipelined_requests_answered_in_order():
     port = plain().port
     with open(os.path.join(wstest.SRCDIR, "www", "index.html"), "rb") as f:
         index = f.read()
-    s = connect(port)
+    s = tcp_connect(port)
     try:
-        s.sendall(get("/healthz") + get("/") + get("/healthz",
-                                                    method="HEAD") +
-                  get("/index.html"))
-        r = Reader(s)
+        s.sendall(request("/healthz") + request("/") +
+                  request("/healthz", method="HEAD") +
+                  request("/index.html"))
+        r = HTTPReader(s)
         st, h, body = r.response()
         assert (st, body) == (200, b"ok\n"), (st, body)
         st, h, body = r.response()
@@ -261,44 +193,18 @@ def test_pipelined_requests_answered_in_order():
 
 
 def test_connection_close_is_honoured():
-    s = connect(plain().port)
-    try:
-        s.sendall(get("/healthz", extra="Connection: close\r\n"))
-        r = Reader(s)
-        st, h, body = r.response()
-        assert (st, body) == (200, b"ok\n"), (st, body)
-        assert one(h, "connection") == "close", h
-        r.expect_eof()
-    finally:
-        s.close()
+    healthz_on_one_connection(
+        request("/healthz", extra="Connection: close\r\n"), 1, "close")
 
 
 def test_http10_without_keepalive_closes():
-    s = connect(plain().port)
-    try:
-        s.sendall(b"GET /healthz HTTP/1.0\r\n\r\n")
-        r = Reader(s)
-        st, h, body = r.response()
-        assert (st, body) == (200, b"ok\n"), (st, body)
-        assert one(h, "connection") == "close", h
-        r.expect_eof()
-    finally:
-        s.close()
+    healthz_on_one_connection(b"GET /healthz HTTP/1.0\r\n\r\n", 1, "close")
 
 
 def test_http10_with_keepalive_stays_open():
-    s = connect(plain().port)
-    try:
-        req = b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
-        r = Reader(s)
-        for _ in range(2):
-            s.sendall(req)
-            st, h, body = r.response()
-            assert (st, body) == (200, b"ok\n"), (st, body)
-            assert one(h, "connection") == "keep-alive", h
-        r.expect_open()
-    finally:
-        s.close()
+    healthz_on_one_connection(
+        b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 2,
+        "keep-alive")
 
 
 def test_bare_lf_line_endings_accepted():
@@ -311,21 +217,21 @@ def test_bare_lf_line_endings_accepted():
 
 
 def test_post_is_405():
-    expect_error(plain().port, get("/", method="POST"), 405,
+    expect_error(plain().port, request("/", method="POST"), 405,
                  {"Allow": "GET, HEAD"})
 
 
 def test_delete_is_405():
-    expect_error(plain().port, get("/healthz", method="DELETE"), 405,
+    expect_error(plain().port, request("/healthz", method="DELETE"), 405,
                  {"Allow": "GET, HEAD"})
 
 
 def test_bad_method_character_is_400():
-    expect_error(plain().port, get("/", method="G@T"), 400)
+    expect_error(plain().port, request("/", method="G@T"), 400)
 
 
 def test_http2_version_is_505():
-    expect_error(plain().port, get("/", version="2.0"), 505)
+    expect_error(plain().port, request("/", version="2.0"), 505)
 
 
 def test_missing_host_is_400():
@@ -333,27 +239,28 @@ def test_missing_host_is_400():
 
 
 def test_two_host_headers_is_400():
-    expect_error(plain().port, get("/healthz", extra="Host: other\r\n"), 400)
+    expect_error(plain().port,
+                 request("/healthz", extra="Host: other\r\n"), 400)
 
 
 def test_chunked_body_is_501():
     expect_error(plain().port,
-                 get("/healthz", extra="Transfer-Encoding: chunked\r\n"),
+                 request("/healthz", extra="Transfer-Encoding: chunked\r\n"),
                  501)
 
 
 def test_request_body_is_413():
     expect_error(plain().port,
-                 get("/healthz", extra="Content-Length: 5\r\n"), 413)
+                 request("/healthz", extra="Content-Length: 5\r\n"), 413)
 
 
 def test_bare_cr_in_header_is_400():
-    expect_error(plain().port, get("/healthz", extra="X-A: b\rc\r\n"), 400)
+    expect_error(plain().port, request("/healthz", extra="X-A: b\rc\r\n"), 400)
 
 
 def test_obs_fold_is_400():
     expect_error(plain().port,
-                 get("/healthz", extra="X-A: b\r\n  folded\r\n"), 400)
+                 request("/healthz", extra="X-A: b\r\n  folded\r\n"), 400)
 
 
 def test_space_before_colon_is_400():
@@ -363,7 +270,7 @@ def test_space_before_colon_is_400():
 
 def test_long_request_line_is_414():
     # Default max_request_line 4096, complete request.
-    expect_error(plain().port, get("/" + "a" * 5000), 414)
+    expect_error(plain().port, request("/" + "a" * 5000), 414)
 
 
 def test_long_request_line_without_lf_is_414():
@@ -375,16 +282,16 @@ def test_max_request_line_option_is_414():
     port = daemon("short", workers=1,
                   opts={"max_request_line": 1024}).port
     expect_error(port, b"GET /" + b"a" * 1500, 414)
-    expect_error(port, get("/" + "a" * 1100), 414)
+    expect_error(port, request("/" + "a" * 1100), 414)
     # Just under the limit is a request like any other (a 404 here).
-    st, _, _ = exchange(port, get("/" + "a" * 900))
+    st, _, _ = exchange(port, request("/" + "a" * 900))
     assert st == 404, st
 
 
 def test_head_too_large_is_431():
     # 10 headers of 1000 bytes: under max_headers, over max_header_size.
     extra = "".join("X-H%d: %s\r\n" % (i, "v" * 1000) for i in range(10))
-    expect_error(plain().port, get("/healthz", extra=extra), 431)
+    expect_error(plain().port, request("/healthz", extra=extra), 431)
 
 
 def test_head_too_large_without_end_is_431():
@@ -395,19 +302,19 @@ def test_head_too_large_without_end_is_431():
 
 def test_too_many_headers_is_431():
     extra = "".join("X-H%d: v\r\n" % i for i in range(70))
-    expect_error(plain().port, get("/healthz", extra=extra), 431)
+    expect_error(plain().port, request("/healthz", extra=extra), 431)
     # 63 + Host = 64 is the limit and fine.
     extra = "".join("X-H%d: v\r\n" % i for i in range(63))
-    st, _, body = exchange(plain().port, get("/healthz", extra=extra))
+    st, _, body = exchange(plain().port, request("/healthz", extra=extra))
     assert (st, body) == (200, b"ok\n"), (st, body)
 
 
 def test_error_after_pipelined_good_request():
-    s = connect(plain().port)
+    s = tcp_connect(plain().port)
     try:
-        s.sendall(get("/healthz") + get("/", method="POST") +
-                  get("/healthz"))
-        r = Reader(s)
+        s.sendall(request("/healthz") + request("/", method="POST") +
+                  request("/healthz"))
+        r = HTTPReader(s)
         st, _, body = r.response()
         assert (st, body) == (200, b"ok\n"), (st, body)
         st, h, _ = r.response()
@@ -442,7 +349,7 @@ def closed_within(s, limit):
 
 
 def test_idle_connection_times_out():
-    s = connect(timeout_port())
+    s = tcp_connect(timeout_port())
     try:
         t = closed_within(s, 3.0)
         assert t >= 0.5, "closed after %.2fs, before http_timeout" % t
@@ -451,7 +358,7 @@ def test_idle_connection_times_out():
 
 
 def test_partial_request_line_times_out():
-    s = connect(timeout_port())
+    s = tcp_connect(timeout_port())
     try:
         s.sendall(b"GET /heal")
         closed_within(s, 3.0)
@@ -460,10 +367,10 @@ def test_partial_request_line_times_out():
 
 
 def test_idle_keepalive_connection_times_out():
-    s = connect(timeout_port())
+    s = tcp_connect(timeout_port())
     try:
-        s.sendall(get("/healthz"))
-        st, _, _ = Reader(s).response()
+        s.sendall(request("/healthz"))
+        st, _, _ = HTTPReader(s).response()
         assert st == 200, st
         closed_within(s, 3.0)
     finally:
@@ -475,7 +382,7 @@ def test_idle_keepalive_connection_times_out():
 
 def test_ws_endpoints_without_upgrade_are_426():
     for path in ("/ws", "/echo"):
-        expect_error(plain().port, get(path), 426,
+        expect_error(plain().port, request(path), 426,
                      {"Upgrade": "websocket", "Sec-WebSocket-Version": "13"})
 
 
@@ -532,7 +439,7 @@ def test_upgrade_elsewhere_is_404():
 
 def test_echo_off():
     port = daemon("noecho", workers=1, opts={"echo": "off"}).port
-    expect_error(port, get("/echo"), 404)
+    expect_error(port, request("/echo"), 404)
     st, _, _ = raw_upgrade(port, upgrade_request("/echo", port))
     assert st == 404, st
     st, _, ws = raw_upgrade(port, upgrade_request("/ws", port))

@@ -7,12 +7,10 @@ ever served (dot segments however encoded, NULs, symbolic links)."""
 import atexit
 import email.utils
 import os
-import socket
 import tempfile
-import time
 
 import wstest
-from wstest import Daemon
+from wstest import Daemon, HTTPReader, one, request, tcp_connect
 
 MTIME = 1700000000          # Tue, 14 Nov 2023 22:13:20 GMT
 SECRET = b"SECRET-" + os.urandom(8).hex().encode() + b"-DO-NOT-SERVE"
@@ -108,85 +106,24 @@ def content(name):
 
 
 def connect():
-    s = socket.create_connection(("127.0.0.1", port()), timeout=10)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return s
+    return tcp_connect(port(), timeout=10)
 
 
-class Reader:
-    """Reads Content-Length framed HTTP responses off one socket."""
+class Reader(HTTPReader):
+    """An HTTPReader that waits up to 10 s for a response and keeps every
+    head, body and stray bytes it reads in _seen."""
 
     def __init__(self, sock):
-        self.sock = sock
-        self.buf = b""
+        super().__init__(sock, timeout=10.0)
 
-    def _more(self, deadline):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError("timed out; have %r" % self.buf[:300])
-        self.sock.settimeout(left)
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-            raise EOFError("server closed; have %r" % self.buf[:300])
-        self.buf += chunk
-
-    def response(self, head_only=False, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while b"\r\n\r\n" not in self.buf:
-            self._more(deadline)
-        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
-        _seen.append(head)
-        lines = head.decode("latin-1").split("\r\n")
-        ver, status, _ = (lines[0] + " ").split(" ", 2)
-        assert ver == "HTTP/1.1", "status line %r" % lines[0]
-        headers = {}
-        for line in lines[1:]:
-            k, sep, v = line.partition(":")
-            assert sep and k == k.strip(), "bad header line %r" % line
-            headers.setdefault(k.lower(), []).append(v.strip())
-        n = 0 if head_only else int(one(headers, "content-length"))
-        while len(self.buf) < n:
-            self._more(deadline)
-        body, self.buf = self.buf[:n], self.buf[n:]
-        _seen.append(body)
-        return int(status), headers, body
-
-    def expect_eof(self, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self._more(deadline)
-            except (EOFError, ConnectionResetError):
-                break
-        _seen.append(self.buf)
-        assert self.buf == b"", "bytes after the last response: %r" % \
-            self.buf[:200]
-
-    def expect_quiet(self, wait=0.3):
-        self.sock.settimeout(wait)
-        try:
-            chunk = self.sock.recv(4096)
-        except socket.timeout:
-            return
-        _seen.append(chunk)
-        raise AssertionError("unexpected bytes %r" % chunk[:200])
-
-
-def one(headers, name):
-    vals = headers.get(name, [])
-    assert len(vals) == 1, "header %s: %r (exactly one wanted)" % (name, vals)
-    return vals[0]
-
-
-def req(path, method="GET", extra=""):
-    return ("%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n" %
-            (method, path, extra)).encode()
+    def keep(self, data):
+        _seen.append(data)
 
 
 def fetch(path, method="GET", extra=""):
     s = connect()
     try:
-        s.sendall(req(path, method, extra))
+        s.sendall(request(path, method, extra))
         return Reader(s).response(head_only=(method == "HEAD"))
     finally:
         s.close()
@@ -195,7 +132,7 @@ def fetch(path, method="GET", extra=""):
 def expect_status_and_close(path, status):
     s = connect()
     try:
-        s.sendall(req(path))
+        s.sendall(request(path))
         r = Reader(s)
         st, h, body = r.response()
         assert st == status, "%r: %d, expected %d (%r)" % (
@@ -248,15 +185,15 @@ def test_head_has_headers_and_no_body():
         try:
             # HEAD, then a GET on the same connection: a body after the
             # HEAD's head would be taken for the next status line.
-            s.sendall(req("/" + name, "HEAD"))
+            s.sendall(request("/" + name, "HEAD"))
             r = Reader(s)
             st, h, _ = r.response(head_only=True)
             assert st == 200, (name, st)
             for k in ("content-length", "content-type", "last-modified"):
                 assert one(h, k) == one(hget, k), (name, k, h, hget)
-            r.expect_quiet()
+            r.expect_open()
             assert r.buf == b"", "HEAD %s sent a body: %r" % (name, r.buf)
-            s.sendall(req("/notes.txt"))
+            s.sendall(request("/notes.txt"))
             st, _, body = r.response()
             assert (st, body) == (200, content("notes.txt")), (st, body)
         finally:
@@ -267,7 +204,7 @@ def test_big_file_byte_identical_with_pipelined_request():
     big = content("big.bin")
     s = connect()
     try:
-        s.sendall(req("/big.bin") + req("/notes.txt"))
+        s.sendall(request("/big.bin") + request("/notes.txt"))
         r = Reader(s)
         st, h, body = r.response(timeout=30)
         assert st == 200, st
@@ -276,7 +213,7 @@ def test_big_file_byte_identical_with_pipelined_request():
         assert len(body) == BIG and body == big, "5 MiB body differs"
         st, h, body = r.response()
         assert (st, body) == (200, content("notes.txt")), (st, body[:100])
-        r.expect_quiet()
+        r.expect_open()
     finally:
         s.close()
 
@@ -288,7 +225,7 @@ def test_empty_file():
     # Nothing follows the empty body: the next response comes cleanly.
     s = connect()
     try:
-        s.sendall(req("/empty.txt") + req("/noext"))
+        s.sendall(request("/empty.txt") + request("/noext"))
         r = Reader(s)
         assert r.response()[::2] == (200, b"")
         assert r.response()[::2] == (200, content("noext"))
@@ -382,8 +319,9 @@ def test_if_modified_since_equal_is_304():
     lm = "Tue, 14 Nov 2023 22:13:20 GMT"
     s = connect()
     try:
-        s.sendall(req("/notes.txt", extra="If-Modified-Since: %s\r\n" % lm) +
-                  req("/healthz"))
+        s.sendall(request("/notes.txt",
+                          extra="If-Modified-Since: %s\r\n" % lm) +
+                  request("/healthz"))
         r = Reader(s)
         st, h, _ = r.response(head_only=True)
         assert st == 304, st

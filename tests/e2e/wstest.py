@@ -170,6 +170,98 @@ def _stop_shared():
         d.__exit__(None, None, None)
 
 
+def tcp_connect(port, timeout=5.0):
+    """A connection to the daemon's port on loopback, with Nagle off."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def request(path, method="GET", extra="", version="1.1"):
+    """The bytes of one request with Host: 127.0.0.1; extra is more header
+    lines, each ending in CRLF."""
+    return ("%s %s HTTP/%s\r\nHost: 127.0.0.1\r\n%s\r\n" %
+            (method, path, version, extra)).encode()
+
+
+class HTTPReader:
+    """Reads HTTP responses one at a time off a socket (Content-Length
+    framed), so that keep-alive and pipelining can be checked exactly.
+    Every head, body and stray byte string it reads goes to keep()."""
+
+    def __init__(self, sock, timeout=5.0):
+        self.sock = sock
+        self.buf = b""
+        self.timeout = timeout      # response()'s default
+
+    def keep(self, data):
+        """Nothing here; a subclass may look at what the server sent."""
+
+    def _more(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("timed out; have %r" % self.buf[:300])
+        self.sock.settimeout(left)
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise EOFError("server closed; have %r" % self.buf[:300])
+        self.buf += chunk
+
+    def response(self, head_only=False, timeout=None):
+        """(status, headers (lower-case names -> list of values), body)."""
+        deadline = time.monotonic() + (
+            self.timeout if timeout is None else timeout)
+        while b"\r\n\r\n" not in self.buf:
+            self._more(deadline)
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        self.keep(head)
+        lines = head.decode("latin-1").split("\r\n")
+        ver, status, _ = (lines[0] + " ").split(" ", 2)
+        assert ver == "HTTP/1.1", "status line %r" % lines[0]
+        headers = {}
+        for line in lines[1:]:
+            k, sep, v = line.partition(":")
+            assert sep and k == k.strip(), "bad header line %r" % line
+            headers.setdefault(k.lower(), []).append(v.strip())
+        n = 0 if head_only else int(one(headers, "content-length"))
+        while len(self.buf) < n:
+            self._more(deadline)
+        body, self.buf = self.buf[:n], self.buf[n:]
+        self.keep(body)
+        return int(status), headers, body
+
+    def expect_eof(self, timeout=5.0):
+        """The server closes the connection and sends nothing more."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._more(deadline)
+            except (EOFError, ConnectionResetError):
+                break
+        self.keep(self.buf)
+        assert self.buf == b"", "bytes after the last response: %r" % \
+            self.buf[:200]
+
+    def expect_open(self, wait=0.3):
+        """Nothing arrives and the connection is not closed."""
+        self.sock.settimeout(wait)
+        try:
+            chunk = self.sock.recv(4096)
+        except socket.timeout:
+            return
+        self.keep(chunk)
+        raise AssertionError("expected an open, quiet connection; got %r"
+                             % chunk[:200])
+
+
+def one(headers, name):
+    """The value of a header that must be there exactly once, from
+    HTTPReader's headers."""
+    vals = headers.get(name, [])
+    assert len(vals) == 1, "header %s: %r (exactly one wanted)" % (name, vals)
+    return vals[0]
+
+
 def http_raw(port, data, timeout=5.0, read_all=True):
     """Send raw bytes; return everything the server sends until it closes
     (or, with read_all=False, what arrives within timeout)."""
@@ -213,9 +305,7 @@ class RawWS:
     """A deliberately low-level WebSocket client for sending malformed input."""
 
     def __init__(self, port, path="/echo", extra_headers="", timeout=5.0):
-        self.sock = socket.create_connection(("127.0.0.1", port),
-                                             timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = tcp_connect(port, timeout)
         self.buf = b""
         key = "dGhlIHNhbXBsZSBub25jZQ=="
         req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
