@@ -39,6 +39,7 @@
 #define SHM_MAGIC	0x77736368617464ULL	/* "wschatd" */
 #define SHM_VERSION	1
 #define SHM_NAME_MAX	32	/* bytes of UTF-8 in a name */
+#define SHM_PEER_MAX	64	/* an owner's address, "[v6]:port" fits */
 #define SHM_REC_ALIGN	8
 
 struct shm_ring {
@@ -76,8 +77,9 @@ struct shm_pslot {
 	uint64_t		 ps_conn;	/* owner's connection id */
 	uint8_t			 ps_len;
 	char			 ps_name[SHM_NAME_MAX + 7];
+	char			 ps_peer[SHM_PEER_MAX];	/* "ip:port", NUL-ended */
 };
-_Static_assert(sizeof(struct shm_pslot) == 64, "shm_pslot layout");
+_Static_assert(sizeof(struct shm_pslot) == 128, "shm_pslot layout");
 
 struct shm_hdr {
 	uint64_t			 sh_magic;
@@ -139,13 +141,15 @@ uint64_t	 shm_hash(const char *, size_t);
 
 struct shm_presence_entry {
 	char		 name[SHM_NAME_MAX + 1];
+	char		 peer[SHM_PEER_MAX];
 	uint32_t	 worker;
 	uint32_t	 kind;
 	uint64_t	 conn;
 };
 
 int		 shm_presence_claim(const struct shm_region *, const char *,
-		    size_t, uint32_t, uint32_t, uint64_t, uint32_t *);
+		    size_t, uint32_t, uint32_t, uint64_t, const char *,
+		    uint32_t *);
 int		 shm_presence_release(const struct shm_region *, uint32_t,
 		    uint32_t, uint64_t);
 int		 shm_presence_lookup(const struct shm_region *, const char *,

@@ -78,6 +78,8 @@ shm_presence_read(struct shm_pslot *s, struct shm_presence_entry *e,
 		*len = s->ps_len > SHM_NAME_MAX ? SHM_NAME_MAX : s->ps_len;
 		memcpy(e->name, s->ps_name, *len);
 		e->name[*len] = '\0';
+		memcpy(e->peer, s->ps_peer, SHM_PEER_MAX);
+		e->peer[SHM_PEER_MAX - 1] = '\0';
 		e->worker = s->ps_worker;
 		e->kind = s->ps_kind;
 		e->conn = s->ps_conn;
@@ -102,7 +104,8 @@ shm_presence_max(_Atomic uint32_t *a, uint32_t v)
 }
 
 /*
- * Claim name for (worker, conn).  Returns SHM_OK with *slot set (give it
+ * Claim name for (worker, conn), whose address peer (or NULL) is shown by
+ * the line protocol's "who".  Returns SHM_OK with *slot set (give it
  * back to shm_presence_release()), SHM_TAKEN, SHM_FULL, or SHM_ERR with
  * errno EINVAL if worker does not fit the state word (above 255).  Any
  * worker, any time; the caller checked that name is 1..SHM_NAME_MAX bytes.
@@ -110,7 +113,7 @@ shm_presence_max(_Atomic uint32_t *a, uint32_t v)
 int
 shm_presence_claim(const struct shm_region *reg, const char *name,
     size_t len, uint32_t worker, uint32_t kind, uint64_t conn,
-    uint32_t *slot)
+    const char *peer, uint32_t *slot)
 {
 	struct shm_hdr		*h = reg->hdr;
 	struct shm_pslot	*ps = shm_region_pslots(reg), *s, *me = NULL;
@@ -147,6 +150,9 @@ shm_presence_claim(const struct shm_region *reg, const char *name,
 	me->ps_conn = conn;
 	me->ps_len = (uint8_t)len;
 	memcpy(me->ps_name, name, len);
+	/* strncpy: NUL-padded, and the last byte stays NUL. */
+	strncpy(me->ps_peer, peer != NULL ? peer : "", SHM_PEER_MAX - 1);
+	me->ps_peer[SHM_PEER_MAX - 1] = '\0';
 	mw = PS_WORD(PS_GEN(mw), worker, SHM_PS_CLAIM);
 	/* Seq_cst store (release included): the name is readable first. */
 	atomic_store(&me->ps_state, mw);
@@ -298,6 +304,8 @@ shm_presence_reap(const struct shm_region *reg, uint32_t worker,
 			    s->ps_len;
 			memcpy(out[n].name, s->ps_name, len);
 			out[n].name[len] = '\0';
+			memcpy(out[n].peer, s->ps_peer, SHM_PEER_MAX);
+			out[n].peer[SHM_PEER_MAX - 1] = '\0';
 			out[n].worker = worker;
 			out[n].kind = s->ps_kind;
 			out[n].conn = s->ps_conn;

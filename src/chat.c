@@ -393,6 +393,71 @@ chat_msg_msgpack(const struct chat_msg *m, size_t *len)
 	return (chat_buf_finish(&b, len));
 }
 
+static void
+chat_buf_str(struct chat_buf *b, struct chat_str s)
+{
+	if (s.p != NULL && s.len > 0)
+		chat_buf_write(b, s.p, s.len);
+}
+
+/* Text for a line: CR and LF would end it early. */
+static void
+chat_buf_text(struct chat_buf *b, struct chat_str s)
+{
+	size_t	 i, from = 0;
+
+	for (i = 0; i < s.len; i++)
+		if (s.p[i] == '\n' || s.p[i] == '\r') {
+			chat_buf_write(b, s.p + from, i - from);
+			chat_buf_write(b, " ", 1);
+			from = i + 1;
+		}
+	chat_buf_write(b, s.p + from, s.len - from);
+}
+
+uint8_t *
+chat_msg_line(const struct chat_msg *m, size_t *len)
+{
+	struct chat_buf	 b = { NULL, 0, 0, 0 };
+	const char	*what = NULL;
+
+	switch (m->type) {
+	case CHAT_USER:
+	case CHAT_LOGIN:
+	case CHAT_LOGOUT:
+	case CHAT_RENAME:
+		chat_buf_write(&b, "[", 1);
+		chat_buf_str(&b, m->peer);
+		chat_buf_write(&b, "]", 1);
+		chat_buf_text(&b, m->from);
+		chat_buf_write(&b, ": ", 2);
+		if (m->type == CHAT_USER)
+			chat_buf_text(&b, m->content);
+		else if (m->type == CHAT_RENAME) {
+			chat_buf_write(&b, "renamed to ", 11);
+			chat_buf_text(&b, m->content);
+		} else {
+			what = m->type == CHAT_LOGIN ? "online" : "offline";
+			chat_buf_write(&b, what, strlen(what));
+		}
+		break;
+	case CHAT_PRIVATE:
+		chat_buf_text(&b, m->from);
+		chat_buf_write(&b, " says to you: ", 14);
+		chat_buf_text(&b, m->content);
+		break;
+	case CHAT_SYSTEM:
+		what = m->code.p != NULL ? "error: " : "system: ";
+		chat_buf_write(&b, what, strlen(what));
+		chat_buf_text(&b, m->content);
+		break;
+	default:
+		return (NULL);
+	}
+	chat_buf_write(&b, "\n", 1);
+	return (chat_buf_finish(&b, len));
+}
+
 /* ---------------------------------------------------------------- */
 /* The bus envelope: short keys, MessagePack.                       */
 

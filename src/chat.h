@@ -74,6 +74,7 @@ struct chat_msg {
 	struct chat_str		 room;
 	struct chat_str		 code;
 	struct chat_str		 ip;
+	struct chat_str		 peer;	/* sender's ip:port, line format only */
 	uint64_t		 timestamp;
 	uint64_t		 id;
 	const struct chat_str	*user_list;
@@ -88,6 +89,12 @@ struct chat_msg {
  */
 uint8_t		*chat_msg_json(const struct chat_msg *, size_t *);
 uint8_t		*chat_msg_msgpack(const struct chat_msg *, size_t *);
+/*
+ * The same for the line protocol: one line ending in LF, like
+ * "[ip:port]name: text", with CR and LF in the text turned into spaces.
+ * Returns NULL if the type has no line form (handshake, who).
+ */
+uint8_t		*chat_msg_line(const struct chat_msg *, size_t *);
 
 /*
  * An event on the bus, from one worker (or the master) to all.  Decoded

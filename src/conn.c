@@ -42,6 +42,8 @@ static void	 conn_read_cb(struct bufferevent *, void *);
 static void	 conn_write_cb(struct bufferevent *, void *);
 static void	 conn_event_cb(struct bufferevent *, short, void *);
 static void	 conn_process(struct conn *);
+static void	 conn_enter(struct conn *);
+static void	 conn_leave(struct conn *);
 
 static void
 conn_peer_format(const struct sockaddr *sa, char *out, size_t outsz)
@@ -120,6 +122,14 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	log_debug("conn %llu %s: accepted", (unsigned long long)c->id,
 	    c->peer);
+	if (kind == CONN_LINE) {
+		/* No read timeout: idle_timeout kicks quiet line users. */
+		conn_set_timeouts(c, 0, w->cfg->pong_timeout);
+		c->endpoint = CONN_EP_CHAT;
+		conn_enter(c);
+		hub_open(c);
+		conn_leave(c);
+	}
 }
 
 void
@@ -711,42 +721,72 @@ conn_ws_read(struct conn *c)
 }
 
 /* ---------------------------------------------------------------- */
-/* Line protocol: echoes lines until the chat hub lands.            */
+/* Line protocol: lines in, to the hub.                             */
 
+static void
+conn_line_error(struct conn *c, const char *msg)
+{
+	evbuffer_add_printf(bufferevent_get_output(c->bev), "error: %s\n",
+	    msg);
+}
+
+/*
+ * Read whole lines (LF or CRLF) and hand them to the hub.  A line over
+ * max_line_length ends the connection; a NUL byte or invalid UTF-8 costs
+ * only that line, with an error line back.
+ */
 static void
 conn_line_read(struct conn *c)
 {
 	struct evbuffer	*in = bufferevent_get_input(c->bev);
-	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	const unsigned	 max = c->w->cfg->max_line_length;
 	char		*line;
 	size_t		 n;
 
 	while (!c->dead && !c->read_paused && c->state == CONN_S_LINE) {
-		line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+		line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
 		if (line == NULL) {
-			if (evbuffer_get_length(in) > c->w->cfg->max_line_length) {
-				evbuffer_add_printf(out,
-				    "error: line longer than %u bytes\n",
-				    c->w->cfg->max_line_length);
-				conn_flush(c);
-			}
+			if (evbuffer_get_length(in) > max)
+				goto toolong;
 			return;
 		}
-		if (n > c->w->cfg->max_line_length) {
+		if (n > 0 && line[n - 1] == '\r')
+			line[--n] = '\0';
+		if (n > max) {
 			free(line);
-			evbuffer_add_printf(out,
-			    "error: line longer than %u bytes\n",
-			    c->w->cfg->max_line_length);
-			conn_flush(c);
-			return;
+			goto toolong;
 		}
-		if (n > 0) {
-			evbuffer_add(out, line, n);
-			evbuffer_add(out, "\n", 1);
-		}
+		if (memchr(line, '\0', n) != NULL)
+			conn_line_error(c, "NUL byte in the line; ignored");
+		else if (utf8_validate(UTF8_ACCEPT, (uint8_t *)line, n, NULL) !=
+		    UTF8_ACCEPT)
+			conn_line_error(c, "the line is not UTF-8; ignored");
+		else
+			hub_line(c, line, n);
 		free(line);
-		conn_backpressure(c);
 	}
+	return;
+toolong:
+	evbuffer_add_printf(bufferevent_get_output(c->bev),
+	    "error: line longer than %u bytes\n", max);
+	log_info("conn %llu %s: line too long", (unsigned long long)c->id,
+	    c->peer);
+	conn_flush(c);
+}
+
+/*
+ * End a chat connection from our side: a closing handshake on a
+ * WebSocket (code and reason), flush and close on the line port.
+ */
+void
+conn_hangup(struct conn *c, uint16_t code, const char *reason)
+{
+	if (c->dead)
+		return;
+	if (c->state == CONN_S_LINE)
+		conn_flush(c);
+	else
+		conn_ws_close_with(c, code ? code : WS_CLOSE_NORMAL, reason);
 }
 
 /* ---------------------------------------------------------------- */

@@ -99,7 +99,7 @@ enum conn_state {
 enum conn_endpoint {
 	CONN_EP_NONE,
 	CONN_EP_ECHO,		/* /echo */
-	CONN_EP_CHAT		/* /ws: the chat (hub.c) */
+	CONN_EP_CHAT		/* /ws or the line port: the chat (hub.c) */
 };
 
 struct conn {
@@ -137,6 +137,7 @@ struct conn {
 /* conn.c */
 void		 conn_send(struct conn *, struct ws_out *);
 void		 conn_ws_close_with(struct conn *, uint16_t, const char *);
+void		 conn_hangup(struct conn *, uint16_t, const char *);
 void		 conn_accept(struct worker *, int, struct sockaddr *, int,
 		    enum conn_kind);
 void		 conn_shutdown(struct conn *);
@@ -159,6 +160,7 @@ void		 hub_clear(struct worker *);
 void		 hub_open(struct conn *);
 void		 hub_close(struct conn *);
 void		 hub_message(struct conn *, int, uint8_t *, size_t);
+void		 hub_line(struct conn *, const char *, size_t);
 size_t		 hub_deliver(struct worker *, const struct chat_env *);
 void		 hub_lost(struct worker *, uint64_t);
 void		 hub_sweep(struct worker *);

@@ -53,7 +53,7 @@ static int
 hub_is_chat(const struct conn *c)
 {
 	return (c->endpoint == CONN_EP_CHAT && !c->dead &&
-	    c->state == CONN_S_WS);
+	    (c->state == CONN_S_WS || c->state == CONN_S_LINE));
 }
 
 /* ---------------------------------------------------------------- */
@@ -223,18 +223,22 @@ struct hub_frames {
 	int			 failed;	/* encoding failed: say so once */
 	struct ws_out		*json;
 	struct ws_out		*mp;
+	struct ws_out		*line;		/* line protocol, no header */
 	size_t			 largest;	/* bytes queued per client, at most */
 };
 
+/* The frame of this event for c's format; NULL if it has none. */
 static struct ws_out *
-hub_frame(struct hub_frames *f, int subproto)
+hub_frame(struct hub_frames *f, const struct conn *c)
 {
 	struct ws_out	**o;
 	uint8_t		*buf;
 	size_t		 len;
-	int		 op;
+	int		 op = 0;
 
-	if (subproto == WS_PROTO_MSGPACK) {
+	if (c->kind == CONN_LINE)
+		o = &f->line;
+	else if (c->subproto == WS_PROTO_MSGPACK) {
 		o = &f->mp;
 		op = WS_OP_BINARY;
 	} else {
@@ -243,11 +247,19 @@ hub_frame(struct hub_frames *f, int subproto)
 	}
 	if (*o != NULL || f->failed)
 		return (*o);
-	if (f->want_users && !f->m->has_user_list)
+	if (f->want_users && !f->m->has_user_list && c->kind != CONN_LINE)
 		hub_user_list(f->w, f->m);
-	buf = subproto == WS_PROTO_MSGPACK ? chat_msg_msgpack(f->m, &len) :
-	    chat_msg_json(f->m, &len);
-	if (buf == NULL || (*o = ws_out_wrap(op, buf, len)) == NULL) {
+	if (c->kind == CONN_LINE) {
+		/* Some events have no line form: nothing to send. */
+		if ((buf = chat_msg_line(f->m, &len)) == NULL)
+			return (NULL);
+	} else
+		buf = op == WS_OP_BINARY ? chat_msg_msgpack(f->m, &len) :
+		    chat_msg_json(f->m, &len);
+	if (buf != NULL)
+		*o = c->kind == CONN_LINE ? ws_out_raw(buf, len) :
+		    ws_out_wrap(op, buf, len);
+	if (*o == NULL) {
 		f->failed = 1;
 		log_warnx("cannot encode a %s message",
 		    chat_type_name(f->m->type));
@@ -263,6 +275,7 @@ hub_frames_clear(struct hub_frames *f)
 {
 	ws_out_unref(f->json);
 	ws_out_unref(f->mp);
+	ws_out_unref(f->line);
 }
 
 static void
@@ -270,7 +283,7 @@ hub_send_to(struct hub_frames *f, struct conn *c)
 {
 	struct ws_out	*o;
 
-	if (!hub_is_chat(c) || (o = hub_frame(f, c->subproto)) == NULL)
+	if (!hub_is_chat(c) || (o = hub_frame(f, c)) == NULL)
 		return;
 	conn_send(c, o);
 	c->w->stats.deliveries++;
@@ -279,7 +292,7 @@ hub_send_to(struct hub_frames *f, struct conn *c)
 static void
 hub_send(struct conn *c, struct chat_msg *m)
 {
-	struct hub_frames	 f = { c->w, m, 0, 0, NULL, NULL, 0 };
+	struct hub_frames	 f = { c->w, m, 0, 0, NULL, NULL, NULL, 0 };
 
 	hub_send_to(&f, c);
 	hub_frames_clear(&f);
@@ -330,6 +343,104 @@ hub_set_name(struct conn *c, const char *name, size_t len)
 	c->namelen = (uint8_t)len;
 }
 
+static void	 hub_login(struct conn *, struct chat_str);
+static void	 hub_private(struct conn *, const struct chat_cmd *);
+static void	 hub_chat(struct conn *, struct chat_str);
+static int	 hub_rate_ok(struct conn *);
+static void	 hub_publish(struct conn *, const struct chat_env *);
+static void	 hub_env_init(struct conn *, struct chat_env *,
+		    enum chat_type);
+
+/*
+ * A line user is online from the start, named after its address (with a
+ * suffix in the rare case a WebSocket user took that name).
+ */
+static void
+hub_open_line(struct conn *c)
+{
+	struct chat_env	 e;
+	char		 name[SHM_NAME_MAX + 1];
+	uint32_t	 slot;
+	int		 i, rv = SHM_TAKEN;
+
+	for (i = 1; i <= 9 && rv == SHM_TAKEN; i++) {
+		snprintf(name, sizeof(name), i == 1 ? "%.32s" : "%.29s-%d",
+		    c->peer, i);
+		rv = shm_presence_claim(&c->w->bus->reg, name, strlen(name),
+		    c->w->id, CHAT_KIND_LINE, c->id, c->peer, &slot);
+	}
+	if (rv != SHM_OK) {
+		hub_system(c, "server_full", "no name free for you");
+		conn_hangup(c, 0, "no free name");
+		return;
+	}
+	hub_set_name(c, name, strlen(name));
+	c->pslot = slot;
+	c->logged_in = 1;
+	hub_byid_add(c->w, c);
+	hub_env_init(c, &e, CHAT_LOGIN);
+	e.content = e.from;
+	hub_publish(c, &e);
+}
+
+/* "who" for a line user: one "[ip:port]name: online" line per user. */
+static void
+hub_who_line(struct conn *c)
+{
+	struct worker	*w = c->w;
+	uint8_t		*buf;
+	size_t		 n, i, len = 0, cap;
+	struct ws_out	*o;
+
+	n = shm_presence_list(&w->bus->reg, w->plist, w->plistsz);
+	cap = n * (SHM_PEER_MAX + SHM_NAME_MAX + 12) + 1;
+	if ((buf = malloc(WS_HEADROOM + cap)) == NULL) {
+		hub_system(c, "server_error", "out of memory");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf((char *)buf + WS_HEADROOM + len,
+		    cap - len, "[%s]%s: online\n", w->plist[i].peer,
+		    w->plist[i].name);
+	if ((o = ws_out_raw(buf, len)) != NULL) {
+		conn_send(c, o);
+		ws_out_unref(o);
+	}
+}
+
+/*
+ * One line from a line user, without its end: "who", "rename NAME",
+ * "to NAME text", or chat.  The caller checked it is UTF-8 without NUL.
+ */
+void
+hub_line(struct conn *c, const char *p, size_t len)
+{
+	struct chat_cmd	 cmd;
+	const char	*sp;
+
+	if (len == 0)
+		return;		/* the seed's menu client sends empty lines */
+	c->last_active = hub_mono();
+	memset(&cmd, 0, sizeof(cmd));
+	if (len == 3 && memcmp(p, "who", 3) == 0) {
+		if (hub_rate_ok(c))
+			hub_who_line(c);
+	} else if (len > 7 && memcmp(p, "rename ", 7) == 0) {
+		if (hub_rate_ok(c))
+			hub_login(c, (struct chat_str){ p + 7, len - 7 });
+	} else if (len > 3 && memcmp(p, "to ", 3) == 0 &&
+	    (sp = memchr(p + 3, ' ', len - 3)) != NULL) {
+		cmd.type = CHAT_TO;
+		cmd.to.p = p + 3;
+		cmd.to.len = (size_t)(sp - (p + 3));
+		cmd.content.p = sp + 1;
+		cmd.content.len = len - (size_t)(sp + 1 - p);
+		cmd.has_content = 1;
+		hub_private(c, &cmd);
+	} else
+		hub_chat(c, (struct chat_str){ p, len });
+}
+
 /* A new /ws connection: in the lobby, named after its address. */
 void
 hub_open(struct conn *c)
@@ -342,7 +453,11 @@ hub_open(struct conn *c)
 		len = SHM_NAME_MAX;
 	hub_set_name(c, c->peer, len);
 	if (hub_room_join(c, HUB_LOBBY, strlen(HUB_LOBBY)) == -1) {
-		conn_ws_close_with(c, WS_CLOSE_INTERNAL, "out of memory");
+		conn_hangup(c, WS_CLOSE_INTERNAL, "out of memory");
+		return;
+	}
+	if (c->kind == CONN_LINE) {
+		hub_open_line(c);
 		return;
 	}
 	memset(&m, 0, sizeof(m));
@@ -366,7 +481,7 @@ hub_env_init(struct conn *c, struct chat_env *e, enum chat_type type)
 	e->id = shm_region_next_id(&c->w->bus->reg);
 	e->worker = c->w->id;
 	e->conn = c->id;
-	e->kind = CHAT_KIND_WS;
+	e->kind = c->kind == CONN_LINE ? CHAT_KIND_LINE : CHAT_KIND_WS;
 	if (c->room != NULL) {
 		e->room.p = c->room->name;
 		e->room.len = c->room->namelen;
@@ -433,7 +548,8 @@ hub_login(struct conn *c, struct chat_str name)
 		return;
 	}
 	rv = shm_presence_claim(&c->w->bus->reg, name.p, name.len, c->w->id,
-	    CHAT_KIND_WS, c->id, &slot);
+	    c->kind == CONN_LINE ? CHAT_KIND_LINE : CHAT_KIND_WS, c->id,
+	    c->peer, &slot);
 	if (rv == SHM_TAKEN) {
 		hub_system(c, "name_taken", "the name %.*s is taken",
 		    (int)name.len, name.p);
@@ -511,6 +627,11 @@ static void
 hub_who(struct conn *c)
 {
 	struct chat_msg	 m;
+
+	if (c->kind == CONN_LINE) {
+		hub_who_line(c);
+		return;
+	}
 
 	memset(&m, 0, sizeof(m));
 	m.type = CHAT_WHO;
@@ -614,7 +735,7 @@ hub_command(struct conn *c, const struct chat_cmd *cmd)
 		break;
 	case CHAT_LOGOUT:
 		hub_logout(c);
-		conn_ws_close_with(c, WS_CLOSE_NORMAL, "logged out");
+		conn_hangup(c, WS_CLOSE_NORMAL, "logged out");
 		break;
 	default:
 		hub_system(c, "unknown_type", "unknown message type \"%.*s\"",
@@ -695,12 +816,13 @@ size_t
 hub_deliver(struct worker *w, const struct chat_env *e)
 {
 	struct chat_msg		 m;
-	struct hub_frames	 f = { w, &m, 0, 0, NULL, NULL, 0 };
+	struct hub_frames	 f = { w, &m, 0, 0, NULL, NULL, NULL, 0 };
 	struct conn		*c;
 
 	memset(&m, 0, sizeof(m));
 	m.type = e->type;
 	m.from = e->from;
+	m.peer = e->peer;
 	switch (e->type) {
 	case CHAT_USER:
 		m.content = e->content;
@@ -717,10 +839,12 @@ hub_deliver(struct worker *w, const struct chat_env *e)
 		if (e->to_worker == w->id &&
 		    (c = hub_byid_find(w, e->to_conn)) != NULL)
 			hub_send_to(&f, c);
-		/* And back to the sender, unless it wrote to itself. */
+		/* And back to the sender, unless it wrote to itself, or is
+		 * a line user: "NAME says to you" would be wrong there. */
 		if (e->worker == w->id && !(e->to_worker == e->worker &&
 		    e->to_conn == e->conn) &&
-		    (c = hub_byid_find(w, e->conn)) != NULL)
+		    (c = hub_byid_find(w, e->conn)) != NULL &&
+		    c->kind != CONN_LINE)
 			hub_send_to(&f, c);
 		break;
 	case CHAT_LOGIN:
@@ -763,7 +887,7 @@ void
 hub_lost(struct worker *w, uint64_t n)
 {
 	struct chat_msg		 m;
-	struct hub_frames	 f = { w, &m, 0, 0, NULL, NULL, 0 };
+	struct hub_frames	 f = { w, &m, 0, 0, NULL, NULL, NULL, 0 };
 	char			 text[96];
 
 	snprintf(text, sizeof(text), "this server fell behind: %llu "
@@ -800,6 +924,6 @@ hub_sweep(struct worker *w)
 		w->stats.idle_kicked++;
 		log_info("conn %llu %s: idle for %us", (unsigned long long)
 		    c->id, c->peer, limit);
-		conn_ws_close_with(c, WS_CLOSE_NORMAL, "idle timeout");
+		conn_hangup(c, WS_CLOSE_NORMAL, "idle timeout");
 	}
 }

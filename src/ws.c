@@ -358,6 +358,26 @@ ws_out_wrap(int opcode, uint8_t *buf, size_t len)
 	return (o);
 }
 
+/*
+ * A shared buffer without a frame header (the line protocol's lines):
+ * consumes buf (WS_HEADROOM bytes, then len bytes), even on failure.
+ */
+struct ws_out *
+ws_out_raw(uint8_t *buf, size_t len)
+{
+	struct ws_out	*o;
+
+	if ((o = malloc(sizeof(*o))) == NULL) {
+		free(buf);
+		return (NULL);
+	}
+	o->wo_refs = 1;
+	o->wo_base = buf;
+	o->wo_data = buf + WS_HEADROOM;
+	o->wo_len = len;
+	return (o);
+}
+
 struct ws_out *
 ws_out_new(int opcode, const void *payload, size_t len)
 {

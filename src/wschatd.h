@@ -325,6 +325,7 @@ struct ws_out	*ws_out_new(int, const void *, size_t);
  * len is 0.
  */
 struct ws_out	*ws_out_wrap(int, uint8_t *, size_t);
+struct ws_out	*ws_out_raw(uint8_t *, size_t);
 struct ws_out	*ws_out_close(uint16_t, const char *);
 void		 ws_out_ref(struct ws_out *);
 void		 ws_out_unref(struct ws_out *);

@@ -101,7 +101,7 @@ test_presence_claim(const char *name, uint32_t worker, uint64_t conn,
     uint32_t *slot)
 {
 	return (shm_presence_claim(&reg, name, strlen(name), worker, 7, conn,
-	    slot));
+	    NULL, slot));
 }
 
 static int
@@ -205,7 +205,7 @@ Test(shm_presence, names_are_case_sensitive_and_length_exact)
 	cr_assert_eq(test_presence_lookup("alic", &e), SHM_EMPTY);
 	/* Same bytes, shorter length. */
 	cr_assert_eq(shm_presence_lookup(&reg, "alice", 4, &e), SHM_EMPTY);
-	cr_assert_eq(shm_presence_claim(&reg, "alice", 4, 6, 0, 6, &s),
+	cr_assert_eq(shm_presence_claim(&reg, "alice", 4, 6, 0, 6, NULL, &s),
 	    SHM_OK);
 	/* UTF-8 names are bytes. */
 	cr_assert_eq(test_presence_claim("\xc3\xa9lise", 1, 9, &s), SHM_OK);

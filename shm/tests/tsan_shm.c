@@ -121,7 +121,7 @@ ts_claimer(void *arg)
 	for (r = 0; r < TS_ROUNDS; r++) {
 		ts_barrier(me, 3 * r + 1);
 		if (shm_presence_claim(&reg, "alice", 5, (uint32_t)me, 0,
-		    (uint64_t)r, &slot) == SHM_OK) {
+		    (uint64_t)r, NULL, &slot) == SHM_OK) {
 			atomic_fetch_add(&wins[r], 1);
 			ts_barrier(me, 3 * r + 2);
 			if (shm_presence_release(&reg, slot, (uint32_t)me,

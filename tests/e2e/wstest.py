@@ -98,7 +98,11 @@ class Daemon:
             pass
         return pids
 
-    def owners(self, ports):
+    def line_owners(self, ports):
+        """owners() for connections to the line port."""
+        return self.owners(ports, self.line_port)
+
+    def owners(self, ports, server_port=None):
         """For each client's local port, the pid of the worker holding the
         server end of that connection (from /proc/net/tcp and the workers'
         /proc/PID/fd), or None.  TIME_WAIT entries (inode 0) of earlier
@@ -110,7 +114,8 @@ class Daemon:
                 fields = line.split()
                 lport = int(fields[1].split(":")[1], 16)
                 rport = int(fields[2].split(":")[1], 16)
-                if lport == self.port and rport != 0 and fields[9] != "0":
+                if lport == (server_port or self.port) and rport != 0 \
+                        and fields[9] != "0":
                     inode_by_port[rport] = fields[9]
         owner = {}
         for pid in self.worker_pids():

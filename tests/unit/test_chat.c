@@ -339,3 +339,63 @@ Test(chat, accepts_escaped_nul_in_json_strings)
 	cr_assert(!chat_name_valid(cmd.content.p, cmd.content.len));
 	chat_cmd_clear(&cmd);
 }
+
+static void
+assert_line(const struct chat_msg *m, const char *want)
+{
+	uint8_t	*buf;
+	size_t	 len;
+
+	buf = chat_msg_line(m, &len);
+	cr_assert_not_null(buf);
+	cr_assert_eq(len, strlen(want), "%.*s", (int)len,
+	    (char *)buf + WS_HEADROOM);
+	cr_assert_eq(memcmp(buf + WS_HEADROOM, want, len), 0, "%.*s",
+	    (int)len, (char *)buf + WS_HEADROOM);
+	free(buf);
+}
+
+Test(chat, renders_the_line_format)
+{
+	struct chat_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.peer = S("10.0.0.1:5555");
+	m.from = S("ann");
+	m.type = CHAT_USER;
+	m.content = S("two\nlines\r\nhere");
+	assert_line(&m, "[10.0.0.1:5555]ann: two lines  here\n");
+	m.type = CHAT_LOGIN;
+	assert_line(&m, "[10.0.0.1:5555]ann: online\n");
+	m.type = CHAT_LOGOUT;
+	assert_line(&m, "[10.0.0.1:5555]ann: offline\n");
+	m.type = CHAT_RENAME;
+	m.content = S("bob");
+	assert_line(&m, "[10.0.0.1:5555]ann: renamed to bob\n");
+	m.type = CHAT_PRIVATE;
+	m.content = S("psst");
+	assert_line(&m, "ann says to you: psst\n");
+	m.type = CHAT_SYSTEM;
+	m.content = S("no");
+	m.code = S("bad_name");
+	assert_line(&m, "error: no\n");
+	m.code.p = NULL;
+	assert_line(&m, "system: no\n");
+	m.type = CHAT_HANDSHAKE;
+	cr_assert_null(chat_msg_line(&m, &(size_t){ 0 }));
+}
+
+Test(chat, shares_a_headerless_buffer)
+{
+	uint8_t		*buf = malloc(WS_HEADROOM + 3);
+	struct ws_out	*o;
+
+	memcpy(buf + WS_HEADROOM, "hi\n", 3);
+	o = ws_out_raw(buf, 3);
+	cr_assert_not_null(o);
+	cr_assert_eq(o->wo_len, 3);
+	cr_assert_eq(memcmp(o->wo_data, "hi\n", 3), 0);
+	ws_out_ref(o);
+	ws_out_unref(o);
+	ws_out_unref(o);
+}

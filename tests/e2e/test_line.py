@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the line protocol (the nc chat room): raw TCP
+line users mixed with WebSocket users in one chat, across workers, and
+hostile input on the line port.  Line users are plain sockets, as `nc`
+would be; WebSocket users are python3-websockets clients."""
+
+import asyncio
+import json
+import socket
+import time
+
+import websockets
+
+import wstest
+from wstest import wait_for
+
+
+def daemon(name="main", **kw):
+    kw.setdefault("workers", 2)
+    return wstest.shared_daemon(name, **kw)
+
+
+class Line:
+    """A line user: a TCP socket and everything it has received."""
+
+    def __init__(self, d):
+        self.sock = socket.create_connection(("127.0.0.1", d.line_port),
+                                             timeout=5)
+        self.port = self.sock.getsockname()[1]
+        self.name = "127.0.0.1:%d" % self.port
+        self.buf = b""
+        self.eof = False
+
+    def send(self, text):
+        self.sock.sendall(text if isinstance(text, bytes) else
+                          text.encode())
+
+    def _pump(self, timeout):
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            return
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            self.eof = True
+        self.buf += data
+
+    def lines(self):
+        return self.buf.decode("utf-8").split("\n")[:-1]
+
+    def wait(self, pred, timeout=10, what="a line"):
+        deadline = time.monotonic() + timeout
+        while True:
+            got = [ln for ln in self.lines() if pred(ln)]
+            if got:
+                return got[0]
+            if self.eof or time.monotonic() > deadline:
+                raise AssertionError("%s: no %s; got %r" % (
+                    self.name, what, self.lines()[-8:]))
+            self._pump(0.2)
+
+    def wait_line(self, line, timeout=10):
+        return self.wait(lambda ln: ln == line, timeout, repr(line))
+
+    def wait_eof(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while not self.eof:
+            if time.monotonic() > deadline:
+                raise AssertionError("%s: still open" % self.name)
+            self._pump(0.2)
+
+    def close(self):
+        self.sock.close()
+
+
+def on_two_workers(d, n=16):
+    """Line users until two of them sit on different workers."""
+    users = [Line(d) for _ in range(n)]
+    owners = d.line_owners([u.port for u in users])
+    first = users[0]
+    for u, o in zip(users, owners):
+        if o != owners[0]:
+            return first, u, [x for x in users if x not in (first, u)]
+    raise AssertionError("all %d line users on one worker" % n)
+
+
+async def ws_connect(d):
+    ws = await websockets.connect("ws://127.0.0.1:%d/ws" % d.port,
+                                  ping_interval=None)
+    hs = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert hs["type"] == "handshake"
+    return ws, hs
+
+
+async def ws_find(ws, pred, timeout=10):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        m = json.loads(await asyncio.wait_for(ws.recv(),
+                                              deadline - loop.time()))
+        if pred(m):
+            return m
+
+
+def test_line_users_chat_across_workers():
+    d = daemon()
+    a, b, rest = on_two_workers(d)
+    try:
+        b.wait_line("[%s]%s: online" % (a.name, a.name))
+        a.send("hello from a\r\n")
+        b.wait_line("[%s]%s: hello from a" % (a.name, a.name))
+        a.wait_line("[%s]%s: hello from a" % (a.name, a.name))
+        b.send("rename bob\n")
+        a.wait_line("[%s]%s: renamed to bob" % (b.name, b.name))
+        a.send("to bob psst\n")
+        b.wait_line("%s says to you: psst" % a.name)
+        a.send("to nobody hi\n")
+        a.wait(lambda ln: ln.startswith("error:") and "nobody" in ln)
+    finally:
+        for u in [a, b] + rest:
+            u.close()
+
+
+def test_line_and_websocket_users_are_one_chat():
+    d = daemon()
+
+    async def go():
+        ln = Line(d)
+        try:
+            ws, hs = await ws_connect(d)
+            await ws.send(json.dumps({"type": "login", "content": "webby"}))
+            ln.wait_line("[%s]webby: online" % hs["ip"])
+            await ws.send("from the web")
+            ln.wait_line("[%s]webby: from the web" % hs["ip"])
+            ln.send("from the line\n")
+            m = await ws_find(ws, lambda m: m["type"] == "user" and
+                              m["from"] == ln.name)
+            assert m["content"] == "from the line" and m["room"] == "lobby"
+            # Private, both ways.
+            ln.send("to webby psst\n")
+            m = await ws_find(ws, lambda m: m["type"] == "private")
+            assert (m["from"], m["to"], m["content"]) == \
+                (ln.name, "webby", "psst"), m
+            await ws.send(json.dumps({"type": "to", "to": ln.name,
+                                      "content": "back"}))
+            ln.wait_line("webby says to you: back")
+            # who lists everyone, in both formats.
+            ln.send("who\n")
+            ln.wait_line("[%s]webby: online" % hs["ip"])
+            ln.wait_line("[%s]%s: online" % (ln.name, ln.name))
+            await ws.send(json.dumps({"type": "who"}))
+            m = await ws_find(ws, lambda m: m["type"] == "who")
+            assert {"webby", ln.name} <= set(m["user_list"]), m
+            # Names are unique across the two kinds.
+            ws2, _ = await ws_connect(d)
+            await ws2.send(json.dumps({"type": "login",
+                                       "content": ln.name}))
+            m = await ws_find(ws2, lambda m: m["type"] == "system")
+            assert m["code"] == "name_taken", m
+            ln.send("rename webby\n")
+            ln.wait(lambda x: x.startswith("error:") and "taken" in x)
+            await ws2.close()
+            # A line user leaving is a logout for WebSocket users.
+            ln.close()
+            m = await ws_find(ws, lambda m: m["type"] == "logout")
+            assert m["user"] == ln.name, m
+            await ws.close()
+        finally:
+            ln.close()
+    wstest.run_async(go(), 60)
+
+
+def test_empty_lines_are_ignored():
+    d = daemon()
+    u = Line(d)
+    try:
+        u.wait_line("[%s]%s: online" % (u.name, u.name))
+        u.send("\n\r\n\nafter\n")
+        u.wait_line("[%s]%s: after" % (u.name, u.name))
+        assert not [ln for ln in u.lines() if ln.endswith(": ")]
+    finally:
+        u.close()
+
+
+def test_hostile_input_costs_only_the_sender():
+    d = daemon()
+    bystander, other = Line(d), Line(d)
+    try:
+        bystander.wait_line("[%s]%s: online" % (other.name, other.name))
+        # NUL and invalid UTF-8 cost that line, with an error line.
+        other.send(b"a\x00b\n\xff\xfe\xfd\n\xc3\n")
+        other.send("still here\n")
+        bystander.wait_line("[%s]%s: still here" % (other.name,
+                                                      other.name))
+        # Its own chat comes back after its errors, in order.
+        other.wait_line("[%s]%s: still here" % (other.name, other.name))
+        errors = [ln for ln in other.lines() if ln.startswith("error:")]
+        assert errors == ["error: NUL byte in the line; ignored"] + \
+            ["error: the line is not UTF-8; ignored"] * 2, errors
+        assert not [ln for ln in bystander.lines() if "a\x00b" in ln]
+        # Binary garbage without a newline past the limit: error, close.
+        other.send(bytes(range(128, 256)) * 40)
+        other.wait(lambda ln: ln.startswith("error: line longer"))
+        other.wait_eof()
+        bystander.wait_line("[%s]%s: offline" % (other.name, other.name))
+        bystander.send("bystander fine\n")
+        bystander.wait_line("[%s]%s: bystander fine" % (bystander.name,
+                                                          bystander.name))
+    finally:
+        bystander.close()
+        other.close()
+
+
+def test_a_line_user_that_never_reads_is_dropped():
+    d = daemon("slow", opts={"max_pending": 65536, "command_rate": 1000000})
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect(("127.0.0.1", d.line_port))
+    talker = Line(d)
+    try:
+        chunk = ("x" * 3000 + "\n").encode()
+        for i in range(800):
+            talker.send(b"%d " % i + chunk)
+            if "slow consumer" in d.log():
+                break
+        wait_for(lambda: "slow consumer" in d.log(), 20,
+                 what="the slow line user to be dropped")
+        talker.send("after\n")
+        talker.wait(lambda ln: ln.endswith(": after"))
+    finally:
+        slow.close()
+        talker.close()
+
+
+def test_idle_line_user_is_kicked():
+    d = daemon("idle", opts={"idle_timeout": 2})
+    u = Line(d)
+    try:
+        u.wait(lambda ln: ln.startswith("error:") and "no activity" in ln,
+               timeout=6)
+        u.wait_eof(5)
+    finally:
+        u.close()
+
+
+if __name__ == "__main__":
+    wstest.main()
