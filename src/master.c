@@ -254,6 +254,8 @@ master_bus_reap(unsigned worker)
 		e.type = CHAT_LOGOUT;
 		e.from.p = e.content.p = master_gone[i].name;
 		e.from.len = e.content.len = strlen(master_gone[i].name);
+		e.peer.p = master_gone[i].peer;
+		e.peer.len = strlen(master_gone[i].peer);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		e.ts = (uint64_t)ts.tv_sec * 1000 +
 		    (uint64_t)ts.tv_nsec / 1000000;

@@ -6,6 +6,8 @@ would be; WebSocket users are python3-websockets clients."""
 
 import asyncio
 import json
+import os
+import signal
 import socket
 import time
 
@@ -243,6 +245,20 @@ def test_idle_line_user_is_kicked():
         u.wait_eof(5)
     finally:
         u.close()
+
+
+def test_line_users_of_a_killed_worker_go_offline():
+    # The master announces them: with their address, like everyone else.
+    with wstest.Daemon(workers=2, opts={"idle_timeout": 0}) as d:
+        a, b, rest = on_two_workers(d)
+        try:
+            a.wait_line("[%s]%s: online" % (b.name, b.name))
+            victim = d.line_owners([b.port])[0]
+            os.kill(victim, signal.SIGKILL)
+            a.wait_line("[%s]%s: offline" % (b.name, b.name))
+        finally:
+            for u in [a, b] + rest:
+                u.close()
 
 
 if __name__ == "__main__":
