@@ -25,13 +25,17 @@ def daemon(name="main", **kw):
 class Line:
     """A line user: a TCP socket and everything it has received."""
 
-    def __init__(self, d):
+    def __init__(self, d, wait_online=True):
         self.sock = socket.create_connection(("127.0.0.1", d.line_port),
                                              timeout=5)
         self.port = self.sock.getsockname()[1]
         self.name = "127.0.0.1:%d" % self.port
         self.buf = b""
         self.eof = False
+        # Until its own "online" arrives, its worker may not have accepted
+        # it yet, and events published meanwhile do not reach it.
+        if wait_online:
+            self.wait_line("[%s]%s: online" % (self.name, self.name))
 
     def send(self, text):
         self.sock.sendall(text if isinstance(text, bytes) else
@@ -110,7 +114,8 @@ def test_line_users_chat_across_workers():
     d = daemon()
     a, b, rest = on_two_workers(d)
     try:
-        b.wait_line("[%s]%s: online" % (a.name, a.name))
+        # a came first: it sees b arrive.
+        a.wait_line("[%s]%s: online" % (b.name, b.name))
         a.send("hello from a\r\n")
         b.wait_line("[%s]%s: hello from a" % (a.name, a.name))
         a.wait_line("[%s]%s: hello from a" % (a.name, a.name))
