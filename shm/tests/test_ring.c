@@ -633,7 +633,12 @@ Test(shm_ring, cursor_init_during_publishing_counts_no_phantom_losses)
 	int			 rc, status;
 
 	shm_region_close(&reg);
-	test_ring_open(1 << 20);
+	/*
+	 * 64 MiB: a lap takes the producer tens of milliseconds, longer than
+	 * a time slice, so a reader sharing a loaded core is rarely lapped
+	 * before its first record (with 1 MiB it almost always was).
+	 */
+	test_ring_open(1 << 26);
 	stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	cr_assert_neq(stop, MAP_FAILED);
