@@ -8,4 +8,4 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake pkg-config \
 	libevent-dev libmsgpack-dev libssl-dev libjansson-dev libcriterion-dev \
-	python3 python3-websockets python3-msgpack >/dev/null
+	python3 python3-websockets python3-msgpack tmux >/dev/null

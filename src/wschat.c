@@ -1,0 +1,1040 @@
+/*
+ * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
+ *
+ * wschat.c: the command-line client of wschatd.  It connects to
+ * ws://HOST:PORT/ws, checks the upgrade (status 101 and the
+ * Sec-WebSocket-Accept computed by http_ws_accept()), logs in, and then
+ * either reads chat lines and slash commands from stdin (--pipe, or stdin
+ * not a terminal) or runs the seed client's menu.  Every incoming message
+ * is printed as one line.  The client side of RFC 6455 framing (masked
+ * frames out, unmasked frames in) lives here; UTF-8 is checked with
+ * utf8_validate().  The daemon and its codecs know nothing of this file.
+ */
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/util.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "wschatd.h"
+
+#define WSCHAT_EXIT_OK		0
+#define WSCHAT_EXIT_ERROR	1	/* connection, protocol or login */
+#define WSCHAT_EXIT_USAGE	2
+
+#define WSCHAT_MESSAGE_MAX	(16 * 1024 * 1024)
+#define WSCHAT_HANDSHAKE_MAX	8192
+/* Seconds allowed for connect, the handshake and the closing handshake. */
+#define WSCHAT_TIMEOUT		10
+
+#define WSCHAT_MENU	"1 public chat, 2 private chat, 3 rename, 0 exit"
+
+/* Where the connection is. */
+enum wschat_state {
+	WSCHAT_S_LOGIN,		/* login sent, waiting for the answer */
+	WSCHAT_S_READY,		/* reading stdin */
+	WSCHAT_S_CLOSING	/* close sent, waiting for the server's */
+};
+
+/* Where the interactive menu is. */
+enum wschat_menu {
+	WSCHAT_M_NAME,		/* asking for a name */
+	WSCHAT_M_MENU,		/* asking for a choice */
+	WSCHAT_M_PUBLIC,	/* lines are chat */
+	WSCHAT_M_ADDRESSEE,	/* asking whom to write to */
+	WSCHAT_M_PRIVATE,	/* lines are private messages */
+	WSCHAT_M_RENAME		/* asking for a new name */
+};
+
+/*
+ * The one connection.  rbuf: socket bytes not parsed yet; inbuf: stdin
+ * bytes not yet a line; msg: the fragments of a message, msg_op its opcode
+ * (0: none under way).  name is the name the server confirmed, want the
+ * one asked for, peer the addressee in the menu's private chat.
+ */
+struct wschat {
+	struct event_base	*base;
+	struct bufferevent	*bev;
+	struct event		*ev_stdin;
+	struct event		*ev_timer;
+	struct evbuffer		*rbuf;
+	struct evbuffer		*inbuf;
+	struct evbuffer		*msg;
+	int			 msg_op;
+	int			 peer_closed;	/* its close came */
+	enum wschat_state	 state;
+	enum wschat_menu	 menu;
+	int			 pipe;		/* 1: pipe mode */
+	int			 stdin_on;
+	const char		*host;
+	const char		*port;
+	const char		*room;
+	char			*name;
+	char			*want;
+	char			*peer;
+	int			 status;	/* exit status */
+};
+
+static void	wschat_usage(FILE *);
+static int	wschat_connect(const char *, const char *);
+static int	wschat_handshake(struct wschat *, int);
+static void	wschat_send_frame(struct wschat *, int, const void *,
+		    size_t);
+static void	wschat_send_json(struct wschat *, json_t *);
+static void	wschat_send_close(struct wschat *, uint16_t);
+static void	wschat_read_cb(struct bufferevent *, void *);
+static void	wschat_event_cb(struct bufferevent *, short, void *);
+static void	wschat_write_cb(struct bufferevent *, void *);
+static void	wschat_stdin_cb(evutil_socket_t, short, void *);
+static void	wschat_timer_cb(evutil_socket_t, short, void *);
+static int	wschat_frames(struct wschat *);
+static void	wschat_message(struct wschat *, const char *, size_t);
+static void	wschat_line(struct wschat *, char *);
+static void	wschat_ready(struct wschat *);
+static void	wschat_fail(struct wschat *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	wschat_print(struct wschat *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	wschat_prompt(struct wschat *);
+static int	wschat_reading(struct wschat *);
+
+static void
+wschat_usage(FILE *fp)
+{
+	fprintf(fp,
+"usage: wschat [--pipe] [-h host] [-p port] [-n name] [--room room]\n"
+"       wschat --help | -v | --version\n"
+"  -h, --host, -ip HOST   server address (default 127.0.0.1)\n"
+"  -p, --port, -port PORT server port (default 8080)\n"
+"  -n, --name NAME        log in as NAME\n"
+"      --room ROOM        join ROOM after logging in\n"
+"      --pipe             script mode: stdin lines in, one line per\n"
+"                         incoming message out (default when stdin is\n"
+"                         not a terminal)\n"
+"      --help             this help\n"
+"  -v, --version          print the version\n"
+"In pipe mode a line is a chat message unless it is one of\n"
+"  /to NAME text, /rename NAME, /who, /join ROOM, /leave\n"
+"Exit status: 0 closed normally, 1 connection, protocol or login error,\n"
+"2 usage error.\n");
+}
+
+/* Print a fatal error, close and leave the event loop with status 1. */
+static void
+wschat_fail(struct wschat *c, const char *fmt, ...)
+{
+	va_list	ap;
+
+	fflush(stdout);
+	fprintf(stderr, "wschat: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	c->status = WSCHAT_EXIT_ERROR;
+	event_base_loopexit(c->base, NULL);
+}
+
+static void
+wschat_prompt(struct wschat *c)
+{
+	if (c->pipe)
+		return;
+	switch (c->menu) {
+	case WSCHAT_M_NAME:
+		printf("name> ");
+		break;
+	case WSCHAT_M_MENU:
+		printf("%s\n> ", WSCHAT_MENU);
+		break;
+	case WSCHAT_M_PUBLIC:
+		printf("say> ");
+		break;
+	case WSCHAT_M_ADDRESSEE:
+		printf("to whom> ");
+		break;
+	case WSCHAT_M_PRIVATE:
+		printf("to %s> ", c->peer ? c->peer : "?");
+		break;
+	case WSCHAT_M_RENAME:
+		printf("new name> ");
+		break;
+	}
+	fflush(stdout);
+}
+
+/* One incoming message as one line; interactive mode keeps the prompt. */
+static void
+wschat_print(struct wschat *c, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (!c->pipe)
+		printf("\r");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	if (!c->pipe && wschat_reading(c))
+		wschat_prompt(c);
+	fflush(stdout);
+}
+
+static int
+wschat_connect(const char *host, const char *port)
+{
+	struct addrinfo	 hints, *res, *ai;
+	struct timeval	 tv = { WSCHAT_TIMEOUT, 0 };
+	int		 fd = -1, error, saved = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((error = getaddrinfo(host, port, &hints, &res)) != 0) {
+		fprintf(stderr, "wschat: %s:%s: %s\n", host, port,
+		    gai_strerror(error));
+		return (-1);
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+		if (fd == -1) {
+			saved = errno;
+			continue;
+		}
+		/* Bounds connect() and the blocking handshake. */
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		saved = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd == -1)
+		fprintf(stderr, "wschat: cannot connect to %s:%s: %s\n", host,
+		    port, strerror(saved));
+	return (fd);
+}
+
+/* Find header name in the response head; returns its value, trimmed. */
+static int
+wschat_header(const char *head, const char *name, char *out, size_t outlen)
+{
+	const char	*p, *e;
+	size_t		 n = strlen(name), len;
+
+	for (p = strstr(head, "\r\n"); p != NULL; p = strstr(p, "\r\n")) {
+		p += 2;
+		if (strncasecmp(p, name, n) != 0 || p[n] != ':')
+			continue;
+		p += n + 1;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if ((e = strstr(p, "\r\n")) == NULL)
+			e = p + strlen(p);
+		while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		len = (size_t)(e - p);
+		if (len >= outlen)
+			len = outlen - 1;
+		memcpy(out, p, len);
+		out[len] = '\0';
+		return (0);
+	}
+	return (-1);
+}
+
+/*
+ * The opening handshake, blocking (the socket has timeouts).  Returns 0
+ * with any bytes after the response in c->rbuf, or -1 after printing why.
+ */
+static int
+wschat_handshake(struct wschat *c, int fd)
+{
+	unsigned char	 raw[16];
+	char		 key[32], want[HTTP_WS_ACCEPT_LEN + 1], val[256];
+	char		 req[1024], head[WSCHAT_HANDSHAKE_MAX + 1], *end;
+	size_t		 have = 0;
+	ssize_t		 n;
+	int		 len, v6;
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		fprintf(stderr, "wschat: RAND_bytes failed\n");
+		return (-1);
+	}
+	EVP_EncodeBlock((unsigned char *)key, raw, sizeof(raw));
+	if (http_ws_accept(key, strlen(key), want) == -1)
+		return (-1);
+	v6 = strchr(c->host, ':') != NULL;
+	len = snprintf(req, sizeof(req),
+	    "GET /ws HTTP/1.1\r\n"
+	    "Host: %s%s%s:%s\r\n"
+	    "Upgrade: websocket\r\n"
+	    "Connection: Upgrade\r\n"
+	    "Sec-WebSocket-Key: %s\r\n"
+	    "Sec-WebSocket-Version: 13\r\n"
+	    "Sec-WebSocket-Protocol: wschat.json\r\n"
+	    "User-Agent: wschat/%s\r\n"
+	    "\r\n", v6 ? "[" : "", c->host, v6 ? "]" : "", c->port, key,
+	    WSCHATD_VERSION);
+	if (len < 0 || (size_t)len >= sizeof(req)) {
+		fprintf(stderr, "wschat: host name too long\n");
+		return (-1);
+	}
+	if (write(fd, req, (size_t)len) != len) {
+		fprintf(stderr, "wschat: handshake: write: %s\n",
+		    strerror(errno));
+		return (-1);
+	}
+	for (;;) {
+		if (have == WSCHAT_HANDSHAKE_MAX) {
+			fprintf(stderr, "wschat: handshake: response too "
+			    "long\n");
+			return (-1);
+		}
+		n = read(fd, head + have, WSCHAT_HANDSHAKE_MAX - have);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fprintf(stderr, "wschat: handshake: %s\n", n == 0 ?
+			    "connection closed by server" : strerror(errno));
+			return (-1);
+		}
+		have += (size_t)n;
+		head[have] = '\0';
+		/* Not waiting for a timeout when no HTTP server answers. */
+		if (strncmp(head, "HTTP/", have < 5 ? have : 5) != 0) {
+			fprintf(stderr, "wschat: handshake: not an HTTP "
+			    "response\n");
+			return (-1);
+		}
+		if ((end = strstr(head, "\r\n\r\n")) != NULL)
+			break;
+	}
+	end += 4;
+	/* Frames may follow the response in the same segment. */
+	if ((size_t)(end - head) < have)
+		evbuffer_add(c->rbuf, end, have - (size_t)(end - head));
+	end[-2] = '\0';
+	if (strncmp(head, "HTTP/1.1 101", 12) != 0) {
+		end = strstr(head, "\r\n");
+		*end = '\0';
+		fprintf(stderr, "wschat: handshake refused: %s\n", head);
+		return (-1);
+	}
+	if (wschat_header(head, "Upgrade", val, sizeof(val)) == -1 ||
+	    strcasecmp(val, "websocket") != 0) {
+		fprintf(stderr, "wschat: handshake: no Upgrade: websocket\n");
+		return (-1);
+	}
+	if (wschat_header(head, "Sec-WebSocket-Accept", val,
+	    sizeof(val)) == -1 || strcmp(val, want) != 0) {
+		fprintf(stderr, "wschat: handshake: bad "
+		    "Sec-WebSocket-Accept\n");
+		return (-1);
+	}
+	if (wschat_header(head, "Sec-WebSocket-Protocol", val,
+	    sizeof(val)) == 0 && strcmp(val, "wschat.json") != 0) {
+		fprintf(stderr, "wschat: handshake: unexpected subprotocol "
+		    "%s\n", val);
+		return (-1);
+	}
+	return (0);
+}
+
+/* A client frame: FIN, masked with a fresh key (RFC 6455, 5.3). */
+static void
+wschat_send_frame(struct wschat *c, int op, const void *data, size_t len)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	uint8_t		 hdr[WS_HEADER_MAX], *p;
+	const uint8_t	*in = data;
+	size_t		 h = 0, i;
+	int		 k;
+
+	hdr[h++] = 0x80 | (uint8_t)op;
+	if (len < 126)
+		hdr[h++] = 0x80 | (uint8_t)len;
+	else if (len <= 0xffff) {
+		hdr[h++] = 0x80 | 126;
+		hdr[h++] = (uint8_t)(len >> 8);
+		hdr[h++] = (uint8_t)len;
+	} else {
+		hdr[h++] = 0x80 | 127;
+		for (k = 7; k >= 0; k--)
+			hdr[h++] = (uint8_t)((uint64_t)len >> (k * 8));
+	}
+	if (RAND_bytes(hdr + h, 4) != 1) {
+		wschat_fail(c, "RAND_bytes failed");
+		return;
+	}
+	p = malloc(len ? len : 1);
+	if (p == NULL) {
+		wschat_fail(c, "out of memory");
+		return;
+	}
+	for (i = 0; i < len; i++)
+		p[i] = in[i] ^ hdr[h + (i & 3)];
+	h += 4;
+	evbuffer_add(out, hdr, h);
+	evbuffer_add(out, p, len);
+	free(p);
+}
+
+/* Send obj as a text frame.  Consumes obj. */
+static void
+wschat_send_json(struct wschat *c, json_t *obj)
+{
+	char	*s;
+
+	if (obj == NULL) {
+		fprintf(stderr, "wschat: not sent: not valid UTF-8\n");
+		return;
+	}
+	s = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (s == NULL) {
+		fprintf(stderr, "wschat: not sent: out of memory\n");
+		return;
+	}
+	wschat_send_frame(c, WS_OP_TEXT, s, strlen(s));
+	free(s);
+}
+
+static void
+wschat_send_close(struct wschat *c, uint16_t code)
+{
+	uint8_t		p[2];
+	struct timeval	tv = { WSCHAT_TIMEOUT, 0 };
+
+	p[0] = (uint8_t)(code >> 8);
+	p[1] = (uint8_t)code;
+	wschat_send_frame(c, WS_OP_CLOSE, p, sizeof(p));
+	c->state = WSCHAT_S_CLOSING;
+	if (c->stdin_on) {
+		event_del(c->ev_stdin);
+		c->stdin_on = 0;
+	}
+	evtimer_add(c->ev_timer, &tv);
+}
+
+static void
+wschat_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wschat	*c = arg;
+
+	(void)fd;
+	(void)what;
+	wschat_fail(c, "the server did not answer the close");
+}
+
+static void
+wschat_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct wschat	*c = arg;
+
+	(void)bev;
+	/* The close answer is out: done. */
+	if (c->state == WSCHAT_S_CLOSING && c->peer_closed)
+		event_base_loopexit(c->base, NULL);
+}
+
+static void
+wschat_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct wschat	*c = arg;
+
+	(void)bev;
+	if (c->state == WSCHAT_S_CLOSING && c->peer_closed) {
+		event_base_loopexit(c->base, NULL);
+		return;
+	}
+	if (what & BEV_EVENT_EOF)
+		wschat_fail(c, "connection closed abnormally (no close "
+		    "frame)");
+	else
+		wschat_fail(c, "connection error: %s",
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+static void
+wschat_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct wschat	*c = arg;
+
+	evbuffer_add_buffer(c->rbuf, bufferevent_get_input(bev));
+	(void)wschat_frames(c);
+}
+
+/* A close from the server; code 0 when it carried none. */
+static void
+wschat_closed(struct wschat *c, const uint8_t *p, size_t len)
+{
+	uint16_t	code = 0;
+
+	if (len >= 2)
+		code = (uint16_t)(p[0] << 8 | p[1]);
+	if (c->state != WSCHAT_S_CLOSING) {
+		/* Answer with the same code (RFC 6455, 5.5.1). */
+		wschat_send_close(c, code ? code : WS_CLOSE_NORMAL);
+		if (code != 0 && code != WS_CLOSE_NORMAL &&
+		    code != WS_CLOSE_GOING_AWAY) {
+			fflush(stdout);
+			fprintf(stderr, "wschat: closed by the server: %u "
+			    "%.*s\n", code, len > 2 ? (int)(len - 2) : 0,
+			    len > 2 ? (const char *)p + 2 : "");
+			c->status = WSCHAT_EXIT_ERROR;
+		}
+		/* Leave once the answer is written: wschat_write_cb. */
+		c->peer_closed = 1;
+		return;
+	}
+	/* Our close was answered. */
+	c->peer_closed = 1;
+	event_base_loopexit(c->base, NULL);
+}
+
+/*
+ * Parse every complete frame in c->rbuf.  Server frames are never masked.
+ * Returns 0, or -1 after failing the connection.
+ */
+static int
+wschat_frames(struct wschat *c)
+{
+	uint8_t		*h, *p;
+	uint64_t	 len;
+	size_t		 have, hlen, i;
+	uint32_t	 st;
+	int		 fin, op;
+
+	while (!c->peer_closed) {
+		have = evbuffer_get_length(c->rbuf);
+		if (have < 2)
+			return (0);
+		h = evbuffer_pullup(c->rbuf, 2);
+		fin = h[0] & 0x80;
+		op = h[0] & 0x0f;
+		if (h[0] & 0x70) {
+			wschat_send_close(c, WS_CLOSE_PROTOCOL);
+			wschat_fail(c, "protocol error: reserved bits set");
+			return (-1);
+		}
+		if (h[1] & 0x80) {
+			wschat_send_close(c, WS_CLOSE_PROTOCOL);
+			wschat_fail(c, "protocol error: masked server frame");
+			return (-1);
+		}
+		len = h[1] & 0x7f;
+		hlen = 2 + (len == 126 ? 2 : len == 127 ? 8 : 0);
+		if (have < hlen)
+			return (0);
+		h = evbuffer_pullup(c->rbuf, (ev_ssize_t)hlen);
+		if (len == 126)
+			len = (uint64_t)h[2] << 8 | h[3];
+		else if (len == 127)
+			for (len = 0, i = 2; i < 10; i++)
+				len = len << 8 | h[i];
+		if ((op & 0x8) && (len > WS_CONTROL_MAX || !fin)) {
+			wschat_send_close(c, WS_CLOSE_PROTOCOL);
+			wschat_fail(c, "protocol error: bad control frame");
+			return (-1);
+		}
+		if (len > WSCHAT_MESSAGE_MAX || len + evbuffer_get_length(
+		    c->msg) > WSCHAT_MESSAGE_MAX) {
+			wschat_send_close(c, WS_CLOSE_TOO_BIG);
+			wschat_fail(c, "message too large");
+			return (-1);
+		}
+		if (have < hlen + len)
+			return (0);
+		p = evbuffer_pullup(c->rbuf, (ev_ssize_t)(hlen + len)) + hlen;
+		switch (op) {
+		case WS_OP_PING:
+			wschat_send_frame(c, WS_OP_PONG, p, (size_t)len);
+			break;
+		case WS_OP_PONG:
+			break;
+		case WS_OP_CLOSE:
+			wschat_closed(c, p, (size_t)len);
+			evbuffer_drain(c->rbuf, hlen + len);
+			return (0);
+		case WS_OP_CONT:
+		case WS_OP_TEXT:
+		case WS_OP_BINARY:
+			if ((op == WS_OP_CONT) != (c->msg_op != 0)) {
+				wschat_send_close(c, WS_CLOSE_PROTOCOL);
+				wschat_fail(c, "protocol error: bad "
+				    "fragmentation");
+				return (-1);
+			}
+			if (op != WS_OP_CONT)
+				c->msg_op = op;
+			evbuffer_add(c->msg, p, (size_t)len);
+			if (!fin)
+				break;
+			have = evbuffer_get_length(c->msg);
+			p = evbuffer_pullup(c->msg, -1);
+			if (c->msg_op == WS_OP_TEXT) {
+				st = utf8_validate(UTF8_ACCEPT, p, have, &i);
+				if (st != UTF8_ACCEPT) {
+					wschat_send_close(c,
+					    WS_CLOSE_BAD_DATA);
+					wschat_fail(c, "protocol error: "
+					    "invalid UTF-8 from the server");
+					return (-1);
+				}
+				wschat_message(c, (const char *)p, have);
+			}
+			/* Binary: msgpack was not asked for; ignore it. */
+			evbuffer_drain(c->msg, have);
+			c->msg_op = 0;
+			break;
+		default:
+			wschat_send_close(c, WS_CLOSE_PROTOCOL);
+			wschat_fail(c, "protocol error: opcode %d", op);
+			return (-1);
+		}
+		evbuffer_drain(c->rbuf, hlen + len);
+	}
+	return (0);
+}
+
+static const char *
+wschat_str(json_t *o, const char *key)
+{
+	const char	*s = json_string_value(json_object_get(o, key));
+
+	return (s != NULL ? s : "");
+}
+
+/* "a, b, c" from a user_list; the caller frees. */
+static char *
+wschat_list(json_t *o)
+{
+	json_t		*list = json_object_get(o, "user_list"), *v;
+	size_t		 i, len = 1;
+	char		*s;
+
+	json_array_foreach(list, i, v)
+		len += strlen(json_string_value(v) ? json_string_value(v) :
+		    "") + 2;
+	if ((s = calloc(1, len)) == NULL)
+		return (NULL);
+	json_array_foreach(list, i, v) {
+		if (i > 0)
+			strcat(s, ", ");
+		strcat(s, json_string_value(v) ? json_string_value(v) : "");
+	}
+	return (s);
+}
+
+static void
+wschat_setname(char **where, const char *name)
+{
+	free(*where);
+	*where = name != NULL ? strdup(name) : NULL;
+}
+
+/* The name to show for a user: "you" for ourselves. */
+static const char *
+wschat_who(struct wschat *c, const char *name)
+{
+	if (c->name != NULL && strcmp(c->name, name) == 0)
+		return ("you");
+	return (name);
+}
+
+/* One complete text message from the server. */
+static void
+wschat_message(struct wschat *c, const char *text, size_t len)
+{
+	json_t		*o;
+	json_error_t	 err;
+	const char	*type, *from, *content, *code, *room;
+	char		*list;
+
+	o = json_loadb(text, len, 0, &err);
+	if (o == NULL || !json_is_object(o)) {
+		wschat_print(c, "%.*s", (int)len, text);
+		json_decref(o);
+		return;
+	}
+	type = wschat_str(o, "type");
+	from = wschat_str(o, "from");
+	content = wschat_str(o, "content");
+	code = wschat_str(o, "code");
+	room = wschat_str(o, "room");
+	if (strcmp(type, "handshake") == 0 || strcmp(type, "who") == 0) {
+		list = wschat_list(o);
+		wschat_print(c, "* online: %s", list != NULL && *list !=
+		    '\0' ? list : "nobody");
+		free(list);
+	} else if (strcmp(type, "login") == 0) {
+		if (c->state == WSCHAT_S_LOGIN && c->want != NULL &&
+		    strcmp(content, c->want) == 0) {
+			wschat_setname(&c->name, content);
+			wschat_print(c, "* %s is online", content);
+			wschat_ready(c);
+		} else
+			wschat_print(c, "* %s is online", content);
+	} else if (strcmp(type, "logout") == 0) {
+		wschat_print(c, "* %s is offline", content);
+	} else if (strcmp(type, "rename") == 0) {
+		if (c->name != NULL && strcmp(c->name, from) == 0)
+			wschat_setname(&c->name, content);
+		wschat_print(c, "* %s is now %s", from, content);
+	} else if (strcmp(type, "user") == 0) {
+		if (*room != '\0' && strcmp(room, "lobby") != 0)
+			wschat_print(c, "[%s] %s: %s", room, from, content);
+		else
+			wschat_print(c, "%s: %s", from, content);
+	} else if (strcmp(type, "private") == 0) {
+		wschat_print(c, "%s -> %s: %s", wschat_who(c, from),
+		    wschat_who(c, wschat_str(o, "to")), content);
+	} else if (strcmp(type, "system") == 0) {
+		if (*code != '\0' && c->state == WSCHAT_S_LOGIN) {
+			if (c->pipe || c->menu != WSCHAT_M_NAME) {
+				wschat_send_close(c, WS_CLOSE_NORMAL);
+				wschat_fail(c, "%s: %s", code, content);
+			} else {
+				/* Asked interactively: ask again. */
+				wschat_print(c, "! %s: %s", code, content);
+				wschat_prompt(c);
+			}
+		} else if (*code != '\0')
+			wschat_print(c, "! %s: %s", code, content);
+		else if (*room != '\0')
+			wschat_print(c, "* %s %s", content, room);
+		else
+			wschat_print(c, "* %s", content);
+	} else
+		wschat_print(c, "%.*s", (int)len, text);
+	json_decref(o);
+}
+
+/* Logged in (or not asked to): join the room and start reading stdin. */
+static void
+wschat_ready(struct wschat *c)
+{
+	c->state = WSCHAT_S_READY;
+	if (c->room != NULL) {
+		wschat_send_json(c, json_pack("{s:s,s:s}", "type", "join",
+		    "room", c->room));
+		c->room = NULL;
+	}
+	if (!c->pipe && c->menu == WSCHAT_M_NAME)
+		c->menu = WSCHAT_M_MENU;
+	if (!c->stdin_on) {
+		event_add(c->ev_stdin, NULL);
+		c->stdin_on = 1;
+	}
+	wschat_prompt(c);
+}
+
+static void
+wschat_login(struct wschat *c, const char *name)
+{
+	wschat_setname(&c->want, name);
+	c->state = WSCHAT_S_LOGIN;
+	wschat_send_json(c, json_pack("{s:s,s:s}", "type", "login",
+	    "content", name));
+}
+
+/* Split "NAME rest" in place; returns rest (maybe empty). */
+static char *
+wschat_word(char *s)
+{
+	while (*s != '\0' && !isspace((unsigned char)*s))
+		s++;
+	if (*s != '\0') {
+		*s++ = '\0';
+		while (isspace((unsigned char)*s))
+			s++;
+	}
+	return (s);
+}
+
+/* A pipe-mode line: chat, or a slash command. */
+static void
+wschat_command(struct wschat *c, char *line)
+{
+	char	*arg, *rest;
+
+	if (line[0] != '/' || line[1] == '/') {
+		/* "//text" sends "/text". */
+		wschat_send_json(c, json_pack("{s:s,s:s}", "type", "user",
+		    "content", line[0] == '/' ? line + 1 : line));
+		return;
+	}
+	arg = wschat_word(line);
+	if (strcmp(line, "/to") == 0 && *arg != '\0') {
+		rest = wschat_word(arg);
+		wschat_send_json(c, json_pack("{s:s,s:s,s:s}", "type", "to",
+		    "to", arg, "content", rest));
+	} else if (strcmp(line, "/rename") == 0 && *arg != '\0')
+		wschat_send_json(c, json_pack("{s:s,s:s}", "type", "rename",
+		    "content", arg));
+	else if (strcmp(line, "/who") == 0)
+		wschat_send_json(c, json_pack("{s:s}", "type", "who"));
+	else if (strcmp(line, "/join") == 0 && *arg != '\0')
+		wschat_send_json(c, json_pack("{s:s,s:s}", "type", "join",
+		    "room", arg));
+	else if (strcmp(line, "/leave") == 0)
+		wschat_send_json(c, json_pack("{s:s}", "type", "leave"));
+	else
+		fprintf(stderr, "wschat: unknown command %s (try /to NAME "
+		    "text, /rename NAME, /who, /join ROOM, /leave)\n", line);
+}
+
+/* An interactive line: what it means depends on the menu. */
+static void
+wschat_menu_line(struct wschat *c, char *line)
+{
+	switch (c->menu) {
+	case WSCHAT_M_NAME:
+		if (*line != '\0')
+			wschat_login(c, line);
+		else
+			wschat_ready(c);	/* chat under the default */
+		return;
+	case WSCHAT_M_MENU:
+		if (strcmp(line, "1") == 0)
+			c->menu = WSCHAT_M_PUBLIC;
+		else if (strcmp(line, "2") == 0) {
+			c->menu = WSCHAT_M_ADDRESSEE;
+			wschat_send_json(c, json_pack("{s:s}", "type",
+			    "who"));
+			/* The prompt follows the list. */
+			return;
+		} else if (strcmp(line, "3") == 0)
+			c->menu = WSCHAT_M_RENAME;
+		else if (strcmp(line, "0") == 0) {
+			wschat_send_json(c, json_pack("{s:s}", "type",
+			    "logout"));
+			if (c->stdin_on) {
+				event_del(c->ev_stdin);
+				c->stdin_on = 0;
+			}
+			return;
+		}
+		break;
+	case WSCHAT_M_PUBLIC:
+		if (*line == '\0')
+			c->menu = WSCHAT_M_MENU;
+		else
+			wschat_send_json(c, json_pack("{s:s,s:s}", "type",
+			    "user", "content", line));
+		return;	/* the echo brings the prompt back */
+	case WSCHAT_M_ADDRESSEE:
+		if (*line == '\0')
+			c->menu = WSCHAT_M_MENU;
+		else {
+			wschat_setname(&c->peer, line);
+			c->menu = WSCHAT_M_PRIVATE;
+		}
+		break;
+	case WSCHAT_M_PRIVATE:
+		if (*line == '\0')
+			c->menu = WSCHAT_M_MENU;
+		else {
+			wschat_send_json(c, json_pack("{s:s,s:s,s:s}", "type",
+			    "to", "to", c->peer, "content", line));
+			return;
+		}
+		break;
+	case WSCHAT_M_RENAME:
+		if (*line != '\0')
+			wschat_send_json(c, json_pack("{s:s,s:s}", "type",
+			    "rename", "content", line));
+		c->menu = WSCHAT_M_MENU;
+		break;
+	}
+	wschat_prompt(c);
+}
+
+static void
+wschat_line(struct wschat *c, char *line)
+{
+	size_t	len = strlen(line);
+
+	if (len > 0 && line[len - 1] == '\r')
+		line[--len] = '\0';
+	if (c->pipe) {
+		if (len > 0)
+			wschat_command(c, line);
+	} else
+		wschat_menu_line(c, line);
+}
+
+/* Whether stdin lines mean anything now. */
+static int
+wschat_reading(struct wschat *c)
+{
+	if (c->state == WSCHAT_S_READY)
+		return (1);
+	/* Asking for a name interactively. */
+	return (c->state == WSCHAT_S_LOGIN && !c->pipe &&
+	    c->menu == WSCHAT_M_NAME);
+}
+
+static void
+wschat_stdin_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wschat	*c = arg;
+	char		*line;
+	size_t		 len;
+	int		 n;
+
+	(void)what;
+	n = evbuffer_read(c->inbuf, fd, 4096);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	while (wschat_reading(c) && (line = evbuffer_readln(c->inbuf,
+	    &len, EVBUFFER_EOL_LF)) != NULL) {
+		wschat_line(c, line);
+		free(line);
+	}
+	if (n > 0 || !wschat_reading(c))
+		return;
+	/* End of input: a last line without newline, then close. */
+	len = evbuffer_get_length(c->inbuf);
+	if (len > 0 && (line = malloc(len + 1)) != NULL) {
+		evbuffer_remove(c->inbuf, line, len);
+		line[len] = '\0';
+		wschat_line(c, line);
+		free(line);
+	}
+	if (n == -1)
+		fprintf(stderr, "wschat: stdin: %s\n", strerror(errno));
+	if (!c->pipe)
+		printf("\n");
+	wschat_send_close(c, WS_CLOSE_NORMAL);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct wschat	 c;
+	const char	*name = NULL, *opt;
+	int		 fd, i;
+
+	memset(&c, 0, sizeof(c));
+	c.host = "127.0.0.1";
+	c.port = "8080";
+	c.pipe = !isatty(STDIN_FILENO);
+	for (i = 1; i < argc; i++) {
+		opt = argv[i];
+		if (strcmp(opt, "--help") == 0) {
+			wschat_usage(stdout);
+			return (WSCHAT_EXIT_OK);
+		} else if (strcmp(opt, "--version") == 0 ||
+		    strcmp(opt, "-v") == 0) {
+			printf("wschat %s\n", WSCHATD_VERSION);
+			return (WSCHAT_EXIT_OK);
+		} else if (strcmp(opt, "--pipe") == 0) {
+			c.pipe = 1;
+			continue;
+		}
+		if (i + 1 >= argc)
+			goto usage;
+		if (strcmp(opt, "-h") == 0 || strcmp(opt, "--host") == 0 ||
+		    strcmp(opt, "-ip") == 0)
+			c.host = argv[++i];
+		else if (strcmp(opt, "-p") == 0 ||
+		    strcmp(opt, "--port") == 0 || strcmp(opt, "-port") == 0)
+			c.port = argv[++i];
+		else if (strcmp(opt, "-n") == 0 || strcmp(opt, "--name") == 0)
+			name = argv[++i];
+		else if (strcmp(opt, "--room") == 0)
+			c.room = argv[++i];
+		else
+			goto usage;
+	}
+	if (*c.port == '\0' || strspn(c.port, "0123456789") !=
+	    strlen(c.port) || atoi(c.port) < 1 || atoi(c.port) > 65535) {
+		fprintf(stderr, "wschat: bad port: %s\n", c.port);
+		return (WSCHAT_EXIT_USAGE);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if ((c.base = event_base_new()) == NULL ||
+	    (c.rbuf = evbuffer_new()) == NULL ||
+	    (c.inbuf = evbuffer_new()) == NULL ||
+	    (c.msg = evbuffer_new()) == NULL) {
+		fprintf(stderr, "wschat: out of memory\n");
+		return (WSCHAT_EXIT_ERROR);
+	}
+	if ((fd = wschat_connect(c.host, c.port)) == -1)
+		return (WSCHAT_EXIT_ERROR);
+	if (wschat_handshake(&c, fd) == -1) {
+		close(fd);
+		return (WSCHAT_EXIT_ERROR);
+	}
+	evutil_make_socket_nonblocking(fd);
+	/* BEV_OPT_CLOSE_ON_FREE: the bufferevent owns fd from here. */
+	c.bev = bufferevent_socket_new(c.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c.ev_stdin = event_new(c.base, STDIN_FILENO, EV_READ | EV_PERSIST,
+	    wschat_stdin_cb, &c);
+	c.ev_timer = evtimer_new(c.base, wschat_timer_cb, &c);
+	if (c.bev == NULL || c.ev_stdin == NULL || c.ev_timer == NULL) {
+		fprintf(stderr, "wschat: out of memory\n");
+		return (WSCHAT_EXIT_ERROR);
+	}
+	bufferevent_setcb(c.bev, wschat_read_cb, wschat_write_cb,
+	    wschat_event_cb, &c);
+	bufferevent_enable(c.bev, EV_READ | EV_WRITE);
+	c.menu = WSCHAT_M_NAME;
+	if (name != NULL) {
+		c.menu = WSCHAT_M_MENU;
+		wschat_login(&c, name);
+	} else if (c.pipe)
+		wschat_ready(&c);
+	else {
+		/* Interactive, no -n: ask for a name. */
+		c.state = WSCHAT_S_LOGIN;
+		event_add(c.ev_stdin, NULL);
+		c.stdin_on = 1;
+		wschat_prompt(&c);
+	}
+	(void)wschat_frames(&c);
+	event_base_dispatch(c.base);
+	/* Best effort: a close queued by wschat_fail() still goes out. */
+	(void)evbuffer_write(bufferevent_get_output(c.bev),
+	    bufferevent_getfd(c.bev));
+
+	bufferevent_free(c.bev);
+	event_free(c.ev_stdin);
+	event_free(c.ev_timer);
+	evbuffer_free(c.rbuf);
+	evbuffer_free(c.inbuf);
+	evbuffer_free(c.msg);
+	event_base_free(c.base);
+	free(c.name);
+	free(c.want);
+	free(c.peer);
+	fflush(stdout);
+	return (c.status);
+
+usage:
+	wschat_usage(stderr);
+	return (WSCHAT_EXIT_USAGE);
+}

@@ -1,0 +1,621 @@
+#!/usr/bin/env python3
+"""End-to-end tests of wschat, the command-line client: `wschat --pipe`
+processes chatting with each other, with a python3-websockets client and
+with a line-protocol user; private messages, who, rename, login errors,
+connection errors, exit statuses and the command line.  Every process a
+test starts is bounded in time and killed by that test if still running."""
+
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import threading
+import time
+
+import websockets
+
+import wstest
+from wstest import wait_for
+
+WSCHAT = os.environ.get("WSCHAT", os.path.join(os.getcwd(), "wschat"))
+
+
+def daemon(name="main", **kw):
+    kw.setdefault("workers", 2)
+    return wstest.shared_daemon(name, **kw)
+
+
+class Wschat:
+    """One wschat process; a thread collects its stdout lines."""
+
+    def __init__(self, args, stdin=subprocess.PIPE):
+        self.proc = subprocess.Popen([WSCHAT] + args, stdin=stdin,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self.out = []
+        self.err = b""
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            self.out.append(raw.decode("utf-8").rstrip("\n"))
+
+    def send(self, line):
+        self.proc.stdin.write((line + "\n").encode())
+        self.proc.stdin.flush()
+
+    def has(self, line):
+        return line in self.out
+
+    def wait_line(self, line, timeout=10):
+        try:
+            wait_for(lambda: line in self.out, timeout, what=repr(line))
+        except AssertionError:
+            raise AssertionError("no %r; got %r" % (line, self.out[-10:]))
+
+    async def await_line(self, line, timeout=10):
+        deadline = time.monotonic() + timeout
+        while line not in self.out:
+            if time.monotonic() > deadline:
+                raise AssertionError("no %r; got %r" % (line,
+                                                        self.out[-10:]))
+            await asyncio.sleep(0.02)
+
+    def finish(self, timeout=10):
+        """Close stdin, wait for the exit; returns (status, stderr)."""
+        if self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()
+        return self.wait(timeout)
+
+    def wait(self, timeout=10):
+        try:
+            self.proc.wait(timeout)
+        finally:
+            self.kill()
+        self.t.join(5)
+        self.err = self.proc.stderr.read().decode()
+        return self.proc.returncode, self.err
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def pipe_client(d, name, *extra):
+    c = Wschat(["--pipe", "-p", str(d.port), "-n", name] + list(extra))
+    c.wait_line("* %s is online" % name)
+    return c
+
+
+class Line:
+    """A line-protocol user (as `nc` would be)."""
+
+    def __init__(self, d):
+        self.sock = socket.create_connection(("127.0.0.1", d.line_port),
+                                             timeout=5)
+        self.name = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.buf = b""
+        self.wait_line("[%s]%s: online" % (self.name, self.name))
+
+    def send(self, text):
+        self.sock.sendall((text + "\n").encode())
+
+    def _seen(self, line, suffix):
+        lines = self.buf.decode().split("\n")
+        if suffix:
+            return any(x.endswith(line) for x in lines)
+        return line in lines
+
+    def wait_line(self, line, timeout=10, suffix=False):
+        deadline = time.monotonic() + timeout
+        while not self._seen(line, suffix):
+            if time.monotonic() > deadline:
+                raise AssertionError("line user: no %r; got %r" % (
+                    line, self.buf.decode().split("\n")[-8:]))
+            self.sock.settimeout(0.2)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not data:
+                raise AssertionError("line user: eof")
+            self.buf += data
+
+    def close(self):
+        self.sock.close()
+
+
+def test_help_and_version():
+    r = subprocess.run([WSCHAT, "--version"], capture_output=True,
+                       timeout=5)
+    assert r.returncode == 0
+    assert r.stdout.decode() == "wschat 0.1.0\n", r.stdout
+    r = subprocess.run([WSCHAT, "--help"], capture_output=True, timeout=5)
+    assert r.returncode == 0
+    for word in ("--pipe", "-ip", "-port", "--room", "/to NAME"):
+        assert word in r.stdout.decode(), word
+    r = subprocess.run([WSCHAT, "--bogus"], capture_output=True, timeout=5)
+    assert r.returncode == 2
+    assert b"usage" in r.stderr
+
+
+def test_unreachable_port_fails_fast():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()        # nothing listens there now
+    t0 = time.monotonic()
+    r = subprocess.run([WSCHAT, "--pipe", "-p", str(port)],
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=10)
+    assert r.returncode == 1
+    assert time.monotonic() - t0 < 5
+    assert b"cannot connect" in r.stderr, r.stderr
+
+
+def test_not_a_websocket_server_fails():
+    d = daemon()
+    t0 = time.monotonic()
+    r = subprocess.run([WSCHAT, "--pipe", "-p", str(d.line_port)],
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=15)
+    assert r.returncode == 1
+    assert b"handshake" in r.stderr, r.stderr
+    assert time.monotonic() - t0 < 5
+
+
+def test_eof_closes_cleanly():
+    d = daemon()
+    c = Wschat(["--pipe", "-p", str(d.port)])
+    wait_for(lambda: any(ln.startswith("* online:") for ln in c.out),
+             what="handshake line")
+    rc, err = c.finish()
+    assert rc == 0, err
+    assert err == "", err
+
+
+def test_two_clients_chat():
+    d = daemon()
+    a = pipe_client(d, "alice")
+    b = pipe_client(d, "bob")
+    try:
+        a.wait_line("* bob is online")
+        a.send("hello bob")
+        b.wait_line("alice: hello bob")
+        a.wait_line("alice: hello bob")
+        b.send("hi alice")
+        a.wait_line("bob: hi alice")
+        a.send("/to bob psst")
+        b.wait_line("alice -> you: psst")
+        a.wait_line("you -> bob: psst")
+        b.send("/to alice back")
+        a.wait_line("bob -> you: back")
+        b.wait_line("you -> alice: back")
+        a.send("/to nobody x")
+        a.wait_line("! no_such_user: nobody is not online")
+        b.send("/who")
+        wait_for(lambda: any(ln.startswith("* online: ") and
+                             "alice" in ln and "bob" in ln
+                             for ln in b.out), what="who list")
+        b.send("/rename bobby")
+        a.wait_line("* bob is now bobby")
+        b.wait_line("* bob is now bobby")
+        a.send("/to bobby still")
+        b.wait_line("alice -> you: still")
+        rc, err = b.finish()
+        assert rc == 0, err
+        a.wait_line("* bobby is offline")
+        rc, err = a.finish()
+        assert rc == 0, err
+    finally:
+        a.kill()
+        b.kill()
+
+
+def test_name_taken_exits_with_message():
+    d = daemon()
+    a = pipe_client(d, "carol")
+    try:
+        b = Wschat(["--pipe", "-p", str(d.port), "-n", "carol"])
+        rc, err = b.wait(10)
+        assert rc == 1, (rc, err)
+        assert "name_taken" in err and "carol" in err, err
+        assert a.finish()[0] == 0
+    finally:
+        a.kill()
+
+
+def test_bad_name_exits_with_message():
+    d = daemon()
+    b = Wschat(["--pipe", "-p", str(d.port), "-n", "x" * 40])
+    rc, err = b.wait(10)
+    assert rc == 1, (rc, err)
+    assert "bad_name" in err, err
+
+
+def test_ip_port_spellings_and_room():
+    d = daemon()
+    a = Wschat(["--pipe", "-ip", "127.0.0.1", "-port", str(d.port),
+                "--name", "dave", "--room", "den"])
+    b = Wschat(["--pipe", "--host", "127.0.0.1", "--port", str(d.port),
+                "-n", "erin", "--room", "den"])
+    try:
+        a.wait_line("* joined den")
+        b.wait_line("* joined den")
+        a.send("in the den")
+        b.wait_line("[den] dave: in the den")
+        a.send("/leave")
+        a.wait_line("* joined lobby")
+        assert a.finish()[0] == 0
+        assert b.finish()[0] == 0
+    finally:
+        a.kill()
+        b.kill()
+
+
+def test_chat_with_websocket_and_line_users():
+    d = daemon()
+    a = pipe_client(d, "frank")
+    ln = Line(d)
+
+    async def go():
+        ws = await websockets.connect("ws://127.0.0.1:%d/ws" % d.port,
+                                      ping_interval=None)
+        try:
+            await ws.send(json.dumps({"type": "login", "content": "webby"}))
+            await a.await_line("* webby is online")
+            await ws.send(json.dumps({"type": "user",
+                                      "content": "from the web"}))
+            await a.await_line("webby: from the web")
+            await ws.send("raw text")
+            await a.await_line("webby: raw text")
+            a.send("to the web")
+            while True:
+                m = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if m.get("type") == "user" and m["content"] == "to the web":
+                    assert m["from"] == "frank"
+                    break
+            a.send("/to webby secret")
+            while True:
+                m = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if m.get("type") == "private":
+                    assert m["from"] == "frank" and m["to"] == "webby"
+                    assert m["content"] == "secret"
+                    break
+        finally:
+            await ws.close()
+        await a.await_line("* webby is offline")
+
+    try:
+        a.wait_line("* %s is online" % ln.name)
+        wstest.run_async(go(), 30)
+        ln.wait_line("]frank: to the web", suffix=True)
+        # The line user and wschat talk to each other.
+        ln.send("hello wschat")
+        a.wait_line("%s: hello wschat" % ln.name)
+        ln.send("to frank line secret")
+        a.wait_line("%s -> you: line secret" % ln.name)
+        a.send("/to %s back to line" % ln.name)
+        ln.wait_line("frank says to you: back to line")
+        a.send("/who")
+        wait_for(lambda: any(x.startswith("* online: ") and
+                             "frank" in x and ln.name in x
+                             for x in a.out), what="who with line user")
+        assert a.finish()[0] == 0
+    finally:
+        ln.close()
+        a.kill()
+
+
+def test_server_shutdown_closes_cleanly():
+    d = wstest.Daemon(workers=1)
+    try:
+        a = pipe_client(d, "gina")
+    finally:
+        d.__exit__(None, None, None)
+    try:
+        rc, err = a.wait(15)
+        # The daemon says goodbye with a close (1001): not an error.
+        assert rc == 0, (rc, err)
+    finally:
+        a.kill()
+
+
+class FakeServer:
+    """A one-connection WebSocket server on loopback that does whatever a
+    test's script says, to reach frames wschatd never sends
+    (fragments, pings, 64-bit lengths, a bad accept key, a dropped
+    connection).  script(conn, reader) runs in a thread."""
+
+    def __init__(self, script, accept=None):
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(1)
+        self.lsock.settimeout(10)
+        self.port = self.lsock.getsockname()[1]
+        self.script = script
+        self.accept = accept
+        self.error = None
+        self.got = []       # (opcode, payload) frames from the client
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        try:
+            conn, _ = self.lsock.accept()
+            conn.settimeout(10)
+            self.conn = conn
+            self.buf = b""
+            while b"\r\n\r\n" not in self.buf:
+                self.buf += conn.recv(4096)
+            head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+            key = [ln.split(b":", 1)[1].strip() for ln in
+                   head.split(b"\r\n")
+                   if ln.lower().startswith(b"sec-websocket-key:")][0]
+            acc = self.accept or base64.b64encode(hashlib.sha1(
+                key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\n"
+                         b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                         b"Sec-WebSocket-Accept: " + acc + b"\r\n\r\n")
+            self.script(self)
+        except Exception as e:      # reported by finish()
+            self.error = e
+
+    @staticmethod
+    def frame(op, payload, fin=True):
+        n = len(payload)
+        b0 = (0x80 if fin else 0) | op
+        if n < 126:
+            h = struct.pack("!BB", b0, n)
+        elif n < 65536:
+            h = struct.pack("!BBH", b0, 126, n)
+        else:
+            h = struct.pack("!BBQ", b0, 127, n)
+        return h + payload
+
+    def send(self, op, payload, fin=True):
+        self.conn.sendall(self.frame(op, payload, fin))
+
+    def recv_frame(self):
+        """One client frame, unmasked; asserts the mask bit is set."""
+        def need(n):
+            while len(self.buf) < n:
+                data = self.conn.recv(65536)
+                if not data:
+                    raise AssertionError("client closed")
+                self.buf += data
+        need(2)
+        op, n = self.buf[0] & 0x0f, self.buf[1] & 0x7f
+        assert self.buf[1] & 0x80, "client frame not masked"
+        hl = 2
+        if n == 126:
+            need(4)
+            n, hl = struct.unpack("!H", self.buf[2:4])[0], 4
+        elif n == 127:
+            need(10)
+            n, hl = struct.unpack("!Q", self.buf[2:10])[0], 10
+        need(hl + 4 + n)
+        key = self.buf[hl:hl + 4]
+        data = bytes(b ^ key[i & 3] for i, b in
+                     enumerate(self.buf[hl + 4:hl + 4 + n]))
+        self.buf = self.buf[hl + 4 + n:]
+        self.got.append((op, data))
+        return op, data
+
+    def finish(self):
+        self.t.join(15)
+        self.lsock.close()
+        if self.error:
+            raise self.error
+
+
+def test_frames_fragments_pings_and_long_lengths():
+    big16 = "m" * 300
+    big64 = "L" * 70000
+
+    def script(srv):
+        hs = json.dumps({"type": "handshake", "ip": "x",
+                         "user_list": ["a"]}).encode()
+        srv.send(0x1, hs[:5], fin=False)
+        srv.send(0x9, b"are you there")           # between fragments
+        srv.send(0x0, hs[5:9], fin=False)
+        srv.send(0x0, hs[9:])
+        op, data = srv.recv_frame()
+        assert (op, data) == (0xa, b"are you there"), (op, data)
+        for text in (big16, big64):
+            srv.send(0x1, json.dumps({"type": "user", "from": "z",
+                                      "content": text}).encode())
+        srv.send(0x1, "plain text é".encode())
+        # Everything the client sends until its close.
+        while True:
+            op, data = srv.recv_frame()
+            if op == 0x8:
+                break
+        assert data[:2] == struct.pack("!H", 1000), data
+        srv.send(0x8, struct.pack("!H", 1000))
+        srv.conn.close()
+
+    srv = FakeServer(script)
+    c = Wschat(["--pipe", "-p", str(srv.port)])
+    try:
+        c.wait_line("* online: a")
+        c.wait_line("z: " + big16)
+        c.wait_line("z: " + big64)
+        c.wait_line("plain text é")
+        c.send("x" * 70000)
+        rc, err = c.finish()
+        assert rc == 0, err
+        srv.finish()
+        sent = [json.loads(d) for op, d in srv.got if op == 0x1]
+        assert sent == [{"type": "user", "content": "x" * 70000}], sent
+    finally:
+        c.kill()
+
+
+def test_server_close_is_answered():
+    def script(srv):
+        srv.send(0x8, struct.pack("!H", 1001) + b"bye")
+        op, data = srv.recv_frame()
+        assert op == 0x8 and data[:2] == struct.pack("!H", 1001), data
+        srv.conn.close()
+
+    srv = FakeServer(script)
+    c = Wschat(["--pipe", "-p", str(srv.port)])
+    try:
+        rc, err = c.wait(10)
+        assert rc == 0, err
+        srv.finish()
+    finally:
+        c.kill()
+
+
+def test_bad_accept_key_fails():
+    srv = FakeServer(lambda srv: time.sleep(0.5), accept=b"bm90IHRoZSBrZXk=")
+    c = Wschat(["--pipe", "-p", str(srv.port)])
+    try:
+        rc, err = c.wait(10)
+        assert rc == 1 and "Sec-WebSocket-Accept" in err, (rc, err)
+    finally:
+        c.kill()
+        srv.finish()
+
+
+def test_dropped_connection_fails():
+    def script(srv):
+        srv.send(0x1, b'{"type":"who","user_list":[]}')
+        time.sleep(0.2)
+        srv.conn.close()          # no close frame
+
+    srv = FakeServer(script)
+    c = Wschat(["--pipe", "-p", str(srv.port)])
+    try:
+        rc, err = c.wait(10)
+        assert rc == 1 and "abnormally" in err, (rc, err)
+        assert "* online: nobody" in c.out, c.out
+        srv.finish()
+    finally:
+        c.kill()
+
+
+def test_protocol_errors_fail():
+    for bad in (b"\x81\x85abcd" + b"x" * 5,      # masked server frame
+                b"\xc1\x01x",                      # RSV1 set
+                b"\x09\x01x",                      # fragmented ping
+                b"\x80\x01x",                      # continuation alone
+                b"\x81\x02\xc3\x28"):              # invalid UTF-8
+        def script(srv, bad=bad):
+            srv.conn.sendall(bad)
+            time.sleep(0.5)
+
+        srv = FakeServer(script)
+        c = Wschat(["--pipe", "-p", str(srv.port)])
+        try:
+            rc, err = c.wait(10)
+            assert rc == 1 and ("protocol error" in err), (bad, rc, err)
+        finally:
+            c.kill()
+            srv.finish()
+
+
+def test_interactive_menu_in_tmux():
+    # scripts/install-deps.sh installs tmux: its absence is a failure.
+    assert shutil.which("tmux"), "tmux is not installed"
+    d = daemon()
+    sess = "wschat-test-%d" % os.getpid()
+    watcher = pipe_client(d, "watcher")
+
+    def pane():
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", sess],
+                              capture_output=True, timeout=5
+                              ).stdout.decode()
+
+    def keys(*k):
+        subprocess.run(["tmux", "send-keys", "-t", sess] + list(k),
+                       check=True, timeout=5)
+
+    subprocess.run(["tmux", "new-session", "-d", "-s", sess, "-x", "120",
+                    "-y", "40", "%s -n menu -p %d" % (WSCHAT, d.port)],
+                   check=True, timeout=5)
+    try:
+        wait_for(lambda: "1 public chat, 2 private chat, 3 rename, 0 exit"
+                 in pane(), what="menu")
+        keys("1", "Enter")
+        wait_for(lambda: "say>" in pane(), what="say prompt")
+        keys("hi from the menu", "Enter")
+        watcher.wait_line("menu: hi from the menu")
+        wait_for(lambda: "menu: hi from the menu" in pane(), what="echo")
+        watcher.send("hello menu")
+        wait_for(lambda: "watcher: hello menu" in pane(), what="incoming")
+        keys("Enter")
+        keys("2", "Enter")
+        wait_for(lambda: "to whom>" in pane() and "* online:" in pane(),
+                 what="who list")
+        keys("watcher", "Enter")
+        keys("psst", "Enter")
+        watcher.wait_line("menu -> you: psst")
+        keys("Enter")
+        keys("3", "Enter")
+        wait_for(lambda: "new name>" in pane(), what="rename prompt")
+        keys("menu2", "Enter")
+        watcher.wait_line("* menu is now menu2")
+        keys("0", "Enter")
+        watcher.wait_line("* menu2 is offline")
+        wait_for(lambda: subprocess.run(
+            ["tmux", "has-session", "-t", sess],
+            capture_output=True).returncode != 0, what="menu client exit")
+        assert watcher.finish()[0] == 0
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", sess],
+                       capture_output=True, timeout=5)
+        watcher.kill()
+
+
+def test_interactive_asks_for_a_name():
+    # scripts/install-deps.sh installs tmux: its absence is a failure.
+    assert shutil.which("tmux"), "tmux is not installed"
+    d = daemon()
+    sess = "wschat-name-%d" % os.getpid()
+    holder = pipe_client(d, "holder")
+
+    def pane():
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", sess],
+                              capture_output=True, timeout=5
+                              ).stdout.decode()
+
+    def keys(*k):
+        subprocess.run(["tmux", "send-keys", "-t", sess] + list(k),
+                       check=True, timeout=5)
+
+    subprocess.run(["tmux", "new-session", "-d", "-s", sess, "-x", "120",
+                    "-y", "40", "%s -p %d" % (WSCHAT, d.port)],
+                   check=True, timeout=5)
+    try:
+        wait_for(lambda: "name>" in pane(), what="name prompt")
+        keys("holder", "Enter")
+        wait_for(lambda: "! name_taken: the name holder is taken" in pane(),
+                 what="name_taken")
+        keys("newbie", "Enter")
+        holder.wait_line("* newbie is online")
+        wait_for(lambda: "1 public chat, 2 private chat" in pane(),
+                 what="menu")
+        keys("C-d")         # end of input: close, exit
+        holder.wait_line("* newbie is offline")
+        wait_for(lambda: subprocess.run(
+            ["tmux", "has-session", "-t", sess],
+            capture_output=True).returncode != 0, what="client exit")
+        assert holder.finish()[0] == 0
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", sess],
+                       capture_output=True, timeout=5)
+        holder.kill()
+
+
+if __name__ == "__main__":
+    wstest.main()
