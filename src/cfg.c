@@ -196,6 +196,26 @@ cfg_parse_addr(const char *v, struct cfg_addr *a, char **cause)
 	return (0);
 }
 
+/*
+ * Write a socket address as "ip:port" or "[ip6]:port": the form the
+ * logs, the listen settings and the chat's default names use.
+ */
+void
+cfg_addr_format(const struct sockaddr *sa, char *out, size_t outsz)
+{
+	char	 host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(out, outsz, "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else {
+		const struct sockaddr_in *s4 = (const void *)sa;
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(out, outsz, "%s:%u", host, ntohs(s4->sin_port));
+	}
+}
+
 void
 cfg_init(struct cfg *c)
 {

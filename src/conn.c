@@ -46,22 +46,6 @@ static void	 conn_enter(struct conn *);
 static void	 conn_leave(struct conn *);
 
 static void
-conn_peer_format(const struct sockaddr *sa, char *out, size_t outsz)
-{
-	char	 host[INET6_ADDRSTRLEN];
-
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		snprintf(out, outsz, "[%s]:%u", host, ntohs(s6->sin6_port));
-	} else {
-		const struct sockaddr_in *s4 = (const void *)sa;
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		snprintf(out, outsz, "%s:%u", host, ntohs(s4->sin_port));
-	}
-}
-
-static void
 conn_set_timeouts(struct conn *c, unsigned rsec, unsigned wsec)
 {
 	struct timeval	 rt = { rsec, 0 }, wt = { wsec, 0 };
@@ -101,7 +85,7 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 	w->stats.accepted++;
 	c->kind = kind;
 	c->state = kind == CONN_LINE ? CONN_S_LINE : CONN_S_HTTP;
-	conn_peer_format(sa, c->peer, sizeof(c->peer));
+	cfg_addr_format(sa, c->peer, sizeof(c->peer));
 	/* BEV_OPT_CLOSE_ON_FREE: the bufferevent owns fd from here on. */
 	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {

@@ -352,13 +352,29 @@ static void	 hub_env_init(struct conn *, struct chat_env *,
 		    enum chat_type);
 
 /*
+ * c holds its name in presence slot now: index it for private messages
+ * and tell its room it is online.
+ */
+static void
+hub_online(struct conn *c, uint32_t slot)
+{
+	struct chat_env	 e;
+
+	c->pslot = slot;
+	c->logged_in = 1;
+	hub_byid_add(c->w, c);
+	hub_env_init(c, &e, CHAT_LOGIN);
+	e.content = e.from;
+	hub_publish(c, &e);
+}
+
+/*
  * A line user is online from the start, named after its address (with a
  * suffix in the rare case a WebSocket user took that name).
  */
 static void
 hub_open_line(struct conn *c)
 {
-	struct chat_env	 e;
 	char		 name[SHM_NAME_MAX + 1];
 	uint32_t	 slot;
 	int		 i, rv = SHM_TAKEN;
@@ -375,12 +391,7 @@ hub_open_line(struct conn *c)
 		return;
 	}
 	hub_set_name(c, name, strlen(name));
-	c->pslot = slot;
-	c->logged_in = 1;
-	hub_byid_add(c->w, c);
-	hub_env_init(c, &e, CHAT_LOGIN);
-	e.content = e.from;
-	hub_publish(c, &e);
+	hub_online(c, slot);
 }
 
 /* "who" for a line user: one "[ip:port]name: online" line per user. */
@@ -562,8 +573,8 @@ hub_login(struct conn *c, struct chat_str name)
 	memcpy(old, c->name, c->namelen);
 	old[c->namelen] = '\0';
 	hub_set_name(c, name.p, name.len);
-	c->pslot = slot;
 	if (was) {
+		c->pslot = slot;
 		/* The new name is ours before the old one goes: no gap. */
 		shm_presence_release(&c->w->bus->reg, oldslot, c->w->id,
 		    c->id);
@@ -572,13 +583,9 @@ hub_login(struct conn *c, struct chat_str name)
 		e.from.len = strlen(old);
 		e.to.p = c->name;
 		e.to.len = c->namelen;
-	} else {
-		c->logged_in = 1;
-		hub_byid_add(c->w, c);
-		hub_env_init(c, &e, CHAT_LOGIN);
-		e.content = e.from;
-	}
-	hub_publish(c, &e);
+		hub_publish(c, &e);
+	} else
+		hub_online(c, slot);
 }
 
 static void

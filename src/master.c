@@ -45,22 +45,6 @@ static struct cfg		*master_cfg;
 static struct bus_shared	 master_bus;
 static struct shm_presence_entry *master_gone;	/* a dead worker's names */
 
-static void
-master_addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char	 host[INET6_ADDRSTRLEN];
-
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)ss;
-		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
-	} else {
-		const struct sockaddr_in *s4 = (const void *)ss;
-		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-		snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
-	}
-}
-
 static unsigned
 master_port(const struct sockaddr_storage *ss)
 {
@@ -122,7 +106,7 @@ master_listen(const char *what, struct cfg_addr *a, int *fds, unsigned n)
 			fatal("%s: getsockname", what);
 		fds[i] = fd;
 	}
-	master_addr_text(&ss, text, sizeof(text));
+	cfg_addr_format((struct sockaddr *)&ss, text, sizeof(text));
 	log_info("%s listening on %s (%u sockets)", what, text, n);
 }
 

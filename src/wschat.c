@@ -368,22 +368,11 @@ wschat_send_frame(struct wschat *c, int op, const void *data, size_t len)
 {
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
 	uint8_t		 hdr[WS_HEADER_MAX], *p;
-	const uint8_t	*in = data;
-	size_t		 h = 0, i;
-	int		 k;
+	size_t		 h;
 
-	hdr[h++] = 0x80 | (uint8_t)op;
-	if (len < 126)
-		hdr[h++] = 0x80 | (uint8_t)len;
-	else if (len <= 0xffff) {
-		hdr[h++] = 0x80 | 126;
-		hdr[h++] = (uint8_t)(len >> 8);
-		hdr[h++] = (uint8_t)len;
-	} else {
-		hdr[h++] = 0x80 | 127;
-		for (k = 7; k >= 0; k--)
-			hdr[h++] = (uint8_t)((uint64_t)len >> (k * 8));
-	}
+	/* The server's header, plus the mask bit a client must set. */
+	h = ws_header_encode(hdr, 1, op, len);
+	hdr[1] |= 0x80;
 	if (RAND_bytes(hdr + h, 4) != 1) {
 		wschat_fail(c, "RAND_bytes failed");
 		return;
@@ -393,8 +382,10 @@ wschat_send_frame(struct wschat *c, int op, const void *data, size_t len)
 		wschat_fail(c, "out of memory");
 		return;
 	}
-	for (i = 0; i < len; i++)
-		p[i] = in[i] ^ hdr[h + (i & 3)];
+	/* Masking is the XOR that unmasking is. */
+	if (len > 0)
+		memcpy(p, data, len);
+	ws_unmask(p, len, hdr + h, 0);
 	h += 4;
 	evbuffer_add(out, hdr, h);
 	evbuffer_add(out, p, len);

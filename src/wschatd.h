@@ -72,6 +72,7 @@ int		 cfg_parse(struct cfg *, const char *, const char *, size_t,
 		    char **);
 int		 cfg_check(const struct cfg *, char **);
 int		 cfg_parse_addr(const char *, struct cfg_addr *, char **);
+void		 cfg_addr_format(const struct sockaddr *, char *, size_t);
 void		 cfg_dump(const struct cfg *, void (*)(const char *, void *),
 		    void *);
 
