@@ -524,25 +524,40 @@ def test_protocol_errors_fail():
             srv.finish()
 
 
-def test_interactive_menu_in_tmux():
-    # scripts/install-deps.sh installs tmux: its absence is a failure.
-    assert shutil.which("tmux"), "tmux is not installed"
-    d = daemon()
-    sess = "wschat-test-%d" % os.getpid()
-    watcher = pipe_client(d, "watcher")
+class Terminal:
+    """wschat in a real terminal: a detached tmux session of 120x40."""
 
-    def pane():
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", sess],
-                              capture_output=True, timeout=5
-                              ).stdout.decode()
-
-    def keys(*k):
-        subprocess.run(["tmux", "send-keys", "-t", sess] + list(k),
+    def __init__(self, name, command):
+        # scripts/install-deps.sh installs tmux: its absence is a failure.
+        assert shutil.which("tmux"), "tmux is not installed"
+        self.sess = "%s-%d" % (name, os.getpid())
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.sess,
+                        "-x", "120", "-y", "40", command],
                        check=True, timeout=5)
 
-    subprocess.run(["tmux", "new-session", "-d", "-s", sess, "-x", "120",
-                    "-y", "40", "%s -n menu -p %d" % (WSCHAT, d.port)],
-                   check=True, timeout=5)
+    def pane(self):
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t",
+                               self.sess], capture_output=True, timeout=5
+                              ).stdout.decode()
+
+    def keys(self, *k):
+        subprocess.run(["tmux", "send-keys", "-t", self.sess] + list(k),
+                       check=True, timeout=5)
+
+    def alive(self):
+        return subprocess.run(["tmux", "has-session", "-t", self.sess],
+                              capture_output=True).returncode == 0
+
+    def kill(self):
+        subprocess.run(["tmux", "kill-session", "-t", self.sess],
+                       capture_output=True, timeout=5)
+
+
+def test_interactive_menu_in_tmux():
+    d = daemon()
+    watcher = pipe_client(d, "watcher")
+    term = Terminal("wschat-test", "%s -n menu -p %d" % (WSCHAT, d.port))
+    pane, keys = term.pane, term.keys
     try:
         wait_for(lambda: "1 public chat, 2 private chat, 3 rename, 0 exit"
                  in pane(), what="menu")
@@ -567,35 +582,18 @@ def test_interactive_menu_in_tmux():
         watcher.wait_line("* menu is now menu2")
         keys("0", "Enter")
         watcher.wait_line("* menu2 is offline")
-        wait_for(lambda: subprocess.run(
-            ["tmux", "has-session", "-t", sess],
-            capture_output=True).returncode != 0, what="menu client exit")
+        wait_for(lambda: not term.alive(), what="menu client exit")
         assert watcher.finish()[0] == 0
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", sess],
-                       capture_output=True, timeout=5)
+        term.kill()
         watcher.kill()
 
 
 def test_interactive_asks_for_a_name():
-    # scripts/install-deps.sh installs tmux: its absence is a failure.
-    assert shutil.which("tmux"), "tmux is not installed"
     d = daemon()
-    sess = "wschat-name-%d" % os.getpid()
     holder = pipe_client(d, "holder")
-
-    def pane():
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", sess],
-                              capture_output=True, timeout=5
-                              ).stdout.decode()
-
-    def keys(*k):
-        subprocess.run(["tmux", "send-keys", "-t", sess] + list(k),
-                       check=True, timeout=5)
-
-    subprocess.run(["tmux", "new-session", "-d", "-s", sess, "-x", "120",
-                    "-y", "40", "%s -p %d" % (WSCHAT, d.port)],
-                   check=True, timeout=5)
+    term = Terminal("wschat-name", "%s -p %d" % (WSCHAT, d.port))
+    pane, keys = term.pane, term.keys
     try:
         wait_for(lambda: "name>" in pane(), what="name prompt")
         keys("holder", "Enter")
@@ -607,13 +605,10 @@ def test_interactive_asks_for_a_name():
                  what="menu")
         keys("C-d")         # end of input: close, exit
         holder.wait_line("* newbie is offline")
-        wait_for(lambda: subprocess.run(
-            ["tmux", "has-session", "-t", sess],
-            capture_output=True).returncode != 0, what="client exit")
+        wait_for(lambda: not term.alive(), what="client exit")
         assert holder.finish()[0] == 0
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", sess],
-                       capture_output=True, timeout=5)
+        term.kill()
         holder.kill()
 
 

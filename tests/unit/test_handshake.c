@@ -18,19 +18,7 @@
 
 #include "wschatd.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TEST_LSAN	1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) && !defined(TEST_LSAN)
-#define TEST_LSAN	1
-#endif
-#ifdef TEST_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
-
-#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+#include "unit.h"
 
 /* The pieces of a good upgrade request. */
 #define RL		"GET /ws HTTP/1.1\r\nHost: localhost:8080\r\n"
@@ -71,11 +59,7 @@ handshake_test_fini(void)
 {
 	free(held);
 	held = NULL;
-#ifdef TEST_LSAN
-	/* A leak is a failure, not only a report after the test passed. */
-	if (__lsan_do_recoverable_leak_check() != 0)
-		abort();
-#endif
+	unit_leak_check();
 }
 
 TestSuite(handshake, .fini = handshake_test_fini);

@@ -18,21 +18,7 @@
 
 #include "wschatd.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TEST_LSAN	1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) && !defined(TEST_LSAN)
-#define TEST_LSAN	1
-#endif
-#ifdef TEST_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
-
-#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
-/* A string literal and its length, NUL bytes inside included. */
-#define LIT(s)		s, sizeof(s) - 1
+#include "unit.h"
 
 static const struct http_limits	 lim = {
 	.max_header_size = 8192,
@@ -54,11 +40,7 @@ http_test_fini(void)
 	held = NULL;
 	while (nowned > 0)
 		free(owned[--nowned]);
-#ifdef TEST_LSAN
-	/* A leak is a failure, not only a report after the test passed. */
-	if (__lsan_do_recoverable_leak_check() != 0)
-		abort();
-#endif
+	unit_leak_check();
 }
 
 TestSuite(http, .fini = http_test_fini);

@@ -20,17 +20,7 @@
 
 #include "wschatd.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TEST_LSAN	1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) && !defined(TEST_LSAN)
-#define TEST_LSAN	1
-#endif
-#ifdef TEST_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
+#include "unit.h"
 
 /* What a sample should give. */
 #define WANT_ACCEPT	0
@@ -47,7 +37,6 @@ struct sample {
 #define GOOD(s)		{ s, sizeof(s) - 1, WANT_ACCEPT, 0 }
 #define BAD(s, off)	{ s, sizeof(s) - 1, WANT_REJECT, off }
 #define PARTIAL(s)	{ s, sizeof(s) - 1, WANT_PARTIAL, 0 }
-#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
 static const struct sample valid[] = {
 	GOOD(""),
@@ -172,11 +161,7 @@ static const struct {
 static void
 utf8_test_fini(void)
 {
-#ifdef TEST_LSAN
-	/* A leak is a failure, not only a report after the test passed. */
-	if (__lsan_do_recoverable_leak_check() != 0)
-		abort();
-#endif
+	unit_leak_check();
 }
 
 TestSuite(utf8, .fini = utf8_test_fini);

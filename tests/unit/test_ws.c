@@ -20,19 +20,8 @@
 
 #include "wschatd.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TEST_LSAN	1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) && !defined(TEST_LSAN)
-#define TEST_LSAN	1
-#endif
-#ifdef TEST_LSAN
-#include <sanitizer/lsan_interface.h>
-#endif
+#include "unit.h"
 
-#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 #define NO_LIMIT	UINT64_MAX
 
 /* A stream of masked client frames, built by stream_frame(). */
@@ -97,11 +86,7 @@ ws_test_fini(void)
 			ws_out_unref(out);
 		ws_out_unref(out);
 	}
-#ifdef TEST_LSAN
-	/* A leak is a failure, not only a report after the test passed. */
-	if (__lsan_do_recoverable_leak_check() != 0)
-		abort();
-#endif
+	unit_leak_check();
 }
 
 TestSuite(ws, .fini = ws_test_fini);
