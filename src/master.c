@@ -469,10 +469,13 @@ master_signal_workers(int sig, int state)
 			kill(master_slots[s].pid, sig);
 }
 
+/* The same address, however written ("8080" and "*:8080" are). */
 static int
 master_addr_same(const struct cfg_addr *a, const struct cfg_addr *b)
 {
-	return (a->off == b->off && strcmp(a->text, b->text) == 0);
+	if (a->off || b->off)
+		return (a->off == b->off);
+	return (a->sslen == b->sslen && memcmp(&a->ss, &b->ss, a->sslen) == 0);
 }
 
 /*
