@@ -95,6 +95,9 @@ struct shm_hdr {
 	_Alignas(64) _Atomic uint64_t	 sh_next_id;	/* message ids */
 	_Alignas(64) _Atomic uint32_t	 sh_maxprobe;	/* longest probe used */
 	_Atomic uint32_t		 sh_users;	/* LIVE slots */
+	/* The master's, for metrics. */
+	_Atomic uint64_t		 sh_reloads;	/* done */
+	_Atomic uint64_t		 sh_respawns;	/* workers respawned */
 };
 _Static_assert(sizeof(struct shm_hdr) == 192, "shm_hdr layout");
 

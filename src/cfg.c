@@ -28,6 +28,9 @@
 #ifndef WSCHATD_WEBROOT
 #define WSCHATD_WEBROOT	"/usr/local/share/wschatd/www"
 #endif
+#ifndef WSCHATD_PIDFILE
+#define WSCHATD_PIDFILE	"/run/wschatd.pid"
+#endif
 
 enum cfg_type {
 	CFG_UINT,	/* plain count */
@@ -45,33 +48,66 @@ struct cfg_key {
 	size_t		 off;
 	uint64_t	 min, max;
 	const char	*def;
+	/* CFG_STR: returns the reason a value is bad, or NULL. */
+	const char	*(*check)(const char *);
 };
+
+static const char *
+cfg_check_abspath(const char *v)
+{
+	return (v[0] == '\0' || v[0] == '/' ? NULL :
+	    "not an absolute file name");
+}
+
+static const char *
+cfg_check_log(const char *v)
+{
+	if (v[0] == '\0' || v[0] == '/' || strcmp(v, "stderr") == 0 ||
+	    strcmp(v, "syslog") == 0)
+		return (NULL);
+	return ("not stderr, syslog or an absolute file name");
+}
+
+static const char *
+cfg_check_level(const char *v)
+{
+	return (log_level_parse(v) != -1 ? NULL :
+	    "not error, warning, info or debug");
+}
 
 #define O(f)	offsetof(struct cfg, f)
 static const struct cfg_key cfg_keys[] = {
-	{ "workers",		CFG_UINT, O(workers), 0, WSCHATD_MAX_WORKERS, "0" },
-	{ "listen",		CFG_ADDR, O(listen), 0, 0, "127.0.0.1:8080" },
-	{ "line_listen",	CFG_ADDR, O(line_listen), 0, 0, "127.0.0.1:8888" },
-	{ "webroot",		CFG_STR, O(webroot), 0, 0, WSCHATD_WEBROOT },
-	{ "echo",		CFG_BOOL, O(echo), 0, 1, "on" },
-	{ "allowed_origins",	CFG_STR, O(allowed_origins), 0, 0, "" },
-	{ "backlog",		CFG_UINT, O(backlog), 1, 65535, "511" },
-	{ "max_connections",	CFG_UINT, O(max_connections), 0, 10000000, "0" },
-	{ "max_message_size",	CFG_SIZE64, O(max_message_size), 125, 1ULL << 30, "1m" },
-	{ "max_header_size",	CFG_SIZE, O(max_header_size), 256, 1 << 20, "8k" },
-	{ "max_request_line",	CFG_SIZE, O(max_request_line), 64, 1 << 20, "4k" },
-	{ "max_headers",	CFG_UINT, O(max_headers), 4, HTTP_HEADERS_MAX, "64" },
-	{ "max_line_length",	CFG_SIZE, O(max_line_length), 16, 1 << 20, "4k" },
-	{ "max_pending",	CFG_SIZE64, O(max_pending), 4096, 1ULL << 34, "4m" },
-	{ "http_timeout",	CFG_TIME, O(http_timeout), 1, 86400, "30" },
-	{ "ping_interval",	CFG_TIME, O(ping_interval), 0, 86400, "54" },
-	{ "pong_timeout",	CFG_TIME, O(pong_timeout), 1, 86400, "60" },
-	{ "close_timeout",	CFG_TIME, O(close_timeout), 1, 3600, "5" },
-	{ "shutdown_timeout",	CFG_TIME, O(shutdown_timeout), 1, 3600, "10" },
-	{ "idle_timeout",	CFG_TIME, O(idle_timeout), 0, 604800, "300" },
-	{ "max_users",		CFG_UINT, O(max_users), 16, 1 << 22, "16384" },
-	{ "command_rate",	CFG_UINT, O(command_rate), 1, 1000000, "30" },
-	{ "bus_ring_size",	CFG_SIZE64, O(bus_ring_size), 64 << 10, 1ULL << 30, "8m" },
+	{ "workers",		CFG_UINT, O(workers), 0, WSCHATD_MAX_WORKERS, "0", NULL },
+	{ "listen",		CFG_ADDR, O(listen), 0, 0, "127.0.0.1:8080", NULL },
+	{ "line_listen",	CFG_ADDR, O(line_listen), 0, 0, "127.0.0.1:8888", NULL },
+	{ "webroot",		CFG_STR, O(webroot), 0, 0, WSCHATD_WEBROOT, NULL },
+	{ "pidfile",		CFG_STR, O(pidfile), 0, 0, WSCHATD_PIDFILE,
+	    cfg_check_abspath },
+	{ "user",		CFG_STR, O(user), 0, 0, "", NULL },
+	{ "group",		CFG_STR, O(group), 0, 0, "", NULL },
+	{ "log",		CFG_STR, O(log), 0, 0, "", cfg_check_log },
+	{ "log_level",		CFG_STR, O(log_level), 0, 0, "info",
+	    cfg_check_level },
+	{ "echo",		CFG_BOOL, O(echo), 0, 1, "on", NULL },
+	{ "allowed_origins",	CFG_STR, O(allowed_origins), 0, 0, "", NULL },
+	{ "backlog",		CFG_UINT, O(backlog), 1, 65535, "511", NULL },
+	{ "max_connections",	CFG_UINT, O(max_connections), 0, 10000000, "0", NULL },
+	{ "max_message_size",	CFG_SIZE64, O(max_message_size), 125, 1ULL << 30, "1m", NULL },
+	{ "max_header_size",	CFG_SIZE, O(max_header_size), 256, 1 << 20, "8k", NULL },
+	{ "max_request_line",	CFG_SIZE, O(max_request_line), 64, 1 << 20, "4k", NULL },
+	{ "max_headers",	CFG_UINT, O(max_headers), 4, HTTP_HEADERS_MAX, "64", NULL },
+	{ "max_line_length",	CFG_SIZE, O(max_line_length), 16, 1 << 20, "4k", NULL },
+	{ "max_pending",	CFG_SIZE64, O(max_pending), 4096, 1ULL << 34, "4m", NULL },
+	{ "http_timeout",	CFG_TIME, O(http_timeout), 1, 86400, "30", NULL },
+	{ "ping_interval",	CFG_TIME, O(ping_interval), 0, 86400, "54", NULL },
+	{ "pong_timeout",	CFG_TIME, O(pong_timeout), 1, 86400, "60", NULL },
+	{ "close_timeout",	CFG_TIME, O(close_timeout), 1, 3600, "5", NULL },
+	{ "shutdown_timeout",	CFG_TIME, O(shutdown_timeout), 1, 3600, "10", NULL },
+	{ "drain_timeout",	CFG_TIME, O(drain_timeout), 0, 31536000, "0", NULL },
+	{ "idle_timeout",	CFG_TIME, O(idle_timeout), 0, 604800, "300", NULL },
+	{ "max_users",		CFG_UINT, O(max_users), 16, 1 << 22, "16384", NULL },
+	{ "command_rate",	CFG_UINT, O(command_rate), 1, 1000000, "30", NULL },
+	{ "bus_ring_size",	CFG_SIZE64, O(bus_ring_size), 64 << 10, 1ULL << 30, "8m", NULL },
 };
 #undef O
 #define CFG_NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -216,6 +252,14 @@ cfg_addr_format(const struct sockaddr *sa, char *out, size_t outsz)
 	}
 }
 
+unsigned
+cfg_addr_port(const struct cfg_addr *a)
+{
+	if (a->ss.ss_family == AF_INET6)
+		return (ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port));
+	return (ntohs(((const struct sockaddr_in *)&a->ss)->sin_port));
+}
+
 void
 cfg_init(struct cfg *c)
 {
@@ -233,6 +277,12 @@ cfg_clear(struct cfg *c)
 {
 	free(c->webroot);
 	free(c->allowed_origins);
+	free(c->pidfile);
+	free(c->user);
+	free(c->group);
+	free(c->log);
+	free(c->log_level);
+	free(c->conffile);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -240,6 +290,7 @@ static int
 cfg_apply(struct cfg *c, const struct cfg_key *k, const char *v, char **cause)
 {
 	char		*field = (char *)c + k->off;
+	const char	*why;
 	uint64_t	 n;
 	char		**sp;
 
@@ -278,6 +329,9 @@ cfg_apply(struct cfg *c, const struct cfg_key *k, const char *v, char **cause)
 			    k->name, v));
 		return (0);
 	case CFG_STR:
+		if (k->check != NULL && (why = k->check(v)) != NULL)
+			return (cfg_error(cause, "%s: \"%s\": %s", k->name, v,
+			    why));
 		sp = (char **)field;
 		free(*sp);
 		*sp = v[0] != '\0' ? xstrdup(v) : NULL;

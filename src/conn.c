@@ -498,6 +498,9 @@ conn_http_read(struct conn *c)
 			conn_http_error(c, req.status, 0, NULL, req.reason);
 			return;
 		}
+		/* A retiring worker (after a reload) keeps no one waiting. */
+		if (c->w->retiring)
+			req.keepalive = 0;
 		/* req points into p: drain only after answering. */
 		rv = conn_http_request(c, &req);
 		evbuffer_drain(in, req.hdrlen);

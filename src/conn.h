@@ -56,10 +56,15 @@ struct worker {
 	unsigned		 nconns;
 	uint64_t		 next_id;
 	int			 stopping;
+	int			 retiring;	/* replaced by a reload */
+	struct event		*ev_retire;	/* SIGUSR2: retire */
+	struct event		*ev_reopen;	/* SIGUSR1: reopen the log */
+	struct event		*ev_quit;	/* SIGQUIT: as SIGTERM */
+	struct event		*ev_drain;	/* drain_timeout */
 	/* the bus (bus.c) */
 	struct bus_shared	*bus;
 	struct shm_ring		*ring;		/* ours, as producer */
-	struct shm_cursor	 cursors[WSCHATD_MAX_WORKERS + 1];
+	struct shm_cursor	 cursors[WSCHATD_MAX_SLOTS + 1];
 	uint8_t			*rec;		/* one record, read */
 	size_t			 recsz;
 	msgpack_sbuffer		 sbuf;		/* one record, written */

@@ -1,13 +1,17 @@
 /*
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
- * log.c: one-line log messages to stderr (foreground) or syslog, tagged
- * with the process that wrote them ("master", "worker 3").  Debug lines
- * only with -d.  Safe to call from any process after
- * log_init(); never from a signal handler.
+ * log.c: one-line log messages, tagged with the process that wrote them
+ * ("master", "worker 3"), to one destination: stderr, syslog or a file
+ * opened for appending.  Lines below the configured level are dropped
+ * before they are formatted.  A file is reopened by log_reopen() (SIGUSR1,
+ * for logrotate); each process reopens its own descriptor.  Every line is
+ * one write(2) to an O_APPEND descriptor, so the lines of different
+ * processes never mix.  Never call from a signal handler.
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,17 +22,129 @@
 
 #include "wschatd.h"
 
-static int	 log_stderr = 1;
-static int	 log_verbose;
+#define LOG_DEST_STDERR	0
+#define LOG_DEST_SYSLOG	1
+#define LOG_DEST_FILE	2
+
+static int	 log_dest = LOG_DEST_STDERR;
+static int	 log_fd = STDERR_FILENO;
+static char	*log_path;		/* LOG_DEST_FILE */
+static int	 log_level = LOG_INFO;
+static int	 log_tee;		/* warnings to stderr too */
 static char	 log_proc[32] = "master";
 
-void
-log_init(int to_stderr, int verbose)
+static const struct {
+	const char	*name;
+	int		 level;
+} log_levels[] = {
+	{ "error",	LOG_ERR },
+	{ "warning",	LOG_WARNING },
+	{ "info",	LOG_INFO },
+	{ "debug",	LOG_DEBUG },
+};
+
+int
+log_level_parse(const char *name)
 {
-	log_stderr = to_stderr;
-	log_verbose = verbose;
-	if (!to_stderr)
-		openlog(WSCHATD_NAME, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	size_t	 i;
+
+	for (i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++)
+		if (strcmp(name, log_levels[i].name) == 0)
+			return (log_levels[i].level);
+	return (-1);
+}
+
+/* Before the configuration is read: stderr, info, or debug with -d. */
+void
+log_init(int verbose)
+{
+	log_dest = LOG_DEST_STDERR;
+	log_fd = STDERR_FILENO;
+	log_level = verbose ? LOG_DEBUG : LOG_INFO;
+}
+
+static int
+log_file_open(const char *path)
+{
+	return (open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+}
+
+/*
+ * Send the log to dest: "stderr", "syslog" or an absolute file path, at
+ * level (a log_level_parse() value).  Returns 0, or -1 with errno if the
+ * file cannot be opened; the old destination stays then.  Master only, at
+ * start and reload; workers inherit the result.
+ */
+int
+log_open(const char *dest, int level)
+{
+	int	 fd;
+
+	if (strcmp(dest, "stderr") == 0) {
+		if (log_dest == LOG_DEST_FILE)
+			close(log_fd);
+		log_dest = LOG_DEST_STDERR;
+		log_fd = STDERR_FILENO;
+	} else if (strcmp(dest, "syslog") == 0) {
+		if (log_dest == LOG_DEST_FILE)
+			close(log_fd);
+		if (log_dest != LOG_DEST_SYSLOG)
+			openlog(WSCHATD_NAME, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		log_dest = LOG_DEST_SYSLOG;
+		log_fd = -1;
+	} else {
+		if ((fd = log_file_open(dest)) == -1)
+			return (-1);
+		if (log_dest == LOG_DEST_FILE)
+			close(log_fd);
+		else if (log_dest == LOG_DEST_SYSLOG)
+			closelog();
+		free(log_path);
+		log_path = xstrdup(dest);
+		log_dest = LOG_DEST_FILE;
+		log_fd = fd;
+	}
+	if (log_dest != LOG_DEST_FILE) {
+		free(log_path);
+		log_path = NULL;
+	}
+	log_level = level;
+	return (0);
+}
+
+/*
+ * Reopen the log file (logrotate moved it away).  With uid/gid not -1 the
+ * file is handed to them, so that workers without privileges can reopen it
+ * in turn.  Returns 0 (also when there is no file to reopen), or -1 with
+ * errno; the old descriptor stays then.
+ */
+int
+log_reopen(uid_t uid, gid_t gid)
+{
+	int	 fd;
+
+	if (log_dest != LOG_DEST_FILE)
+		return (0);
+	if ((fd = log_file_open(log_path)) == -1)
+		return (-1);
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    fchown(fd, uid, gid) == -1) {
+		close(fd);
+		return (-1);
+	}
+	close(log_fd);
+	log_fd = fd;
+	return (0);
+}
+
+/*
+ * While starting, before detaching, warnings and errors go to stderr as
+ * well as to the log: whoever started us sees why it failed.
+ */
+void
+log_stderr_too(int on)
+{
+	log_tee = on;
 }
 
 void
@@ -37,28 +153,28 @@ log_procinit(const char *name)
 	snprintf(log_proc, sizeof(log_proc), "%s", name);
 }
 
-void
-log_setverbose(int v)
-{
-	log_verbose = v;
-}
-
 int
 log_getverbose(void)
 {
-	return (log_verbose);
+	return (log_level >= LOG_DEBUG);
 }
 
 static void
 log_vwrite(int pri, const char *fmt, va_list ap, const char *err)
 {
-	char		 msg[1024];
+	char		 msg[1024], line[1280];
 	struct timespec	 ts;
 	struct tm	 tm;
 	char		 tbuf[32];
+	int		 n;
 
+	if (pri > log_level)
+		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (!log_stderr) {
+	if (log_tee && log_dest != LOG_DEST_STDERR && pri <= LOG_WARNING)
+		dprintf(STDERR_FILENO, "%s: %s%s%s\n", WSCHATD_NAME, msg,
+		    err != NULL ? ": " : "", err != NULL ? err : "");
+	if (log_dest == LOG_DEST_SYSLOG) {
 		if (err != NULL)
 			syslog(pri, "%s: %s: %s", log_proc, msg, err);
 		else
@@ -68,14 +184,17 @@ log_vwrite(int pri, const char *fmt, va_list ap, const char *err)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);
 	strftime(tbuf, sizeof(tbuf), "%Y-%m-%d %H:%M:%S", &tm);
+	n = snprintf(line, sizeof(line), "%s.%03ld wschatd[%d]: %s: %s%s%s\n",
+	    tbuf, ts.tv_nsec / 1000000, (int)getpid(), log_proc, msg,
+	    err != NULL ? ": " : "", err != NULL ? err : "");
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line)) {
+		n = sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
 	/* One write per line, so lines of different processes do not mix. */
-	if (err != NULL)
-		dprintf(STDERR_FILENO, "%s.%03ld wschatd[%d]: %s: %s: %s\n",
-		    tbuf, ts.tv_nsec / 1000000, (int)getpid(), log_proc, msg,
-		    err);
-	else
-		dprintf(STDERR_FILENO, "%s.%03ld wschatd[%d]: %s: %s\n",
-		    tbuf, ts.tv_nsec / 1000000, (int)getpid(), log_proc, msg);
+	(void)write(log_fd, line, (size_t)n);
 }
 
 void
@@ -115,8 +234,6 @@ log_debug(const char *fmt, ...)
 {
 	va_list	 ap;
 
-	if (log_verbose < 1)
-		return;
 	va_start(ap, fmt);
 	log_vwrite(LOG_DEBUG, fmt, ap, NULL);
 	va_end(ap);

@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,39 +32,68 @@
 #include "wschatd.h"
 #include "chat.h"
 
-struct master_worker {
-	pid_t		 pid;		/* 0: not running */
+/*
+ * Workers live in slots: a slot is a ring on the bus, an eventfd and an
+ * index in the presence table.  The current generation has cfg->workers
+ * workers, each with its own listening sockets; after a reload the
+ * previous generation keeps its slots while it drains, so there are twice
+ * as many slots as workers at start.
+ */
+#define SLOT_FREE	0
+#define SLOT_RUNNING	1	/* of the current generation */
+#define SLOT_RETIRING	2	/* of an older one: draining */
+
+struct master_slot {
+	pid_t		 pid;
+	int		 state;
+	unsigned	 gen;
+	unsigned	 index;		/* worker number in its generation */
 	time_t		 started;
+};
+
+/* A worker of the current generation. */
+struct master_worker {
+	int		 slot;		/* -1: not running */
+	int		 replaces;	/* slot to retire once we run; -1 */
 	time_t		 respawn_at;	/* when to fork it again */
+	unsigned	 backoff;	/* seconds, doubling while it dies young */
 	int		 http_fd;
 	int		 line_fd;
 };
 
+static struct master_slot	 master_slots[WSCHATD_MAX_SLOTS];
+static unsigned			 master_nslots;
 static struct master_worker	 master_workers[WSCHATD_MAX_WORKERS];
 static unsigned			 master_nworkers;
+static unsigned			 master_gen;
 static struct cfg		*master_cfg;
+static struct cfg		*master_cfg_main;	/* main()'s, not ours */
 static struct bus_shared	 master_bus;
 static struct shm_presence_entry *master_gone;	/* a dead worker's names */
+static struct cfg_addr		 master_bound[2];	/* http, line: as bound */
 
-static unsigned
-master_port(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET6)
-		return (ntohs(((const struct sockaddr_in6 *)ss)->sin6_port));
-	return (ntohs(((const struct sockaddr_in *)ss)->sin_port));
-}
+/* Worker slots beyond twice the workers at start. */
+#define MASTER_SPARE_SLOTS	4
+
+/* A worker that lived this long was not dying young. */
+#define MASTER_YOUNG		10
+#define MASTER_BACKOFF_MAX	32
 
 /*
- * One listening socket per worker, all on the same address.  With port 0
- * the first socket picks the port and the others join it.
+ * Make n listening sockets on a, numbers from..n-1 of fds.  With port 0
+ * the first socket picks the port, and bound (the address really bound,
+ * which later sockets of the group and reloads join) remembers it.
+ * Returns 0, or -1 with *cause; sockets made so far are closed then.
  */
-static void
-master_listen(const char *what, struct cfg_addr *a, int *fds, unsigned n)
+static int
+master_listen(const char *what, const struct cfg_addr *a,
+    struct cfg_addr *bound, int *fds, unsigned from, unsigned n,
+    char **cause)
 {
-	struct sockaddr_storage	 ss = a->ss;
-	socklen_t		 sslen = a->sslen;
+	struct sockaddr_storage	 ss = bound->ss;
+	socklen_t		 sslen = bound->sslen;
 	char			 text[80];
-	unsigned		 i;
+	unsigned		 i = from;
 	int			 fd, one = 1;
 
 	/*
@@ -71,95 +101,189 @@ master_listen(const char *what, struct cfg_addr *a, int *fds, unsigned n)
 	 * join our group and silently split the clients.  A plain socket
 	 * cannot bind where a listener exists: try one first.
 	 */
-	if (master_port(&ss) != 0) {
+	if (from == 0 && cfg_addr_port(a) != 0) {
 		if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC,
 		    0)) == -1)
-			fatal("%s: socket", what);
+			goto fail;
 		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
 		    sizeof(one));
 		if (ss.ss_family == AF_INET6)
 			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 			    sizeof(one));
-		if (bind(fd, (struct sockaddr *)&ss, sslen) == -1)
-			fatal("%s: bind %s", what, a->text);
+		if (bind(fd, (struct sockaddr *)&ss, sslen) == -1) {
+			close(fd);
+			goto fail;
+		}
 		close(fd);
 	}
-	for (i = 0; i < n; i++) {
+	for (i = from; i < n; i++) {
 		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, 0);
 		if (fd == -1)
-			fatal("%s: socket", what);
+			goto fail;
 		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
 		    sizeof(one)) == -1 ||
 		    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
-		    sizeof(one)) == -1)
-			fatal("%s: setsockopt", what);
-		if (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-		    IPV6_V6ONLY, &one, sizeof(one)) == -1)
-			fatal("%s: setsockopt IPV6_V6ONLY", what);
-		if (bind(fd, (struct sockaddr *)&ss, sslen) == -1)
-			fatal("%s: bind %s", what, a->text);
-		if (listen(fd, (int)master_cfg->backlog) == -1)
-			fatal("%s: listen %s", what, a->text);
-		if (i == 0 && getsockname(fd, (struct sockaddr *)&ss,
-		    &sslen) == -1)
-			fatal("%s: getsockname", what);
+		    sizeof(one)) == -1 ||
+		    (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+		    IPV6_V6ONLY, &one, sizeof(one)) == -1) ||
+		    bind(fd, (struct sockaddr *)&ss, sslen) == -1 ||
+		    listen(fd, (int)master_cfg->backlog) == -1 ||
+		    (i == 0 && getsockname(fd, (struct sockaddr *)&ss,
+		    &sslen) == -1)) {
+			close(fd);
+			goto fail;
+		}
 		fds[i] = fd;
 	}
-	cfg_addr_format((struct sockaddr *)&ss, text, sizeof(text));
-	log_info("%s listening on %s (%u sockets)", what, text, n);
+	if (from == 0) {
+		*bound = *a;
+		bound->ss = ss;
+		bound->sslen = sslen;
+		cfg_addr_format((struct sockaddr *)&ss, text, sizeof(text));
+		log_info("%s listening on %s (%u sockets)", what, text, n);
+	}
+	return (0);
+fail:
+	xasprintf(cause, "%s: %s: %s", what, a->text, strerror(errno));
+	while (i-- > from) {
+		close(fds[i]);
+		fds[i] = -1;
+	}
+	return (-1);
 }
 
-/* Connections are descriptors: allow as many as the hard limit does. */
+/*
+ * Every worker is a process with its own descriptor table: each needs
+ * max_connections descriptors plus a few of its own (listeners, eventfd,
+ * epoll, log, files being sent).  Raise the soft limit to that, and the
+ * hard one too if root may; with max_connections 0, to the hard limit.
+ */
+#define MASTER_SPARE_FDS	64
+
 static void
-master_raise_nofile(void)
+master_raise_nofile(const struct cfg *cfg)
 {
 	struct rlimit	 rl;
+	rlim_t		 need;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
+		fatal("getrlimit RLIMIT_NOFILE");
+	need = cfg->max_connections == 0 ? rl.rlim_max :
+	    (rlim_t)cfg->max_connections + MASTER_SPARE_FDS;
+	if (need > rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max = need;
 		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-			log_warn("setrlimit RLIMIT_NOFILE");
+			fatal("max_connections %u needs %llu descriptors per "
+			    "worker, above the hard limit; raise it (ulimit "
+			    "-Hn, LimitNOFILE=) or lower max_connections",
+			    cfg->max_connections, (unsigned long long)need);
+	} else if (rl.rlim_cur < need) {
+		rl.rlim_cur = need;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			fatal("setrlimit RLIMIT_NOFILE %llu",
+			    (unsigned long long)need);
 	}
-	log_info("file descriptor limit %llu",
+	log_info("file descriptor limit %llu per process",
 	    (unsigned long long)rl.rlim_cur);
 }
 
-static void
-master_spawn(unsigned i)
+/* A new worker process: lower its privileges, then become the worker. */
+static void __attribute__((__noreturn__))
+master_child(unsigned slot, struct master_worker *mw)
 {
-	struct master_worker	*mw = &master_workers[i];
-	pid_t			 pid;
-	unsigned		 j;
+	const struct cfg	*cfg = master_cfg;
+	unsigned		 k;
 
+	/* Other workers' sockets are theirs alone. */
+	for (k = 0; k < master_nworkers; k++) {
+		if (&master_workers[k] == mw)
+			continue;
+		if (master_workers[k].http_fd != -1)
+			close(master_workers[k].http_fd);
+		if (master_workers[k].line_fd != -1)
+			close(master_workers[k].line_fd);
+	}
+	wschatd_pidfile_close();
+	if (cfg->gid != (gid_t)-1 && cfg->gid != getegid() &&
+	    (setgroups(1, &cfg->gid) == -1 ||
+	    setresgid(cfg->gid, cfg->gid, cfg->gid) == -1))
+		fatal("worker %u: cannot switch to group %u", slot,
+		    (unsigned)cfg->gid);
+	if (cfg->uid != (uid_t)-1 && cfg->uid != geteuid() &&
+	    setresuid(cfg->uid, cfg->uid, cfg->uid) == -1)
+		fatal("worker %u: cannot switch to user %u", slot,
+		    (unsigned)cfg->uid);
+	/*
+	 * If the master dies without stopping us, stop anyway.  After the
+	 * switch: a change of credentials clears the setting.
+	 */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		_exit(0);
+	worker_run(master_cfg, slot, mw->http_fd, mw->line_fd, &master_bus);
+	/* NOTREACHED */
+}
+
+static int
+master_free_slot(void)
+{
+	unsigned	 s;
+
+	for (s = 0; s < master_nslots; s++)
+		if (master_slots[s].state == SLOT_FREE)
+			return ((int)s);
+	return (-1);
+}
+
+static void
+master_retire(int s)
+{
+	struct master_slot	*ms = &master_slots[s];
+
+	if (ms->state != SLOT_RUNNING)
+		return;
+	ms->state = SLOT_RETIRING;
+	if (kill(ms->pid, SIGUSR2) == -1)
+		log_warn("worker %d: kill SIGUSR2", s);
+	else
+		log_info("worker %d (pid %d, generation %u) retiring", s,
+		    (int)ms->pid, ms->gen);
+}
+
+/* Start worker k of the current generation, if a slot is free. */
+static void
+master_spawn(unsigned k)
+{
+	struct master_worker	*mw = &master_workers[k];
+	struct master_slot	*ms;
+	pid_t			 pid;
+	int			 s;
+
+	if ((s = master_free_slot()) == -1)
+		return;		/* an old worker still drains: later */
+	ms = &master_slots[s];
 	switch ((pid = fork())) {
 	case -1:
-		log_warn("fork worker %u", i);
+		log_warn("fork worker %d", s);
 		mw->respawn_at = time(NULL) + 1;
 		return;
 	case 0:
-		/* If the master dies without stopping us, stop anyway. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() == 1)
-			_exit(0);
-		/* Other workers' sockets are theirs alone. */
-		for (j = 0; j < master_nworkers; j++) {
-			if (j == i)
-				continue;
-			close(master_workers[j].http_fd);
-			if (master_workers[j].line_fd != -1)
-				close(master_workers[j].line_fd);
-		}
-		worker_run(master_cfg, i, mw->http_fd, mw->line_fd,
-		    &master_bus);
+		master_child((unsigned)s, mw);
 		/* NOTREACHED */
 	default:
-		mw->pid = pid;
-		mw->started = time(NULL);
+		ms->pid = pid;
+		ms->state = SLOT_RUNNING;
+		ms->gen = master_gen;
+		ms->index = k;
+		ms->started = time(NULL);
+		mw->slot = s;
 		mw->respawn_at = 0;
-		log_info("worker %u started, pid %d", i, (int)pid);
+		log_info("worker %d started, pid %d", s, (int)pid);
+		if (mw->replaces != -1) {
+			master_retire(mw->replaces);
+			mw->replaces = -1;
+		}
 	}
 }
 
@@ -175,7 +299,7 @@ master_pow2(uint64_t x)
 }
 
 /*
- * The shared region and one eventfd per worker, before any fork: every
+ * The shared region and one eventfd per slot, before any fork: every
  * worker, and every respawned one, inherits both.
  */
 static void
@@ -185,19 +309,19 @@ master_bus_open(void)
 
 	/* Twice the users, so that probe sequences stay short. */
 	pslots = (unsigned)master_pow2((uint64_t)master_cfg->max_users * 2);
-	if (shm_region_open(&master_bus.reg, master_nworkers,
+	if (shm_region_open(&master_bus.reg, master_nslots,
 	    master_cfg->bus_ring_size, pslots) == -1)
 		fatal("shm_region_open");
-	master_bus.nworkers = master_nworkers;
+	master_bus.nworkers = master_nslots;
 	master_gone = xcalloc(pslots, sizeof(*master_gone));
-	for (i = 0; i < master_nworkers; i++)
+	for (i = 0; i < master_nslots; i++)
 		if ((master_bus.efd[i] = eventfd(0, EFD_NONBLOCK |
 		    EFD_CLOEXEC)) == -1)
 			fatal("eventfd");
-	log_info("bus: %u rings of %llu bytes, %u presence slots, %zu bytes "
-	    "shared", master_nworkers + 1,
-	    (unsigned long long)master_cfg->bus_ring_size, pslots,
-	    master_bus.reg.len);
+	log_info("bus: %u rings of %llu bytes (%u worker slots), %u presence "
+	    "slots, %zu bytes shared", master_nslots + 1,
+	    (unsigned long long)master_cfg->bus_ring_size, master_nslots,
+	    pslots, master_bus.reg.len);
 }
 
 static void
@@ -215,7 +339,8 @@ master_bus_close(void)
 /*
  * A worker died: free its names and tell everyone they left, on the
  * master's own ring, then wake every worker that sleeps.  Before the
- * respawn, so the new worker's claims are never mistaken for the old's.
+ * slot is used again, so the new worker's claims are never mistaken for
+ * the old one's.
  */
 static void
 master_bus_reap(unsigned worker)
@@ -231,7 +356,7 @@ master_bus_reap(unsigned worker)
 	 * all of them. */
 	n = shm_presence_reap(&master_bus.reg, worker, master_gone,
 	    master_bus.reg.hdr->sh_pslots);
-	ring = shm_region_ring(&master_bus.reg, master_nworkers);
+	ring = shm_region_ring(&master_bus.reg, master_nslots);
 	msgpack_sbuffer_init(&sb);
 	for (i = 0; i < n; i++) {
 		memset(&e, 0, sizeof(e));
@@ -244,7 +369,7 @@ master_bus_reap(unsigned worker)
 		e.ts = (uint64_t)ts.tv_sec * 1000 +
 		    (uint64_t)ts.tv_nsec / 1000000;
 		e.id = shm_region_next_id(&master_bus.reg);
-		e.worker = master_nworkers;	/* the master */
+		e.worker = master_nslots;	/* the master */
 		e.kind = master_gone[i].kind;
 		msgpack_sbuffer_clear(&sb);
 		if (chat_env_encode(&e, &sb) == -1 ||
@@ -258,91 +383,339 @@ master_bus_reap(unsigned worker)
 		log_info("worker %u: %zu users logged out", worker, n);
 	/* Seq_cst fence, then exchange: the Dekker pairing of bus.c. */
 	atomic_thread_fence(memory_order_seq_cst);
-	for (i = 0; i < master_nworkers; i++)
+	for (i = 0; i < master_nslots; i++)
 		if (atomic_exchange_explicit(&shm_region_wake(&master_bus.reg,
 		    (unsigned)i)->sw_idle, 0, memory_order_seq_cst) == 1 &&
 		    write(master_bus.efd[i], &one, sizeof(one)) == -1)
 			log_warn("%s: write eventfd", __func__);
 }
 
+/* "signal 9 (KILL)", "status 1": how a worker ended, for the log. */
+static void
+master_status(int status, char *buf, size_t len)
+{
+	const char	*abbrev;
+
+	if (WIFSIGNALED(status)) {
+		abbrev = sigabbrev_np(WTERMSIG(status));
+		snprintf(buf, len, "killed by signal %d (SIG%s)%s",
+		    WTERMSIG(status), abbrev ? abbrev : "?",
+		    WCOREDUMP(status) ? ", core dumped" : "");
+	} else
+		snprintf(buf, len, "exited with status %d",
+		    WEXITSTATUS(status));
+}
+
 /* Reap every exited worker; returns how many are still running. */
 static unsigned
 master_reap(int stopping)
 {
+	struct master_slot	*ms;
 	struct master_worker	*mw;
+	char			 how[64];
 	pid_t			 pid;
-	int			 status;
-	unsigned		 i, running = 0;
+	int			 status, crashed;
+	unsigned		 s, running = 0;
 	time_t			 now = time(NULL);
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (i = 0; i < master_nworkers; i++)
-			if (master_workers[i].pid == pid)
+		for (s = 0; s < master_nslots; s++)
+			if (master_slots[s].pid == pid)
 				break;
-		if (i == master_nworkers)
+		if (s == master_nslots)
 			continue;
-		mw = &master_workers[i];
-		mw->pid = 0;
-		master_bus_reap(i);
-		if (WIFSIGNALED(status))
-			log_warnx("worker %u (pid %d) killed by signal %d%s",
-			    i, (int)pid, WTERMSIG(status),
-			    stopping ? "" : "; respawning");
-		else if (WEXITSTATUS(status) != 0 || !stopping)
-			log_warnx("worker %u (pid %d) exited with %d%s", i,
-			    (int)pid, WEXITSTATUS(status),
-			    stopping ? "" : "; respawning");
+		ms = &master_slots[s];
+		master_bus_reap(s);
+		master_status(status, how, sizeof(how));
+		crashed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+		if (ms->state == SLOT_RUNNING && ms->gen == master_gen &&
+		    !stopping) {
+			/* One that keeps dying young waits longer each time. */
+			mw = &master_workers[ms->index];
+			mw->slot = -1;
+			if (now - ms->started >= MASTER_YOUNG)
+				mw->backoff = 0;
+			else
+				mw->backoff = mw->backoff == 0 ? 1 :
+				    mw->backoff * 2 > MASTER_BACKOFF_MAX ?
+				    MASTER_BACKOFF_MAX : mw->backoff * 2;
+			mw->respawn_at = now + mw->backoff;
+			master_bus.reg.hdr->sh_respawns++;
+			log_warnx("worker %u (pid %d) %s; respawning in %us", s,
+			    (int)pid, how, mw->backoff);
+		} else if (crashed)
+			log_warnx("worker %u (pid %d) %s", s, (int)pid, how);
 		else
-			log_info("worker %u (pid %d) stopped", i, (int)pid);
-		/* One that dies young waits a second: no fork storm. */
-		if (!stopping)
-			mw->respawn_at = now - mw->started < 1 ? now + 1 : now;
+			log_info("worker %u (pid %d) %s", s, (int)pid,
+			    ms->state == SLOT_RETIRING ? "drained and exited" :
+			    "stopped");
+		memset(ms, 0, sizeof(*ms));
+		ms->state = SLOT_FREE;
 	}
-	for (i = 0; i < master_nworkers; i++)
-		if (master_workers[i].pid != 0)
+	for (s = 0; s < master_nslots; s++)
+		if (master_slots[s].state != SLOT_FREE)
 			running++;
 	return (running);
 }
 
 static void
-master_signal_workers(int sig)
+master_signal_workers(int sig, int state)
 {
-	unsigned	 i;
+	unsigned	 s;
 
-	for (i = 0; i < master_nworkers; i++)
-		if (master_workers[i].pid != 0)
-			kill(master_workers[i].pid, sig);
+	for (s = 0; s < master_nslots; s++)
+		if (master_slots[s].state != SLOT_FREE &&
+		    (state == SLOT_FREE || master_slots[s].state == state))
+			kill(master_slots[s].pid, sig);
 }
 
-int
-master_run(struct cfg *cfg, int foreground)
+/* The same address, however written ("8080" and "*:8080" are). */
+static int
+master_addr_same(const struct cfg_addr *a, const struct cfg_addr *b)
 {
-	int			 http_fds[WSCHATD_MAX_WORKERS];
-	int			 line_fds[WSCHATD_MAX_WORKERS];
+	if (a->off || b->off)
+		return (a->off == b->off);
+	return (a->sslen == b->sslen && memcmp(&a->ss, &b->ss, a->sslen) == 0);
+}
+
+/*
+ * The listening sockets of a new generation of n workers, for one port.
+ * Same address: keep the sockets (the new worker k shares socket k with
+ * the old worker k until that one retires, so no connection waiting in
+ * its queue is lost) and make more if n grew; another address: bind anew.
+ * Returns 0, or -1 with *cause and nothing changed.
+ */
+static int
+master_relisten(const char *what, const struct cfg_addr *old,
+    const struct cfg_addr *a, int bound_i, int *fds, unsigned n,
+    char **cause)
+{
+	unsigned	 k, keep;
+	int		*cur;
+	struct cfg_addr	 nb;
+
+	for (k = 0; k < n; k++)
+		fds[k] = -1;
+	if (a->off)
+		return (0);
+	if (master_addr_same(old, a)) {
+		keep = n < master_nworkers ? n : master_nworkers;
+		for (k = 0; k < keep; k++) {
+			cur = bound_i == 0 ? &master_workers[k].http_fd :
+			    &master_workers[k].line_fd;
+			fds[k] = *cur;
+			/* A new backlog applies to kept sockets too. */
+			(void)listen(fds[k], (int)master_cfg->backlog);
+		}
+		return (master_listen(what, a, &master_bound[bound_i], fds,
+		    keep, n, cause));
+	}
+	nb = *a;
+	return (master_listen(what, a, &nb, fds, 0, n, cause));
+}
+
+static void
+master_restart_only(int changed, const char *name)
+{
+	if (changed)
+		log_warnx("reload: %s changed; that takes effect at the next "
+		    "restart", name);
+}
+
+/* Settings that the shared region or the master's identity fix. */
+static void
+master_keep_restart_only(struct cfg *ncfg)
+{
+	const struct cfg	*o = master_cfg;
+
+	master_restart_only(ncfg->bus_ring_size != o->bus_ring_size,
+	    "bus_ring_size");
+	ncfg->bus_ring_size = o->bus_ring_size;
+	master_restart_only(ncfg->max_users != o->max_users, "max_users");
+	ncfg->max_users = o->max_users;
+	master_restart_only((ncfg->pidfile == NULL) != (o->pidfile == NULL) ||
+	    (o->pidfile != NULL && strcmp(ncfg->pidfile, o->pidfile) != 0),
+	    "pidfile");
+	free(ncfg->pidfile);
+	ncfg->pidfile = o->pidfile != NULL ? xstrdup(o->pidfile) : NULL;
+	master_restart_only(ncfg->uid != o->uid || ncfg->gid != o->gid,
+	    "user or group");
+	ncfg->uid = o->uid;
+	ncfg->gid = o->gid;
+}
+
+/*
+ * SIGHUP: read the configuration again; if it is good, start a new
+ * generation of workers with it and let the current one drain.  A bad
+ * file changes nothing.  Connections stay with the worker they are on.
+ */
+static void
+master_reload(void)
+{
+	struct cfg		*ncfg, *ocfg = master_cfg;
+	char			*cause = NULL;
+	int			 http[WSCHATD_MAX_WORKERS];
+	int			 line[WSCHATD_MAX_WORKERS];
+	const char		*dest;
+	unsigned		 k, n, s, busy = 0;
+	int			 retired = 0;
+
+	ncfg = xcalloc(1, sizeof(*ncfg));
+	if (wschatd_config_read(ncfg, &cause) == -1)
+		goto refuse;
+	ncfg->foreground = ocfg->foreground;
+	ncfg->debug = ocfg->debug;
+	master_keep_restart_only(ncfg);
+	n = ncfg->workers;
+	/* An older generation still draining gives way to this one. */
+	for (s = 0; s < master_nslots; s++) {
+		if (master_slots[s].state == SLOT_RETIRING) {
+			kill(master_slots[s].pid, SIGTERM);
+			retired++;
+		} else if (master_slots[s].state == SLOT_RUNNING)
+			busy++;
+	}
+	if (retired > 0)
+		log_warnx("reload: %d workers of an older generation were "
+		    "still draining; stopping them", retired);
+	if (n > master_nslots - busy) {
+		xasprintf(&cause, "workers %u: this instance has %u worker "
+		    "slots, %u of them busy; restart to grow that far", n,
+		    master_nslots, busy);
+		goto refuse;
+	}
+	if (master_relisten("http", &ocfg->listen, &ncfg->listen, 0, http, n,
+	    &cause) == -1)
+		goto refuse;
+	if (master_relisten("line", &ocfg->line_listen, &ncfg->line_listen, 1,
+	    line, n, &cause) == -1) {
+		for (k = 0; k < n; k++)
+			if (http[k] != -1 && (k >= master_nworkers ||
+			    http[k] != master_workers[k].http_fd))
+				close(http[k]);
+		goto refuse;
+	}
+	dest = ncfg->log ? ncfg->log : ncfg->foreground ? "stderr" : "syslog";
+	if (log_open(dest, log_level_parse(ncfg->debug ? "debug" :
+	    ncfg->log_level)) == -1)
+		log_warn("reload: log %s; logging on as before", dest);
+	if (!master_addr_same(&ocfg->listen, &ncfg->listen))
+		master_bound[0] = ncfg->listen;
+	if (!master_addr_same(&ocfg->line_listen, &ncfg->line_listen))
+		master_bound[1] = ncfg->line_listen;
+
+	/* The old sockets that no new worker took: the old workers keep
+	 * their own copies while they drain. */
+	for (k = 0; k < master_nworkers; k++) {
+		if (master_workers[k].http_fd != -1 &&
+		    (k >= n || http[k] != master_workers[k].http_fd))
+			close(master_workers[k].http_fd);
+		if (master_workers[k].line_fd != -1 &&
+		    (k >= n || line[k] != master_workers[k].line_fd))
+			close(master_workers[k].line_fd);
+	}
+	master_gen++;
+	master_bus.reg.hdr->sh_reloads++;
+	for (k = 0; k < n; k++) {
+		master_workers[k].replaces = k < master_nworkers ?
+		    master_workers[k].slot : -1;
+		master_workers[k].slot = -1;
+		master_workers[k].respawn_at = 0;
+		master_workers[k].backoff = 0;
+		master_workers[k].http_fd = http[k];
+		master_workers[k].line_fd = line[k];
+	}
+	/* Workers beyond the new count have no successor: they go now. */
+	for (k = n; k < master_nworkers; k++)
+		if (master_workers[k].slot != -1)
+			master_retire(master_workers[k].slot);
+	master_nworkers = n;
+	master_cfg = ncfg;
+	log_info("reload: configuration %s read; generation %u, %u workers",
+	    ncfg->conffile ? ncfg->conffile : "(built-in)", master_gen, n);
+	cfg_clear(ocfg);
+	if (ocfg != master_cfg_main)
+		free(ocfg);
+	return;
+refuse:
+	log_warnx("reload refused, the running configuration stays: %s",
+	    cause);
+	free(cause);
+	cfg_clear(ncfg);
+	free(ncfg);
+}
+
+/* SIGUSR1: reopen the log file, ours and the workers'. */
+static void
+master_reopen(void)
+{
+	if (log_reopen(master_cfg->uid, master_cfg->gid) == -1)
+		log_warn("SIGUSR1: cannot reopen the log file");
+	else
+		log_info("SIGUSR1: log reopened");
+	master_signal_workers(SIGUSR1, SLOT_FREE);
+}
+
+/*
+ * Before daemonizing, while errors still reach the terminal: descriptor
+ * limit, listening sockets, the shared region.  Exits on failure.
+ */
+void
+master_setup(struct cfg *cfg)
+{
+	char		*cause = NULL;
+	unsigned	 k;
+
+	master_cfg = master_cfg_main = cfg;
+	master_nworkers = cfg->workers;
+	/* Room for a reload to add a few workers, too. */
+	master_nslots = 2 * cfg->workers + MASTER_SPARE_SLOTS;
+	if (master_nslots > WSCHATD_MAX_SLOTS)
+		master_nslots = WSCHATD_MAX_SLOTS;
+	log_procinit("master");
+	master_raise_nofile(cfg);
+
+	for (k = 0; k < master_nworkers; k++) {
+		master_workers[k].slot = master_workers[k].replaces = -1;
+		master_workers[k].http_fd = master_workers[k].line_fd = -1;
+	}
+	master_bound[0] = cfg->listen;
+	master_bound[1] = cfg->line_listen;
+	if (!cfg->listen.off) {
+		int	 fds[WSCHATD_MAX_WORKERS];
+
+		if (master_listen("http", &cfg->listen, &master_bound[0], fds,
+		    0, master_nworkers, &cause) == -1)
+			fatalx("%s", cause);
+		for (k = 0; k < master_nworkers; k++)
+			master_workers[k].http_fd = fds[k];
+	}
+	if (!cfg->line_listen.off) {
+		int	 fds[WSCHATD_MAX_WORKERS];
+
+		if (master_listen("line", &cfg->line_listen, &master_bound[1],
+		    fds, 0, master_nworkers, &cause) == -1)
+			fatalx("%s", cause);
+		for (k = 0; k < master_nworkers; k++)
+			master_workers[k].line_fd = fds[k];
+	}
+	master_bus_open();
+}
+
+/*
+ * Run the master: fork the workers and supervise them until a stop
+ * signal.  ready, if not -1, is the pipe to tell the waiting parent
+ * (wschatd_daemonize) that we run.  Returns the exit status.
+ */
+int
+master_run(struct cfg *cfg, int ready)
+{
 	sigset_t		 set;
 	siginfo_t		 si;
 	struct timespec		 tick = { 1, 0 };
-	unsigned		 i, running;
+	unsigned		 k, running;
 	int			 sig, stopping = 0;
 	time_t			 deadline = 0, now;
-
-	master_cfg = cfg;
-	master_nworkers = cfg->workers;
-	log_procinit("master");
-	master_raise_nofile();
-
-	for (i = 0; i < master_nworkers; i++)
-		http_fds[i] = line_fds[i] = -1;
-	if (!cfg->listen.off)
-		master_listen("http", &cfg->listen, http_fds, master_nworkers);
-	if (!cfg->line_listen.off)
-		master_listen("line", &cfg->line_listen, line_fds,
-		    master_nworkers);
-	for (i = 0; i < master_nworkers; i++) {
-		master_workers[i].http_fd = http_fds[i];
-		master_workers[i].line_fd = line_fds[i];
-	}
-	master_bus_open();
 
 	/* Workers inherit this: they unblock once libevent catches them. */
 	signal(SIGPIPE, SIG_IGN);
@@ -352,12 +725,20 @@ master_run(struct cfg *cfg, int foreground)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGQUIT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
-	log_info("%s %s starting %u workers", WSCHATD_NAME, WSCHATD_VERSION,
-	    master_nworkers);
-	for (i = 0; i < master_nworkers; i++)
-		master_spawn(i);
+	log_info("%s %s starting %u workers%s%s", WSCHATD_NAME,
+	    WSCHATD_VERSION, master_nworkers, cfg->conffile ? "; configuration "
+	    : "", cfg->conffile ? cfg->conffile : "");
+	for (k = 0; k < master_nworkers; k++)
+		master_spawn(k);
+	if (ready != -1) {
+		if (write(ready, "", 1) == -1)
+			log_warn("cannot tell the parent we run");
+		close(ready);
+	}
 
 	for (;;) {
 		sig = sigtimedwait(&set, &si, &tick);
@@ -371,13 +752,19 @@ master_run(struct cfg *cfg, int foreground)
 			if (!stopping) {
 				log_info("%s: stopping workers", strsignal(sig));
 				stopping = 1;
-				deadline = now + cfg->shutdown_timeout + 2;
-				master_signal_workers(SIGTERM);
+				deadline = now + master_cfg->shutdown_timeout +
+				    2;
+				master_signal_workers(SIGTERM, SLOT_FREE);
 			}
 			break;
 		case SIGHUP:
-			log_info("SIGHUP: reload is not supported yet; "
-			    "restart to apply a new configuration");
+			if (stopping)
+				break;
+			log_info("SIGHUP: reloading");
+			master_reload();
+			break;
+		case SIGUSR1:
+			master_reopen();
 			break;
 		default:
 			break;
@@ -389,22 +776,28 @@ master_run(struct cfg *cfg, int foreground)
 			if (now >= deadline) {
 				log_warnx("%u workers still running; killing",
 				    running);
-				master_signal_workers(SIGKILL);
+				master_signal_workers(SIGKILL, SLOT_FREE);
 				deadline = now + 5;
 			}
 			continue;
 		}
-		for (i = 0; i < master_nworkers; i++)
-			if (master_workers[i].pid == 0 &&
-			    master_workers[i].respawn_at <= now)
-				master_spawn(i);
+		for (k = 0; k < master_nworkers; k++)
+			if (master_workers[k].slot == -1 &&
+			    master_workers[k].respawn_at <= now)
+				master_spawn(k);
 	}
-	for (i = 0; i < master_nworkers; i++) {
-		close(master_workers[i].http_fd);
-		if (master_workers[i].line_fd != -1)
-			close(master_workers[i].line_fd);
+	for (k = 0; k < master_nworkers; k++) {
+		if (master_workers[k].http_fd != -1)
+			close(master_workers[k].http_fd);
+		if (master_workers[k].line_fd != -1)
+			close(master_workers[k].line_fd);
 	}
 	master_bus_close();
 	log_info("stopped");
+	if (master_cfg != cfg) {
+		/* A reload replaced it: main() frees only its own. */
+		cfg_clear(master_cfg);
+		free(master_cfg);
+	}
 	return (0);
 }

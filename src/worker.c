@@ -42,7 +42,7 @@ worker_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker	*w = arg;
 
-	if (w->stopping)
+	if (w->stopping || w->retiring)
 		return;
 	if (w->http != NULL)
 		evconnlistener_enable(w->http);
@@ -86,8 +86,18 @@ worker_date(struct worker *w)
 void
 worker_conn_gone(struct worker *w)
 {
-	if (w->stopping && w->nconns == 0)
+	if ((w->stopping || w->retiring) && w->nconns == 0)
 		event_base_loopexit(w->base, NULL);
+}
+
+static void
+worker_unlisten(struct worker *w)
+{
+	if (w->http != NULL)
+		evconnlistener_free(w->http);
+	if (w->line != NULL)
+		evconnlistener_free(w->line);
+	w->http = w->line = NULL;
 }
 
 static void
@@ -99,22 +109,25 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(w->base, NULL);
 }
 
+/*
+ * Stop: deliver what the bus already holds (a bounded number of passes:
+ * producers may go on publishing), stop accepting, say goodbye (close
+ * 1001), and exit when everyone is gone or at shutdown_timeout.
+ */
 static void
-worker_signal_cb(evutil_socket_t sig, short what, void *arg)
+worker_stop(struct worker *w, const char *why)
 {
-	struct worker	*w = arg;
 	struct conn	*c, *next;
 	struct timeval	 tv = { w->cfg->shutdown_timeout, 0 };
+	int		 pass;
 
 	if (w->stopping)
 		return;
 	w->stopping = 1;
-	log_info("%s: stopping, %u connections", strsignal((int)sig),
-	    w->nconns);
-	if (w->http != NULL)
-		evconnlistener_disable(w->http);
-	if (w->line != NULL)
-		evconnlistener_disable(w->line);
+	log_info("%s: stopping, %u connections", why, w->nconns);
+	for (pass = 0; pass < 64 && bus_drain(w); pass++)
+		;
+	worker_unlisten(w);
 	/* glibc's sys/queue.h has no TAILQ_FOREACH_SAFE. */
 	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
@@ -124,6 +137,57 @@ worker_signal_cb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopexit(w->base, NULL);
 	else
 		evtimer_add(w->ev_stop, &tv);
+}
+
+static void
+worker_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	worker_stop(arg, strsignal((int)sig));
+}
+
+static void
+worker_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	worker_stop(arg, "drain_timeout");
+}
+
+/*
+ * SIGUSR2 from the master: a reload started our successor.  Stop
+ * accepting (the successor shares our listening sockets, so nothing
+ * waiting in them is lost), let idle HTTP connections go, and keep
+ * serving the WebSocket and line clients until they leave, or until
+ * drain_timeout.
+ */
+static void
+worker_retire_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct worker	*w = arg;
+	struct conn	*c, *next;
+	struct timeval	 tv = { w->cfg->drain_timeout, 0 };
+
+	if (w->stopping || w->retiring)
+		return;
+	w->retiring = 1;
+	worker_unlisten(w);
+	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->state == CONN_S_HTTP)
+			conn_shutdown(c);
+	}
+	log_info("retiring: %u connections left to drain%s", w->nconns,
+	    w->cfg->drain_timeout ? "" : " (no drain_timeout)");
+	if (w->nconns == 0)
+		event_base_loopexit(w->base, NULL);
+	else if (w->cfg->drain_timeout > 0)
+		evtimer_add(w->ev_drain, &tv);
+}
+
+/* SIGUSR1: the master reopened the log file (and gave it to us). */
+static void
+worker_reopen_cb(evutil_socket_t sig, short what, void *arg)
+{
+	if (log_reopen((uid_t)-1, (gid_t)-1) == -1)
+		log_warn("SIGUSR1: cannot reopen the log file");
 }
 
 static void
@@ -215,15 +279,25 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
 	w.line = worker_listen(&w, line_fd, worker_accept_line_cb);
 	w.ev_term = evsignal_new(w.base, SIGTERM, worker_signal_cb, &w);
 	w.ev_int = evsignal_new(w.base, SIGINT, worker_signal_cb, &w);
+	w.ev_quit = evsignal_new(w.base, SIGQUIT, worker_signal_cb, &w);
+	w.ev_retire = evsignal_new(w.base, SIGUSR2, worker_retire_cb, &w);
+	w.ev_reopen = evsignal_new(w.base, SIGUSR1, worker_reopen_cb, &w);
 	w.ev_stop = evtimer_new(w.base, worker_stop_cb, &w);
+	w.ev_drain = evtimer_new(w.base, worker_drain_cb, &w);
 	w.ev_retry = evtimer_new(w.base, worker_retry_cb, &w);
 	w.ev_sweep = event_new(w.base, -1, EV_PERSIST, worker_sweep_cb, &w);
-	if (w.ev_term == NULL || w.ev_int == NULL || w.ev_stop == NULL ||
-	    w.ev_retry == NULL || w.ev_sweep == NULL ||
+	if (w.ev_term == NULL || w.ev_int == NULL || w.ev_quit == NULL ||
+	    w.ev_retire == NULL || w.ev_reopen == NULL || w.ev_stop == NULL ||
+	    w.ev_drain == NULL || w.ev_retry == NULL || w.ev_sweep == NULL ||
 	    evsignal_add(w.ev_term, NULL) == -1 ||
 	    evsignal_add(w.ev_int, NULL) == -1 ||
+	    evsignal_add(w.ev_quit, NULL) == -1 ||
+	    evsignal_add(w.ev_retire, NULL) == -1 ||
+	    evsignal_add(w.ev_reopen, NULL) == -1 ||
 	    event_add(w.ev_sweep, &sweep) == -1)
 		fatalx("%s: cannot set up events", __func__);
+	/* A hang-up of the master's terminal is the master's business. */
+	signal(SIGHUP, SIG_IGN);
 	/* Connection ids differ from a predecessor's: no stale routing. */
 	w.next_id = (uint64_t)getpid() << 32;
 	hub_init(&w);
@@ -241,15 +315,16 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
 	worker_loop(&w);
 
 	/* Free everything, so that leak checkers see a clean exit. */
-	w.stopping = 0;
+	w.stopping = w.retiring = 0;
 	while ((c = TAILQ_FIRST(&w.conns)) != NULL)
 		conn_free(c);
-	if (w.http != NULL)
-		evconnlistener_free(w.http);
-	if (w.line != NULL)
-		evconnlistener_free(w.line);
+	worker_unlisten(&w);
 	event_free(w.ev_term);
 	event_free(w.ev_int);
+	event_free(w.ev_quit);
+	event_free(w.ev_retire);
+	event_free(w.ev_reopen);
+	event_free(w.ev_drain);
 	event_free(w.ev_stop);
 	event_free(w.ev_retry);
 	event_free(w.ev_sweep);

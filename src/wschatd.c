@@ -1,23 +1,37 @@
 /*
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
- * wschatd.c: main.  Reads the command line and the optional configuration
- * file (flags win over the file), checks the result, detaches unless -f,
- * and hands over to the master (master.c), which forks the workers.
+ * wschatd.c: main.  Reads the command line and the configuration file
+ * (flags win over the file; the same reading is done again on SIGHUP),
+ * checks the result, takes the pidfile, lets the master bind its sockets
+ * while errors still reach the terminal, detaches unless -f, and hands
+ * over to the master (master.c), which forks the workers.
  */
 
+#include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "wschatd.h"
+
+#ifndef WSCHATD_CONFFILE
+#define WSCHATD_CONFFILE	"/usr/local/etc/wschatd.conf"
+#endif
 
 static void
 usage(FILE *f)
@@ -26,9 +40,11 @@ usage(FILE *f)
 	    "usage: " WSCHATD_NAME " [-dfhtv] [-c file] [-w workers] "
 	    "[-l addr:port]\n"
 	    "               [-L addr:port|off] [-o key=value]\n"
-	    "  -c file        configuration file (wschatd.conf(5))\n"
-	    "  -d             debug logging\n"
-	    "  -f             stay in the foreground, log to stderr\n"
+	    "  -c file        configuration file (default "
+	    WSCHATD_CONFFILE ", if it exists)\n"
+	    "  -d             debug logging; with -t, print every setting\n"
+	    "  -f             stay in the foreground (log to stderr unless "
+	    "log is set)\n"
 	    "  -t             test the configuration and exit\n"
 	    "  -w N           number of workers (default: number of CPUs)\n"
 	    "  -l ADDR:PORT   HTTP/WebSocket listen address\n"
@@ -43,25 +59,290 @@ struct wschatd_override {
 	char	*arg;
 };
 
+/* What the command line said, kept for every reading of the file. */
+static const char		*wschatd_conffile;	/* NULL: the default */
+static struct wschatd_override	 wschatd_ov[256];
+static size_t			 wschatd_nov;
+static int			 wschatd_pidfd = -1;
+static char			*wschatd_pidpath;
+
 static void
 wschatd_dump_line(const char *line, void *arg)
 {
 	printf("%s\n", line);
 }
 
-static void
-wschatd_daemonize(void)
+/* Resolve user and group into cfg->uid and cfg->gid. */
+static int
+wschatd_config_ids(struct cfg *cfg, char **cause)
 {
+	struct passwd	*pw;
+	struct group	*gr;
+
+	cfg->uid = (uid_t)-1;
+	cfg->gid = (gid_t)-1;
+	if (cfg->user != NULL) {
+		if ((pw = getpwnam(cfg->user)) == NULL) {
+			xasprintf(cause, "user %s: no such user", cfg->user);
+			return (-1);
+		}
+		cfg->uid = pw->pw_uid;
+		cfg->gid = pw->pw_gid;
+	}
+	if (cfg->group != NULL) {
+		if ((gr = getgrnam(cfg->group)) == NULL) {
+			xasprintf(cause, "group %s: no such group", cfg->group);
+			return (-1);
+		}
+		cfg->gid = gr->gr_gid;
+	}
+	if ((cfg->uid != (uid_t)-1 && cfg->uid != geteuid()) ||
+	    (cfg->gid != (gid_t)-1 && cfg->gid != getegid())) {
+		if (geteuid() != 0) {
+			xasprintf(cause, "user/group: only root can switch to "
+			    "%s%s%s", cfg->user ? cfg->user : "",
+			    cfg->group ? ":" : "", cfg->group ? cfg->group : "");
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/*
+ * Read the configuration: built-in defaults, then the file (the -c one,
+ * or the default one if it exists), then the command-line flags in their
+ * order; check it all.  Returns 0, or -1 with *cause (caller frees).
+ * Master only: at start and on every SIGHUP.
+ */
+int
+wschatd_config_read(struct cfg *cfg, char **cause)
+{
+	char		 real[PATH_MAX];
+	const char	*file = wschatd_conffile;
+	struct stat	 st;
+	size_t		 i;
+	long		 ncpu;
+	int		 rv = 0;
+
+	cfg_init(cfg);
+	if (file == NULL && access(WSCHATD_CONFFILE, F_OK) == 0)
+		file = WSCHATD_CONFFILE;
+	if (file != NULL && cfg_load(cfg, file, cause) == -1)
+		return (-1);
+	for (i = 0; i < wschatd_nov; i++) {
+		switch (wschatd_ov[i].kind) {
+		case 'w':
+			rv = cfg_set(cfg, "workers", wschatd_ov[i].arg, cause);
+			break;
+		case 'l':
+			rv = cfg_set(cfg, "listen", wschatd_ov[i].arg, cause);
+			break;
+		case 'L':
+			rv = cfg_set(cfg, "line_listen", wschatd_ov[i].arg,
+			    cause);
+			break;
+		case 'o':
+			rv = cfg_set_kv(cfg, wschatd_ov[i].arg, cause);
+			break;
+		}
+		if (rv == -1)
+			return (-1);
+	}
+	if (cfg_check(cfg, cause) == -1)
+		return (-1);
+	errno = 0;
+	if (cfg->webroot == NULL || realpath(cfg->webroot, real) == NULL ||
+	    stat(real, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		xasprintf(cause, "webroot %s: %s", cfg->webroot ?
+		    cfg->webroot : "(unset)", errno ? strerror(errno) :
+		    "not a directory");
+		return (-1);
+	}
+	if (wschatd_config_ids(cfg, cause) == -1)
+		return (-1);
+	if (cfg->workers == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg->workers = ncpu < 1 ? 1 : ncpu > WSCHATD_MAX_WORKERS ?
+		    WSCHATD_MAX_WORKERS : (unsigned)ncpu;
+	}
+	cfg->conffile = file != NULL ? xstrdup(file) : NULL;
+	return (0);
+}
+
+/* The pid in a pidfile, or 0. */
+static pid_t
+wschatd_pidfile_read(int fd)
+{
+	char	 buf[32];
+	ssize_t	 n;
+	long	 pid;
+
+	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return (0);
+	buf[n] = '\0';
+	pid = strtol(buf, NULL, 10);
+	return (pid > 0 && pid <= INT_MAX ? (pid_t)pid : 0);
+}
+
+/*
+ * Who holds the pidfile's lock: a running wschatd's pid, or 0 if nobody
+ * does (no file, a stale one).
+ */
+static pid_t
+wschatd_running(const char *path)
+{
+	pid_t	 pid = 0;
 	int	 fd;
 
-	switch (fork()) {
+	if (path == NULL || (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (0);
+	if (flock(fd, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK)
+		pid = wschatd_pidfile_read(fd);
+	close(fd);
+	return (pid);
+}
+
+/*
+ * Take the pidfile: open it and lock it for as long as this process (and
+ * the daemon it becomes) lives.  A lock that is held means another
+ * wschatd runs: refuse to start.  The pid is written later, once known.
+ */
+static int
+wschatd_pidfile_lock(const char *path, char **cause)
+{
+	pid_t	 pid;
+
+	if ((wschatd_pidfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC,
+	    0644)) == -1) {
+		xasprintf(cause, "pidfile %s: %s", path, strerror(errno));
+		return (-1);
+	}
+	if (flock(wschatd_pidfd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK) {
+			pid = wschatd_pidfile_read(wschatd_pidfd);
+			xasprintf(cause, "already running (pid %d, pidfile %s)",
+			    (int)pid, path);
+		} else
+			xasprintf(cause, "pidfile %s: lock: %s", path,
+			    strerror(errno));
+		close(wschatd_pidfd);
+		wschatd_pidfd = -1;
+		return (-1);
+	}
+	wschatd_pidpath = xstrdup(path);
+	return (0);
+}
+
+static int
+wschatd_pidfile_write(void)
+{
+	char	 buf[32];
+	int	 n;
+
+	if (wschatd_pidfd == -1)
+		return (0);
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(wschatd_pidfd, 0) == -1 ||
+	    pwrite(wschatd_pidfd, buf, (size_t)n, 0) != n)
+		return (-1);
+	return (0);
+}
+
+/* A worker has no business with the pidfile: drop our descriptor. */
+void
+wschatd_pidfile_close(void)
+{
+	if (wschatd_pidfd != -1)
+		close(wschatd_pidfd);
+	wschatd_pidfd = -1;
+}
+
+static void
+wschatd_pidfile_remove(void)
+{
+	if (wschatd_pidfd == -1)
+		return;
+	/* Unlink while the lock is held: nobody takes a file we remove. */
+	if (unlink(wschatd_pidpath) == -1 && errno != ENOENT)
+		log_warn("unlink %s", wschatd_pidpath);
+	wschatd_pidfile_close();
+	free(wschatd_pidpath);
+	wschatd_pidpath = NULL;
+}
+
+/*
+ * -t: can the listeners bind?  A port in use is an error, unless the
+ * wschatd named by the pidfile holds it (checking before a reload).
+ */
+static int
+wschatd_test_listen(const struct cfg *cfg)
+{
+	const struct cfg_addr	*a[2] = { &cfg->listen, &cfg->line_listen };
+	const char		*what[2] = { "listen", "line_listen" };
+	pid_t			 running;
+	int			 i, fd, one = 1, bad = 0;
+
+	for (i = 0; i < 2; i++) {
+		if (a[i]->off || cfg_addr_port(a[i]) == 0)
+			continue;
+		if ((fd = socket(a[i]->ss.ss_family, SOCK_STREAM |
+		    SOCK_CLOEXEC, 0)) == -1)
+			continue;
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one));
+		if (bind(fd, (const struct sockaddr *)&a[i]->ss,
+		    a[i]->sslen) == -1) {
+			if (errno == EADDRINUSE && (running =
+			    wschatd_running(cfg->pidfile)) != 0)
+				fprintf(stderr, "%s: %s %s: in use by the "
+				    "running wschatd (pid %d)\n", WSCHATD_NAME,
+				    what[i], a[i]->text, (int)running);
+			else {
+				fprintf(stderr, "%s: %s %s: %s\n",
+				    WSCHATD_NAME, what[i], a[i]->text,
+				    strerror(errno));
+				bad = 1;
+			}
+		}
+		close(fd);
+	}
+	return (bad ? -1 : 0);
+}
+
+/*
+ * Detach: fork, and let the parent exit only once the child says it runs
+ * (a byte on a pipe), with 0; or 1 if the child died first -- so that an
+ * init script learns whether the start worked.  The child gets a new
+ * session, / as its directory, /dev/null as stdin/stdout/stderr.
+ */
+static int
+wschatd_daemonize(void)
+{
+	int	 fds[2], fd, status;
+	char	 c;
+	pid_t	 pid;
+	ssize_t	 n;
+
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		fatal("pipe");
+	switch ((pid = fork())) {
 	case -1:
 		fatal("fork");
 	case 0:
 		break;
 	default:
-		_exit(0);
+		close(fds[1]);
+		while ((n = read(fds[0], &c, 1)) == -1 && errno == EINTR)
+			;
+		if (n == 1)
+			_exit(0);
+		/* It died before it ran. */
+		waitpid(pid, &status, 0);
+		fprintf(stderr, "%s: the daemon exited before it was ready; "
+		    "see its log\n", WSCHATD_NAME);
+		_exit(1);
 	}
+	close(fds[0]);
 	if (setsid() == -1)
 		fatal("setsid");
 	if (chdir("/") == -1)
@@ -73,26 +354,23 @@ wschatd_daemonize(void)
 		if (fd > STDERR_FILENO)
 			close(fd);
 	}
+	return (fds[1]);
 }
 
 int
 main(int argc, char *argv[])
 {
-	struct cfg			 cfg;
-	struct wschatd_override		 ov[256];
-	const char			*conffile = NULL;
-	char				*cause = NULL, real[PATH_MAX];
-	struct stat			 st;
-	size_t				 nov = 0, i;
-	long				 ncpu;
-	int				 ch, foreground = 0, test = 0, debug = 0;
-	int				 rv = 0;
+	struct cfg	 cfg;
+	char		*cause = NULL;
+	const char	*dest;
+	int		 ch, foreground = 0, test = 0, debug = 0, ready = -1;
+	int		 rv;
 
-	log_init(1, 0);
+	log_init(0);
 	while ((ch = getopt(argc, argv, "c:dfhl:L:o:tvw:")) != -1) {
 		switch (ch) {
 		case 'c':
-			conffile = optarg;
+			wschatd_conffile = optarg;
 			break;
 		case 'd':
 			debug++;
@@ -113,10 +391,14 @@ main(int argc, char *argv[])
 		case 'L':
 		case 'o':
 		case 'w':
-			if (nov == sizeof(ov) / sizeof(ov[0]))
-				fatalx("too many options");
-			ov[nov].kind = (char)ch;
-			ov[nov++].arg = optarg;
+			if (wschatd_nov == sizeof(wschatd_ov) /
+			    sizeof(wschatd_ov[0])) {
+				fprintf(stderr, "%s: too many options\n",
+				    WSCHATD_NAME);
+				return (2);
+			}
+			wschatd_ov[wschatd_nov].kind = (char)ch;
+			wschatd_ov[wschatd_nov++].arg = optarg;
 			break;
 		default:
 			usage(stderr);
@@ -127,63 +409,51 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return (2);
 	}
-	log_setverbose(debug);
+	log_init(debug);
 
-	cfg_init(&cfg);
-	if (conffile != NULL && cfg_load(&cfg, conffile, &cause) == -1)
+	if (wschatd_config_read(&cfg, &cause) == -1)
 		goto bad;
-	/* Flags override the file, in the order given. */
-	for (i = 0; i < nov; i++) {
-		switch (ov[i].kind) {
-		case 'w':
-			rv = cfg_set(&cfg, "workers", ov[i].arg, &cause);
-			break;
-		case 'l':
-			rv = cfg_set(&cfg, "listen", ov[i].arg, &cause);
-			break;
-		case 'L':
-			rv = cfg_set(&cfg, "line_listen", ov[i].arg, &cause);
-			break;
-		case 'o':
-			rv = cfg_set_kv(&cfg, ov[i].arg, &cause);
-			break;
-		}
-		if (rv == -1)
-			goto bad;
-	}
-	if (cfg_check(&cfg, &cause) == -1)
-		goto bad;
-	errno = 0;
-	if (cfg.webroot == NULL || realpath(cfg.webroot, real) == NULL ||
-	    stat(real, &st) == -1 || !S_ISDIR(st.st_mode)) {
-		xasprintf(&cause, "webroot %s: %s", cfg.webroot ? cfg.webroot :
-		    "(unset)", errno ? strerror(errno) : "not a directory");
-		goto bad;
-	}
-	if (cfg.workers == 0) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		cfg.workers = ncpu < 1 ? 1 : ncpu > WSCHATD_MAX_WORKERS ?
-		    WSCHATD_MAX_WORKERS : (unsigned)ncpu;
-	}
+	if (debug)
+		cfg.debug = 1;
 	if (test) {
 		if (debug)
 			cfg_dump(&cfg, wschatd_dump_line, NULL);
+		if (wschatd_test_listen(&cfg) == -1) {
+			cfg_clear(&cfg);
+			return (1);
+		}
 		fprintf(stderr, "%s: configuration ok\n",
-		    conffile ? conffile : "built-in defaults");
+		    cfg.conffile ? cfg.conffile : "built-in defaults");
 		cfg_clear(&cfg);
 		return (0);
 	}
 
-	if (!foreground) {
-		log_init(0, debug);
-		wschatd_daemonize();
+	if (cfg.pidfile != NULL &&
+	    wschatd_pidfile_lock(cfg.pidfile, &cause) == -1)
+		goto bad;
+	dest = cfg.log ? cfg.log : foreground ? "stderr" : "syslog";
+	if (log_open(dest, log_level_parse(debug ? "debug" :
+	    cfg.log_level)) == -1) {
+		xasprintf(&cause, "log %s: %s", dest, strerror(errno));
+		goto bad;
 	}
-	rv = master_run(&cfg, foreground);
+	/* Sockets and the bus now, while errors still reach the terminal. */
+	log_stderr_too(1);
+	master_setup(&cfg);
+	cfg.foreground = foreground;
+	if (!foreground)
+		ready = wschatd_daemonize();
+	if (wschatd_pidfile_write() == -1)
+		fatal("pidfile %s", wschatd_pidpath);
+	log_stderr_too(0);
+	rv = master_run(&cfg, ready);
+	wschatd_pidfile_remove();
 	cfg_clear(&cfg);
 	return (rv);
 bad:
 	fprintf(stderr, "%s: %s\n", WSCHATD_NAME, cause);
 	free(cause);
+	wschatd_pidfile_close();
 	cfg_clear(&cfg);
 	return (1);
 }

@@ -26,6 +26,11 @@
 #endif
 
 #define WSCHATD_MAX_WORKERS	64
+/*
+ * Worker slots on the bus: during a reload the new workers run beside the
+ * old ones, which drain, so there are twice as many slots as workers.
+ */
+#define WSCHATD_MAX_SLOTS	(2 * WSCHATD_MAX_WORKERS + 4)
 
 /* ------------------------------------------------------------------ */
 /* cfg.c: every setting, its default and its bounds.                   */
@@ -42,6 +47,11 @@ struct cfg {
 	struct cfg_addr	 listen;
 	struct cfg_addr	 line_listen;
 	char		*webroot;
+	char		*pidfile;		/* NULL: none */
+	char		*user;			/* workers run as; NULL: as is */
+	char		*group;
+	char		*log;			/* NULL: stderr with -f, else syslog */
+	char		*log_level;
 	int		 echo;			/* /echo enabled */
 	char		*allowed_origins;	/* space-separated; NULL: any */
 	unsigned	 backlog;
@@ -57,10 +67,17 @@ struct cfg {
 	unsigned	 pong_timeout;		/* seconds */
 	unsigned	 close_timeout;		/* seconds */
 	unsigned	 shutdown_timeout;	/* seconds */
+	unsigned	 drain_timeout;		/* after a reload; 0: no limit */
 	unsigned	 idle_timeout;		/* seconds without chat; 0: never */
 	unsigned	 max_users;		/* names online, server-wide */
 	unsigned	 command_rate;		/* login/rename/who a minute */
 	uint64_t	 bus_ring_size;		/* bytes per producer ring */
+	/* Derived, not settings. */
+	char		*conffile;		/* the file read, or NULL */
+	uid_t		 uid;			/* of user; -1: no change */
+	gid_t		 gid;			/* of group; -1: no change */
+	int		 foreground;		/* -f */
+	int		 debug;			/* -d */
 };
 
 void		 cfg_init(struct cfg *);
@@ -73,6 +90,7 @@ int		 cfg_parse(struct cfg *, const char *, const char *, size_t,
 int		 cfg_check(const struct cfg *, char **);
 int		 cfg_parse_addr(const char *, struct cfg_addr *, char **);
 void		 cfg_addr_format(const struct sockaddr *, char *, size_t);
+unsigned	 cfg_addr_port(const struct cfg_addr *);
 void		 cfg_dump(const struct cfg *, void (*)(const char *, void *),
 		    void *);
 
@@ -334,9 +352,12 @@ void		 ws_out_unref(struct ws_out *);
 /* ------------------------------------------------------------------ */
 /* log.c                                                               */
 
-void		 log_init(int, int);
+int		 log_level_parse(const char *);
+void		 log_init(int);
+int		 log_open(const char *, int);
+int		 log_reopen(uid_t, gid_t);
+void		 log_stderr_too(int);
 void		 log_procinit(const char *);
-void		 log_setverbose(int);
 int		 log_getverbose(void);
 void		 log_warn(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2)));
@@ -367,10 +388,15 @@ int		 xasprintf(char **, const char *, ...)
 struct bus_shared {
 	struct shm_region	 reg;
 	unsigned		 nworkers;
-	int			 efd[WSCHATD_MAX_WORKERS];	/* eventfds */
+	int			 efd[WSCHATD_MAX_SLOTS];	/* eventfds */
 };
 
+void		 master_setup(struct cfg *);
 int		 master_run(struct cfg *, int);
+
+/* wschatd.c */
+int		 wschatd_config_read(struct cfg *, char **);
+void		 wschatd_pidfile_close(void);
 
 /* worker.c */
 void		 worker_run(struct cfg *, unsigned, int, int,

@@ -126,7 +126,7 @@ start_daemon() {
 	_nw=$1
 	shift
 	"$WSCHATD" -f -w "$_nw" -l 127.0.0.1:0 -L off -o "webroot=$WEBROOT" \
-	    "$@" >"$log" 2>&1 &
+	    -o pidfile= "$@" >"$log" 2>&1 &
 	pid=$!
 	wait_for 10 grep -q 'http listening on' "$log" ||
 	    die "no \"http listening on\" line within 10 s"

@@ -87,7 +87,7 @@ def run_cmd(args, timeout=10, cwd=None):
 
 # Always foreground with ephemeral ports: a run that wrongly succeeds must
 # neither detach nor take a well-known port.
-SAFE = ["-f", "-l", "127.0.0.1:0", "-L", "off"]
+SAFE = ["-f", "-l", "127.0.0.1:0", "-L", "off", "-o", "pidfile="]
 
 
 # ---------------------------------------------------------------- workers
@@ -336,7 +336,7 @@ def test_port_in_use_fails():
         blocker.listen(1)
         port = blocker.getsockname()[1]
         rc, out = run_cmd(["-f", "-w", "1", "-l", "127.0.0.1:%d" % port,
-                           "-L", "off", "-o",
+                           "-L", "off", "-o", "pidfile=", "-o",
                            "webroot=" + os.path.join(wstest.SRCDIR, "www")])
         assert rc != 0, (rc, out)
         assert str(port) in out and "in use" in out.lower(), out
@@ -349,7 +349,7 @@ def test_second_instance_on_same_port_fails():
     # socket group and silently split the clients between two chats.
     with wstest.Daemon(workers=1, line=False) as d:
         rc, out = run_cmd(["-f", "-w", "1", "-l", "127.0.0.1:%d" % d.port,
-                           "-L", "off", "-o",
+                           "-L", "off", "-o", "pidfile=", "-o",
                            "webroot=" + os.path.join(wstest.SRCDIR, "www")])
         assert rc != 0, (rc, out)
         assert "in use" in out.lower(), out

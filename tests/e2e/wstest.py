@@ -38,22 +38,43 @@ def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
-class Daemon:
+class Stoppable:
+    """A context manager: stop() the daemon, then remove self.tmp."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.stop()
+        finally:
+            self.tmp.cleanup()
+        return False
+
+
+class Daemon(Stoppable):
     """One wschatd process tree: master plus workers, in the foreground."""
 
     def __init__(self, workers=2, opts=None, line=True, webroot=None,
-                 args=None, env=None):
+                 args=None, env=None, logfile=None):
+        """logfile: have the daemon write its log there (the log setting)
+        instead of to stderr, and read it from there."""
         self.tmp = tempfile.TemporaryDirectory(prefix="wschatd-test-")
         self.logpath = os.path.join(self.tmp.name, "wschatd.log")
+        stderr_path = self.logpath
+        if logfile:
+            opts = dict(opts or {}, log=logfile)
+            self.logpath = logfile
         self.webroot = webroot or os.path.join(SRCDIR, "www")
         cmd = [WSCHATD, "-f", "-w", str(workers), "-l", "127.0.0.1:0",
                "-L", "127.0.0.1:0" if line else "off",
-               "-o", "webroot=" + self.webroot]
+               "-o", "webroot=" + self.webroot,
+               "-o", "pidfile=" + os.path.join(self.tmp.name, "wschatd.pid")]
         for k, v in (opts or {}).items():
             cmd += ["-o", "%s=%s" % (k, v)]
         cmd += args or []
         self.cmd = cmd
-        self.logf = open(self.logpath, "w+")
+        self.logf = open(stderr_path, "w+")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=self.logf, stderr=self.logf,
                                      env=env)
@@ -67,8 +88,11 @@ class Daemon:
             raise
 
     def log(self):
-        with open(self.logpath) as f:
-            return f.read()
+        try:
+            with open(self.logpath) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""   # a log file not written yet, or rotated away
 
     def _wait_ready(self, line):
         def ready():
@@ -147,15 +171,6 @@ class Daemon:
         self.logf.close()
         return self.proc.returncode
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            self.stop()
-        finally:
-            self.tmp.cleanup()
-        return False
 
 
 _shared = {}

@@ -1,0 +1,425 @@
+#!/usr/bin/env python3
+"""Operating wschatd, end to end against real processes: daemon mode and
+the pidfile, a second instance, -t, SIGHUP reload under live connections
+(old connections stay, new ones get the new settings, the chat spans both
+generations, a bad file is refused), drain_timeout, a change of worker
+count and of listen address by reload, SIGUSR1 log reopening, privilege
+dropping and the descriptor limit."""
+
+import os
+import pwd
+import re
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+
+import wstest
+from wstest import Daemon, RawWS, wait_for
+from test_line import Line
+
+WWW = os.path.join(wstest.SRCDIR, "www")
+
+
+def run(args, timeout=15):
+    p = subprocess.run([wstest.WSCHATD] + args, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout + p.stderr
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def children(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def echo_ok(ws, text):
+    ws.send_frame(0x1, text)
+    op, data = ws.recv_message()
+    assert (op, data) == (0x1, text.encode()), (op, data)
+
+
+def write_conf(path, lines):
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+class Detached(wstest.Stoppable):
+    """A daemonized wschatd (no -f): config file, pidfile and log file in
+    a temporary directory.  Always stopped by the pid in its pidfile."""
+
+    def __init__(self, extra=(), workers=2):
+        self.tmp = tempfile.TemporaryDirectory(prefix="wschatd-ops-")
+        d = self.tmp.name
+        self.conf = os.path.join(d, "wschatd.conf")
+        self.pidfile = os.path.join(d, "wschatd.pid")
+        self.logpath = os.path.join(d, "wschatd.log")
+        self.port = free_port()
+        self.lines = ["workers %d" % workers,
+                      "listen 127.0.0.1:%d" % self.port,
+                      "line_listen off", "webroot " + WWW,
+                      "pidfile " + self.pidfile, "log " + self.logpath]
+        self.lines += list(extra)
+        write_conf(self.conf, self.lines)
+        self.pid = None
+
+    def worker_pids(self):
+        return children(self.pid)
+
+    owners = Daemon.owners
+
+    def start(self):
+        rc, out = run(["-c", self.conf])
+        if rc == 0:
+            # The parent returns only once the pidfile is written.
+            with open(self.pidfile) as f:
+                self.pid = int(f.read())
+        return rc, out
+
+    def log(self):
+        with open(self.logpath) as f:
+            return f.read()
+
+    def stop(self):
+        if self.pid and alive(self.pid):
+            os.kill(self.pid, signal.SIGTERM)
+            wait_for(lambda: not alive(self.pid), timeout=20,
+                     what="the daemon to stop")
+
+
+# ------------------------------------------------------- daemon, pidfile
+
+
+def test_daemon_writes_pidfile_and_removes_it_on_stop():
+    with Detached() as d:
+        rc, out = d.start()
+        assert rc == 0, out
+        assert alive(d.pid)
+        # Detached: the master is not our child, and it leads a session.
+        assert os.getsid(d.pid) == d.pid
+        wait_for(lambda: len(children(d.pid)) == 2, what="2 workers")
+        raw = wstest.http_raw(d.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                              b"Connection: close\r\n\r\n")
+        assert wstest.parse_response(raw)[0] == 200
+        workers = children(d.pid)
+        os.kill(d.pid, signal.SIGTERM)
+        wait_for(lambda: not alive(d.pid), what="the master to exit")
+        assert not os.path.exists(d.pidfile), "pidfile left behind"
+        for w in workers:
+            assert not alive(w), "worker %d left" % w
+        assert "master: stopped" in d.log()
+
+
+def test_second_instance_refused_by_pidfile():
+    with Detached() as d:
+        rc, out = d.start()
+        assert rc == 0, out
+        # Same pidfile, another port: the pidfile alone refuses it.
+        other = d.lines[:]
+        other[1] = "listen 127.0.0.1:%d" % free_port()
+        conf2 = os.path.join(d.tmp.name, "second.conf")
+        write_conf(conf2, other)
+        rc, out = run(["-c", conf2])
+        assert rc == 1, out
+        assert "already running (pid %d" % d.pid in out, out
+        assert alive(d.pid)
+        with open(d.pidfile) as f:
+            assert int(f.read()) == d.pid, "the pidfile was overwritten"
+
+
+def test_stale_pidfile_is_taken_over():
+    with Detached() as d:
+        with open(d.pidfile, "w") as f:
+            f.write("999999\n")
+        rc, out = d.start()
+        assert rc == 0, out
+        assert d.pid != 999999
+
+
+def test_start_failure_reaches_the_terminal():
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    try:
+        with Detached() as d:
+            d.lines[1] = "listen 127.0.0.1:%d" % blocker.getsockname()[1]
+            write_conf(d.conf, d.lines)
+            rc, out = d.start()
+            assert rc == 1, out
+            assert "Address already in use" in out, out
+            assert not os.path.exists(d.pidfile) or \
+                open(d.pidfile).read() == "", "pidfile of a failed start"
+    finally:
+        blocker.close()
+
+
+def test_bad_config_names_file_and_line():
+    with Detached() as d:
+        write_conf(d.conf, d.lines + ["# fine", "log_level loud"])
+        rc, out = d.start()
+        assert rc == 1, out
+        assert "%s:%d: log_level" % (d.conf, len(d.lines) + 2) in out, out
+        write_conf(d.conf, d.lines + ["no_such_key 1"])
+        rc, out = run(["-t", "-c", d.conf])
+        assert rc == 1 and "%s:%d: unknown setting" % (
+            d.conf, len(d.lines) + 1) in out, out
+        write_conf(d.conf, d.lines + ["user no-such-user-here"])
+        rc, out = run(["-t", "-c", d.conf])
+        assert rc == 1 and "no such user" in out, out
+
+
+def test_config_test_reports_port_in_use():
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    try:
+        port = blocker.getsockname()[1]
+        rc, out = run(["-t", "-l", "127.0.0.1:%d" % port, "-L", "off",
+                       "-o", "webroot=" + WWW, "-o", "pidfile="])
+        assert rc == 1, out
+        assert "listen 127.0.0.1:%d: Address already in use" % port in out
+    finally:
+        blocker.close()
+    # The running instance's own ports are no error: -t before a reload.
+    with Detached() as d:
+        rc, out = d.start()
+        assert rc == 0, out
+        rc, out = run(["-t", "-c", d.conf])
+        assert rc == 0, out
+        assert "in use by the running wschatd (pid %d)" % d.pid in out, out
+
+
+# --------------------------------------------------------------- reload
+
+
+def conf_daemon(tmp, lines, workers=2, line=False):
+    conf = os.path.join(tmp, "reload.conf")
+    write_conf(conf, lines)
+    return conf, Daemon(workers=workers, line=line, args=["-c", conf])
+
+
+def expect_close(ws, code, timeout=10):
+    fin, op, payload = ws.recv_frame(timeout=timeout)
+    assert op == 0x8, (op, payload)
+    got = struct.unpack("!H", payload[:2])[0]
+    assert got == code, "close %d, expected %d" % (got, code)
+
+
+def test_reload_keeps_connections_and_applies_to_new_ones():
+    with tempfile.TemporaryDirectory() as tmp:
+        conf, d = conf_daemon(tmp, ["max_message_size 64k"], line=True)
+        with d:
+            old_pids = set(d.worker_pids())
+            old_ws = [RawWS(d.port) for _ in range(6)]
+            for i, ws in enumerate(old_ws):
+                echo_ok(ws, "before %d" % i)
+            old_line = Line(d)
+            write_conf(conf, ["max_message_size 1k"])
+            os.kill(d.proc.pid, signal.SIGHUP)
+            wait_for(lambda: "reload: configuration %s read; generation 1"
+                     % conf in d.log(), what="the reload")
+            wait_for(lambda: len(re.findall(r"worker \d+: retiring",
+                                            d.log())) == 2,
+                     what="both old workers to retire")
+            new_pids = wait_for(lambda: len(d.worker_pids()) == 4 and
+                                set(d.worker_pids()) - old_pids,
+                                what="two new workers")
+            assert len(new_pids) == 2, new_pids
+            # Old connections: still open, still under the old limit.
+            for i, ws in enumerate(old_ws):
+                echo_ok(ws, "after %d " % i + "x" * 4000)
+            # New connections go to the new workers, with the new limit.
+            fresh = RawWS(d.port)
+            owner = d.owners([fresh.sock.getsockname()[1]])[0]
+            assert owner in new_pids, (owner, new_pids)
+            echo_ok(fresh, "small")
+            fresh.send_frame(0x1, "y" * 2000)
+            expect_close(fresh, 1009)
+            fresh.close()
+            # The chat spans the generations: same bus, same names.
+            new_line = Line(d)
+            assert d.line_owners([new_line.port])[0] in new_pids
+            old_line.send("from the old generation\n")
+            new_line.wait_line("[%s]%s: from the old generation" % (
+                old_line.name, old_line.name))
+            new_line.send("from the new one\n")
+            old_line.wait_line("[%s]%s: from the new one" % (
+                new_line.name, new_line.name))
+            # The old workers exit once their clients are gone.
+            for ws in old_ws:
+                ws.send_frame(0x8, struct.pack("!H", 1000))
+                ws.close()
+            old_line.close()
+            wait_for(lambda: not (set(d.worker_pids()) & old_pids),
+                     what="the old workers to drain and exit")
+            assert len(re.findall(r"drained and exited", d.log())) == 2
+            assert set(d.worker_pids()) == new_pids
+            new_line.close()
+
+
+def test_bad_reload_is_refused_and_changes_nothing():
+    with tempfile.TemporaryDirectory() as tmp:
+        conf, d = conf_daemon(tmp, ["max_message_size 1k"])
+        with d:
+            pids = set(d.worker_pids())
+            ws = RawWS(d.port)
+            echo_ok(ws, "hi")
+            write_conf(conf, ["max_message_size 64k", "max_headers many"])
+            os.kill(d.proc.pid, signal.SIGHUP)
+            wait_for(lambda: "reload refused" in d.log(), what="refusal")
+            assert re.search(r"reload refused.*%s:2: max_headers" %
+                             re.escape(conf), d.log()), d.log()
+            time.sleep(0.3)
+            assert set(d.worker_pids()) == pids
+            echo_ok(ws, "still here")
+            # The old limit still holds for a new connection.
+            fresh = RawWS(d.port)
+            fresh.send_frame(0x1, "y" * 2000)
+            expect_close(fresh, 1009)
+            fresh.close()
+            ws.close()
+
+
+def test_drain_timeout_says_goodbye_to_old_clients():
+    with tempfile.TemporaryDirectory() as tmp:
+        conf, d = conf_daemon(tmp, ["drain_timeout 1"], workers=1)
+        with d:
+            ws = RawWS(d.port)
+            echo_ok(ws, "hi")
+            os.kill(d.proc.pid, signal.SIGHUP)
+            expect_close(ws, 1001, timeout=10)
+            ws.close()
+            wait_for(lambda: "drain_timeout: stopping" in d.log(),
+                     what="the drain_timeout log line")
+
+
+def test_reload_changes_the_worker_count():
+    with Detached(workers=2) as d:
+        rc, out = d.start()
+        assert rc == 0, out
+        before = set(wait_for(lambda: len(d.worker_pids()) == 2 and
+                              d.worker_pids(), what="2 workers"))
+        d.lines[0] = "workers 3"
+        write_conf(d.conf, d.lines)
+        os.kill(d.pid, signal.SIGHUP)
+        wait_for(lambda: "generation 1, 3 workers" in d.log(),
+                 what="the reload")
+        wait_for(lambda: not (set(d.worker_pids()) & before) and
+                 len(d.worker_pids()) == 3, what="3 new workers")
+        conns = [RawWS(d.port) for _ in range(30)]
+        owners = d.owners([c.sock.getsockname()[1] for c in conns])
+        assert len(set(owners)) == 3 and None not in owners, owners
+        for c in conns:
+            c.close()
+        # More workers than the instance has slots for: refused.
+        d.lines[0] = "workers 9"
+        write_conf(d.conf, d.lines)
+        os.kill(d.pid, signal.SIGHUP)
+        wait_for(lambda: "reload refused" in d.log(), what="the refusal")
+        assert "workers 9: this instance has 8 worker slots" in d.log()
+
+
+def test_reload_moves_the_listen_address():
+    port1, port2 = free_port(), free_port()
+    with Detached(workers=1) as d:
+        d.lines[1] = "listen 127.0.0.1:%d" % port1
+        write_conf(d.conf, d.lines)
+        rc, out = d.start()
+        assert rc == 0, out
+        ws = RawWS(port1)
+        echo_ok(ws, "on the old port")
+        d.lines[1] = "listen 127.0.0.1:%d" % port2
+        write_conf(d.conf, d.lines)
+        os.kill(d.pid, signal.SIGHUP)
+        wait_for(lambda: "http listening on 127.0.0.1:%d" % port2 in d.log(),
+                 what="the new listener")
+        echo_ok(RawWS(port2), "on the new port")
+        echo_ok(ws, "the old connection lives")
+        # The old port closes with the old worker's listener.
+        wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", port1))
+                 != 0, what="the old port to close")
+        ws.close()
+
+
+# --------------------------------------------------------------- SIGUSR1
+
+
+def test_sigusr1_reopens_the_log():
+    with tempfile.TemporaryDirectory() as tmp:
+        logfile = os.path.join(tmp, "w.log")
+        with Daemon(workers=2, line=False, logfile=logfile,
+                    opts={"log_level": "debug"}) as d:
+            os.rename(logfile, logfile + ".1")
+            os.kill(d.proc.pid, signal.SIGUSR1)
+            wait_for(lambda: os.path.exists(logfile) and
+                     "SIGUSR1: log reopened" in open(logfile).read(),
+                     what="the master to reopen")
+            # A worker writes to the new file too: connect and let the
+            # debug log say so.
+            deadline = time.monotonic() + 10
+            while "accepted" not in open(logfile).read():
+                assert time.monotonic() < deadline, open(logfile).read()
+                RawWS(d.port).close()
+                time.sleep(0.1)
+            assert re.search(r"worker \d+: conn \d+ .*accepted",
+                             open(logfile).read())
+            old = open(logfile + ".1").read()
+            assert "SIGUSR1" not in old
+
+
+# ----------------------------------------------------- privileges, limits
+
+
+def test_workers_drop_privileges_master_keeps_root():
+    if os.geteuid() != 0:
+        print("skipped: not root")
+        return
+    nobody = pwd.getpwnam("nobody")
+    with Daemon(workers=2, line=False,
+                opts={"user": "nobody"}) as d:
+        for pid in d.worker_pids():
+            with open("/proc/%d/status" % pid) as f:
+                st = f.read()
+            uids = re.search(r"^Uid:\s+(.*)$", st, re.M).group(1).split()
+            gids = re.search(r"^Gid:\s+(.*)$", st, re.M).group(1).split()
+            assert uids == [str(nobody.pw_uid)] * 4, uids
+            assert gids == [str(nobody.pw_gid)] * 4, gids
+            groups = re.search(r"^Groups:\s*(.*)$", st, re.M).group(1)
+            assert groups.split() in ([], [str(nobody.pw_gid)]), groups
+        assert os.stat("/proc/%d" % d.proc.pid).st_uid == 0
+        ws = RawWS(d.port)
+        echo_ok(ws, "served by nobody")
+        ws.close()
+
+
+def test_descriptor_limit_follows_max_connections():
+    with Daemon(workers=1, line=False,
+                opts={"max_connections": "3000"}) as d:
+        pid = d.worker_pids()[0]
+        with open("/proc/%d/limits" % pid) as f:
+            m = re.search(r"Max open files\s+(\d+)", f.read())
+        assert int(m.group(1)) >= 3000, m.group(0)
+
+
+if __name__ == "__main__":
+    wstest.main()
