@@ -266,12 +266,16 @@ def test_second_start_is_harmless():
 
 def test_reload():
     pid = pidfile_pid()
+    old = set(children(pid))
     write_conf("max_message_size 2m")
     before = log()
     rc, out = init("reload")
     assert rc == 0, out
     wait_for(lambda: re.search("reload", log()[len(before):], re.I),
              what="the log to say reloaded")
+    # A reload replaces the workers; /healthz once the old ones are gone.
+    wait_for(lambda: len(children(pid)) == 2 and
+             not old & set(children(pid)), what="a new generation")
     assert pidfile_pid() == pid and alive(pid)
     assert "200" in healthz().split("\r\n")[0]
 
@@ -327,6 +331,8 @@ def test_bad_config_fails_start():
 def test_port_in_use_fails_start():
     write_conf()
     s = socket.socket()
+    # SO_REUSEADDR: the earlier /healthz connections left TIME_WAITs.
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("127.0.0.1", PORT))
     s.listen(1)
     try:
