@@ -21,7 +21,7 @@ import tempfile
 import time
 import traceback
 
-from wstest import WSCHATD, main, wait_for
+from wstest import WSCHATD, alive, children, free_port, main, wait_for
 
 BUILDDIR = os.path.dirname(os.path.abspath(WSCHATD))
 TMP = tempfile.mkdtemp(prefix="wschatd-init-")
@@ -65,14 +65,6 @@ def init(action, timeout=60):
     return p.returncode, p.stdout + p.stderr
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 PORT = free_port()
 
 
@@ -95,21 +87,6 @@ def pidfile_pid():
         return None
 
 
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie is not running.
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def exe(pid):
     try:
         return os.readlink("/proc/%d/exe" % pid)
@@ -124,14 +101,6 @@ def prefix_pids():
         if d.isdigit() and (exe(int(d)) or "").startswith(PREFIX + "/"):
             pids.append(int(d))
     return pids
-
-
-def children(pid):
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return [int(p) for p in f.read().split()]
-    except OSError:
-        return []
 
 
 def healthz():

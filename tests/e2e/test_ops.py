@@ -17,7 +17,7 @@ import tempfile
 import time
 
 import wstest
-from wstest import Daemon, RawWS, wait_for
+from wstest import Daemon, RawWS, alive, children, free_port, wait_for
 from test_line import Line
 
 WWW = os.path.join(wstest.SRCDIR, "www")
@@ -27,30 +27,6 @@ def run(args, timeout=15):
     p = subprocess.run([wstest.WSCHATD] + args, stdin=subprocess.DEVNULL,
                        capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout + p.stderr
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(") ")[1][0] != "Z"
-    except OSError:
-        return False
-
-
-def children(pid):
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return [int(p) for p in f.read().split()]
-    except OSError:
-        return []
 
 
 def echo_ok(ws, text):

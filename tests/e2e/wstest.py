@@ -38,6 +38,33 @@ def wait_for(pred, timeout=10.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def free_port():
+    """A loopback TCP port that nothing listens on at the moment."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def alive(pid):
+    """The process exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def children(pid):
+    """The pids of a process's children, from /proc."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
 class Stoppable:
     """A context manager: stop() the daemon, then remove self.tmp."""
 
@@ -113,14 +140,7 @@ class Daemon(Stoppable):
 
     def worker_pids(self):
         """The master's children, read from /proc."""
-        pids = []
-        try:
-            with open("/proc/%d/task/%d/children" %
-                      (self.proc.pid, self.proc.pid)) as f:
-                pids = [int(p) for p in f.read().split()]
-        except OSError:
-            pass
-        return pids
+        return children(self.proc.pid)
 
     def line_owners(self, ports):
         """owners() for connections to the line port."""
