@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 
@@ -169,9 +171,14 @@ worker_retire_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	w->retiring = 1;
 	worker_unlisten(w);
+	/*
+	 * Keep-alive connections between requests go now.  A new one that
+	 * has not sent its request yet is served first (and then closed).
+	 */
 	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (c->state == CONN_S_HTTP)
+		if (c->state == CONN_S_HTTP && c->http_requests > 0 &&
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
 			conn_shutdown(c);
 	}
 	log_info("retiring: %u connections left to drain%s", w->nconns,

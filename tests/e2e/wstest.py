@@ -99,6 +99,11 @@ class Daemon(Stoppable):
                "-o", "pidfile=" + os.path.join(self.tmp.name, "wschatd.pid")]
         for k, v in (opts or {}).items():
             cmd += ["-o", "%s=%s" % (k, v)]
+        if "-c" not in (args or []):
+            # An empty file, not the installed one wschatd reads without -c.
+            empty = os.path.join(self.tmp.name, "empty.conf")
+            open(empty, "w").close()
+            cmd += ["-c", empty]
         cmd += args or []
         self.cmd = cmd
         self.logf = open(stderr_path, "w+")
