@@ -204,6 +204,7 @@ void		 shm_ring_cursor_init(const struct shm_ring *,
 int		 shm_ring_read(const struct shm_region *, struct shm_ring *,
 		    struct shm_cursor *, void *, size_t, size_t *);
 int		 shm_ring_pending(struct shm_ring *, const struct shm_cursor *);
+uint64_t	 shm_ring_lag(struct shm_ring *, const struct shm_cursor *);
 
 /* shm_presence.c */
 uint64_t	 shm_hash(const char *, size_t);

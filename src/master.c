@@ -231,6 +231,9 @@ master_bus_reap(unsigned worker)
 	 * all of them. */
 	n = shm_presence_reap(&master_bus.reg, worker, master_gone,
 	    master_bus.reg.hdr->sh_pslots);
+	/* Relaxed: /metrics skips the slot from now on; no order needed. */
+	atomic_store_explicit(&shm_region_stats(&master_bus.reg,
+	    worker)->st_pid, 0, memory_order_relaxed);
 	ring = shm_region_ring(&master_bus.reg, master_nworkers);
 	msgpack_sbuffer_init(&sb);
 	for (i = 0; i < n; i++) {

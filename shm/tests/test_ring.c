@@ -381,11 +381,13 @@ test_ring_lap_reader(uint64_t start_pos, uint64_t start_rec)
 	test_ring_pub_n(2, missed, 0);
 	head = atomic_load(&ring->sr_head);
 	cr_assert_gt(head - c.sc_pos, ring->sr_size);
+	cr_assert_eq(shm_ring_lag(ring, &c), head - c.sc_pos);
 	cr_assert(shm_ring_pending(ring, &c));
 	cr_assert_eq(shm_ring_read(&reg, ring, &c, out, sizeof(out), &len),
 	    SHM_LOST);
 	cr_assert_eq(c.sc_pos, head, "cursor did not jump to the head");
 	cr_assert_not(shm_ring_pending(ring, &c));
+	cr_assert_eq(shm_ring_lag(ring, &c), 0);
 	cr_assert_eq(shm_ring_read(&reg, ring, &c, out, sizeof(out), &len),
 	    SHM_EMPTY);
 	cr_assert_eq(c.sc_lost, 0, "counted before the next record");
