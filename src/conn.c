@@ -424,6 +424,40 @@ conn_http_static(struct conn *c, const struct http_request *req,
 	}
 }
 
+/*
+ * GET or HEAD /metrics: every worker's counters (metrics.c), for peers in
+ * metrics_allow only: they tell anyone how busy the server is.
+ */
+static void
+conn_http_metrics(struct conn *c, const struct http_request *req)
+{
+	struct worker		*w = c->w;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
+	char			*text;
+	size_t			 len;
+	int			 head = req->method == HTTP_HEAD;
+
+	if (w->metrics_nets != NULL && (getpeername(bufferevent_getfd(c->bev),
+	    (struct sockaddr *)&ss, &sslen) == -1 ||
+	    !cfg_net_match(w->metrics_nets, w->metrics_nnets,
+	    (struct sockaddr *)&ss))) {
+		conn_http_error(c, 403, head, NULL, "/metrics: not in "
+		    "metrics_allow");
+		return;
+	}
+	if ((text = metrics_format(&w->bus->reg, &len)) == NULL) {
+		conn_http_error(c, 500, head, NULL, "/metrics: out of memory");
+		return;
+	}
+	conn_http_head(c, 200, "text/plain; version=0.0.4; charset=utf-8", len,
+	    req->keepalive, "Cache-Control: no-store\r\n");
+	if (!head && evbuffer_add(bufferevent_get_output(c->bev), text,
+	    len) == -1)
+		conn_close(c, "evbuffer_add failed");
+	free(text);
+}
+
 /* Route one complete request.  Returns 0 to go on reading requests. */
 static int
 conn_http_request(struct conn *c, const struct http_request *req)
@@ -467,7 +501,9 @@ conn_http_request(struct conn *c, const struct http_request *req)
 		if (req->method == HTTP_GET)
 			evbuffer_add(bufferevent_get_output(c->bev), body,
 			    strlen(body));
-	} else
+	} else if (strcmp(path, "/metrics") == 0 && c->w->cfg->metrics)
+		conn_http_metrics(c, req);
+	else
 		conn_http_static(c, req, path);
 	if (c->dead || c->state != CONN_S_HTTP)
 		return (-1);

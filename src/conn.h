@@ -33,6 +33,8 @@ struct worker {
 	unsigned		 id;
 	char			*webroot_real;	/* realpath of cfg->webroot */
 	size_t			 webroot_len;
+	struct cfg_net		*metrics_nets;	/* metrics_allow; NULL: any */
+	size_t			 metrics_nnets;
 	struct evconnlistener	*http;
 	struct evconnlistener	*line;
 	struct event		*ev_term;

@@ -193,7 +193,7 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
 {
 	struct worker	 w;
 	struct conn	*c;
-	char		 name[32], real[PATH_MAX];
+	char		 name[32], real[PATH_MAX], *cause = NULL;
 	sigset_t	 none;
 	struct timeval	 sweep = { 1, 0 };
 
@@ -208,6 +208,10 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
 		fatal("webroot %s", cfg->webroot);
 	w.webroot_real = xstrdup(real);
 	w.webroot_len = strlen(real);
+	/* cfg_check() parsed it already: failing here is a broken invariant. */
+	if (cfg->metrics_allow != NULL && cfg_net_parse(cfg->metrics_allow,
+	    &w.metrics_nets, &w.metrics_nnets, &cause) == -1)
+		fatalx("%s", cause);
 
 	if ((w.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
@@ -260,6 +264,7 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
 	hub_clear(&w);
 	event_base_free(w.base);
 	free(w.webroot_real);
+	free(w.metrics_nets);
 	/* Our own block, still mapped: the master reaps it after we go. */
 #define ST(x)	((unsigned long long)atomic_load_explicit(&w.st->x, \
 	    memory_order_relaxed))
