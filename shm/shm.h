@@ -3,8 +3,8 @@
  *
  * shm.h: the shared-memory region of wschatd and what lives in it: the
  * broadcast bus (one single-producer ring per producer, read by every
- * worker), the per-worker idle flags for wake-ups, and the presence table
- * of online names.  The master creates the region before forking; every
+ * worker), the per-worker idle flags for wake-ups, one block of counters
+ * per producer (for /metrics) and the presence table of online names.  The master creates the region before forking; every
  * process maps it at the same place.  No dependency on src/, no logging:
  * functions return errors and callers log them.
  *
@@ -37,7 +37,7 @@
 #define SHM_ERR		(-1)	/* errno says why */
 
 #define SHM_MAGIC	0x77736368617464ULL	/* "wschatd" */
-#define SHM_VERSION	1
+#define SHM_VERSION	2
 #define SHM_NAME_MAX	32	/* bytes of UTF-8 in a name */
 #define SHM_PEER_MAX	64	/* an owner's address, "[v6]:port" fits */
 #define SHM_REC_ALIGN	8
@@ -61,6 +61,75 @@ struct shm_wake {
 	_Atomic uint64_t		 sw_wakeups;	/* times woken by others */
 };
 _Static_assert(sizeof(struct shm_wake) == 64, "shm_wake layout");
+
+/*
+ * One block of counters per ring (worker i has block i; the master's,
+ * the last, is unused), so that whichever worker answers /metrics can
+ * report them all.  A worker zeroes its block and sets st_started, then
+ * st_pid, when it attaches; the master zeroes st_pid when it reaps it, so
+ * a reader skips blocks whose st_pid is 0.  Every member is a whole
+ * 64-bit word and the block fills whole cache lines: no two workers ever
+ * write the same line.  Counters only grow (a respawned worker starts
+ * again from 0); gauges (st_conns, st_bus_lag) are current values.
+ */
+#define SHM_ST_HTTP		0	/* st_conns: HTTP, not upgraded */
+#define SHM_ST_WS_CHAT		1	/* WebSocket on /ws */
+#define SHM_ST_WS_ECHO		2	/* WebSocket on /echo */
+#define SHM_ST_LINE		3	/* the line-protocol port */
+#define SHM_ST_NKINDS		4
+#define SHM_ST_WS		0	/* st_msgs_in/out: WebSocket */
+#define SHM_ST_LINEPROTO	1	/* line protocol */
+#define SHM_ST_NPROTOS		2
+#define SHM_ST_NCLASSES		5	/* st_http: 1xx..5xx */
+#define SHM_ST_NCLOSES		3	/* st_ws_errors: 1002, 1007, 1009 */
+
+struct shm_stats {
+	_Alignas(64) _Atomic uint64_t	 st_pid;	/* 0: no live worker */
+	_Atomic uint64_t		 st_started;	/* unix seconds */
+	_Atomic uint64_t		 st_conns[SHM_ST_NKINDS]; /* open now */
+	_Atomic uint64_t		 st_accepted;
+	_Atomic uint64_t		 st_msgs_in[SHM_ST_NPROTOS];
+	_Atomic uint64_t		 st_msgs_out[SHM_ST_NPROTOS]; /* queued */
+	_Atomic uint64_t		 st_chat;	/* chat messages sent */
+	_Atomic uint64_t		 st_bytes_in;	/* read from clients */
+	_Atomic uint64_t		 st_bytes_out;	/* written to clients */
+	_Atomic uint64_t		 st_slow_dropped;
+	_Atomic uint64_t		 st_idle_kicked;
+	_Atomic uint64_t		 st_rate_limited;
+	_Atomic uint64_t		 st_http[SHM_ST_NCLASSES];
+	_Atomic uint64_t		 st_ws_errors[SHM_ST_NCLOSES];
+	_Atomic uint64_t		 st_bus_published;
+	_Atomic uint64_t		 st_bus_read;
+	_Atomic uint64_t		 st_bus_lost;	/* records */
+	_Atomic uint64_t		 st_bus_too_big;
+	_Atomic uint64_t		 st_wakeups_sent;
+	_Atomic uint64_t		 st_bus_lag;	/* bytes left to read */
+};
+_Static_assert(sizeof(struct shm_stats) == 256, "shm_stats layout");
+#define SHM_ST_WORDS	(offsetof(struct shm_stats, st_bus_lag) / 8 + 1)
+
+/*
+ * Add n to a counter of our own stats block.  Each block has one writer,
+ * its worker, so a relaxed load and a relaxed store cannot lose an update
+ * and compile to a plain add; atomic_fetch_add would put a locked
+ * instruction on every message for nothing.  The atomics are there for
+ * the readers in other processes (relaxed loads: each value is whole,
+ * and no order between counters is promised).
+ */
+static inline void
+shm_stat_add(_Atomic uint64_t *st, uint64_t n)
+{
+	atomic_store_explicit(st, atomic_load_explicit(st,
+	    memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+/* The same for a gauge going down; the writer never takes it below 0. */
+static inline void
+shm_stat_sub(_Atomic uint64_t *st, uint64_t n)
+{
+	atomic_store_explicit(st, atomic_load_explicit(st,
+	    memory_order_relaxed) - n, memory_order_relaxed);
+}
 
 /* Presence slot states, in the low byte of ps_state; the rest is a
  * generation that changes with every occupant. */
@@ -91,6 +160,7 @@ struct shm_hdr {
 	uint64_t			 sh_layout_size;
 	uint64_t			 sh_rings_off;
 	uint64_t			 sh_wake_off;
+	uint64_t			 sh_stats_off;
 	uint64_t			 sh_presence_off;
 	_Alignas(64) _Atomic uint64_t	 sh_next_id;	/* message ids */
 	_Alignas(64) _Atomic uint32_t	 sh_maxprobe;	/* longest probe used */
@@ -99,7 +169,7 @@ struct shm_hdr {
 	_Atomic uint64_t		 sh_reloads;	/* done */
 	_Atomic uint64_t		 sh_respawns;	/* workers respawned */
 };
-_Static_assert(sizeof(struct shm_hdr) == 192, "shm_hdr layout");
+_Static_assert(sizeof(struct shm_hdr) == 256, "shm_hdr layout");
 
 struct shm_region {
 	struct shm_hdr	*hdr;
@@ -114,6 +184,8 @@ int		 shm_region_attach(struct shm_region *, void *, size_t);
 void		 shm_region_close(struct shm_region *);
 struct shm_ring	*shm_region_ring(const struct shm_region *, unsigned);
 struct shm_wake	*shm_region_wake(const struct shm_region *, unsigned);
+struct shm_stats *shm_region_stats(const struct shm_region *, unsigned);
+void		 shm_stats_attach(struct shm_stats *, uint32_t, uint64_t);
 struct shm_pslot *shm_region_pslots(const struct shm_region *);
 uint64_t	 shm_region_next_id(const struct shm_region *);
 
@@ -135,6 +207,7 @@ void		 shm_ring_cursor_init(const struct shm_ring *,
 int		 shm_ring_read(const struct shm_region *, struct shm_ring *,
 		    struct shm_cursor *, void *, size_t, size_t *);
 int		 shm_ring_pending(struct shm_ring *, const struct shm_cursor *);
+uint64_t	 shm_ring_lag(struct shm_ring *, const struct shm_cursor *);
 
 /* shm_presence.c */
 uint64_t	 shm_hash(const char *, size_t);

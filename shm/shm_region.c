@@ -5,8 +5,9 @@
  * anonymous and MAP_SHARED before forking, so every worker inherits the
  * same mapping at the same address; nothing in it is a pointer anyway,
  * only offsets from the region's start.  Layout: the header, one ring
- * header per producer (workers, then the master), the wake flags, the
- * presence slots, then the rings' data areas, each page-aligned.
+ * header per producer (workers, then the master), the wake flags, one
+ * stats block per producer, the presence slots, then the rings' data
+ * areas, each page-aligned.
  */
 
 #include <sys/mman.h>
@@ -25,6 +26,7 @@
 struct shm_layout {
 	uint64_t	 rings_off;
 	uint64_t	 wake_off;
+	uint64_t	 stats_off;
 	uint64_t	 presence_off;
 	uint64_t	 data_off;
 	uint64_t	 size;
@@ -39,8 +41,10 @@ shm_region_layout(unsigned nworkers, uint64_t ring_size, unsigned pslots,
 	l->rings_off = SHM_ALIGN(sizeof(struct shm_hdr), 64);
 	l->wake_off = SHM_ALIGN(l->rings_off +
 	    (uint64_t)nrings * sizeof(struct shm_ring), 64);
-	l->presence_off = SHM_ALIGN(l->wake_off +
+	l->stats_off = SHM_ALIGN(l->wake_off +
 	    (uint64_t)nworkers * sizeof(struct shm_wake), 64);
+	l->presence_off = SHM_ALIGN(l->stats_off +
+	    (uint64_t)nrings * sizeof(struct shm_stats), 64);
 	l->data_off = SHM_ALIGN(l->presence_off +
 	    (uint64_t)pslots * sizeof(struct shm_pslot), 4096);
 	l->size = l->data_off + (uint64_t)nrings * ring_size;
@@ -116,6 +120,7 @@ shm_region_open(struct shm_region *reg, unsigned nworkers, uint64_t ring_size,
 	h->sh_layout_size = l.size;
 	h->sh_rings_off = l.rings_off;
 	h->sh_wake_off = l.wake_off;
+	h->sh_stats_off = l.stats_off;
 	h->sh_presence_off = l.presence_off;
 	for (i = 0; i < nworkers + 1; i++) {
 		r = (struct shm_ring *)((uint8_t *)p + l.rings_off) + i;
@@ -158,7 +163,7 @@ shm_region_attach(struct shm_region *reg, void *p, size_t len)
 	shm_region_layout(h->sh_nworkers, h->sh_ring_size, h->sh_pslots, &l);
 	if (l.size != h->sh_layout_size || l.size != len ||
 	    l.rings_off != h->sh_rings_off || l.wake_off != h->sh_wake_off ||
-	    l.presence_off != h->sh_presence_off) {
+	    l.stats_off != h->sh_stats_off || l.presence_off != h->sh_presence_off) {
 		errno = EINVAL;
 		return (-1);
 	}
@@ -189,6 +194,34 @@ shm_region_wake(const struct shm_region *reg, unsigned i)
 {
 	return ((struct shm_wake *)((uint8_t *)reg->hdr +
 	    reg->hdr->sh_wake_off) + i);
+}
+
+/* Stats block i, for i < sh_nrings: worker i's, the last the master's. */
+struct shm_stats *
+shm_region_stats(const struct shm_region *reg, unsigned i)
+{
+	return ((struct shm_stats *)((uint8_t *)reg->hdr +
+	    reg->hdr->sh_stats_off) + i);
+}
+
+/*
+ * A worker takes over its stats block: every counter back to 0 (what a
+ * predecessor counted is gone; Prometheus sees a counter reset), then its
+ * start time and pid, the pid last.  The block's owner, at attach.
+ */
+void
+shm_stats_attach(struct shm_stats *st, uint32_t pid, uint64_t started)
+{
+	_Atomic uint64_t	*w = &st->st_pid;
+	size_t			 i;
+
+	/* Word by word: readers in other processes may be loading them. */
+	for (i = 0; i < SHM_ST_WORDS; i++)
+		atomic_store_explicit(&w[i], 0, memory_order_relaxed);
+	atomic_store_explicit(&st->st_started, started, memory_order_relaxed);
+	/* Release: pairs with the reader's acquire of st_pid, which then
+	 * sees the zeroed counters, not the predecessor's. */
+	atomic_store_explicit(&st->st_pid, pid, memory_order_release);
 }
 
 struct shm_pslot *

@@ -201,3 +201,16 @@ shm_ring_pending(struct shm_ring *r, const struct shm_cursor *c)
 	return (atomic_load_explicit(&r->sr_head, memory_order_relaxed) !=
 	    c->sc_pos);
 }
+
+/*
+ * Bytes published on r that this cursor has not read yet: how far its
+ * reader is behind (more than sr_size once it has been lapped).  The
+ * reader, any time.
+ */
+uint64_t
+shm_ring_lag(struct shm_ring *r, const struct shm_cursor *c)
+{
+	/* Relaxed: a gauge, stale by a record or two at worst. */
+	return (atomic_load_explicit(&r->sr_head, memory_order_relaxed) -
+	    c->sc_pos);
+}

@@ -108,6 +108,9 @@ static const struct cfg_key cfg_keys[] = {
 	{ "max_users",		CFG_UINT, O(max_users), 16, 1 << 22, "16384", NULL },
 	{ "command_rate",	CFG_UINT, O(command_rate), 1, 1000000, "30", NULL },
 	{ "bus_ring_size",	CFG_SIZE64, O(bus_ring_size), 64 << 10, 1ULL << 30, "8m", NULL },
+	{ "metrics",		CFG_BOOL, O(metrics), 0, 1, "on", NULL },
+	{ "metrics_allow",	CFG_STR, O(metrics_allow), 0, 0, "127.0.0.0/8 ::1",
+	    NULL },
 };
 #undef O
 #define CFG_NKEYS	(sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -260,6 +263,120 @@ cfg_addr_port(const struct cfg_addr *a)
 	return (ntohs(((const struct sockaddr_in *)&a->ss)->sin_port));
 }
 
+/*
+ * Parse a list of addresses and prefixes ("127.0.0.0/8 ::1 10.1.2.3"),
+ * separated by blanks or commas; bits past the prefix are ignored.
+ * Returns 0 with *nets (the caller frees it) and *n, at least one, or -1
+ * with *cause naming the bad entry.  Any process.
+ */
+int
+cfg_net_parse(const char *list, struct cfg_net **nets, size_t *n,
+    char **cause)
+{
+	struct cfg_net	*v = NULL;
+	const char	*p = list, *e, *slash;
+	char		 tok[64];
+	size_t		 len, cap = 0, i;
+	uint64_t	 bits;
+	unsigned	 max;
+
+	*nets = NULL;
+	*n = 0;
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		for (e = p; *e != '\0' && *e != ' ' && *e != '\t' && *e != ',';
+		    e++)
+			;
+		len = (size_t)(e - p);
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 4;
+			v = reallocarray(v, cap, sizeof(*v));
+			if (v == NULL)
+				fatal("%s: reallocarray", __func__);
+		}
+		memset(&v[*n], 0, sizeof(v[*n]));
+		if (len >= sizeof(tok))
+			goto bad;
+		memcpy(tok, p, len);
+		tok[len] = '\0';
+		if ((slash = strchr(tok, '/')) != NULL)
+			tok[slash - tok] = '\0';
+		if (inet_pton(AF_INET, tok, v[*n].addr) == 1) {
+			v[*n].family = AF_INET;
+			max = 32;
+		} else if (inet_pton(AF_INET6, tok, v[*n].addr) == 1) {
+			v[*n].family = AF_INET6;
+			max = 128;
+		} else
+			goto bad;
+		bits = max;
+		if (slash != NULL && (cfg_number(slash + 1, CFG_UINT,
+		    &bits) == -1 || bits > max))
+			goto bad;
+		v[*n].bits = (unsigned)bits;
+		for (i = 0; i < 16; i++)
+			if (i * 8 >= bits)
+				v[*n].addr[i] = 0;
+			else if (i * 8 + 8 > bits)
+				v[*n].addr[i] &= (uint8_t)(0xff <<
+				    (8 - (bits - i * 8)));
+		(*n)++;
+		p = e;
+	}
+	if (*n == 0) {
+		free(v);
+		return (cfg_error(cause, "metrics_allow: no address in \"%s\"",
+		    list));
+	}
+	*nets = v;
+	return (0);
+bad:
+	free(v);
+	*n = 0;
+	return (cfg_error(cause, "metrics_allow: bad entry \"%.*s\" "
+	    "(IPv4 or IPv6 address, optionally /BITS)", (int)len, p));
+}
+
+/* Is sa (AF_INET or AF_INET6, v4-mapped too) in one of the prefixes? */
+int
+cfg_net_match(const struct cfg_net *nets, size_t n, const struct sockaddr *sa)
+{
+	const uint8_t	*a;
+	size_t		 i;
+	unsigned	 full, rest;
+	int		 family;
+
+	if (sa->sa_family == AF_INET) {
+		family = AF_INET;
+		a = (const uint8_t *)&((const struct sockaddr_in *)
+		    (const void *)sa)->sin_addr;
+	} else if (sa->sa_family == AF_INET6) {
+		family = AF_INET6;
+		a = ((const struct sockaddr_in6 *)(const void *)sa)->
+		    sin6_addr.s6_addr;
+		if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)
+		    (const void *)a)) {
+			family = AF_INET;
+			a += 12;
+		}
+	} else
+		return (0);
+	for (i = 0; i < n; i++) {
+		if (nets[i].family != family)
+			continue;
+		full = nets[i].bits / 8;
+		rest = nets[i].bits % 8;
+		if (memcmp(a, nets[i].addr, full) == 0 && (rest == 0 ||
+		    (a[full] & (uint8_t)(0xff << (8 - rest))) ==
+		    nets[i].addr[full]))
+			return (1);
+	}
+	return (0);
+}
+
 void
 cfg_init(struct cfg *c)
 {
@@ -283,6 +400,7 @@ cfg_clear(struct cfg *c)
 	free(c->log);
 	free(c->log_level);
 	free(c->conffile);
+	free(c->metrics_allow);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -466,6 +584,9 @@ cfg_load(struct cfg *c, const char *path, char **cause)
 int
 cfg_check(const struct cfg *c, char **cause)
 {
+	struct cfg_net	*nets;
+	size_t		 n;
+
 	if (c->listen.off && c->line_listen.off)
 		return (cfg_error(cause, "listen and line_listen are both "
 		    "off: nothing to serve"));
@@ -478,6 +599,11 @@ cfg_check(const struct cfg *c, char **cause)
 	if ((c->bus_ring_size & (c->bus_ring_size - 1)) != 0)
 		return (cfg_error(cause, "bus_ring_size must be a power of "
 		    "two"));
+	if (c->metrics_allow != NULL) {
+		if (cfg_net_parse(c->metrics_allow, &nets, &n, cause) == -1)
+			return (-1);
+		free(nets);
+	}
 	return (0);
 }
 

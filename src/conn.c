@@ -45,6 +45,30 @@ static void	 conn_process(struct conn *);
 static void	 conn_enter(struct conn *);
 static void	 conn_leave(struct conn *);
 
+/* Count c as open in st_conns[kind] instead of where it was. */
+static void
+conn_set_stkind(struct conn *c, unsigned kind)
+{
+	shm_stat_sub(&c->w->st->st_conns[c->stkind], 1);
+	shm_stat_add(&c->w->st->st_conns[kind], 1);
+	c->stkind = kind;
+}
+
+/*
+ * The output buffer's callback: libevent drains it by what each write(2)
+ * or sendfile(2) took, and nothing else drains it (a buffer freed with
+ * data in it calls no callback), so the drains are the bytes sent.
+ */
+static void
+conn_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct worker	*w = arg;
+
+	if (info->n_deleted > 0)
+		shm_stat_add(&w->st->st_bytes_out, info->n_deleted);
+}
+
 static void
 conn_set_timeouts(struct conn *c, unsigned rsec, unsigned wsec)
 {
@@ -82,18 +106,25 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->w = w;
 	c->id = ++w->next_id;
-	w->stats.accepted++;
+	shm_stat_add(&w->st->st_accepted, 1);
 	c->kind = kind;
 	c->state = kind == CONN_LINE ? CONN_S_LINE : CONN_S_HTTP;
 	cfg_addr_format(sa, c->peer, sizeof(c->peer));
 	/* BEV_OPT_CLOSE_ON_FREE: the bufferevent owns fd from here on. */
 	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		log_warnx("conn %s: bufferevent_socket_new failed", c->peer);
-		close(fd);
+	if (c->bev == NULL ||
+	    evbuffer_add_cb(bufferevent_get_output(c->bev), conn_out_cb,
+	    w) == NULL) {
+		log_warnx("conn %s: cannot set up a bufferevent", c->peer);
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		else
+			close(fd);
 		free(c);
 		return;
 	}
+	c->stkind = kind == CONN_LINE ? SHM_ST_LINE : SHM_ST_HTTP;
+	shm_stat_add(&w->st->st_conns[c->stkind], 1);
 	ws_reader_init(&c->rd, w->cfg->max_message_size);
 	TAILQ_INSERT_TAIL(&w->conns, c, entry);
 	w->nconns++;
@@ -125,6 +156,7 @@ conn_free(struct conn *c)
 		hub_close(c);
 	TAILQ_REMOVE(&w->conns, c, entry);
 	w->nconns--;
+	shm_stat_sub(&w->st->st_conns[c->stkind], 1);
 	ws_reader_clear(&c->rd);
 	bufferevent_free(c->bev);	/* closes the fd: BEV_OPT_CLOSE_ON_FREE */
 	free(c);
@@ -238,6 +270,8 @@ conn_http_head(struct conn *c, int status, const char *ctype, size_t clen,
 {
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
 
+	if (status >= 100 && status < 600)
+		shm_stat_add(&c->w->st->st_http[status / 100 - 1], 1);
 	evbuffer_add_printf(out,
 	    "HTTP/1.1 %d %s\r\n"
 	    "Server: " WSCHATD_NAME "/" WSCHATD_VERSION "\r\n"
@@ -325,8 +359,11 @@ conn_ws_upgrade(struct conn *c, const struct http_request *req,
 	    "\r\n", res.accept,
 	    proto ? "Sec-WebSocket-Protocol: " : "", proto ? proto : "",
 	    proto ? "\r\n" : "");
+	shm_stat_add(&c->w->st->st_http[0], 1);		/* 101 */
 	c->state = CONN_S_WS;
 	c->endpoint = ep;
+	conn_set_stkind(c, ep == CONN_EP_CHAT ? SHM_ST_WS_CHAT :
+	    SHM_ST_WS_ECHO);
 	c->subproto = res.subprotocol;
 	conn_ws_timeouts(c);
 	log_debug("conn %llu %s: websocket %s%s%s", (unsigned long long)c->id,
@@ -387,6 +424,40 @@ conn_http_static(struct conn *c, const struct http_request *req,
 	}
 }
 
+/*
+ * GET or HEAD /metrics: every worker's counters (metrics.c), for peers in
+ * metrics_allow only: they tell anyone how busy the server is.
+ */
+static void
+conn_http_metrics(struct conn *c, const struct http_request *req)
+{
+	struct worker		*w = c->w;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof(ss);
+	char			*text;
+	size_t			 len;
+	int			 head = req->method == HTTP_HEAD;
+
+	if (w->metrics_nets != NULL && (getpeername(bufferevent_getfd(c->bev),
+	    (struct sockaddr *)&ss, &sslen) == -1 ||
+	    !cfg_net_match(w->metrics_nets, w->metrics_nnets,
+	    (struct sockaddr *)&ss))) {
+		conn_http_error(c, 403, head, NULL, "/metrics: not in "
+		    "metrics_allow");
+		return;
+	}
+	if ((text = metrics_format(&w->bus->reg, &len)) == NULL) {
+		conn_http_error(c, 500, head, NULL, "/metrics: out of memory");
+		return;
+	}
+	conn_http_head(c, 200, "text/plain; version=0.0.4; charset=utf-8", len,
+	    req->keepalive, "Cache-Control: no-store\r\n");
+	if (!head && evbuffer_add(bufferevent_get_output(c->bev), text,
+	    len) == -1)
+		conn_close(c, "evbuffer_add failed");
+	free(text);
+}
+
 /* Route one complete request.  Returns 0 to go on reading requests. */
 static int
 conn_http_request(struct conn *c, const struct http_request *req)
@@ -430,7 +501,9 @@ conn_http_request(struct conn *c, const struct http_request *req)
 		if (req->method == HTTP_GET)
 			evbuffer_add(bufferevent_get_output(c->bev), body,
 			    strlen(body));
-	} else
+	} else if (strcmp(path, "/metrics") == 0 && c->w->cfg->metrics)
+		conn_http_metrics(c, req);
+	else
 		conn_http_static(c, req, path);
 	if (c->dead || c->state != CONN_S_HTTP)
 		return (-1);
@@ -554,13 +627,15 @@ conn_send(struct conn *c, struct ws_out *o)
 	 */
 	pending = evbuffer_get_length(bufferevent_get_output(c->bev));
 	if (pending > c->w->cfg->max_pending) {
-		c->w->stats.slow_dropped++;
+		shm_stat_add(&c->w->st->st_slow_dropped, 1);
 		log_info("conn %llu %s: slow consumer: %zu bytes unsent; "
 		    "dropped", (unsigned long long)c->id, c->peer, pending);
 		conn_close(c, "slow consumer");
 		return;
 	}
 	conn_ws_send(c, o);
+	shm_stat_add(&c->w->st->st_msgs_out[c->kind == CONN_LINE ?
+	    SHM_ST_LINEPROTO : SHM_ST_WS], 1);
 }
 
 static void
@@ -612,13 +687,16 @@ static void
 conn_ws_fail(struct conn *c, uint16_t code)
 {
 	const char	*why;
+	int		 i = -1;
 
 	switch (code) {
-	case WS_CLOSE_PROTOCOL: why = "protocol error"; break;
-	case WS_CLOSE_BAD_DATA: why = "invalid UTF-8"; break;
-	case WS_CLOSE_TOO_BIG: why = "message too big"; break;
+	case WS_CLOSE_PROTOCOL: why = "protocol error"; i = 0; break;
+	case WS_CLOSE_BAD_DATA: why = "invalid UTF-8"; i = 1; break;
+	case WS_CLOSE_TOO_BIG: why = "message too big"; i = 2; break;
 	default: why = "internal error"; break;
 	}
+	if (i != -1)
+		shm_stat_add(&c->w->st->st_ws_errors[i], 1);
 	log_info("conn %llu %s: websocket failed: %s (%u)",
 	    (unsigned long long)c->id, c->peer, why, code);
 	if (c->state == CONN_S_WS)
@@ -634,6 +712,7 @@ conn_ws_message(struct conn *c)
 	uint8_t			*buf;
 
 	buf = ws_reader_take(r);
+	shm_stat_add(&c->w->st->st_msgs_in[SHM_ST_WS], 1);
 	if (c->state != CONN_S_WS) {
 		free(buf);	/* after our close: ignored (RFC 6455, 5.5.1) */
 		return;
@@ -649,6 +728,7 @@ conn_ws_message(struct conn *c)
 	}
 	conn_ws_send(c, o);
 	ws_out_unref(o);
+	shm_stat_add(&c->w->st->st_msgs_out[SHM_ST_WS], 1);
 }
 
 static void
@@ -737,6 +817,7 @@ conn_line_read(struct conn *c)
 				goto toolong;
 			return;
 		}
+		shm_stat_add(&c->w->st->st_msgs_in[SHM_ST_LINEPROTO], 1);
 		if (n > 0 && line[n - 1] == '\r')
 			line[--n] = '\0';
 		if (n > max) {
@@ -783,6 +864,9 @@ conn_process(struct conn *c)
 {
 	struct evbuffer	*in = bufferevent_get_input(c->bev);
 
+	/* Only reads add to in, and only this drains it: new bytes. */
+	shm_stat_add(&c->w->st->st_bytes_in, evbuffer_get_length(in) -
+	    c->in_left);
 	/* Anything from the peer proves it alive: end a pending ping. */
 	if (c->ping_sent) {
 		c->ping_sent = 0;
@@ -808,6 +892,7 @@ conn_process(struct conn *c)
 		evbuffer_drain(in, evbuffer_get_length(in));
 		break;
 	}
+	c->in_left = evbuffer_get_length(in);
 }
 
 static void

@@ -27,25 +27,14 @@ TAILQ_HEAD(conn_list, conn);
 
 struct hub_room;
 
-struct worker_stats {
-	uint64_t	 accepted;
-	uint64_t	 msgs_in;		/* chat messages from clients */
-	uint64_t	 deliveries;		/* frames queued to clients */
-	uint64_t	 slow_dropped;		/* slow consumers disconnected */
-	uint64_t	 idle_kicked;
-	uint64_t	 bus_published;
-	uint64_t	 bus_read;
-	uint64_t	 bus_lost;		/* records lost by falling behind */
-	uint64_t	 bus_too_big;
-	uint64_t	 wakeups_sent;
-};
-
 struct worker {
 	struct event_base	*base;
 	struct cfg		*cfg;
 	unsigned		 id;
 	char			*webroot_real;	/* realpath of cfg->webroot */
 	size_t			 webroot_len;
+	struct cfg_net		*metrics_nets;	/* metrics_allow; NULL: any */
+	size_t			 metrics_nnets;
 	struct evconnlistener	*http;
 	struct evconnlistener	*line;
 	struct event		*ev_term;
@@ -81,7 +70,7 @@ struct worker {
 	struct chat_str		*ulist;		/* user_list scratch */
 	struct shm_presence_entry *plist;
 	size_t			 plistsz;
-	struct worker_stats	 stats;
+	struct shm_stats	*st;		/* our counters, in the region */
 	/* Date header, formatted once a second */
 	time_t			 date_sec;
 	char			 date[40];
@@ -119,6 +108,8 @@ struct conn {
 	int			 subproto;
 	size_t			 http_scan;	/* head bytes already scanned */
 	unsigned		 http_requests;
+	unsigned		 stkind;	/* counted in st_conns[stkind] */
+	size_t			 in_left;	/* input left after processing */
 	unsigned		 read_paused:1,	/* backpressure: output too big */
 				 ping_sent:1,
 				 peer_eof:1,

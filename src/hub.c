@@ -286,7 +286,6 @@ hub_send_to(struct hub_frames *f, struct conn *c)
 	if (!hub_is_chat(c) || (o = hub_frame(f, c)) == NULL)
 		return;
 	conn_send(c, o);
-	c->w->stats.deliveries++;
 }
 
 static void
@@ -626,7 +625,7 @@ hub_chat(struct conn *c, struct chat_str content)
 
 	hub_env_init(c, &e, CHAT_USER);
 	e.content = content;
-	c->w->stats.msgs_in++;
+	shm_stat_add(&c->w->st->st_chat, 1);
 	hub_publish(c, &e);
 }
 
@@ -684,6 +683,7 @@ hub_rate_ok(struct conn *c)
 		c->rl_count = 0;
 	}
 	if (c->rl_count >= c->w->cfg->command_rate) {
+		shm_stat_add(&c->w->st->st_rate_limited, 1);
 		hub_system(c, "rate_limited", "at most %u logins, renames and "
 		    "who a minute", c->w->cfg->command_rate);
 		return (0);
@@ -928,7 +928,7 @@ hub_sweep(struct worker *w)
 			continue;
 		hub_system(c, "idle_timeout", "no activity for %u seconds",
 		    limit);
-		w->stats.idle_kicked++;
+		shm_stat_add(&w->st->st_idle_kicked, 1);
 		log_info("conn %llu %s: idle for %us", (unsigned long long)
 		    c->id, c->peer, limit);
 		conn_hangup(c, WS_CLOSE_NORMAL, "idle timeout");

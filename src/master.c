@@ -356,6 +356,9 @@ master_bus_reap(unsigned worker)
 	 * all of them. */
 	n = shm_presence_reap(&master_bus.reg, worker, master_gone,
 	    master_bus.reg.hdr->sh_pslots);
+	/* Relaxed: /metrics skips the slot from now on; no order needed. */
+	atomic_store_explicit(&shm_region_stats(&master_bus.reg,
+	    worker)->st_pid, 0, memory_order_relaxed);
 	ring = shm_region_ring(&master_bus.reg, master_nslots);
 	msgpack_sbuffer_init(&sb);
 	for (i = 0; i < n; i++) {
@@ -440,7 +443,7 @@ master_reap(int stopping)
 				    mw->backoff * 2 > MASTER_BACKOFF_MAX ?
 				    MASTER_BACKOFF_MAX : mw->backoff * 2;
 			mw->respawn_at = now + mw->backoff;
-			master_bus.reg.hdr->sh_respawns++;
+			atomic_fetch_add(&master_bus.reg.hdr->sh_respawns, 1);
 			log_warnx("worker %u (pid %d) %s; respawning in %us", s,
 			    (int)pid, how, mw->backoff);
 		} else if (crashed)
@@ -615,7 +618,7 @@ master_reload(void)
 			close(master_workers[k].line_fd);
 	}
 	master_gen++;
-	master_bus.reg.hdr->sh_reloads++;
+	atomic_fetch_add(&master_bus.reg.hdr->sh_reloads, 1);
 	for (k = 0; k < n; k++) {
 		master_workers[k].replaces = k < master_nworkers ?
 		    master_workers[k].slot : -1;

@@ -264,7 +264,7 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
 {
 	struct worker	 w;
 	struct conn	*c;
-	char		 name[32], real[PATH_MAX];
+	char		 name[32], real[PATH_MAX], *cause = NULL;
 	sigset_t	 none;
 	struct timeval	 sweep = { 1, 0 };
 
@@ -279,6 +279,10 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
 		fatal("webroot %s", cfg->webroot);
 	w.webroot_real = xstrdup(real);
 	w.webroot_len = strlen(real);
+	/* cfg_check() parsed it already: failing here is a broken invariant. */
+	if (cfg->metrics_allow != NULL && cfg_net_parse(cfg->metrics_allow,
+	    &w.metrics_nets, &w.metrics_nnets, &cause) == -1)
+		fatalx("%s", cause);
 
 	if ((w.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
@@ -342,19 +346,19 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
 	hub_clear(&w);
 	event_base_free(w.base);
 	free(w.webroot_real);
+	free(w.metrics_nets);
+	/* Our own block, still mapped: the master reaps it after we go. */
+#define ST(x)	((unsigned long long)atomic_load_explicit(&w.st->x, \
+	    memory_order_relaxed))
 	log_info("exiting: %llu accepted, %llu chat messages in, %llu "
 	    "deliveries, %llu slow consumers dropped, %llu idle kicked; bus: "
 	    "%llu published, %llu read, %llu lost, %llu too big, %llu "
-	    "wake-ups sent", (unsigned long long)w.stats.accepted,
-	    (unsigned long long)w.stats.msgs_in,
-	    (unsigned long long)w.stats.deliveries,
-	    (unsigned long long)w.stats.slow_dropped,
-	    (unsigned long long)w.stats.idle_kicked,
-	    (unsigned long long)w.stats.bus_published,
-	    (unsigned long long)w.stats.bus_read,
-	    (unsigned long long)w.stats.bus_lost,
-	    (unsigned long long)w.stats.bus_too_big,
-	    (unsigned long long)w.stats.wakeups_sent);
+	    "wake-ups sent", ST(st_accepted), ST(st_chat),
+	    ST(st_msgs_out[SHM_ST_WS]) + ST(st_msgs_out[SHM_ST_LINEPROTO]),
+	    ST(st_slow_dropped), ST(st_idle_kicked), ST(st_bus_published),
+	    ST(st_bus_read), ST(st_bus_lost), ST(st_bus_too_big),
+	    ST(st_wakeups_sent));
+#undef ST
 	cfg_clear(cfg);
 	exit(0);
 }

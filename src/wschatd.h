@@ -72,12 +72,21 @@ struct cfg {
 	unsigned	 max_users;		/* names online, server-wide */
 	unsigned	 command_rate;		/* login/rename/who a minute */
 	uint64_t	 bus_ring_size;		/* bytes per producer ring */
+	int		 metrics;		/* /metrics enabled */
+	char		*metrics_allow;		/* who may see it; NULL: any */
 	/* Derived, not settings. */
 	char		*conffile;		/* the file read, or NULL */
 	uid_t		 uid;			/* of user; -1: no change */
 	gid_t		 gid;			/* of group; -1: no change */
 	int		 foreground;		/* -f */
 	int		 debug;			/* -d */
+};
+
+/* An address prefix, as in metrics_allow. */
+struct cfg_net {
+	int		 family;		/* AF_INET or AF_INET6 */
+	unsigned	 bits;
+	uint8_t		 addr[16];		/* host bits zero */
 };
 
 void		 cfg_init(struct cfg *);
@@ -91,6 +100,10 @@ int		 cfg_check(const struct cfg *, char **);
 int		 cfg_parse_addr(const char *, struct cfg_addr *, char **);
 void		 cfg_addr_format(const struct sockaddr *, char *, size_t);
 unsigned	 cfg_addr_port(const struct cfg_addr *);
+int		 cfg_net_parse(const char *, struct cfg_net **, size_t *,
+		    char **);
+int		 cfg_net_match(const struct cfg_net *, size_t,
+		    const struct sockaddr *);
 void		 cfg_dump(const struct cfg *, void (*)(const char *, void *),
 		    void *);
 
@@ -348,6 +361,11 @@ struct ws_out	*ws_out_raw(uint8_t *, size_t);
 struct ws_out	*ws_out_close(uint16_t, const char *);
 void		 ws_out_ref(struct ws_out *);
 void		 ws_out_unref(struct ws_out *);
+
+/* ------------------------------------------------------------------ */
+/* metrics.c: the Prometheus text of /metrics, from the shared region. */
+
+char		*metrics_format(const struct shm_region *, size_t *);
 
 /* ------------------------------------------------------------------ */
 /* log.c                                                               */

@@ -381,11 +381,13 @@ test_ring_lap_reader(uint64_t start_pos, uint64_t start_rec)
 	test_ring_pub_n(2, missed, 0);
 	head = atomic_load(&ring->sr_head);
 	cr_assert_gt(head - c.sc_pos, ring->sr_size);
+	cr_assert_eq(shm_ring_lag(ring, &c), head - c.sc_pos);
 	cr_assert(shm_ring_pending(ring, &c));
 	cr_assert_eq(shm_ring_read(&reg, ring, &c, out, sizeof(out), &len),
 	    SHM_LOST);
 	cr_assert_eq(c.sc_pos, head, "cursor did not jump to the head");
 	cr_assert_not(shm_ring_pending(ring, &c));
+	cr_assert_eq(shm_ring_lag(ring, &c), 0);
 	cr_assert_eq(shm_ring_read(&reg, ring, &c, out, sizeof(out), &len),
 	    SHM_EMPTY);
 	cr_assert_eq(c.sc_lost, 0, "counted before the next record");
@@ -763,9 +765,37 @@ Test(shm_ring, region_has_the_size_it_announces)
 	}
 	cr_assert_eq((uintptr_t)shm_region_pslots(&r2) % 64, 0);
 	cr_assert_eq((uintptr_t)shm_region_wake(&r2, 3) % 64, 0);
+	for (i = 0; i < 5; i++) {
+		cr_assert_eq((uintptr_t)shm_region_stats(&r2, i) % 64, 0);
+		cr_assert_eq(atomic_load(&shm_region_stats(&r2, i)->st_pid),
+		    0);
+	}
+	cr_assert_leq((uint8_t *)shm_region_stats(&r2, 4) +
+	    sizeof(struct shm_stats), (uint8_t *)shm_region_pslots(&r2));
 	shm_region_close(&r2);
 	cr_assert_null(r2.hdr);
 	shm_region_close(&r2);		/* twice: harmless */
+}
+
+Test(shm_ring, stats_attach_zeroes_the_block_and_sets_its_owner)
+{
+	struct shm_stats	*st = shm_region_stats(&reg, 0), *next;
+
+	next = shm_region_stats(&reg, 1);
+	shm_stat_add(&st->st_bus_read, 7);
+	shm_stat_add(&st->st_bus_lag, 3);
+	shm_stat_add(&next->st_accepted, 5);
+	shm_stat_add(&st->st_conns[SHM_ST_LINE], 2);
+	shm_stat_sub(&st->st_conns[SHM_ST_LINE], 1);
+	cr_assert_eq(atomic_load(&st->st_conns[SHM_ST_LINE]), 1);
+	cr_assert_eq(atomic_load(&st->st_bus_read), 7);
+	shm_stats_attach(st, 4242, 1700000000);
+	cr_assert_eq(atomic_load(&st->st_pid), 4242);
+	cr_assert_eq(atomic_load(&st->st_started), 1700000000);
+	cr_assert_eq(atomic_load(&st->st_bus_read), 0);
+	cr_assert_eq(atomic_load(&st->st_bus_lag), 0, "the last word");
+	cr_assert_eq(atomic_load(&st->st_conns[SHM_ST_LINE]), 0);
+	cr_assert_eq(atomic_load(&next->st_accepted), 5, "next block hit");
 }
 
 Test(shm_ring, region_attach_accepts_a_good_region)
@@ -819,6 +849,9 @@ Test(shm_ring, region_attach_refuses_bad_magic_version_or_size)
 	h->sh_presence_off += 64;
 	cr_expect_eq(shm_region_attach(&r2, h, reg.len), -1);
 	*h = save;
+	h->sh_stats_off += 64;
+	cr_expect_eq(shm_region_attach(&r2, h, reg.len), -1);
+	*h = save;
 	h->sh_ring_size = 8192;
 	cr_expect_eq(shm_region_attach(&r2, h, reg.len), -1);
 	*h = save;
@@ -853,8 +886,9 @@ Test(shm_ring, region_attach_refuses_sizes_open_would_refuse)
 	h->sh_nworkers = 1;
 	h->sh_nrings = 2;
 	h->sh_ring_size = 6144;
-	h->sh_wake_off = 576;
-	h->sh_presence_off = 640;
+	h->sh_wake_off = 640;
+	h->sh_stats_off = 704;
+	h->sh_presence_off = 1216;
 	cr_assert_eq(shm_region_size(1, 6144, 8), r3.len);
 	cr_expect_eq(shm_region_attach(&r2, h, r3.len), -1,
 	    "a 6 KiB ring size accepted");

@@ -26,7 +26,7 @@ import msgpack
 
 import wstest
 from chatclient import MP, connect, owners_of
-from wstest import RawWS
+from wstest import SlowWS
 
 
 def daemon(name, **kw):
@@ -753,30 +753,6 @@ def test_json_object_with_nul_is_a_command_not_raw_chat():
 
 
 # ---------------------------------------------------------------- 9. slow
-
-
-class SlowWS(RawWS):
-    """A /ws client with a tiny receive buffer that never reads after the
-    upgrade."""
-
-    def __init__(self, port):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        # Before connect, so the window is small from the start.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        s.settimeout(5)
-        s.connect(("127.0.0.1", port))
-        self.sock = s
-        self.buf = b""
-        s.sendall(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-                   "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                   "Sec-WebSocket-Version: 13\r\n\r\n" % port).encode())
-        while b"\r\n\r\n" not in self.buf:
-            chunk = s.recv(1)   # byte by byte: leave the rest unread
-            if not chunk:
-                raise AssertionError("closed during handshake")
-            self.buf += chunk
-        assert self.buf.startswith(b"HTTP/1.1 101 "), self.buf
 
 
 def test_slow_consumer_is_dropped_others_get_everything():

@@ -19,6 +19,7 @@ import time
 import wstest
 from wstest import Daemon, RawWS, alive, children, free_port, wait_for
 from test_line import Line
+from test_metrics import scrape
 
 WWW = os.path.join(wstest.SRCDIR, "www")
 
@@ -250,6 +251,13 @@ def test_reload_keeps_connections_and_applies_to_new_ones():
                      what="the old workers to drain and exit")
             assert len(re.findall(r"drained and exited", d.log())) == 2
             assert set(d.worker_pids()) == new_pids
+            # /metrics: one reload, and only the new workers' slots.
+            m = scrape(d)
+            assert m.get("wschatd_reloads_total") == 1
+            assert m.get("wschatd_workers") == 2
+            assert m.workers("wschatd_connections_accepted_total") == \
+                sorted(re.findall(r"worker (\d+) started, pid (?:%s)\b" %
+                                  "|".join(map(str, new_pids)), d.log()))
             new_line.close()
 
 

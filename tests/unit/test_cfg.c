@@ -14,6 +14,7 @@
 #include <criterion/criterion.h>
 
 #include "wschatd.h"
+#include "unit.h"
 
 static struct cfg	cfg;
 
@@ -218,4 +219,105 @@ Test(cfg, loads_a_missing_file_with_an_error)
 	cr_assert_eq(cfg_load(&cfg, "/nonexistent/wschatd.conf", &cause), -1);
 	cr_assert_not_null(strstr(cause, "/nonexistent/wschatd.conf"));
 	free(cause);
+}
+
+static int
+net_match(const struct cfg_net *nets, size_t n, const char *addr)
+{
+	struct sockaddr_in	 sin;
+	struct sockaddr_in6	 sin6;
+
+	memset(&sin, 0, sizeof(sin));
+	memset(&sin6, 0, sizeof(sin6));
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) == 1) {
+		sin.sin_family = AF_INET;
+		return (cfg_net_match(nets, n, (struct sockaddr *)&sin));
+	}
+	cr_assert_eq(inet_pton(AF_INET6, addr, &sin6.sin6_addr), 1, "%s", addr);
+	sin6.sin6_family = AF_INET6;
+	return (cfg_net_match(nets, n, (struct sockaddr *)&sin6));
+}
+
+Test(cfg, metrics_defaults_to_on_for_loopback)
+{
+	struct cfg_net	*nets;
+	size_t		 n;
+
+	cr_assert_eq(cfg.metrics, 1);
+	cr_assert_str_eq(cfg.metrics_allow, "127.0.0.0/8 ::1");
+	cr_assert_eq(cfg_net_parse(cfg.metrics_allow, &nets, &n, NULL), 0);
+	cr_assert_eq(n, 2);
+	cr_assert(net_match(nets, n, "127.0.0.1"));
+	cr_assert(net_match(nets, n, "127.255.1.2"));
+	cr_assert(net_match(nets, n, "::1"));
+	cr_assert(net_match(nets, n, "::ffff:127.0.0.1"), "v4-mapped");
+	cr_assert_not(net_match(nets, n, "128.0.0.1"));
+	cr_assert_not(net_match(nets, n, "10.0.0.1"));
+	cr_assert_not(net_match(nets, n, "::2"));
+	cr_assert_not(net_match(nets, n, "::ffff:10.0.0.1"));
+	free(nets);
+	/* "" lets anyone in: no list at all. */
+	cr_assert_eq(cfg_set(&cfg, "metrics_allow", "", NULL), 0);
+	cr_assert_null(cfg.metrics_allow);
+	cr_assert_eq(cfg_check(&cfg, NULL), 0);
+}
+
+Test(cfg, metrics_allow_takes_prefixes_of_any_length)
+{
+	struct cfg_net	*nets;
+	size_t		 n;
+
+	cr_assert_eq(cfg_net_parse(" 10.1.2.3/12,192.168.7.9\tfd00::/7 "
+	    "2001:db8::1/128 0.0.0.0/0", &nets, &n, NULL), 0);
+	cr_assert_eq(n, 5);
+	/* Host bits past the prefix are dropped: 10.1.2.3/12 is 10.0/12. */
+	cr_assert_eq(nets[0].bits, 12);
+	cr_assert_eq(nets[0].addr[1], 0);
+	cr_assert(net_match(nets, 1, "10.15.255.255"));
+	cr_assert_not(net_match(nets, 1, "10.16.0.0"));
+	cr_assert(net_match(nets + 1, 1, "192.168.7.9"));
+	cr_assert_not(net_match(nets + 1, 1, "192.168.7.8"));
+	cr_assert(net_match(nets + 2, 1, "fdff::1"));
+	cr_assert(net_match(nets + 2, 1, "fc00::1"));
+	cr_assert_not(net_match(nets + 2, 1, "fe00::1"));
+	cr_assert(net_match(nets + 3, 1, "2001:db8::1"));
+	cr_assert_not(net_match(nets + 3, 1, "2001:db8::2"));
+	cr_assert(net_match(nets + 4, 1, "203.0.113.5"), "/0 is everyone");
+	cr_assert_not(net_match(nets + 4, 1, "2001:db8::2"), "of IPv4");
+	cr_assert(net_match(nets, n, "192.168.7.9"));
+	free(nets);
+}
+
+Test(cfg, metrics_allow_names_the_bad_entry)
+{
+	static const char *const bad[] = { "10.0.0.0/33", "::1/129",
+	    "localhost", "10.0.0.0/", "10.0.0.0/8x", "10.0.0/8", "1.2.3.4/-1",
+	    "127.0.0.1 [::1]", "ok,,," };
+	struct cfg_net	*nets = NULL;
+	char		*cause = NULL;
+	size_t		 i, n = 9;
+
+	for (i = 0; i < NITEMS(bad); i++) {
+		cr_assert_eq(cfg_net_parse(bad[i], &nets, &n, &cause), -1,
+		    "%s accepted", bad[i]);
+		cr_assert_null(nets);
+		cr_assert_eq(n, 0);
+		cr_assert_not_null(strstr(cause, "metrics_allow: bad entry"),
+		    "%s", cause);
+		free(cause);
+	}
+	cr_assert_eq(cfg_net_parse("127.0.0.1 [::1]", &nets, &n, &cause), -1);
+	cr_assert_not_null(strstr(cause, "\"[::1]\""), "%s", cause);
+	free(cause);
+	cr_assert_eq(cfg_net_parse(" , ", &nets, &n, &cause), -1);
+	cr_assert_not_null(strstr(cause, "no address"), "%s", cause);
+	free(cause);
+	/* At configuration time, through cfg_check(). */
+	cr_assert_eq(cfg_set(&cfg, "metrics_allow", "127.0.0.1 10.0.0.0/40",
+	    NULL), 0);
+	cr_assert_eq(cfg_check(&cfg, &cause), -1);
+	cr_assert_not_null(strstr(cause, "\"10.0.0.0/40\""), "%s", cause);
+	free(cause);
+	cr_assert_eq(cfg_set(&cfg, "metrics", "off", NULL), 0);
+	cr_assert_eq(cfg.metrics, 0);
 }

@@ -1,0 +1,260 @@
+/*
+ * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
+ *
+ * metrics.c: the body of GET /metrics, in the Prometheus text format
+ * (version 0.0.4), read from the shared region: the server-wide gauges
+ * from its header, then one family per counter with a sample for every
+ * live worker (a stats block whose st_pid is not 0), labelled
+ * worker="N".  It neither knows sockets nor libevent: conn.c sends what
+ * this returns and decides who may see it; the unit test parses it.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wschatd.h"
+
+struct metrics_buf {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+	int	 failed;	/* out of memory: give up quietly */
+};
+
+static void	 metrics_printf(struct metrics_buf *, const char *, ...)
+		    __attribute__((__format__(printf, 2, 3)));
+
+static void
+metrics_printf(struct metrics_buf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*np;
+	size_t	 ncap;
+	int	 n;
+
+	if (b->failed)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->failed = 1;
+			return;
+		}
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		ncap = b->cap * 2 + (size_t)n;
+		if ((np = realloc(b->p, ncap)) == NULL) {
+			b->failed = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = ncap;
+	}
+}
+
+static const char *const metrics_kinds[] = { "http", "ws_chat", "ws_echo",
+    "line" };
+static const char *const metrics_protos[] = { "websocket", "line" };
+static const char *const metrics_classes[] = { "1xx", "2xx", "3xx", "4xx",
+    "5xx" };
+static const char *const metrics_closes[] = { "1002", "1007", "1009" };
+
+_Static_assert(sizeof(metrics_kinds) / sizeof(metrics_kinds[0]) ==
+    SHM_ST_NKINDS, "a name for every connection kind");
+_Static_assert(sizeof(metrics_protos) / sizeof(metrics_protos[0]) ==
+    SHM_ST_NPROTOS, "a name for every protocol");
+_Static_assert(sizeof(metrics_classes) / sizeof(metrics_classes[0]) ==
+    SHM_ST_NCLASSES, "a name for every status class");
+_Static_assert(sizeof(metrics_closes) / sizeof(metrics_closes[0]) ==
+    SHM_ST_NCLOSES, "a name for every close code");
+
+/* One family: a word (or an array of them) of struct shm_stats. */
+struct metrics_family {
+	const char		*name;
+	const char		*type;
+	const char		*help;
+	size_t			 off;		/* in struct shm_stats */
+	const char		*label;		/* besides worker, or NULL */
+	const char *const	*values;	/* label's, one per word */
+	unsigned		 n;		/* words */
+};
+
+#define M_ONE(f)	offsetof(struct shm_stats, f), NULL, NULL, 1
+#define M_ARR(f, l, v)	offsetof(struct shm_stats, f), l, v, \
+	    sizeof(v) / sizeof(v[0])
+
+static const struct metrics_family metrics_families[] = {
+	{ "wschatd_worker_start_time_seconds", "gauge",
+	  "When the worker started, in seconds since the epoch.",
+	  M_ONE(st_started) },
+	{ "wschatd_connections", "gauge",
+	  "Client connections open, by kind: http (not upgraded), ws_chat "
+	  "(/ws), ws_echo (/echo), line (the line port).",
+	  M_ARR(st_conns, "kind", metrics_kinds) },
+	{ "wschatd_connections_accepted_total", "counter",
+	  "Client connections accepted.",
+	  M_ONE(st_accepted) },
+	{ "wschatd_messages_received_total", "counter",
+	  "Messages from clients: complete WebSocket messages (/ws and "
+	  "/echo), lines on the line port.",
+	  M_ARR(st_msgs_in, "protocol", metrics_protos) },
+	{ "wschatd_messages_sent_total", "counter",
+	  "Messages queued to clients: chat deliveries, replies and echoes.",
+	  M_ARR(st_msgs_out, "protocol", metrics_protos) },
+	{ "wschatd_chat_messages_total", "counter",
+	  "Chat messages this worker's clients sent to a room.",
+	  M_ONE(st_chat) },
+	{ "wschatd_received_bytes_total", "counter",
+	  "Bytes read from client connections.",
+	  M_ONE(st_bytes_in) },
+	{ "wschatd_sent_bytes_total", "counter",
+	  "Bytes written to client connections.",
+	  M_ONE(st_bytes_out) },
+	{ "wschatd_slow_consumers_dropped_total", "counter",
+	  "Clients dropped for letting more than max_pending bytes pile up.",
+	  M_ONE(st_slow_dropped) },
+	{ "wschatd_idle_kicked_total", "counter",
+	  "Chat clients closed after idle_timeout without activity.",
+	  M_ONE(st_idle_kicked) },
+	{ "wschatd_rate_limited_total", "counter",
+	  "Logins, renames and who refused by command_rate.",
+	  M_ONE(st_rate_limited) },
+	{ "wschatd_http_responses_total", "counter",
+	  "HTTP responses, by status class (1xx: WebSocket upgrades).",
+	  M_ARR(st_http, "code", metrics_classes) },
+	{ "wschatd_websocket_protocol_errors_total", "counter",
+	  "WebSocket connections failed by the server, by close code.",
+	  M_ARR(st_ws_errors, "code", metrics_closes) },
+	{ "wschatd_bus_published_total", "counter",
+	  "Records this worker published on its bus ring.",
+	  M_ONE(st_bus_published) },
+	{ "wschatd_bus_read_total", "counter",
+	  "Records this worker read from every bus ring.",
+	  M_ONE(st_bus_read) },
+	{ "wschatd_bus_lost_total", "counter",
+	  "Bus records this worker lost by falling a lap behind.",
+	  M_ONE(st_bus_lost) },
+	{ "wschatd_bus_too_big_total", "counter",
+	  "Events too large for a bus record, not published.",
+	  M_ONE(st_bus_too_big) },
+	{ "wschatd_bus_wakeups_sent_total", "counter",
+	  "Wake-ups this worker sent to idle workers.",
+	  M_ONE(st_wakeups_sent) },
+	{ "wschatd_bus_lag_bytes", "gauge",
+	  "Bus bytes published that this worker had not read at the end "
+	  "of its last pass, summed over the rings.",
+	  M_ONE(st_bus_lag) },
+};
+
+#undef M_ONE
+#undef M_ARR
+#define METRICS_NFAMILIES \
+	(sizeof(metrics_families) / sizeof(metrics_families[0]))
+
+/* A copy of one live worker's block, so every family sees one state. */
+struct metrics_slot {
+	unsigned	 id;
+	uint64_t	 w[SHM_ST_WORDS];
+};
+
+static void
+metrics_head(struct metrics_buf *b, const char *name, const char *type,
+    const char *help)
+{
+	metrics_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+	    type);
+}
+
+/*
+ * Format every metric of the region.  Returns a NUL-terminated text that
+ * the caller frees, its length in *lenp; NULL if out of memory.  Any
+ * process that maps the region; it only reads it.
+ */
+char *
+metrics_format(const struct shm_region *reg, size_t *lenp)
+{
+	struct metrics_buf		 b = { NULL, 0, 0, 0 };
+	const struct metrics_family	*f;
+	struct metrics_slot		*slots;
+	struct shm_stats		*st;
+	_Atomic uint64_t		*words;
+	unsigned			 i, j, k, n = 0;
+	size_t				 fi;
+
+	/* The last block is the master's ring's: no worker counts there. */
+	slots = calloc(reg->hdr->sh_nrings, sizeof(*slots));
+	b.cap = 8192;
+	if (slots == NULL || (b.p = malloc(b.cap)) == NULL) {
+		free(slots);
+		return (NULL);
+	}
+	for (i = 0; i + 1 < reg->hdr->sh_nrings; i++) {
+		st = shm_region_stats(reg, i);
+		/* Acquire: pairs with shm_stats_attach(); the words below
+		 * are this worker's, not a predecessor's. */
+		if (atomic_load_explicit(&st->st_pid,
+		    memory_order_acquire) == 0)
+			continue;
+		slots[n].id = i;
+		words = &st->st_pid;
+		/* Relaxed: each word on its own; no order between them. */
+		for (k = 0; k < SHM_ST_WORDS; k++)
+			slots[n].w[k] = atomic_load_explicit(&words[k],
+			    memory_order_relaxed);
+		n++;
+	}
+
+	metrics_head(&b, "wschatd_build_info", "gauge",
+	    "Always 1; the version is a label.");
+	metrics_printf(&b, "wschatd_build_info{version=\"%s\"} 1\n",
+	    WSCHATD_VERSION);
+	metrics_head(&b, "wschatd_workers", "gauge",
+	    "Workers running (those labelled worker below).");
+	metrics_printf(&b, "wschatd_workers %u\n", n);
+	metrics_head(&b, "wschatd_users_online", "gauge",
+	    "Names online, server-wide: WebSocket and line users.");
+	/* Relaxed: a gauge. */
+	metrics_printf(&b, "wschatd_users_online %u\n",
+	    (unsigned)atomic_load_explicit(&reg->hdr->sh_users,
+	    memory_order_relaxed));
+
+	/* Relaxed: counters only the master writes, read on their own. */
+	metrics_head(&b, "wschatd_reloads_total", "counter",
+	    "Configuration reloads done (SIGHUP with a good file).");
+	metrics_printf(&b, "wschatd_reloads_total %llu\n", (unsigned long long)
+	    atomic_load_explicit(&reg->hdr->sh_reloads, memory_order_relaxed));
+	metrics_head(&b, "wschatd_worker_respawns_total", "counter",
+	    "Workers that died and were started again.");
+	metrics_printf(&b, "wschatd_worker_respawns_total %llu\n",
+	    (unsigned long long)atomic_load_explicit(&reg->hdr->sh_respawns,
+	    memory_order_relaxed));
+
+	for (fi = 0; fi < METRICS_NFAMILIES; fi++) {
+		f = &metrics_families[fi];
+		metrics_head(&b, f->name, f->type, f->help);
+		for (i = 0; i < n; i++)
+			for (j = 0; j < f->n; j++) {
+				metrics_printf(&b, "%s{worker=\"%u\"", f->name,
+				    slots[i].id);
+				if (f->label != NULL)
+					metrics_printf(&b, ",%s=\"%s\"",
+					    f->label, f->values[j]);
+				metrics_printf(&b, "} %llu\n",
+				    (unsigned long long)
+				    slots[i].w[f->off / 8 + j]);
+			}
+	}
+	free(slots);
+	if (b.failed) {
+		free(b.p);
+		return (NULL);
+	}
+	*lenp = b.len;
+	return (b.p);
+}
