@@ -18,6 +18,7 @@ import time
 import websockets
 
 import wstest
+from test_metrics import scrape
 from wstest import Daemon, RawWS, wait_for
 
 _state = {}
@@ -142,6 +143,7 @@ def test_killed_worker_is_respawned_others_unaffected():
         assert len(new) == 1, (before, after)
         newpid = new.pop()
         assert re.search(r"worker \d+ started, pid %d" % newpid, d.log())
+        assert scrape(d).get("wschatd_worker_respawns_total") >= 1
 
         survivors = [c for c, o in zip(conns, owners) if o != victim]
         victims = [c for c, o in zip(conns, owners) if o == victim]
