@@ -485,28 +485,68 @@ cfg_set_kv(struct cfg *c, const char *kv, char **cause)
 	return (cfg_apply(c, k, eq + 1, cause));
 }
 
+/* Errors of one file, one a line; past CFG_MAX_ERRORS only counted. */
+#define CFG_MAX_ERRORS	20
+
+struct cfg_errors {
+	char		*text;
+	unsigned	 n;
+};
+
+static void	 cfg_errors_add(struct cfg_errors *, const char *, unsigned,
+		    const char *, ...)
+		    __attribute__((__format__(printf, 4, 5)));
+
+static void
+cfg_errors_add(struct cfg_errors *errs, const char *file, unsigned lineno,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg, *all;
+
+	if (errs->n++ >= CFG_MAX_ERRORS)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal("%s: vasprintf", __func__);
+	va_end(ap);
+	xasprintf(&all, "%s%s%s:%u: %s", errs->text ? errs->text : "",
+	    errs->text ? "\n" : "", file, lineno, msg);
+	free(errs->text);
+	free(msg);
+	errs->text = all;
+}
+
+/*
+ * Parse a configuration text.  Every bad line is reported, not only the
+ * first: *cause gets one "FILE:LINE: reason" a line.  Returns 0, or -1
+ * if any line was bad (the good ones are applied all the same: the
+ * caller throws the result away).
+ */
 int
 cfg_parse(struct cfg *c, const char *file, const char *text, size_t len,
     char **cause)
 {
-	char		 line[4096], *p, *e, *key, *val, *why = NULL;
-	size_t		 i = 0, n;
-	unsigned	 lineno = 0;
+	struct cfg_errors	 errs = { NULL, 0 };
+	char			 line[4096], *p, *e, *key, *val, *why = NULL;
+	size_t			 i = 0, n;
+	unsigned		 lineno = 0;
 
 	while (i < len) {
 		lineno++;
 		for (n = 0; i + n < len && text[i + n] != '\n'; n++)
 			;
 		if (n >= sizeof(line)) {
-			xasprintf(cause, "%s:%u: line too long", file, lineno);
-			return (-1);
+			cfg_errors_add(&errs, file, lineno, "line too long");
+			i += n + 1;
+			continue;
 		}
 		memcpy(line, text + i, n);
 		line[n] = '\0';
 		i += n + 1;
 		if (memchr(line, '\0', n) != NULL) {
-			xasprintf(cause, "%s:%u: NUL byte", file, lineno);
-			return (-1);
+			cfg_errors_add(&errs, file, lineno, "NUL byte");
+			continue;
 		}
 		/* A comment runs from '#' at the start or after blanks. */
 		for (p = line; *p != '\0'; p++)
@@ -536,17 +576,25 @@ cfg_parse(struct cfg *c, const char *file, const char *text, size_t len,
 			val[n - 1] = '\0';
 			val++;
 		} else if (*val == '\0') {
-			xasprintf(cause, "%s:%u: %s: value missing", file,
-			    lineno, key);
-			return (-1);
+			cfg_errors_add(&errs, file, lineno, "%s: value missing",
+			    key);
+			continue;
 		}
 		if (cfg_set(c, key, val, &why) == -1) {
-			xasprintf(cause, "%s:%u: %s", file, lineno, why);
+			cfg_errors_add(&errs, file, lineno, "%s", why);
 			free(why);
-			return (-1);
+			why = NULL;
 		}
 	}
-	return (0);
+	if (errs.n == 0)
+		return (0);
+	if (errs.n > CFG_MAX_ERRORS)
+		xasprintf(cause, "%s\n%s: %u more errors", errs.text, file,
+		    errs.n - CFG_MAX_ERRORS);
+	else
+		*cause = errs.text, errs.text = NULL;
+	free(errs.text);
+	return (-1);
 }
 
 int

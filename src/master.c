@@ -556,7 +556,7 @@ static void
 master_reload(void)
 {
 	struct cfg		*ncfg, *ocfg = master_cfg;
-	char			*cause = NULL;
+	char			*cause = NULL, *p;
 	int			 http[WSCHATD_MAX_WORKERS];
 	int			 line[WSCHATD_MAX_WORKERS];
 	const char		*dest;
@@ -641,6 +641,8 @@ master_reload(void)
 		free(ocfg);
 	return;
 refuse:
+	for (p = cause; (p = strchr(p, '\n')) != NULL; p++)
+		*p = ';';	/* one log line: every error of the file */
 	log_warnx("reload refused, the running configuration stays: %s",
 	    cause);
 	free(cause);

@@ -361,7 +361,7 @@ int
 main(int argc, char *argv[])
 {
 	struct cfg	 cfg;
-	char		*cause = NULL;
+	char		*cause = NULL, *line, *last;
 	const char	*dest;
 	int		 ch, foreground = 0, test = 0, debug = 0, ready = -1;
 	int		 rv;
@@ -451,7 +451,10 @@ main(int argc, char *argv[])
 	cfg_clear(&cfg);
 	return (rv);
 bad:
-	fprintf(stderr, "%s: %s\n", WSCHATD_NAME, cause);
+	/* One error a line (cfg_parse reports every bad line). */
+	for (line = strtok_r(cause, "\n", &last); line != NULL;
+	    line = strtok_r(NULL, "\n", &last))
+		fprintf(stderr, "%s: %s\n", WSCHATD_NAME, line);
 	free(cause);
 	wschatd_pidfile_close();
 	cfg_clear(&cfg);

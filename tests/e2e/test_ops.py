@@ -156,10 +156,14 @@ def test_bad_config_names_file_and_line():
         rc, out = d.start()
         assert rc == 1, out
         assert "%s:%d: log_level" % (d.conf, len(d.lines) + 2) in out, out
-        write_conf(d.conf, d.lines + ["no_such_key 1"])
+        # -t reports every bad line, not only the first.
+        write_conf(d.conf, d.lines + ["no_such_key 1", "workers 2",
+                                      "max_headers lots"])
         rc, out = run(["-t", "-c", d.conf])
-        assert rc == 1 and "%s:%d: unknown setting" % (
-            d.conf, len(d.lines) + 1) in out, out
+        assert rc == 1, out
+        assert "%s:%d: unknown setting" % (d.conf, len(d.lines) + 1) in out
+        assert "%s:%d: max_headers: bad number" % (
+            d.conf, len(d.lines) + 3) in out, out
         write_conf(d.conf, d.lines + ["user no-such-user-here"])
         rc, out = run(["-t", "-c", d.conf])
         assert rc == 1 and "no such user" in out, out

@@ -187,6 +187,30 @@ Test(cfg, reports_file_and_line)
 	free(cause);
 }
 
+Test(cfg, reports_every_bad_line)
+{
+	char	*cause = NULL;
+	char	 text[2048];
+	size_t	 i;
+
+	cr_assert_eq(parse("bogus 1\nworkers 2\nlog_level loud\necho\n",
+	    &cause), -1);
+	cr_assert_str_eq(cause, "test.conf:1: unknown setting \"bogus\"\n"
+	    "test.conf:3: log_level: \"loud\": not error, warning, info or "
+	    "debug\ntest.conf:4: echo: value missing");
+	free(cause);
+	cause = NULL;
+	/* A file of nothing but errors: the first 20, then a count. */
+	text[0] = '\0';
+	for (i = 0; i < 25; i++)
+		strcat(text, "x 1\n");
+	cr_assert_eq(parse(text, &cause), -1);
+	cr_assert_not_null(strstr(cause, "test.conf:20: unknown"));
+	cr_assert_null(strstr(cause, "test.conf:21:"));
+	cr_assert_not_null(strstr(cause, "test.conf: 5 more errors"));
+	free(cause);
+}
+
 Test(cfg, empty_quotes_unset_a_string)
 {
 	cr_assert_eq(parse("allowed_origins \"x\"\nallowed_origins \"\"\n",
