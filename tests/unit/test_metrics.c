@@ -15,6 +15,12 @@
 #include "wschatd.h"
 #include "unit.h"
 
+/*
+ * Samples without a worker label: build_info, workers, users_online,
+ * reloads_total, worker_respawns_total.
+ */
+#define METRICS_GLOBAL	5
+
 static struct shm_region	 reg;
 
 static void
@@ -185,7 +191,7 @@ Test(metrics, no_live_worker_still_declares_every_family)
 	size_t	 len;
 
 	text = format(&len);
-	cr_assert_eq(check_exposition(text), 3, "%s", text);
+	cr_assert_eq(check_exposition(text), METRICS_GLOBAL, "%s", text);
 	cr_assert_not_null(strstr(text, "\nwschatd_workers 0\n"));
 	cr_assert_not_null(strstr(text, "# TYPE wschatd_bus_lag_bytes gauge\n"));
 	free(text);
@@ -204,7 +210,8 @@ Test(metrics, many_workers_outgrow_the_first_buffer)
 	text = metrics_format(&big, &len);
 	cr_assert_not_null(text);
 	cr_assert_gt(len, 8192);
-	cr_assert_eq(check_exposition(text), 3 + 64 * (SHM_ST_WORDS - 1));
+	cr_assert_eq(check_exposition(text), METRICS_GLOBAL +
+	    64 * (SHM_ST_WORDS - 1));
 	snprintf(want, sizeof(want),
 	    "\nwschatd_bus_lag_bytes{worker=\"63\"} 0\n");
 	cr_assert_not_null(strstr(text, want));
