@@ -944,6 +944,9 @@ chatbench_result(struct chatbench_result *r)
 	    (st.t_last_rx - st.t_send) / 1e9 : 0;
 	r->rate = r->win > 0 ? st.accepted / r->win : 0;
 	r->send_s = st.t_end > st.t_send ? (st.t_end - st.t_send) / 1e9 : 0;
+	/* Nothing sent: no send phase to speak of, no CPU share of it. */
+	if (st.sent == 0)
+		r->send_s = 0;
 	r->srv_cpu = st.srv_end.cpu - st.srv_send.cpu;
 	r->cpu_per_m = st.accepted > 0 ? r->srv_cpu * 1e6 / st.accepted : 0;
 	r->rss_per_conn = ws->ready > 0 ?
