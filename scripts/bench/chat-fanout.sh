@@ -136,7 +136,7 @@ for size in $SIZES; do
 	done
 done
 
-echo "size: content bytes; p50/p99: a sender's own message back, ms;" \
+echo "size: content bytes; p50/p99: send to each delivery, ms;" \
     "cpu: the workers' user+sys s;"
 echo "cpu/M: worker CPU s per million deliveries; client: chatbench's" \
     "CPU s; rc: chatbench, daemon; log: lines worth a look"

@@ -1,27 +1,36 @@
 /*
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
- * chatbench.c: a chat fan-out load generator for wschatd's /ws endpoint.
+ * chatbench.c: a chat fan-out load generator, for wschatd's /ws endpoint
+ * and for plain WebSocket broadcast servers (the peers of compare.sh).
  * One process and one libevent loop open many client connections (real
  * RFC 6455 handshakes, Sec-WebSocket-Accept checked, as in wsbench.c) and
- * wait until every one has received the chat's "handshake" message, so
- * all of them are in the lobby.  Then the first few connections, the
- * senders, send raw text frames, which the server broadcasts as "user"
- * messages to every connection, the sender included.  Every connection
- * finds the "content" string in each message it receives, checks each
- * sender's sequence numbers (no gap, no duplicate, no reordering) and
- * counts deliveries; a sender also times its own message's way back.  The
- * run ends by itself (everything delivered, nothing delivered for a while,
- * or a hard deadline) and prints a summary whose last line is
- * machine-readable.  Connecting, handshakes, framing, closes, the phases
- * of the run and its timers are wsclient.c's, shared with wsbench.c: this
- * file has the greeting, the messages and the report.  Starting and
- * watching the daemon is left to the scripts next to it (chat-fanout.sh).
+ * wait until every one is ready: upgraded (-M raw), greeted with the
+ * chat's "handshake" message (-M text), or also logged in (-M chat).  Then
+ * it waits until the server has gone quiet (login announcements drained)
+ * and the first few connections, the senders, send for -D seconds (or -m
+ * messages each), at a set rate or as fast as a window of messages in
+ * flight allows.  Every message goes to every connection, the sender
+ * included.  Every connection reads everything (fragments, pings, closes),
+ * checks each sender's sequence numbers (no gap, no duplicate, no
+ * reordering) and the payload, counts deliveries and times each one from
+ * the send time the payload carries into one log-linear histogram.  Given
+ * the server's PIDs (-P) it reads their CPU time over the send phase and
+ * their RSS before and after connecting from /proc.  The run ends by
+ * itself (everything delivered, nothing delivered for a while, or a hard
+ * deadline) and prints a summary whose last line is machine-readable.
+ * Connecting, handshakes, framing, closes, the phases of the run and its
+ * timers are wsclient.c's, shared with wsbench.c: this file has the
+ * greeting, the messages and the report.  Starting and watching the
+ * servers is left to the scripts next to it (compare.sh, chat-fanout.sh).
  *
- * A message's content is "S<sender>:<seq>:" padded with 'x' to -z bytes:
- * only [A-Za-z0-9:], so the server's compact JSON carries it without
- * escapes and a byte scan for "content":" finds it.  The JSON messages
- * of the /ws chat are parsed no further than that.
+ * A payload is "S<sender>:<seq>:<ns>:" padded with 'x' to -z bytes, <ns>
+ * its send time in nanoseconds since the run began: only [A-Za-z0-9:],
+ * so wschatd's compact JSON carries it without escapes and a byte scan for
+ * "content":" finds it.  The JSON messages of the /ws chat are parsed no
+ * further than that.  -M raw takes a text message to be payloads joined
+ * by newlines, as the gorilla hub's writePump joins what it has queued:
+ * each counts as a delivery, and the report tells frames from messages.
  */
 
 /* memmem(3).  configure defines it too (AC_USE_SYSTEM_EXTENSIONS). */
@@ -51,13 +60,26 @@
 #define CHATBENCH_PATH		"/ws"
 #define CHATBENCH_STALL		5	/* s without a delivery: give up */
 #define CHATBENCH_MSG_MAX	(64U << 20)	/* largest message accepted */
-#define CHATBENCH_RATE_RING	4096	/* -r: most messages in flight */
+#define CHATBENCH_RATE_MAX	4096	/* -r: most messages in flight */
 #define CHATBENCH_TICK_US	1000	/* -r: pacing timer */
+#define CHATBENCH_QUIET_MS	250	/* no chatter this long: send */
 #define CHATBENCH_WINDOW	8
 #define CHATBENCH_DEADLINE	60
+#define CHATBENCH_PIDS		16	/* most server processes, -P */
+#define CHATBENCH_LOGIN_MAX	64	/* -M chat: the login command */
 
+enum chatbench_mode {
+	CHATBENCH_TEXT,		/* raw text to wschatd, JSON "user" back */
+	CHATBENCH_CHAT,		/* JSON login and "user" both ways */
+	CHATBENCH_RAW		/* raw text both ways: broadcast servers */
+};
+
+static const char *const chatbench_modes[] = { "text", "chat", "raw" };
 static const char chatbench_greeting[] = "{\"type\":\"handshake\"";
+static const char chatbench_login[] = "{\"type\":\"login\"";
 static const char chatbench_ckey[] = "\"content\":\"";
+static const char chatbench_user_head[] = "{\"type\":\"user\",\"content\":\"";
+static const char chatbench_user_tail[] = "\"}";
 
 /* What one receiver knows about one sender. */
 struct chatbench_track {
@@ -69,37 +91,53 @@ struct chatbench_conn {
 	struct wsclient_conn	 wc;		/* first: wsclient's part */
 	struct evbuffer		*frag;		/* a fragmented message */
 	struct chatbench_track	*track;		/* one per sender */
-	uint64_t		*ts;		/* sender: send times, by seq */
-	int			 inlobby;	/* greeted before the run */
+	int			 greeted;	/* -M text/chat: handshake seen */
+	int			 inlobby;	/* ready before the run */
 	int			 closed_early;	/* by the server, while open */
 	char			 local[64];	/* as the server's "from" */
 	int			 complete;	/* counted in st.complete */
-	int			 sent_all;	/* counted in st.senders_done */
 	uint64_t		 accepted;	/* chat messages, each once */
 	uint64_t		 tx_seq;	/* sender: messages sent */
 };
 
+/* Server processes named by -P: CPU ticks and RSS summed over them. */
+struct chatbench_srv {
+	double		 cpu;		/* utime + stime, s */
+	double		 rss;		/* VmRSS, bytes */
+};
+
 static struct {
 	struct wsclient_target	 t;	/* -c -d -h -k -p -q */
+	enum chatbench_mode	 mode;
 	unsigned		 senders;
 	uint64_t		 msgs;
-	unsigned		 rate;		/* messages/s per sender */
+	double			 rate;		/* messages/s per sender */
+	double			 total_rate;	/* -R */
 	unsigned		 window;
 	size_t			 size;
 	unsigned		 stall;
+	unsigned		 duration;	/* -D: s of sending, 0: -m */
+	unsigned		 hold;		/* -H: s between ready and send */
+	unsigned		 logins;	/* -M chat: the first N log in */
+	int			 logins_set;
+	int			 npids;
+	pid_t			 pids[CHATBENCH_PIDS];
 	int			 verbose;
 } opt = {
 	{ "127.0.0.1", "8080", CHATBENCH_PATH, 100, 0, WSCLIENT_INFLIGHT, 0,
 	    CHATBENCH_DEADLINE, 0 },
-	1, 1000, 0, CHATBENCH_WINDOW, 64, CHATBENCH_STALL, 0
+	CHATBENCH_TEXT, 1, 1000, 0, 0, CHATBENCH_WINDOW, 64, CHATBENCH_STALL,
+	0, 0, 0, 0, 0, { 0 }, 0
 };
 
 static struct {
-	unsigned	 upgraded;
 	unsigned	 nsenders;	/* senders among the ready */
 	unsigned	 complete;	/* receivers with everything, or gone */
-	unsigned	 senders_done;	/* conns with nothing more to send */
+	unsigned	 logged_in;
+	int		 sending;	/* the send phase has begun */
+	int		 send_over;	/* and ended: st.sent is final */
 	uint64_t	 sent;
+	uint64_t	 frames;	/* data messages in the send phase */
 	uint64_t	 deliveries;	/* chat messages received, all */
 	uint64_t	 accepted;	/* each (receiver, message) once */
 	uint64_t	 gaps;		/* sequence jumps forward */
@@ -108,38 +146,57 @@ static struct {
 	uint64_t	 corrupt;	/* ours, but wrong length or padding */
 	uint64_t	 foreign;	/* content that is not ours */
 	uint64_t	 other;		/* messages without content */
-	uint64_t	 deferred;	/* -r: sends put off, ring full */
-	uint64_t	 t_first_rx;
+	uint64_t	 deferred;	/* -r: sends put off, too many out */
+	uint64_t	 t_send;	/* the send phase began */
+	uint64_t	 t_send_end;	/* the last message was sent */
+	uint64_t	 t_end;		/* all delivered, or given up */
 	uint64_t	 t_last_rx;
-	uint64_t	 t_sent_all;
+	uint64_t	 t_last_other;	/* last message that was no delivery */
+	double		 own_cpu0, own_cpu1;
+	struct chatbench_srv	 srv_start, srv_ready, srv_send, srv_end;
+	int		 srv_gone;	/* a server process vanished */
 	int		 stalled;
 } st;
 
 static struct event_base	*chatbench_base;
 static struct chatbench_conn	*chatbench_conns;
 static struct chatbench_track	*chatbench_tracks;
-static uint64_t			 chatbench_ring;	/* ts[] slots, 2^n */
 static uint8_t			*chatbench_txbuf;
 static struct event		*chatbench_pace_ev, *chatbench_watch_ev;
+static struct event		*chatbench_settle_ev, *chatbench_end_ev;
 static struct wsclient_hist	 chatbench_lat;
+
+static void	chatbench_sent_check(void);
 
 static void __attribute__((noreturn))
 chatbench_usage(void)
 {
 	fprintf(stderr,
-"usage: chatbench [-qv] [-h host] [-p port] [-c conns] [-s senders]\n"
-"                 [-m msgs] [-r rate] [-w window] [-z size] [-d seconds]\n"
-"                 [-k inflight] [-t seconds]\n"
+"usage: chatbench [-qv] [-h host] [-p port] [-u path] [-M mode] [-c conns]\n"
+"                 [-s senders] [-D seconds | -m msgs] [-r rate | -R rate]\n"
+"                 [-w window] [-z size] [-l logins] [-H seconds]\n"
+"                 [-P pid,...] [-d seconds] [-k inflight] [-t seconds]\n"
 "  -h HOST      server address (127.0.0.1)\n"
-"  -p PORT      server port (8080); the chat is on /ws\n"
+"  -p PORT      server port (8080)\n"
+"  -u PATH      WebSocket path (/ws)\n"
+"  -M MODE      text: raw text to wschatd's chat, JSON back (default);\n"
+"               chat: JSON both ways, connections log in first;\n"
+"               raw: raw text both ways (plain broadcast servers;\n"
+"               newline-joined messages in one frame count one by one)\n"
 "  -c CONNS     connections, all of them receivers (100)\n"
 "  -s SENDERS   the first SENDERS connections also send (1)\n"
-"  -m MSGS      messages per sender (1000)\n"
+"  -D SECONDS   send for this long (0: until -m messages are sent)\n"
+"  -m MSGS      messages per sender (1000; no limit with -D)\n"
 "  -r RATE      messages per second per sender, 0 = as fast as the\n"
 "               window allows (0)\n"
+"  -R RATE      messages per second, all senders together\n"
 "  -w WINDOW    -r 0: most messages of a sender sent but not yet back\n"
 "               at that sender (%d)\n"
-"  -z SIZE      bytes of content per message (64)\n"
+"  -z SIZE      bytes of payload per message (64)\n"
+"  -l LOGINS    -M chat: only the first LOGINS connections log in (all)\n"
+"  -H SECONDS   wait this long between ready and sending (0)\n"
+"  -P PIDS      the server's processes, comma-separated: their CPU time\n"
+"               over the send phase and RSS per connection\n"
 "  -d SECONDS   hard deadline for the whole run (%d)\n"
 "  -k INFLIGHT  most handshakes in flight at once (%d)\n"
 "  -t SECONDS   stop when nothing was delivered for this long (%d)\n"
@@ -156,6 +213,66 @@ chatbench_is_sender(const struct chatbench_conn *c)
 	return (c->wc.id < opt.senders);
 }
 
+/* -P: one process's utime + stime and VmRSS, added to *s; -1 if gone. */
+static int
+chatbench_srv_add(pid_t pid, struct chatbench_srv *s, long hz, long page)
+{
+	char			 path[64], buf[1024], *p;
+	unsigned long long	 ut, stime, rss;
+	FILE			*f;
+	size_t			 n;
+	int			 i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (-1);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The command name may hold anything: fields count from its ")". */
+	if ((p = strrchr(buf, ')')) == NULL)
+		return (-1);
+	p++;
+	/* utime and stime are fields 14 and 15, rss 24; ")" ends field 2. */
+	for (i = 3; i < 14 && p != NULL; i++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p, " %llu %llu", &ut, &stime) != 2)
+		return (-1);
+	for (; i < 24 && p != NULL; i++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p, " %llu", &rss) != 1)
+		return (-1);
+	s->cpu += (double)(ut + stime) / hz;
+	s->rss += (double)rss * page;
+	return (0);
+}
+
+/* -P: the server's processes now, summed. */
+static void
+chatbench_srv_sample(struct chatbench_srv *s)
+{
+	static long	 hz, page;
+	int		 i;
+
+	if (hz == 0) {
+		hz = sysconf(_SC_CLK_TCK);
+		page = sysconf(_SC_PAGESIZE);
+	}
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < opt.npids; i++)
+		if (chatbench_srv_add(opt.pids[i], s, hz, page) == -1)
+			st.srv_gone = 1;
+}
+
+static double
+chatbench_own_cpu(void)
+{
+	double	 u, s;
+
+	wsclient_cpu(&u, &s);
+	return (u + s);
+}
+
 /* Counted as done: it has everything, or it never will. */
 static void
 chatbench_conn_complete(struct chatbench_conn *c)
@@ -166,16 +283,39 @@ chatbench_conn_complete(struct chatbench_conn *c)
 	}
 }
 
+/* After the send phase: c has every message sent, or is gone. */
 static void
-chatbench_conn_sent_all(struct chatbench_conn *c)
+chatbench_conn_check(struct chatbench_conn *c)
 {
-	if (!c->sent_all) {
-		c->sent_all = 1;
-		st.senders_done++;
-		if (st.senders_done == opt.t.conns &&
-		    wsclient_phase() == WSCLIENT_RUN)
-			st.t_sent_all = wsclient_now();
-	}
+	if (st.send_over && (c->accepted >= st.sent ||
+	    c->wc.state != WSCLIENT_OPEN || !c->inlobby))
+		chatbench_conn_complete(c);
+}
+
+/* The send phase is over; the measurement ends with the last delivery. */
+static void
+chatbench_send_end(void)
+{
+	unsigned	 i;
+
+	if (st.send_over)
+		return;
+	st.send_over = 1;
+	st.t_send_end = wsclient_now();
+	event_del(chatbench_pace_ev);
+	for (i = 0; i < opt.t.conns; i++)
+		chatbench_conn_check(&chatbench_conns[i]);
+}
+
+/* The end of the measurement: all delivered, or given up waiting. */
+static void
+chatbench_measure_end(void)
+{
+	if (st.t_end != 0 || !st.sending)
+		return;
+	st.t_end = wsclient_now();
+	st.own_cpu1 = chatbench_own_cpu();
+	chatbench_srv_sample(&st.srv_end);
 }
 
 /* wsclient's lost hook: the server closed or reset an open connection. */
@@ -186,7 +326,8 @@ chatbench_lost(struct wsclient_conn *wc)
 
 	c->closed_early = 1;
 	chatbench_conn_complete(c);
-	chatbench_conn_sent_all(c);
+	if (chatbench_is_sender(c))
+		chatbench_sent_check();
 }
 
 /* wsclient's freed hook.  The struct stays: it is in chatbench_conns. */
@@ -200,31 +341,39 @@ chatbench_freed(struct wsclient_conn *wc)
 		c->frag = NULL;
 	}
 	chatbench_conn_complete(c);
-	chatbench_conn_sent_all(c);
 }
 
 /*
- * The next chat message of sender c: "S<id>:<seq>:" and 'x' up to
- * opt.size, built in place after the room left for the frame header.
+ * The next message of sender c: "S<id>:<seq>:<ns>:" and 'x' up to
+ * opt.size, wrapped in a JSON "user" command for -M chat, built in place
+ * after the room left for the frame header.
  */
 static void
 chatbench_send_msg(struct chatbench_conn *c)
 {
 	uint8_t		*p = chatbench_txbuf + WSCLIENT_FRAME_HEAD;
-	uint64_t	 seq = c->tx_seq;
-	size_t		 n;
+	size_t		 n, h = 0;
 
-	n = (size_t)snprintf((char *)p, 48, "S%u:%" PRIu64 ":", c->wc.id, seq);
+	if (opt.mode == CHATBENCH_CHAT) {
+		h = sizeof(chatbench_user_head) - 1;
+		memcpy(p, chatbench_user_head, h);
+	}
+	n = (size_t)snprintf((char *)p + h, 64, "S%u:%" PRIu64 ":%" PRIu64 ":",
+	    c->wc.id, c->tx_seq, wsclient_now() - wsclient_stats()->t0);
 	if (n < opt.size) {
-		memset(p + n, 'x', opt.size - n);
+		memset(p + h + n, 'x', opt.size - n);
 		n = opt.size;
 	}
-	c->ts[seq & (chatbench_ring - 1)] = wsclient_now();
+	n += h;
+	if (opt.mode == CHATBENCH_CHAT) {
+		memcpy(p + n, chatbench_user_tail, 2);
+		n += 2;
+	}
 	wsclient_frame_write(c->wc.bev, WSCLIENT_OP_TEXT, chatbench_txbuf, n);
 	c->tx_seq++;
 	st.sent++;
 	if (c->tx_seq == opt.msgs)
-		chatbench_conn_sent_all(c);
+		chatbench_sent_check();
 }
 
 /* Messages of c sent but not yet back at c. */
@@ -234,16 +383,37 @@ chatbench_in_flight(const struct chatbench_conn *c)
 	return (c->tx_seq - c->track[c->wc.id].t_next);
 }
 
+/* May c send now: still open, within -m and within the send phase. */
+static int
+chatbench_may_send(const struct chatbench_conn *c)
+{
+	return (st.sending && !st.send_over && c->wc.state == WSCLIENT_OPEN &&
+	    c->tx_seq < opt.msgs);
+}
+
 /* -r 0: keep the window full. */
 static void
 chatbench_fill(struct chatbench_conn *c)
 {
-	while (c->wc.state == WSCLIENT_OPEN && c->tx_seq < opt.msgs &&
-	    chatbench_in_flight(c) < opt.window)
+	while (chatbench_may_send(c) && chatbench_in_flight(c) < opt.window)
 		chatbench_send_msg(c);
 }
 
-/* -r: send what is due by now, at most chatbench_ring in flight. */
+/* Without -D: the send phase ends once every sender sent -m messages. */
+static void
+chatbench_sent_check(void)
+{
+	unsigned	 i;
+
+	if (opt.duration > 0 || st.send_over)
+		return;
+	for (i = 0; i < opt.senders && i < opt.t.conns; i++)
+		if (chatbench_may_send(&chatbench_conns[i]))
+			return;
+	chatbench_send_end();
+}
+
+/* -r: send what is due by now, at most CHATBENCH_RATE_MAX in flight. */
 static void
 chatbench_pace_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -251,26 +421,22 @@ chatbench_pace_cb(evutil_socket_t fd, short what, void *arg)
 	uint64_t		 due;
 	unsigned		 i;
 
-	if (wsclient_phase() != WSCLIENT_RUN) {
+	if (wsclient_phase() != WSCLIENT_RUN || st.send_over) {
 		event_del(chatbench_pace_ev);
 		return;
 	}
-	due = (wsclient_now() - wsclient_stats()->t_run) / 1000 * opt.rate /
-	    1000000 + 1;
-	if (due > opt.msgs)
-		due = opt.msgs;
+	due = (uint64_t)((wsclient_now() - st.t_send) / 1e9 * opt.rate) + 1;
 	for (i = 0; i < opt.senders && i < opt.t.conns; i++) {
 		c = &chatbench_conns[i];
-		while (c->wc.state == WSCLIENT_OPEN && c->tx_seq < due) {
-			if (chatbench_in_flight(c) >= chatbench_ring) {
+		while (chatbench_may_send(c) && c->tx_seq < due) {
+			if (chatbench_in_flight(c) >= CHATBENCH_RATE_MAX) {
 				st.deferred++;
 				break;
 			}
 			chatbench_send_msg(c);
 		}
 	}
-	if (st.senders_done == opt.t.conns)
-		event_del(chatbench_pace_ev);
+	chatbench_sent_check();
 }
 
 /* Our end's address, to find the connection in the server's log. */
@@ -294,21 +460,30 @@ chatbench_local(struct chatbench_conn *c)
 static void
 chatbench_upgraded(struct wsclient_conn *wc)
 {
-	chatbench_local((struct chatbench_conn *)wc);
+	struct chatbench_conn	*c = (struct chatbench_conn *)wc;
+
+	if (chatbench_is_sender(c))
+		chatbench_local(c);
+	if (opt.mode == CHATBENCH_RAW) {
+		wsclient_conn_ready(wc);
+		c->inlobby = 1;
+		if (chatbench_is_sender(c))
+			st.nsenders++;
+		return;
+	}
 	/* Still in flight until the greeting: it bounds the server's work. */
-	st.upgraded++;
 	wc->state = WSCLIENT_GREETING;
 }
 
-/* Parse a decimal number of at most 10 digits at *pp; -1 if none. */
+/* Parse a decimal number of at most max digits at *pp; -1 if none. */
 static int64_t
-chatbench_number(const uint8_t **pp, const uint8_t *end)
+chatbench_number(const uint8_t **pp, const uint8_t *end, int max)
 {
 	const uint8_t	*p = *pp;
 	int64_t		 v = 0;
 	int		 n = 0;
 
-	while (p < end && *p >= '0' && *p <= '9' && n < 10) {
+	while (p < end && *p >= '0' && *p <= '9' && n < max) {
 		v = v * 10 + (*p++ - '0');
 		n++;
 	}
@@ -320,15 +495,13 @@ chatbench_number(const uint8_t **pp, const uint8_t *end)
 
 /* Sender s's message seq reached receiver c: check the order, count it. */
 static void
-chatbench_deliver(struct chatbench_conn *c, unsigned s, uint32_t seq)
+chatbench_deliver(struct chatbench_conn *c, unsigned s, uint32_t seq,
+    uint64_t now)
 {
 	struct chatbench_track	*t = &c->track[s];
 	struct chatbench_conn	*sc = &chatbench_conns[s];
-	uint64_t		 now = wsclient_now();
 
 	st.deliveries++;
-	if (st.t_first_rx == 0)
-		st.t_first_rx = now;
 	st.t_last_rx = now;
 	if (seq >= sc->tx_seq) {
 		st.foreign++;	/* never sent: not ours after all */
@@ -356,17 +529,94 @@ chatbench_deliver(struct chatbench_conn *c, unsigned s, uint32_t seq)
 	}
 	c->accepted++;
 	st.accepted++;
+	/* Our own, back: refill the window. */
+	if (s == c->wc.id && opt.rate == 0)
+		chatbench_fill(c);
+	chatbench_conn_check(c);
+}
 
-	if (s == c->wc.id) {
-		/* Our own, back: time it, then refill the window. */
-		if (sc->tx_seq - seq <= chatbench_ring)
-			wsclient_hist_add(&chatbench_lat,
-			    now - c->ts[seq & (chatbench_ring - 1)]);
-		if (opt.rate == 0)
-			chatbench_fill(c);
+/*
+ * One payload of len bytes at p: "S<s>:<seq>:<ns>:" then 'x' up to
+ * opt.size.  Counts it as a delivery, as corrupt or as not ours.
+ */
+static void
+chatbench_payload(struct chatbench_conn *c, const uint8_t *p, size_t len,
+    uint64_t now)
+{
+	const uint8_t	*q = p, *end = p + len;
+	int64_t		 s, seq, ts;
+	size_t		 want;
+
+	if (q == end || *q++ != 'S' ||
+	    (s = chatbench_number(&q, end, 10)) == -1 || q == end ||
+	    *q++ != ':' || (seq = chatbench_number(&q, end, 10)) == -1 ||
+	    q == end || *q++ != ':' ||
+	    (ts = chatbench_number(&q, end, 18)) == -1 || q == end ||
+	    *q++ != ':' || s >= opt.senders || s >= opt.t.conns ||
+	    seq > UINT32_MAX) {
+		st.foreign++;
+		return;
 	}
-	if (c->accepted == (uint64_t)st.nsenders * opt.msgs)
-		chatbench_conn_complete(c);
+	/* The whole payload: our prefix, then 'x' up to the size sent. */
+	want = (size_t)(q - p) < opt.size ? opt.size : (size_t)(q - p);
+	if (len != want || (want > (size_t)(q - p) && (p[want - 1] != 'x' ||
+	    *q != 'x'))) {
+		if (st.corrupt++ == 0)
+			wsclient_warnx("conn %u: message %" PRId64 " of "
+			    "sender %" PRId64 " has the wrong content",
+			    c->wc.id, seq, s);
+		return;
+	}
+	ts += wsclient_stats()->t0;
+	if ((uint64_t)ts <= now)
+		wsclient_hist_add(&chatbench_lat, now - (uint64_t)ts);
+	chatbench_deliver(c, (unsigned)s, (uint32_t)seq, now);
+}
+
+/*
+ * -M text and chat: the greeting, or the login reply (-M chat); after
+ * that, nothing.  Returns 1 if the message was one of those, 0 if not, -1
+ * if the connection failed.
+ */
+static int
+chatbench_greet(struct chatbench_conn *c, const uint8_t *p, size_t len)
+{
+	char	 name[CHATBENCH_LOGIN_MAX];
+	int	 n;
+
+	if (c->wc.state != WSCLIENT_GREETING)
+		return (0);
+	if (!c->greeted) {
+		if (len < sizeof(chatbench_greeting) - 1 ||
+		    memcmp(p, chatbench_greeting,
+		    sizeof(chatbench_greeting) - 1) != 0) {
+			wsclient_conn_fail(&c->wc, WSCLIENT_F_GREETING, 0);
+			return (-1);
+		}
+		c->greeted = 1;
+		if (opt.mode == CHATBENCH_CHAT && c->wc.id < opt.logins) {
+			n = snprintf(name, sizeof(name), "{\"type\":\"login\","
+			    "\"content\":\"b%u\"}", c->wc.id);
+			wsclient_frame_send(c->wc.bev, WSCLIENT_OP_TEXT,
+			    (uint8_t *)name, (size_t)n);
+			return (1);
+		}
+	} else {
+		/* Everyone's logins come by; ours names us. */
+		n = snprintf(name, sizeof(name), "%sb%u\"", chatbench_ckey,
+		    c->wc.id);
+		if (len < sizeof(chatbench_login) - 1 ||
+		    memcmp(p, chatbench_login,
+		    sizeof(chatbench_login) - 1) != 0 ||
+		    memmem(p, len, name, (size_t)n) == NULL)
+			return (1);
+		st.logged_in++;
+	}
+	wsclient_conn_ready(&c->wc);
+	c->inlobby = 1;
+	if (chatbench_is_sender(c))
+		st.nsenders++;
+	return (1);
 }
 
 /*
@@ -375,49 +625,37 @@ chatbench_deliver(struct chatbench_conn *c, unsigned s, uint32_t seq)
 static int
 chatbench_message(struct chatbench_conn *c, const uint8_t *p, size_t len)
 {
-	const uint8_t	*q, *end = p + len, *content;
-	int64_t		 s, seq;
-	size_t		 want, klen = sizeof(chatbench_ckey) - 1;
+	const uint8_t	*q, *end = p + len, *nl;
+	uint64_t	 now = wsclient_now();
+	size_t		 klen = sizeof(chatbench_ckey) - 1;
+	int		 rv;
 
-	if (c->wc.state == WSCLIENT_GREETING) {
-		if (len < sizeof(chatbench_greeting) - 1 ||
-		    memcmp(p, chatbench_greeting,
-		    sizeof(chatbench_greeting) - 1) != 0) {
-			wsclient_conn_fail(&c->wc, WSCLIENT_F_GREETING, 0);
-			return (-1);
+	if (opt.mode != CHATBENCH_RAW &&
+	    (rv = chatbench_greet(c, p, len)) != 0) {
+		st.t_last_other = now;
+		return (rv == -1 ? -1 : 0);
+	}
+	if (st.sending)
+		st.frames++;
+	if (opt.mode == CHATBENCH_RAW) {
+		for (q = p; q < end; q = nl + 1) {
+			if ((nl = memchr(q, '\n', (size_t)(end - q))) == NULL)
+				nl = end;
+			chatbench_payload(c, q, (size_t)(nl - q), now);
 		}
-		wsclient_conn_ready(&c->wc);
-		c->inlobby = 1;
-		if (chatbench_is_sender(c))
-			st.nsenders++;
 		return (0);
 	}
-	if ((q = memmem(p, len, chatbench_ckey, klen)) == NULL) {
+	/* wschatd's "user": the content string, ours without escapes. */
+	if ((q = memmem(p, len, chatbench_ckey, klen)) == NULL ||
+	    len < 14 || memcmp(p, "{\"type\":\"user\"", 14) != 0) {
 		st.other++;
+		st.t_last_other = now;
 		return (0);
 	}
-	content = q += klen;
-	if (q == end || *q++ != 'S' ||
-	    (s = chatbench_number(&q, end)) == -1 || q == end || *q++ != ':' ||
-	    (seq = chatbench_number(&q, end)) == -1 || q == end ||
-	    *q++ != ':' || s >= opt.senders || s >= opt.t.conns ||
-	    seq > UINT32_MAX) {
-		st.foreign++;
-		return (0);
-	}
-	/* The whole content: our prefix, then 'x' up to the size sent. */
-	want = (size_t)(q - content) < opt.size ? opt.size :
-	    (size_t)(q - content);
-	if ((size_t)(end - content) <= want || content[want] != '"' ||
-	    (want > (size_t)(q - content) && (content[want - 1] != 'x' ||
-	    *q != 'x'))) {
-		if (st.corrupt++ == 0)
-			wsclient_warnx("conn %u: message %" PRId64 " of "
-			    "sender %" PRId64 " has the wrong content",
-			    c->wc.id, seq, s);
-		return (0);
-	}
-	chatbench_deliver(c, (unsigned)s, (uint32_t)seq);
+	q += klen;
+	if ((nl = memchr(q, '"', (size_t)(end - q))) == NULL)
+		nl = end;
+	chatbench_payload(c, q, (size_t)(nl - q), now);
 	return (0);
 }
 
@@ -471,34 +709,44 @@ chatbench_data(struct wsclient_conn *wc, const struct wsclient_frame *f,
 	return (0);
 }
 
-/* wsclient's run hook: everyone is in the lobby, senders start. */
+/* -D: the send phase is over. */
 static void
-chatbench_run(void)
+chatbench_end_cb(evutil_socket_t fd, short what, void *arg)
 {
-	const struct wsclient_stats	*ws = wsclient_stats();
-	struct chatbench_conn		*c;
-	struct timeval			 tv = { 0, CHATBENCH_TICK_US };
-	unsigned			 i;
+	chatbench_send_end();
+	wsclient_check();
+}
 
-	st.t_last_rx = ws->t_run;
+/* The server is quiet and -H is over: senders start. */
+static void
+chatbench_send_start(void)
+{
+	struct timeval	 tv = { 0, CHATBENCH_TICK_US };
+	unsigned	 i;
+
+	st.own_cpu0 = chatbench_own_cpu();
+	chatbench_srv_sample(&st.srv_send);
+	st.srv_ready = st.srv_send;
+	st.t_send = st.t_last_rx = wsclient_now();
+	st.sending = 1;
 	if (!opt.t.quiet) {
-		printf("chatbench: %u of %u in the lobby in %.3f s (%u "
-		    "failed); %u senders start\n", ws->ready, opt.t.conns,
-		    (ws->t_run - ws->t0) / 1e9, ws->failed, st.nsenders);
+		printf("chatbench: sending: %u senders, %.3f s after the "
+		    "first connect\n", st.nsenders,
+		    (st.t_send - wsclient_stats()->t0) / 1e9);
 		fflush(stdout);
 	}
-	/* Receivers with nothing to wait for, senders with nothing to send. */
-	for (i = 0; i < opt.t.conns; i++) {
-		c = &chatbench_conns[i];
-		if (c->wc.state != WSCLIENT_OPEN || st.nsenders == 0 ||
-		    opt.msgs == 0)
-			chatbench_conn_complete(c);
-		if (!chatbench_is_sender(c) || c->wc.state != WSCLIENT_OPEN ||
-		    opt.msgs == 0)
-			chatbench_conn_sent_all(c);
-	}
-	if (st.nsenders == 0 || opt.msgs == 0)
+	if (st.nsenders == 0 || (opt.msgs == 0 && opt.duration == 0)) {
+		chatbench_send_end();
+		wsclient_check();
 		return;
+	}
+	if (opt.duration > 0) {
+		tv.tv_sec = opt.duration;
+		tv.tv_usec = 0;
+		evtimer_add(chatbench_end_ev, &tv);
+		tv.tv_sec = 0;
+		tv.tv_usec = CHATBENCH_TICK_US;
+	}
 	if (opt.rate > 0) {
 		event_add(chatbench_pace_ev, &tv);
 		chatbench_pace_cb(-1, 0, NULL);
@@ -506,38 +754,87 @@ chatbench_run(void)
 	}
 	for (i = 0; i < opt.senders && i < opt.t.conns; i++)
 		chatbench_fill(&chatbench_conns[i]);
+	chatbench_sent_check();
+}
+
+/*
+ * Every 10 ms before the send phase: once -H has passed since all were
+ * ready and nothing but deliveries came for CHATBENCH_QUIET_MS (the
+ * logins' announcements are through), start.
+ */
+static void
+chatbench_settle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t	 now = wsclient_now();
+
+	if (wsclient_phase() != WSCLIENT_RUN) {
+		event_del(chatbench_settle_ev);
+		return;
+	}
+	if (now - wsclient_stats()->t_run < opt.hold * 1000000000ULL ||
+	    now - st.t_last_other < CHATBENCH_QUIET_MS * 1000000ULL)
+		return;
+	event_del(chatbench_settle_ev);
+	chatbench_send_start();
+}
+
+/* wsclient's run hook: everyone is ready; wait for quiet, then send. */
+static void
+chatbench_run(void)
+{
+	const struct wsclient_stats	*ws = wsclient_stats();
+	struct timeval			 tv = { 0, 10000 };
+	unsigned			 i;
+
+	if (!opt.t.quiet) {
+		printf("chatbench: %u of %u ready in %.3f s (%u failed)%s\n",
+		    ws->ready, opt.t.conns, (ws->t_run - ws->t0) / 1e9,
+		    ws->failed, opt.mode == CHATBENCH_CHAT ?
+		    ", logged in" : "");
+		fflush(stdout);
+	}
+	/* Connections that never got ready have nothing to wait for. */
+	for (i = 0; i < opt.t.conns; i++)
+		if (chatbench_conns[i].wc.state != WSCLIENT_OPEN)
+			chatbench_conn_complete(&chatbench_conns[i]);
+	event_add(chatbench_settle_ev, &tv);
 }
 
 /* wsclient's finished hook: everything sent and delivered. */
 static int
 chatbench_finished(void)
 {
-	return (st.senders_done == opt.t.conns && st.complete == opt.t.conns);
+	if (st.send_over && st.complete == opt.t.conns) {
+		chatbench_measure_end();
+		return (1);
+	}
+	return (0);
 }
 
 /* Once a second in the run: a server that delivers nothing has stalled. */
 static void
 chatbench_watch_cb(evutil_socket_t fd, short what, void *arg)
 {
-	if (wsclient_phase() != WSCLIENT_RUN)
+	if (wsclient_phase() != WSCLIENT_RUN || !st.sending)
 		return;
 	if (opt.verbose)
 		wsclient_warnx("progress: %.1f s: %" PRIu64 " sent, %" PRIu64
 		    " deliveries, %u of %u receivers complete",
-		    (wsclient_now() - wsclient_stats()->t_run) / 1e9, st.sent,
+		    (wsclient_now() - st.t_send) / 1e9, st.sent,
 		    st.deliveries, st.complete, opt.t.conns);
 	if (wsclient_now() - st.t_last_rx >=
 	    (uint64_t)opt.stall * 1000000000ULL) {
 		st.stalled = 1;
+		chatbench_send_end();
+		chatbench_measure_end();
 		wsclient_warnx("nothing delivered for %u s (%" PRIu64
-		    " of %" PRIu64 " sent, %u of %u receivers complete); "
-		    "stopping", opt.stall, st.sent,
-		    (uint64_t)st.nsenders * opt.msgs, st.complete, opt.t.conns);
+		    " sent, %u of %u receivers complete); stopping",
+		    opt.stall, st.sent, st.complete, opt.t.conns);
 		wsclient_stop();
 	}
 }
 
-/* Set up the per-connection state: trackers for all, rings for senders. */
+/* Set up the per-connection state: trackers for all. */
 static void
 chatbench_alloc(void)
 {
@@ -545,12 +842,8 @@ chatbench_alloc(void)
 	unsigned		 i, ns = opt.senders < opt.t.conns ?
 				    opt.senders : opt.t.conns;
 
-	chatbench_ring = 1;
-	while (chatbench_ring < (opt.rate > 0 ? CHATBENCH_RATE_RING :
-	    opt.window))
-		chatbench_ring <<= 1;
-	/* Room for the frame head, and for the prefix if over opt.size. */
-	if ((chatbench_txbuf = malloc(WSCLIENT_FRAME_HEAD + opt.size + 64)) ==
+	/* Room for the frame head, the JSON around and a long prefix. */
+	if ((chatbench_txbuf = malloc(WSCLIENT_FRAME_HEAD + opt.size + 128)) ==
 	    NULL ||
 	    (chatbench_conns = calloc(opt.t.conns, sizeof(*chatbench_conns))) ==
 	    NULL || (ns > 0 && (chatbench_tracks = calloc((size_t)opt.t.conns *
@@ -561,11 +854,24 @@ chatbench_alloc(void)
 	for (i = 0; i < opt.t.conns; i++) {
 		c = &chatbench_conns[i];
 		c->track = chatbench_tracks + (size_t)i * ns;
-		if (i < ns && (c->ts = calloc(chatbench_ring,
-		    sizeof(*c->ts))) == NULL) {
-			wsclient_warnx("out of memory");
-			exit(2);
+	}
+}
+
+/* -P 123,456: the server's processes. */
+static void
+chatbench_pids(char *arg)
+{
+	char	*p;
+
+	while ((p = strsep(&arg, ",")) != NULL) {
+		if (*p == '\0')
+			continue;
+		if (opt.npids == CHATBENCH_PIDS) {
+			wsclient_warnx("-P: at most %d processes",
+			    CHATBENCH_PIDS);
+			chatbench_usage();
 		}
+		opt.pids[opt.npids++] = (pid_t)wsclient_num(p, 4194304, "-P");
 	}
 }
 
@@ -581,7 +887,7 @@ chatbench_report_senders(void)
 	unsigned		 s, i, ns = opt.senders < opt.t.conns ?
 				    opt.senders : opt.t.conns;
 
-	printf("per sender (receivers in the lobby at the start only):\n");
+	printf("per sender (receivers ready at the start only):\n");
 	for (s = 0; s < ns && s < 32; s++) {
 		c = &chatbench_conns[s];
 		lo = UINT64_MAX;
@@ -609,57 +915,97 @@ chatbench_report_senders(void)
 		printf("  (%u more senders not shown)\n", ns - 32);
 }
 
+/* The figures of the report, computed once. */
+struct chatbench_result {
+	uint64_t	 expected;
+	uint64_t	 missing;
+	double		 ratio;		/* accepted / expected */
+	double		 win;		/* first send to last delivery, s */
+	double		 rate;		/* deliveries/s over win */
+	double		 send_s;	/* t_send to t_end, s */
+	double		 srv_cpu;	/* server CPU s over send_s */
+	double		 cpu_per_m;	/* ... per million deliveries */
+	double		 rss_per_conn;	/* bytes */
+	double		 own_cpu;	/* ours over send_s, s */
+	int		 ok;
+};
+
+static void
+chatbench_result(struct chatbench_result *r)
+{
+	const struct wsclient_stats	*ws = wsclient_stats();
+
+	memset(r, 0, sizeof(*r));
+	chatbench_measure_end();
+	r->expected = st.sent * ws->ready;
+	r->missing = r->expected > st.accepted ? r->expected - st.accepted : 0;
+	r->ratio = r->expected > 0 ? (double)st.accepted / r->expected : 0;
+	r->win = st.deliveries > 0 && st.t_last_rx > st.t_send ?
+	    (st.t_last_rx - st.t_send) / 1e9 : 0;
+	r->rate = r->win > 0 ? st.accepted / r->win : 0;
+	r->send_s = st.t_end > st.t_send ? (st.t_end - st.t_send) / 1e9 : 0;
+	/* Nothing sent: no send phase to speak of, no CPU share of it. */
+	if (st.sent == 0)
+		r->send_s = 0;
+	r->srv_cpu = st.srv_end.cpu - st.srv_send.cpu;
+	r->cpu_per_m = st.accepted > 0 ? r->srv_cpu * 1e6 / st.accepted : 0;
+	r->rss_per_conn = ws->ready > 0 ?
+	    (st.srv_ready.rss - st.srv_start.rss) / ws->ready : 0;
+	r->own_cpu = st.own_cpu1 - st.own_cpu0;
+	r->ok = ws->failed == 0 && ws->closed_early == 0 &&
+	    ws->closed_unclean == 0 && ws->proto_errors == 0 &&
+	    r->missing == 0 && st.gaps == 0 && st.late == 0 && st.dups == 0 &&
+	    st.corrupt == 0 && st.foreign == 0 && st.sending &&
+	    st.nsenders == (opt.senders < opt.t.conns ? opt.senders :
+	    opt.t.conns) && !ws->deadline_hit && !st.stalled &&
+	    !ws->interrupted && !st.srv_gone;
+}
+
 static void
 chatbench_report(void)
 {
 	const struct wsclient_stats	*ws = wsclient_stats();
-	double				 wall, win, rate, ucpu, scpu, conwin;
-	uint64_t			 expected, missing;
-	int				 ok;
+	struct chatbench_result		 r;
+	double				 ucpu, scpu, wall;
 
+	chatbench_result(&r);
 	wsclient_cpu(&ucpu, &scpu);
 	wall = (wsclient_now() - ws->t0) / 1e9;
-	conwin = (ws->t_run - ws->t0) / 1e9;
-	/* From the first send to the last delivery. */
-	win = st.deliveries > 0 ? (st.t_last_rx - ws->t_run) / 1e9 : 0;
-	rate = win > 0 ? st.deliveries / win : 0;
-	expected = st.sent * ws->ready;
-	missing = expected > st.accepted ? expected - st.accepted : 0;
-	ok = ws->failed == 0 && ws->closed_early == 0 &&
-	    ws->closed_unclean == 0 && ws->proto_errors == 0 && missing == 0 &&
-	    st.gaps == 0 && st.late == 0 && st.dups == 0 && st.corrupt == 0 &&
-	    st.foreign == 0 && st.sent == (uint64_t)st.nsenders * opt.msgs &&
-	    st.nsenders == (opt.senders < opt.t.conns ? opt.senders :
-	    opt.t.conns) && !ws->deadline_hit && !st.stalled &&
-	    !ws->interrupted;
-
 	if (!opt.t.quiet) {
-		printf("chatbench: ws://%s%s: %u connections, %u senders x "
-		    "%" PRIu64 " messages of %zu bytes, %s\n",
-		    wsclient_hostport(), CHATBENCH_PATH, opt.t.conns,
-		    opt.senders, opt.msgs, opt.size, opt.rate > 0 ? "paced" :
-		    "windowed");
-		if (opt.rate > 0)
-			printf("  %u messages/s per sender, at most %" PRIu64
-			    " in flight (%" PRIu64 " sends deferred)\n",
-			    opt.rate, chatbench_ring, st.deferred);
+		printf("chatbench: ws://%s%s, -M %s: %u connections, %u "
+		    "senders, %zu-byte payloads, ", wsclient_hostport(),
+		    opt.t.path, chatbench_modes[opt.mode], opt.t.conns,
+		    opt.senders, opt.size);
+		if (opt.duration > 0)
+			printf("%u s", opt.duration);
 		else
-			printf("  window %u messages per sender\n",
-			    opt.window);
-		printf("connections: %u in the lobby, %u failed, %u closed "
-		    "early, %u closed cleanly, %u close unanswered\n",
-		    ws->ready, ws->failed, ws->closed_early, ws->closed_clean,
-		    ws->closed_unclean);
-		wsclient_fail_print("no chat handshake");
-		printf("  connect phase %.3f s, connect to greeting p50 %.1f "
-		    "us, p99 %.1f us, max %.1f us\n", conwin,
+			printf("%" PRIu64 " messages each", opt.msgs);
+		if (opt.rate > 0)
+			printf(" at %.1f messages/s each (%" PRIu64
+			    " sends deferred)\n", opt.rate, st.deferred);
+		else
+			printf(", window %u\n", opt.window);
+		printf("connections: %u ready, %u failed, %u closed early "
+		    "(dropped by the server), %u closed cleanly, %u close "
+		    "unanswered\n", ws->ready, ws->failed, ws->closed_early,
+		    ws->closed_clean, ws->closed_unclean);
+		wsclient_fail_print(opt.mode == CHATBENCH_CHAT ?
+		    "no handshake or login" : "no chat handshake");
+		printf("  connect phase %.3f s, connect to ready p50 %.1f us, "
+		    "p99 %.1f us, max %.1f us; %u logged in; %u sources\n",
+		    (ws->t_run - ws->t0) / 1e9,
 		    wsclient_hist_us(&ws->ready_ns, 0.50),
 		    wsclient_hist_us(&ws->ready_ns, 0.99),
-		    wsclient_hist_max_us(&ws->ready_ns));
+		    wsclient_hist_max_us(&ws->ready_ns), st.logged_in,
+		    wsclient_sources());
 		printf("messages: %" PRIu64 " sent by %u senders, %" PRIu64
-		    " deliveries, %" PRIu64 " expected (sent x %u), %" PRIu64
-		    " missing\n", st.sent, st.nsenders, st.deliveries,
-		    expected, ws->ready, missing);
+		    " deliveries in %" PRIu64 " frames, %" PRIu64 " expected "
+		    "(sent x %u), %" PRIu64 " missing, ratio %.6f\n", st.sent,
+		    st.nsenders, st.accepted, st.frames, r.expected,
+		    ws->ready, r.missing, r.ratio);
+		if (st.frames > 0 && st.frames < st.deliveries)
+			printf("  the server batches: %.2f messages per "
+			    "frame\n", (double)st.deliveries / st.frames);
 		printf("  order: %" PRIu64 " gaps, %" PRIu64 " late, %" PRIu64
 		    " duplicates; %" PRIu64 " wrong content, %" PRIu64
 		    " not ours, %" PRIu64 " other messages, %" PRIu64
@@ -667,37 +1013,68 @@ chatbench_report(void)
 		    st.late, st.dups, st.corrupt, st.foreign, st.other,
 		    ws->proto_errors, ws->pings);
 		printf("  %.0f deliveries/s (%.0f messages/s in) over %.3f s "
-		    "from the first send to the last delivery",
-		    rate, win > 0 ? st.sent / win : 0, win);
-		if (st.t_sent_all > ws->t_run)
-			printf("; all sent after %.3f s",
-			    (st.t_sent_all - ws->t_run) / 1e9);
-		printf("\n");
-		printf("  latency sender to itself: p50 %.1f us, p99 %.1f us, "
-		    "max %.1f us, mean %.1f us (%" PRIu64 " samples)\n",
+		    "from the first send to the last delivery; sending %.3f "
+		    "s\n", r.rate, r.win > 0 ? st.sent / r.win : 0, r.win,
+		    st.t_send_end > st.t_send ?
+		    (st.t_send_end - st.t_send) / 1e9 : 0);
+		printf("  latency, send to each delivery: p50 %.1f us, p99 "
+		    "%.1f us, p99.9 %.1f us, max %.1f us, mean %.1f us\n",
 		    wsclient_hist_us(&chatbench_lat, 0.50),
 		    wsclient_hist_us(&chatbench_lat, 0.99),
+		    wsclient_hist_us(&chatbench_lat, 0.999),
 		    wsclient_hist_max_us(&chatbench_lat),
-		    wsclient_hist_mean_us(&chatbench_lat), chatbench_lat.h_n);
-		printf("cpu: user %.2f s, sys %.2f s, total %.2f s (%.0f%% of "
-		    "one core over %.2f s wall)\n", ucpu, scpu, ucpu + scpu,
-		    wall > 0 ? 100 * (ucpu + scpu) / wall : 0, wall);
-		if (!ok && st.nsenders > 0)
+		    wsclient_hist_mean_us(&chatbench_lat));
+		if (opt.npids > 0)
+			printf("server (%d processes): %.2f CPU s over %.3f "
+			    "s, %.3f CPU s per million deliveries; RSS %.0f "
+			    "kB before, %.0f kB ready, %.0f B per connection"
+			    "%s\n", opt.npids, r.srv_cpu, r.send_s,
+			    r.cpu_per_m, st.srv_start.rss / 1024,
+			    st.srv_ready.rss / 1024, r.rss_per_conn,
+			    st.srv_gone ? " (a process vanished)" : "");
+		printf("cpu: %.2f s over the send phase (%.0f%% of one core); "
+		    "user %.2f s, sys %.2f s, total %.2f s over %.2f s wall\n",
+		    r.own_cpu, r.send_s > 0 ? 100 * r.own_cpu / r.send_s : 0,
+		    ucpu, scpu, ucpu + scpu, wall);
+		if (!r.ok && st.nsenders > 0)
 			chatbench_report_senders();
-		printf("result: %s%s%s%s\n", ok ? "ok" : "FAIL",
+		printf("result: %s%s%s%s\n", r.ok ? "ok" : "FAIL",
 		    ws->deadline_hit ? " (deadline reached)" : "",
 		    st.stalled ? " (stalled)" : "",
 		    ws->interrupted ? " (interrupted)" : "");
 	}
 	printf("chatbench: conns=%u senders=%u sent=%" PRIu64 " deliveries=%"
 	    PRIu64 " expected=%" PRIu64 " missing=%" PRIu64 " disorder=%"
-	    PRIu64 " deliveries_per_s=%.0f p50_us=%.1f p99_us=%.1f\n",
-	    ws->ready, st.nsenders, st.sent, st.deliveries, expected, missing,
-	    st.gaps + st.late + st.dups, rate,
+	    PRIu64 " deliveries_per_s=%.0f p50_us=%.1f p99_us=%.1f"
+	    " mode=%s failed=%u dropped=%u frames=%" PRIu64 " ratio=%.6f"
+	    " p999_us=%.1f max_us=%.1f send_s=%.3f srv_cpu_s=%.3f"
+	    " cpu_per_M=%.4f rss_per_conn=%.0f own_cpu_pct=%.1f result=%s\n",
+	    ws->ready, st.nsenders, st.sent, st.accepted, r.expected,
+	    r.missing, st.gaps + st.late + st.dups, r.rate,
 	    wsclient_hist_us(&chatbench_lat, 0.50),
-	    wsclient_hist_us(&chatbench_lat, 0.99));
+	    wsclient_hist_us(&chatbench_lat, 0.99), chatbench_modes[opt.mode],
+	    ws->failed, ws->closed_early, st.frames, r.ratio,
+	    wsclient_hist_us(&chatbench_lat, 0.999),
+	    wsclient_hist_max_us(&chatbench_lat), r.send_s, r.srv_cpu,
+	    r.cpu_per_m, r.rss_per_conn,
+	    r.send_s > 0 ? 100 * r.own_cpu / r.send_s : 0, r.ok ? "ok" : "FAIL");
 	fflush(stdout);
-	exit(ok ? 0 : 1);
+	exit(r.ok ? 0 : 1);
+}
+
+static void
+chatbench_mode(const char *arg)
+{
+	unsigned	 i;
+
+	for (i = 0; i < sizeof(chatbench_modes) / sizeof(*chatbench_modes);
+	    i++)
+		if (strcmp(arg, chatbench_modes[i]) == 0) {
+			opt.mode = (enum chatbench_mode)i;
+			return;
+		}
+	wsclient_warnx("bad -M \"%s\"", arg);
+	chatbench_usage();
 }
 
 int
@@ -712,18 +1089,39 @@ main(int argc, char *argv[])
 		.finished = chatbench_finished
 	};
 	struct timeval				 tv;
-	int					 ch;
+	int					 ch, msgs_set = 0;
 
 	wsclient_init("chatbench", chatbench_usage);
-	while ((ch = getopt(argc, argv, "c:d:h:k:m:p:qr:s:t:vw:z:")) != -1) {
+	while ((ch = getopt(argc, argv,
+	    "c:D:d:H:h:k:l:M:m:P:p:qR:r:s:t:u:vw:z:")) != -1) {
 		if (wsclient_option(ch, optarg, &opt.t))
 			continue;
 		switch (ch) {
+		case 'D':
+			opt.duration = wsclient_num(optarg, 86400, "-D");
+			break;
 		case 'd':
 			opt.t.deadline = wsclient_num(optarg, 86400, "-d");
 			break;
+		case 'H':
+			opt.hold = wsclient_num(optarg, 86400, "-H");
+			break;
+		case 'l':
+			opt.logins = wsclient_num(optarg, 10000000, "-l");
+			opt.logins_set = 1;
+			break;
+		case 'M':
+			chatbench_mode(optarg);
+			break;
 		case 'm':
 			opt.msgs = wsclient_num(optarg, UINT32_MAX - 1, "-m");
+			msgs_set = 1;
+			break;
+		case 'P':
+			chatbench_pids(optarg);
+			break;
+		case 'R':
+			opt.total_rate = wsclient_num(optarg, 100000000, "-R");
 			break;
 		case 'r':
 			opt.rate = wsclient_num(optarg, 10000000, "-r");
@@ -733,6 +1131,9 @@ main(int argc, char *argv[])
 			break;
 		case 't':
 			opt.stall = wsclient_num(optarg, 86400, "-t");
+			break;
+		case 'u':
+			opt.t.path = optarg;
 			break;
 		case 'v':
 			opt.verbose = 1;
@@ -750,17 +1151,29 @@ main(int argc, char *argv[])
 	if (optind != argc || opt.t.conns == 0 || opt.t.inflight == 0 ||
 	    opt.window == 0 || opt.t.deadline == 0 || opt.stall == 0)
 		chatbench_usage();
+	if (opt.duration > 0 && !msgs_set)
+		opt.msgs = UINT32_MAX - 1;
+	if (opt.total_rate > 0 && opt.senders > 0)
+		opt.rate = opt.total_rate / (opt.senders < opt.t.conns ?
+		    opt.senders : opt.t.conns);
+	if (!opt.logins_set)
+		opt.logins = opt.t.conns;
 
 	wsclient_target(&opt.t);
 	wsclient_hist_init(&chatbench_lat);
 	chatbench_alloc();
+	chatbench_srv_sample(&st.srv_start);
 	chatbench_base = wsclient_loop_new(chatbench_conns,
 	    sizeof(*chatbench_conns), &ops);
 	chatbench_pace_ev = event_new(chatbench_base, -1, EV_PERSIST,
 	    chatbench_pace_cb, NULL);
 	chatbench_watch_ev = event_new(chatbench_base, -1, EV_PERSIST,
 	    chatbench_watch_cb, NULL);
-	if (chatbench_pace_ev == NULL || chatbench_watch_ev == NULL) {
+	chatbench_settle_ev = event_new(chatbench_base, -1, EV_PERSIST,
+	    chatbench_settle_cb, NULL);
+	chatbench_end_ev = evtimer_new(chatbench_base, chatbench_end_cb, NULL);
+	if (chatbench_pace_ev == NULL || chatbench_watch_ev == NULL ||
+	    chatbench_settle_ev == NULL || chatbench_end_ev == NULL) {
 		wsclient_warnx("event_new failed");
 		exit(2);
 	}

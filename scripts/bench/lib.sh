@@ -122,10 +122,11 @@ workers_started() {
 # Start wschatd -f with $1 workers on a free 127.0.0.1 port, with the
 # options in $2.., logging to $log; wait until it listens and every
 # worker has started.  Sets pid, port and workers; dies on failure.
+# $PIN, if set, is a command prefix such as "taskset -c 0" (it must exec).
 start_daemon() {
 	_nw=$1
 	shift
-	"$WSCHATD" -f -w "$_nw" -l 127.0.0.1:0 -L off -o "webroot=$WEBROOT" \
+	${PIN:-} "$WSCHATD" -f -w "$_nw" -l 127.0.0.1:0 -L off -o "webroot=$WEBROOT" \
 	    -o pidfile= "$@" >"$log" 2>&1 &
 	pid=$!
 	wait_for 10 grep -q 'http listening on' "$log" ||

@@ -1,0 +1,280 @@
+#!/bin/sh
+#
+# Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
+#
+# compare.sh: wschatd against the servers people use instead, side by
+# side in one run (issue 6).  For each scenario and each server it starts
+# the server pinned to one CPU ($SRV_CPU) and chatbench pinned to the
+# other ($GEN_CPU), lets chatbench connect, send and count (the server's
+# CPU time over the send phase and its RSS per connection come from /proc
+# through chatbench -P), stops the server by PID and appends a row to
+# results.csv.  compare-report.sh then writes results.md (the tables,
+# wschatd as a ratio of each peer, the targets) and the PNG plots.
+#
+# Servers: node (peers/node-ws.js, the ws package's broadcast server),
+# gorilla (peers/gorilla-hub.go, the gorilla/websocket hub chat), wschatd1
+# and wschatd2 (wschatd -w 1 and -w 2, both on the one server CPU).  The
+# peers get raw text (chatbench -M raw); wschatd gets its JSON chat (-M
+# chat), with only the senders logged in: every login sends the whole user
+# list to everyone, O(N^2) messages of O(N) bytes, which 5000 connections
+# cannot do (see README.md).  Scenarios, 64-byte payloads, $DURATION s of
+# sending: a (1000 connections, 1 sender, window 16), b (100, 10 senders,
+# window 16 each), c (5000, 1 sender at 200 messages/s), d (5000, 1 sender
+# at 20/s), idle10k and idle100k (idle connections held 2 s: RSS per
+# connection).  The bus figures (2 workers against 1) come from a to d.
+#
+# Linux only (/proc, taskset, ss).  Loopback only; every run is bounded
+# (chatbench -d, timeout) and stops by itself; only the processes this
+# script started are signalled, by PID; the descriptor limit is raised for
+# this shell only and no sysctl is changed.  The peers are built into
+# $BENCH_BUILD from peers/ (npm ci, go build in GOPATH mode, offline).
+#
+# Run from the top of the build tree, as root for 100,000 connections:
+#     scripts/bench/install-bench-deps.sh    # once
+#     scripts/bench/compare.sh
+# Environment: WSCHATD (./wschatd), CHATBENCH (scripts/bench/chatbench),
+# WEBROOT (www), SCENARIOS ("a b c d idle10k idle100k"), SERVERS ("node
+# gorilla wschatd1 wschatd2"), DURATION (10), SIZE (64), SRV_CPU (0),
+# GEN_CPU (1), QUIET_WAIT (0: seconds to wait for a 1-minute load average
+# below 1.0 first, polled every 30 s), RESULTS (scripts/bench/results/
+# DATE-HOST), BENCH_BUILD (/tmp/wschatd-bench-build).
+
+set -u
+
+SCENARIOS=${SCENARIOS:-a b c d idle10k idle100k}
+SERVERS=${SERVERS:-node gorilla wschatd1 wschatd2}
+DURATION=${DURATION:-10}
+SIZE=${SIZE:-64}
+SRV_CPU=${SRV_CPU:-0}
+GEN_CPU=${GEN_CPU:-1}
+QUIET_WAIT=${QUIET_WAIT:-0}
+here=$(cd "$(dirname "$0")" && pwd)
+CHATBENCH=${CHATBENCH:-$here/chatbench}
+BENCH_BUILD=${BENCH_BUILD:-${TMPDIR:-/tmp}/wschatd-bench-build}
+RESULTS=${RESULTS:-$here/results/$(date +%F)-$(hostname)}
+. "$here/lib.sh"
+bench_setup compare chatbench
+peer=
+peer_name=
+
+# The peer, then lib.sh's cleanup (chatbench, wschatd, $tmp).
+compare_cleanup() {
+	stop_peer
+	cleanup
+}
+trap compare_cleanup EXIT
+
+# Stop the peer server, if any, by PID: SIGTERM, SIGKILL after 5 s.
+stop_peer() {
+	if ours "$peer" "$peer_name"; then
+		kill -TERM "$peer" 2>/dev/null
+		wait_for 5 sh -c "! kill -0 $peer 2>/dev/null" ||
+		    kill -KILL "$peer" 2>/dev/null
+		wait "$peer" 2>/dev/null
+	fi
+	peer=
+}
+
+# True if something listens on 127.0.0.1:$1.
+listening() {
+	[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
+}
+
+# A free TCP port below the ephemeral range.
+free_port() {
+	_p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 12000))
+	while listening "$_p"; do
+		_p=$((_p + 1))
+	done
+	echo "$_p"
+}
+
+# Build the peers into $BENCH_BUILD unless they are there and current.
+build_peers() {
+	mkdir -p "$BENCH_BUILD" || die "cannot make $BENCH_BUILD"
+	if ! cmp -s "$here/peers/package-lock.json" \
+	    "$BENCH_BUILD/package-lock.json" ||
+	    [ ! -d "$BENCH_BUILD/node_modules/ws" ]; then
+		cp "$here/peers/package.json" "$here/peers/package-lock.json" \
+		    "$BENCH_BUILD/" &&
+		    (cd "$BENCH_BUILD" && npm ci --no-audit --no-fund \
+		    --loglevel=error) || die "npm ci failed"
+	fi
+	if [ ! -x "$BENCH_BUILD/gorilla-hub" ] ||
+	    [ "$here/peers/gorilla-hub.go" -nt "$BENCH_BUILD/gorilla-hub" ]; then
+		# GOPATH mode: the packaged library, no module proxy.
+		GO111MODULE=off GOPATH=/usr/share/gocode \
+		    GOCACHE="$BENCH_BUILD/gocache" go build \
+		    -o "$BENCH_BUILD/gorilla-hub" "$here/peers/gorilla-hub.go" ||
+		    die "go build failed (scripts/bench/install-bench-deps.sh?)"
+	fi
+}
+
+# Start server $1 pinned to $SRV_CPU.  Sets port and srvpids (all its
+# processes, comma-separated), and pid/workers (wschatd) or peer.
+start_server() {
+	log=$tmp/$1.log
+	case $1 in
+	wschatd[0-9]*)
+		PIN="taskset -c $SRV_CPU" start_daemon "${1#wschatd}" \
+		    -o max_connections=0
+		srvpids=$(echo $pid $workers | tr ' ' ,)
+		return
+		;;
+	node)
+		port=$(free_port)
+		NODE_PATH=$BENCH_BUILD/node_modules taskset -c "$SRV_CPU" \
+		    node "$here/peers/node-ws.js" "$port" >"$log" 2>&1 &
+		peer_name=node-ws.js
+		;;
+	gorilla)
+		port=$(free_port)
+		taskset -c "$SRV_CPU" "$BENCH_BUILD/gorilla-hub" \
+		    -addr "127.0.0.1:$port" >"$log" 2>&1 &
+		peer_name=gorilla-hub
+		;;
+	*)
+		die "unknown server $1"
+		;;
+	esac
+	peer=$!
+	wait_for 10 listening "$port" || die "$1 does not listen on $port"
+	srvpids=$peer
+}
+
+stop_server() {
+	case $1 in
+	wschatd*)
+		term_daemon
+		[ "$daemon_rc" -eq 0 ] ||
+		    echo "compare: wschatd exited $daemon_rc after SIGTERM"
+		;;
+	*)
+		stop_peer
+		;;
+	esac
+}
+
+# Field NAME=value $2 of chatbench's last line in file $1.
+field() {
+	tail -n 1 "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+# chatbench's options for scenario $1 (less -M, -l, -p, -P).
+scenario_args() {
+	case $1 in
+	a)	echo "-c 1000 -s 1 -w 16 -D $DURATION" ;;
+	b)	echo "-c 100 -s 10 -w 16 -D $DURATION" ;;
+	c)	echo "-c 5000 -s 1 -R 200 -D $DURATION" ;;
+	d)	echo "-c 5000 -s 1 -R 20 -D $DURATION" ;;
+	idle10k) echo "-c 10000 -s 0 -H 2" ;;
+	idle100k) echo "-c 100000 -s 0 -H 2 -k 200" ;;
+	*)	die "unknown scenario $1" ;;
+	esac
+}
+
+# One run: scenario $1 against server $2; appends a row to results.csv.
+run() {
+	scn=$1
+	srv=$2
+	args=$(scenario_args "$scn")
+	out=$RESULTS/logs/$scn-$srv.txt
+	conns=$(echo "$args" | sed 's/.*-c \([0-9]*\).*/\1/')
+	if [ "$fdmax" != unlimited ] && [ $((conns + 64)) -gt "$fdmax" ]; then
+		# Both ends need a descriptor per connection, in one process.
+		echo "== $scn, $srv: skipped: $conns connections, descriptor" \
+		    "limit $fdmax"
+		echo "$scn,$srv,$conns,,,,,,,,,,,,,,,,,,,skipped (fd limit" \
+		    "$fdmax)," >>"$RESULTS/results.csv"
+		return
+	fi
+	start_server "$srv"
+	case $srv in
+	wschatd*) mode="-M chat -l $(echo "$args" |
+		    sed 's/.*-s \([0-9]*\).*/\1/')" ;;
+	*)	mode="-M raw" ;;
+	esac
+	echo "== $scn, $srv (pids $srvpids, port $port): chatbench $mode $args"
+	# The run's own limit: connect, send, drain; chatbench -d is the
+	# deadline, timeout(1) the last resort.
+	taskset -c "$GEN_CPU" "$CHATBENCH" -p "$port" -P "$srvpids" -z "$SIZE" \
+	    -d $((DURATION * 10 + 120)) $mode $args >"$out" 2>&1 &
+	bpid=$!
+	wait "$bpid"
+	brc=$?
+	bpid=
+	grep -E '^(connections|messages|  the server|  latency|server|cpu|result)' \
+	    "$out" | sed 's/^/   /'
+	stop_server "$srv"
+	cp "$log" "$RESULTS/logs/$scn-$srv.server.log" 2>/dev/null
+	echo "$scn,$srv$(for f in conns senders sent deliveries expected \
+	    missing ratio frames dropped failed deliveries_per_s p50_us \
+	    p99_us p999_us max_us srv_cpu_s cpu_per_M rss_per_conn \
+	    own_cpu_pct result; do printf ',%s' "$(field "$out" $f)"; done),$brc" \
+	    >>"$RESULTS/results.csv"
+}
+
+# Wait up to $QUIET_WAIT s for a 1-minute load average below 1.0.
+wait_quiet() {
+	_end=$(($(date +%s) + QUIET_WAIT))
+	while [ "$(date +%s)" -lt "$_end" ]; do
+		awk '{ exit !($1 < 1.0) }' /proc/loadavg && return 0
+		echo "compare: load average $(cut -d' ' -f1-3 /proc/loadavg);" \
+		    "waiting"
+		sleep 30
+	done
+	awk '{ exit !($1 < 1.0) }' /proc/loadavg
+}
+
+# --- setup -------------------------------------------------------------------
+[ -x "$CHATBENCH" ] || die "$CHATBENCH: not built (make)"
+# As many descriptors as allowed: raising the hard limit takes
+# CAP_SYS_RESOURCE; without it the scenarios past it are skipped.
+ulimit -n 300000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+fdmax=$(ulimit -n)
+check_setup 5000
+build_peers
+mkdir -p "$RESULTS/logs" || die "cannot make $RESULTS"
+quiet=yes
+if [ "$QUIET_WAIT" -gt 0 ]; then
+	wait_quiet || quiet=no
+fi
+{
+	echo "date=$(date -u '+%F %T UTC')"
+	echo "host=$(hostname)"
+	echo "cpus=$(nproc) x $(sed -n 's/^model name\t*: //p' /proc/cpuinfo |
+	    head -n 1)"
+	echo "kernel=$(uname -sr)"
+	echo "memory=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' \
+	    /proc/meminfo)"
+	echo "wschatd=$("$WSCHATD" -v 2>&1 | head -n 1)" \
+	    "$(git -C "$here" describe --always --dirty 2>/dev/null)"
+	echo "node=$(node --version) ws=$(sed -n \
+	    's/.*"version": "\(.*\)".*/\1/p' \
+	    "$BENCH_BUILD/node_modules/ws/package.json" | head -n 1)"
+	echo "go=$(go version | cut -d' ' -f3) gorilla=$(dpkg-query -W \
+	    -f '${Version}' golang-github-gorilla-websocket-dev 2>/dev/null)"
+	echo "pinning=server on CPU $SRV_CPU, chatbench on CPU $GEN_CPU"
+	echo "duration=$DURATION size=$SIZE"
+	echo "fd_limit=$fdmax"
+	echo "load_start=$(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "quiet=$quiet"
+} >"$RESULTS/meta"
+echo "scenario,server,conns,senders,sent,deliveries,expected,missing,ratio,\
+frames,dropped,failed,deliveries_per_s,p50_us,p99_us,p999_us,max_us,\
+srv_cpu_s,cpu_per_M,rss_per_conn,own_cpu_pct,result,exit" \
+    >"$RESULTS/results.csv"
+sed 's/^/compare: /' "$RESULTS/meta"
+
+# --- the runs ----------------------------------------------------------------
+for scn in $SCENARIOS; do
+	for srv in $SERVERS; do
+		run "$scn" "$srv"
+	done
+done
+echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS/meta"
+
+# --- report ------------------------------------------------------------------
+"$here/compare-report.sh" "$RESULTS" || die "compare-report.sh failed"
+echo "compare: $RESULTS/results.md"
+exit 0
