@@ -165,6 +165,9 @@ struct shm_hdr {
 	_Alignas(64) _Atomic uint64_t	 sh_next_id;	/* message ids */
 	_Alignas(64) _Atomic uint32_t	 sh_maxprobe;	/* longest probe used */
 	_Atomic uint32_t		 sh_users;	/* LIVE slots */
+	/* Changes of the LIVE set: a worker's cached list of names is good
+	 * while this stays the same. */
+	_Atomic uint64_t		 sh_pgen;
 	/* The master's, for metrics. */
 	_Atomic uint64_t		 sh_reloads;	/* done */
 	_Atomic uint64_t		 sh_respawns;	/* workers respawned */
@@ -230,6 +233,7 @@ int		 shm_presence_release(const struct shm_region *, uint32_t,
 		    uint32_t, uint64_t);
 int		 shm_presence_lookup(const struct shm_region *, const char *,
 		    size_t, struct shm_presence_entry *);
+uint64_t	 shm_presence_gen(const struct shm_region *);
 size_t		 shm_presence_list(const struct shm_region *,
 		    struct shm_presence_entry *, size_t);
 size_t		 shm_presence_reap(const struct shm_region *, uint32_t,

@@ -40,6 +40,8 @@
  * it through the master.  Spin this many times at most, yielding. */
 #define PS_SPIN_MAX	1000000
 
+static void	 shm_presence_changed(const struct shm_region *);
+
 /* FNV-1a: the presence table's hash, and the workers' for their maps. */
 uint64_t
 shm_hash(const char *name, size_t len)
@@ -186,6 +188,7 @@ again:
 		return (SHM_TAKEN);
 	/* Relaxed: a gauge. */
 	atomic_fetch_add_explicit(&h->sh_users, 1, memory_order_relaxed);
+	shm_presence_changed(reg);
 	*slot = (uint32_t)(me - ps);
 	return (SHM_OK);
 lost:
@@ -221,6 +224,7 @@ shm_presence_release(const struct shm_region *reg, uint32_t slot,
 	/* Relaxed: a gauge. */
 	atomic_fetch_sub_explicit(&reg->hdr->sh_users, 1,
 	    memory_order_relaxed);
+	shm_presence_changed(reg);
 	return (SHM_OK);
 }
 
@@ -246,6 +250,30 @@ shm_presence_lookup(const struct shm_region *reg, const char *name,
 }
 
 /* Copy up to max online names into out, in table order; returns count. */
+/*
+ * After a slot went LIVE or stopped being LIVE.  Release: whoever sees
+ * the new generation sees the slot's new state too (shm_presence_gen).
+ */
+static void
+shm_presence_changed(const struct shm_region *reg)
+{
+	atomic_fetch_add_explicit(&reg->hdr->sh_pgen, 1, memory_order_release);
+}
+
+/*
+ * The generation of the set of names: it changes whenever a name goes
+ * online or offline.  A list made by shm_presence_list() after reading
+ * generation g is still right while shm_presence_gen() returns g.  Any
+ * process.
+ */
+uint64_t
+shm_presence_gen(const struct shm_region *reg)
+{
+	/* Acquire: pairs with the release in shm_presence_changed(). */
+	return (atomic_load_explicit(&reg->hdr->sh_pgen,
+	    memory_order_acquire));
+}
+
 size_t
 shm_presence_list(const struct shm_region *reg,
     struct shm_presence_entry *out, size_t max)
@@ -298,6 +326,7 @@ shm_presence_reap(const struct shm_region *reg, uint32_t worker,
 		/* Relaxed: a gauge. */
 		atomic_fetch_sub_explicit(&reg->hdr->sh_users, 1,
 		    memory_order_relaxed);
+		shm_presence_changed(reg);
 		if (n < max) {
 			/* The owner is dead: these fields no longer change. */
 			len = s->ps_len > SHM_NAME_MAX ? SHM_NAME_MAX :

@@ -70,6 +70,9 @@ struct worker {
 	struct chat_str		*ulist;		/* user_list scratch */
 	struct shm_presence_entry *plist;
 	size_t			 plistsz;
+	size_t			 nplist;	/* names in plist and ulist */
+	uint64_t		 plist_gen;	/* presence generation of plist */
+	int			 plist_ok;	/* plist holds that generation */
 	struct shm_stats	*st;		/* our counters, in the region */
 	/* Date header, formatted once a second */
 	time_t			 date_sec;

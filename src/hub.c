@@ -195,19 +195,36 @@ hub_clear(struct worker *w)
 /* ---------------------------------------------------------------- */
 /* Output                                                           */
 
-/* The online names, server-wide, read from the presence table. */
-static void
-hub_user_list(struct worker *w, struct chat_msg *m)
+/*
+ * The online names, server-wide, in w->plist and w->ulist (w->nplist of
+ * them).  Walking the presence table costs a look at every slot, so the
+ * list is kept until the table's generation says a name came or went:
+ * a storm of connects or chat messages walks it once.
+ */
+static size_t
+hub_presence(struct worker *w)
 {
-	size_t	 n, i;
+	uint64_t	 gen;
+	size_t		 i;
 
-	n = shm_presence_list(&w->bus->reg, w->plist, w->plistsz);
-	for (i = 0; i < n; i++) {
+	gen = shm_presence_gen(&w->bus->reg);
+	if (w->plist_ok && gen == w->plist_gen)
+		return (w->nplist);
+	w->nplist = shm_presence_list(&w->bus->reg, w->plist, w->plistsz);
+	for (i = 0; i < w->nplist; i++) {
 		w->ulist[i].p = w->plist[i].name;
 		w->ulist[i].len = strlen(w->plist[i].name);
 	}
+	w->plist_gen = gen;
+	w->plist_ok = 1;
+	return (w->nplist);
+}
+
+static void
+hub_user_list(struct worker *w, struct chat_msg *m)
+{
+	m->nusers = hub_presence(w);
 	m->user_list = w->ulist;
-	m->nusers = n;
 	m->has_user_list = 1;
 }
 
@@ -402,7 +419,7 @@ hub_who_line(struct conn *c)
 	size_t		 n, i, len = 0, cap;
 	struct ws_out	*o;
 
-	n = shm_presence_list(&w->bus->reg, w->plist, w->plistsz);
+	n = hub_presence(w);
 	cap = n * (SHM_PEER_MAX + SHM_NAME_MAX + 12) + 1;
 	if ((buf = malloc(WS_HEADROOM + cap)) == NULL) {
 		hub_system(c, "server_error", "out of memory");

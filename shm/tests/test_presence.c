@@ -1018,3 +1018,26 @@ Test(shm_presence, racers_without_a_barrier_never_hold_a_name_together)
 	cr_log_info("%llu wins in 2 s", (unsigned long long)total);
 	munmap(race, sizeof(*race));
 }
+
+/* The generation moves with every name that comes or goes, and only then. */
+Test(shm_presence, the_generation_counts_changes_of_the_live_set)
+{
+	struct shm_presence_entry	 gone[4];
+	uint32_t			 a, b, c;
+	uint64_t			 g = shm_presence_gen(&reg);
+
+	cr_assert_eq(test_presence_claim("alice", 1, 10, &a), SHM_OK);
+	cr_assert_eq(shm_presence_gen(&reg), g + 1);
+	cr_assert_eq(test_presence_claim("alice", 2, 20, &b), SHM_TAKEN);
+	cr_assert_eq(shm_presence_gen(&reg), g + 1, "a refusal changed it");
+	cr_assert_eq(shm_presence_release(&reg, a, 2, 10), SHM_ERR);
+	cr_assert_eq(shm_presence_gen(&reg), g + 1, "a bad release changed it");
+	cr_assert_eq(test_presence_claim("bob", 2, 21, &b), SHM_OK);
+	cr_assert_eq(test_presence_claim("carol", 2, 22, &c), SHM_OK);
+	cr_assert_eq(shm_presence_release(&reg, a, 1, 10), SHM_OK);
+	cr_assert_eq(shm_presence_gen(&reg), g + 4);
+	cr_assert_eq(shm_presence_reap(&reg, 2, gone, 4), 2);
+	cr_assert_eq(shm_presence_gen(&reg), g + 6);
+	cr_assert_eq(shm_presence_reap(&reg, 2, gone, 4), 0);
+	cr_assert_eq(shm_presence_gen(&reg), g + 6);
+}
