@@ -592,7 +592,19 @@ conn_ws_out_cleanup(const void *data, size_t len, void *arg)
 	ws_out_unref(arg);
 }
 
-/* Queue a shared frame: a reference, never a copy.  Borrows o. */
+/*
+ * Queue a shared frame.  Borrows o.  A small frame is copied into the
+ * free space of the buffer's last chain; a large one is added by
+ * reference, which costs a chain (and its cleanup record) of its own but
+ * no copy.  Measured with libevent 2.1.12 here (-O2, appends then one
+ * drain, as a write does): with one frame per write both cost ~26 ns up
+ * to 512 bytes (each then allocates a chain), and the copy costs 38 ns at
+ * 1 KiB, 72 ns at 4 KiB; with 16 frames per write the copy costs 10 ns
+ * at 64 bytes and 21 ns at 512 against 26-29 ns by reference, and breaks
+ * even near 1 KiB.
+ */
+#define CONN_COPY_MAX	512
+
 static void
 conn_ws_send(struct conn *c, struct ws_out *o)
 {
@@ -600,6 +612,11 @@ conn_ws_send(struct conn *c, struct ws_out *o)
 
 	if (c->dead)
 		return;
+	if (o->wo_len <= CONN_COPY_MAX) {
+		if (evbuffer_add(out, o->wo_data, o->wo_len) == -1)
+			conn_close(c, "evbuffer_add failed");
+		return;
+	}
 	ws_out_ref(o);
 	if (evbuffer_add_reference(out, o->wo_data, o->wo_len,
 	    conn_ws_out_cleanup, o) == -1) {
@@ -623,7 +640,7 @@ conn_send(struct conn *c, struct ws_out *o)
 	/*
 	 * Judged on what it has not taken yet, before this frame: one frame
 	 * may be larger than max_pending (JSON spends 6 bytes on a control
-	 * character), and it is shared by reference, not copied.
+	 * character), and a large one is shared by reference, not copied.
 	 */
 	pending = evbuffer_get_length(bufferevent_get_output(c->bev));
 	if (pending > c->w->cfg->max_pending) {
