@@ -43,6 +43,7 @@ struct worker {
 	struct event		*ev_retry;	/* re-enable accepts after EMFILE */
 	struct conn_list	 conns;
 	unsigned		 nconns;
+	struct conn_list	 pending;	/* output to write this iteration */
 	uint64_t		 next_id;
 	int			 stopping;
 	int			 retiring;	/* replaced by a reload */
@@ -101,6 +102,7 @@ enum conn_endpoint {
 
 struct conn {
 	TAILQ_ENTRY(conn)	 entry;
+	TAILQ_ENTRY(conn)	 pend_entry;	/* on w->pending */
 	struct worker		*w;
 	struct bufferevent	*bev;
 	uint64_t		 id;
@@ -117,7 +119,9 @@ struct conn {
 				 ping_sent:1,
 				 peer_eof:1,
 				 dead:1,	/* free at the end of the callback */
-				 reap_scheduled:1; /* its free is an event */
+				 reap_scheduled:1, /* its free is an event */
+				 direct:1,	/* we write; EV_WRITE only if stuck */
+				 pending:1;	/* on w->pending */
 	int			 in_cb;		/* callback nesting depth */
 	struct ws_reader	 rd;
 	/* chat (hub.c) */
@@ -142,6 +146,7 @@ void		 conn_accept(struct worker *, int, struct sockaddr *, int,
 void		 conn_shutdown(struct conn *);
 void		 conn_free(struct conn *);
 void		 conn_sweep(struct worker *);
+void		 conn_flush_pending(struct worker *);
 
 /* bus.c */
 int		 bus_attach(struct worker *);

@@ -214,7 +214,9 @@ worker_wake_cb(evutil_socket_t fd, short what, void *arg)
 /*
  * The loop.  Wake the workers that what we published concerns (before our
  * own fan-out, which may take a while), deliver a bounded batch of what
- * the bus brought, and only then block -- after saying so (bus_idle), so
+ * the bus brought, write what this iteration queued for each connection
+ * (the bus's frames and what the event callbacks of the last one added:
+ * conn_flush_pending), and only then block -- after saying so (bus_idle), so
  * that a producer knows to wake us.  With records still waiting, poll the
  * sockets without blocking instead: a flood on the bus must not starve
  * our clients, nor their writes.
@@ -228,6 +230,7 @@ worker_loop(struct worker *w)
 		bus_wake_flush(w);
 		more = bus_drain(w);
 		bus_wake_flush(w);
+		conn_flush_pending(w);
 		if (event_base_got_exit(w->base) ||
 		    event_base_got_break(w->base))
 			break;
@@ -275,6 +278,7 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
 	w.id = id;
 	w.bus = bus;
 	TAILQ_INIT(&w.conns);
+	TAILQ_INIT(&w.pending);
 	if (realpath(cfg->webroot, real) == NULL)
 		fatal("webroot %s", cfg->webroot);
 	w.webroot_real = xstrdup(real);

@@ -338,9 +338,10 @@ int		 ws_reader_feed(struct ws_reader *, const uint8_t *, size_t,
 uint8_t		*ws_reader_take(struct ws_reader *);
 
 /*
- * A server frame, encoded once and shared by every recipient: the same
- * bytes go into every output buffer by reference (evbuffer_add_reference),
- * the last reference frees them.  Worker-local, so the count is plain.
+ * A server frame, encoded once and shared by every recipient: conn.c
+ * copies a small one into each output buffer and adds a large one by
+ * reference (evbuffer_add_reference); the last reference frees the bytes.
+ * Worker-local, so the count is plain.
  */
 struct ws_out {
 	unsigned	 wo_refs;

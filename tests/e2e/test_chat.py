@@ -903,6 +903,36 @@ def test_big_messages_do_not_make_readers_slow_consumers():
 
 
 
+def test_a_burst_arrives_whole_and_in_order_and_a_lone_message_promptly():
+    # Frames up to 512 bytes are copied into the output buffer, larger
+    # ones added by reference, and the worker writes each connection's
+    # output once per loop iteration: a burst mixing both must arrive
+    # whole and in order, and one message to connections idle since then
+    # must arrive at once, with no other traffic to write it.
+    sizes = [10, 600, 100, 3000, 500, 70000]
+
+    async def go(pool):
+        a, b = await pool.connect_many(2)
+        await a.login("burster")
+        texts = ["%d:" % i + "y" * sizes[i % len(sizes)]
+                 for i in range(300)]
+        for t in texts:
+            await a.ws.send(t)
+        for c in (a, b):
+            await c.count(len(texts), timeout=20, type="user",
+                          **{"from": "burster"})
+            got = [m["content"] for m in c.find_all(type="user",
+                                                    **{"from": "burster"})]
+            assert got == texts, "out of order or damaged at %r" % c
+        await asyncio.sleep(0.5)
+        t0 = time.monotonic()
+        await a.ws.send("lone")
+        for c in (a, b):
+            await c.find(timeout=5, type="user", content="lone")
+        assert time.monotonic() - t0 < 2, time.monotonic() - t0
+    on_main(go)
+
+
 # ---------------------------------------------------------------- 13. review
 
 

@@ -226,9 +226,17 @@ def test_a_line_user_that_never_reads_is_dropped():
     slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     slow.connect(("127.0.0.1", d.line_port))
     talker = Line(d)
+    # The server writes as much as the kernel takes, and the kernel's
+    # send buffer grows to tcp_wmem's maximum before max_pending counts:
+    # send that much and more.
+    try:
+        with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+            wmem = int(f.read().split()[2])
+    except (OSError, ValueError, IndexError):
+        wmem = 4194304
     try:
         chunk = ("x" * 3000 + "\n").encode()
-        for i in range(800):
+        for i in range(2 * (wmem + 2 * 1024 * 1024) // len(chunk)):
             talker.send(b"%d " % i + chunk)
             if "slow consumer" in d.log():
                 break
