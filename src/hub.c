@@ -5,8 +5,8 @@
  * rename, who, join, leave, logout, or raw text) into replies and bus
  * events, and turns every bus event, from any worker, into frames for the
  * local clients it concerns.  Each event is encoded once per worker and
- * format (JSON, MessagePack) and the same frame is queued by reference to
- * every local recipient.  Names are claimed in the shared presence table,
+ * format (JSON, MessagePack) and the same frame goes to every local
+ * recipient (copied if small, by reference if large: conn_send()).  Names are claimed in the shared presence table,
  * so they are unique across workers; rooms are per worker lists of local
  * members.  conn.c owns the connections; bus.c moves the events.
  */
