@@ -103,7 +103,10 @@ struct chatbench_conn {
 /* Server processes named by -P: CPU ticks and RSS summed over them. */
 struct chatbench_srv {
 	double		 cpu;		/* utime + stime, s */
+	double		 sys;		/* stime alone, s */
 	double		 rss;		/* VmRSS, bytes */
+	double		 anon;		/* RssAnon, bytes: without file and
+					 * shared-memory pages */
 };
 
 static struct {
@@ -213,6 +216,29 @@ chatbench_is_sender(const struct chatbench_conn *c)
 	return (c->wc.id < opt.senders);
 }
 
+/*
+ * One process's RssAnon, bytes, or 0.  RSS counts the pages of shared
+ * memory a server touched once (wschatd's presence table, 4 MiB by
+ * default): a fixed cost, not one per connection.  RssAnon leaves those
+ * and the file pages out.
+ */
+static double
+chatbench_srv_anon(pid_t pid)
+{
+	char			 path[64], line[256];
+	unsigned long long	 kb = 0;
+	FILE			*f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (0);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "RssAnon: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return ((double)kb * 1024);
+}
+
 /* -P: one process's utime + stime and VmRSS, added to *s; -1 if gone. */
 static int
 chatbench_srv_add(pid_t pid, struct chatbench_srv *s, long hz, long page)
@@ -243,7 +269,9 @@ chatbench_srv_add(pid_t pid, struct chatbench_srv *s, long hz, long page)
 	if (p == NULL || sscanf(p, " %llu", &rss) != 1)
 		return (-1);
 	s->cpu += (double)(ut + stime) / hz;
+	s->sys += (double)stime / hz;
 	s->rss += (double)rss * page;
+	s->anon += chatbench_srv_anon(pid);
 	return (0);
 }
 
@@ -926,6 +954,8 @@ struct chatbench_result {
 	double		 srv_cpu;	/* server CPU s over send_s */
 	double		 cpu_per_m;	/* ... per million deliveries */
 	double		 rss_per_conn;	/* bytes */
+	double		 anon_per_conn;	/* bytes */
+	double		 srv_sys;	/* server system CPU s over send_s */
 	double		 own_cpu;	/* ours over send_s, s */
 	int		 ok;
 };
@@ -951,6 +981,9 @@ chatbench_result(struct chatbench_result *r)
 	r->cpu_per_m = st.accepted > 0 ? r->srv_cpu * 1e6 / st.accepted : 0;
 	r->rss_per_conn = ws->ready > 0 ?
 	    (st.srv_ready.rss - st.srv_start.rss) / ws->ready : 0;
+	r->anon_per_conn = ws->ready > 0 ?
+	    (st.srv_ready.anon - st.srv_start.anon) / ws->ready : 0;
+	r->srv_sys = st.srv_end.sys - st.srv_send.sys;
 	r->own_cpu = st.own_cpu1 - st.own_cpu0;
 	r->ok = ws->failed == 0 && ws->closed_early == 0 &&
 	    ws->closed_unclean == 0 && ws->proto_errors == 0 &&
@@ -1025,12 +1058,14 @@ chatbench_report(void)
 		    wsclient_hist_max_us(&chatbench_lat),
 		    wsclient_hist_mean_us(&chatbench_lat));
 		if (opt.npids > 0)
-			printf("server (%d processes): %.2f CPU s over %.3f "
-			    "s, %.3f CPU s per million deliveries; RSS %.0f "
-			    "kB before, %.0f kB ready, %.0f B per connection"
-			    "%s\n", opt.npids, r.srv_cpu, r.send_s,
+			printf("server (%d processes): %.2f CPU s (%.2f "
+			    "system) over %.3f s, %.3f CPU s per million "
+			    "deliveries; RSS %.0f kB before, %.0f kB ready, "
+			    "%.0f B per connection (anonymous: %.0f B)%s\n",
+			    opt.npids, r.srv_cpu, r.srv_sys, r.send_s,
 			    r.cpu_per_m, st.srv_start.rss / 1024,
 			    st.srv_ready.rss / 1024, r.rss_per_conn,
+			    r.anon_per_conn,
 			    st.srv_gone ? " (a process vanished)" : "");
 		printf("cpu: %.2f s over the send phase (%.0f%% of one core); "
 		    "user %.2f s, sys %.2f s, total %.2f s over %.2f s wall\n",
@@ -1048,7 +1083,8 @@ chatbench_report(void)
 	    PRIu64 " deliveries_per_s=%.0f p50_us=%.1f p99_us=%.1f"
 	    " mode=%s failed=%u dropped=%u frames=%" PRIu64 " ratio=%.6f"
 	    " p999_us=%.1f max_us=%.1f send_s=%.3f srv_cpu_s=%.3f"
-	    " cpu_per_M=%.4f rss_per_conn=%.0f own_cpu_pct=%.1f result=%s\n",
+	    " cpu_per_M=%.4f rss_per_conn=%.0f anon_per_conn=%.0f"
+	    " srv_sys_s=%.3f own_cpu_pct=%.1f result=%s\n",
 	    ws->ready, st.nsenders, st.sent, st.accepted, r.expected,
 	    r.missing, st.gaps + st.late + st.dups, r.rate,
 	    wsclient_hist_us(&chatbench_lat, 0.50),
@@ -1056,7 +1092,7 @@ chatbench_report(void)
 	    ws->failed, ws->closed_early, st.frames, r.ratio,
 	    wsclient_hist_us(&chatbench_lat, 0.999),
 	    wsclient_hist_max_us(&chatbench_lat), r.send_s, r.srv_cpu,
-	    r.cpu_per_m, r.rss_per_conn,
+	    r.cpu_per_m, r.rss_per_conn, r.anon_per_conn, r.srv_sys,
 	    r.send_s > 0 ? 100 * r.own_cpu / r.send_s : 0, r.ok ? "ok" : "FAIL");
 	fflush(stdout);
 	exit(r.ok ? 0 : 1);

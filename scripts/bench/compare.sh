@@ -210,7 +210,7 @@ run() {
 	echo "$scn,$srv$(for f in conns senders sent deliveries expected \
 	    missing ratio frames dropped failed deliveries_per_s p50_us \
 	    p99_us p999_us max_us srv_cpu_s cpu_per_M rss_per_conn \
-	    own_cpu_pct result; do printf ',%s' "$(field "$out" $f)"; done),$brc" \
+	    anon_per_conn srv_sys_s own_cpu_pct result; do printf ',%s' "$(field "$out" $f)"; done),$brc" \
 	    >>"$RESULTS/results.csv"
 }
 
@@ -262,7 +262,8 @@ fi
 } >"$RESULTS/meta"
 echo "scenario,server,conns,senders,sent,deliveries,expected,missing,ratio,\
 frames,dropped,failed,deliveries_per_s,p50_us,p99_us,p999_us,max_us,\
-srv_cpu_s,cpu_per_M,rss_per_conn,own_cpu_pct,result,exit" \
+srv_cpu_s,cpu_per_M,rss_per_conn,anon_per_conn,srv_sys_s,own_cpu_pct,\
+result,exit" \
     >"$RESULTS/results.csv"
 sed 's/^/compare: /' "$RESULTS/meta"
 
