@@ -2,7 +2,10 @@
 # Install what wschatd needs to build and test on Debian 12.  The man page
 # test lints with groff and mandoc; the init-script test uses dpkg's
 # start-stop-daemon and sysvinit-utils' /lib/lsb/init-functions, both
-# essential packages.
+# essential packages.  The chat page's browser test drives Debian's
+# chromium with playwright-core from npm (tests/e2e/test_browser.py runs
+# npm ci); a Node.js that already brings its own npm (NodeSource's nodejs
+# conflicts with Debian's npm package) is left as it is.
 set -eu
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -12,4 +15,8 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake pkg-config \
 	libevent-dev libmsgpack-dev libssl-dev libjansson-dev libcriterion-dev \
 	python3 python3-websockets python3-msgpack tmux \
-	groff-base mandoc >/dev/null
+	groff-base mandoc chromium fonts-dejavu-core >/dev/null
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	$SUDO apt-get install -y -qq --no-install-recommends nodejs npm \
+	    >/dev/null
+fi

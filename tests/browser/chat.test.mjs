@@ -1,0 +1,328 @@
+// End-to-end tests of the chat page (www/) in a real browser: Debian's
+// chromium driven by playwright-core.  tests/e2e/test_browser.py starts
+// wschatd and runs this with
+//
+//   node chat.test.mjs HTTP_PORT LINE_PORT ARTIFACT_DIR
+//
+// and PLAYWRIGHT_MODULES naming the node_modules that hold playwright-core.
+// Two browser pages (one phone-sized) and one line-protocol user chat with
+// each other.  To restart the daemon this script prints "@@restart" and
+// waits for "@@restarted" on stdin.  Prints "ok - NAME" / "not ok - NAME"
+// per case and "N passed, N failed" at the end, like wstest.main().  The
+// cases build on each other (who is logged in, under which name), so they
+// run in order and all of them.
+import { createRequire } from "node:module";
+import net from "node:net";
+import path from "node:path";
+import readline from "node:readline";
+
+const require = createRequire(path.join(process.env.PLAYWRIGHT_MODULES ||
+  path.join(path.dirname(new URL(import.meta.url).pathname), "node_modules"), "x.js"));
+const { chromium } = require("playwright-core");
+
+const [httpPort, linePort, artifacts] = process.argv.slice(2);
+const base = `http://127.0.0.1:${httpPort}`;
+const T = 10000;     // ms to wait for anything to show up
+const XSS = "<img src=x onerror=alert(1)>";
+
+const stdin = readline.createInterface({ input: process.stdin });
+const stdinLines = [];
+let stdinWaiter = null;
+stdin.on("line", (l) => { stdinLines.push(l); if (stdinWaiter) stdinWaiter(); });
+async function control(word) {
+  console.log("@@" + word);
+  while (!stdinLines.length) await new Promise((r) => { stdinWaiter = r; });
+  stdinWaiter = null;
+  const l = stdinLines.shift();
+  if (l !== "@@" + word + "ed") throw new Error("driver said " + l);
+}
+
+function assert(cond, what) { if (!cond) throw new Error("assertion failed: " + what); }
+
+/* A line-protocol user, as `nc` would be. */
+class LineUser {
+  constructor(port) {
+    this.buf = "";
+    this.sock = net.connect(port, "127.0.0.1");
+    this.sock.setEncoding("utf8");
+    this.sock.on("data", (d) => { this.buf += d; });
+    this.ready = new Promise((ok, fail) => {
+      this.sock.on("connect", () => { this.name = "127.0.0.1:" + this.sock.localPort; ok(); });
+      this.sock.on("error", fail);
+    });
+  }
+  lines() { return this.buf.split("\n").slice(0, -1); }
+  send(text) { this.sock.write(text + "\n"); }
+  async wait(pred, what) {
+    const deadline = Date.now() + T;
+    for (;;) {
+      const got = this.lines().find(pred);
+      if (got !== undefined) return got;
+      if (Date.now() > deadline)
+        throw new Error(`line user: no ${what}; got ${JSON.stringify(this.lines().slice(-6))}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  close() { this.sock.destroy(); }
+}
+
+let browser;
+const dialogs = [];
+const consoleErrors = [];
+const foreign = [];
+
+async function openPage(label, viewport) {
+  const ctx = await browser.newContext({ viewport });
+  const page = await ctx.newPage();
+  page.on("dialog", (d) => { dialogs.push(label + ": " + d.message()); d.dismiss().catch(() => {}); });
+  page.on("pageerror", (e) => consoleErrors.push(label + ": " + e.message));
+  page.on("request", (r) => {
+    const u = new URL(r.url());
+    if (u.host !== `127.0.0.1:${httpPort}`) foreign.push(r.url());
+  });
+  await page.goto(base + "/");
+  return page;
+}
+
+async function login(page, name) {
+  await page.locator("#login").waitFor({ state: "visible", timeout: T });
+  await page.fill("#name", name);
+  await page.click("#login button");
+  await page.locator("#login").waitFor({ state: "hidden", timeout: T });
+  await page.waitForFunction((n) =>
+    document.getElementById("status").dataset.state === "online" &&
+    document.getElementById("me").textContent === n, name, { timeout: T });
+}
+
+const item = (page, text) => page.locator("#messages li", { hasText: text }).first();
+const shown = (page, text, timeout = T) => item(page, text).waitFor({ timeout });
+async function absent(page, text, ms = 500) {
+  await page.waitForTimeout(ms);
+  assert(await page.locator("#messages li", { hasText: text }).count() === 0,
+    `"${text}" must not be shown`);
+}
+async function users(page) {
+  return page.locator("#users button").evaluateAll((bs) => bs.map((b) => b.dataset.name));
+}
+async function waitUsers(page, pred, what) {
+  const deadline = Date.now() + T;
+  for (;;) {
+    const u = await users(page);
+    const count = await page.textContent("#count");
+    if (pred(u) && Number(count) === u.length) return u;
+    if (Date.now() > deadline) throw new Error(`user list: ${what}; have ${JSON.stringify(u)}, count ${count}`);
+    await page.waitForTimeout(50);
+  }
+}
+async function sendText(page, text) {
+  await page.fill("#text", text);
+  await page.press("#text", "Enter");
+  await page.waitForFunction(() => document.getElementById("text").value === "", null, { timeout: T });
+}
+
+let phone, desk, line;
+const tests = [];
+const test = (name, fn) => tests.push([name, fn]);
+
+test("page_is_small_and_self_contained", async () => {
+  let total = 0;
+  for (const f of ["/", "/chat.js", "/chat.css"]) {
+    const r = await fetch(base + f);
+    assert(r.status === 200, f + " status " + r.status);
+    total += (await r.arrayBuffer()).byteLength;
+  }
+  assert(total < 25 * 1024, "page is " + total + " bytes");
+  phone = await openPage("phone", { width: 375, height: 667 });
+  await phone.locator("#login").waitFor({ state: "visible", timeout: T });
+  assert(foreign.length === 0, "requests elsewhere: " + foreign.join(" "));
+});
+
+test("login_and_online_list", async () => {
+  line = new LineUser(linePort);
+  await line.ready;
+  await line.wait((l) => l === `[${line.name}]${line.name}: online`, "own online line");
+  await login(phone, "alice");
+  desk = await openPage("desk", { width: 1000, height: 640 });
+  await login(desk, "bob");
+  const want = (u) => ["alice", "bob", line.name].every((n) => u.includes(n));
+  await waitUsers(phone, want, "alice, bob and the line user");
+  await waitUsers(desk, want, "alice, bob and the line user");
+  await shown(phone, "bob joined");
+  await line.wait((l) => l.endsWith("]bob: online"), "bob online");
+});
+
+test("taken_name_is_refused_and_asked_again", async () => {
+  const third = await openPage("third", { width: 800, height: 600 });
+  await third.fill("#name", "alice");
+  await third.click("#login button");
+  await third.locator("#login-error", { hasText: "taken" }).waitFor({ timeout: T });
+  assert(await third.locator("#login").isVisible(), "login dialog stays open");
+  await login(third, "carol");
+  await waitUsers(phone, (u) => u.includes("carol"), "carol");
+  await third.context().close();
+  await waitUsers(phone, (u) => !u.includes("carol"), "carol gone");
+  await shown(phone, "carol left");
+});
+
+test("messages_both_ways_with_sender_and_time", async () => {
+  await sendText(phone, "hello from alice");
+  await shown(desk, "hello from alice");
+  const li = item(desk, "hello from alice");
+  assert(await li.locator(".from").first().textContent() === "alice", "sender shown");
+  assert(/\d/.test(await li.locator("time").textContent()), "time shown");
+  await line.wait((l) => l.endsWith("]alice: hello from alice"), "alice's message");
+  await sendText(desk, "hello from bob");
+  await shown(phone, "hello from bob");
+  line.send("hello from the line");
+  await shown(phone, "hello from the line");
+  await shown(desk, "hello from the line");
+  assert(await item(desk, "hello from the line").locator(".from").first().textContent() === line.name,
+    "line user's name as sender");
+});
+
+test("private_message_by_clicking_a_name", async () => {
+  await phone.click(`#users button[data-name="bob"]`);
+  await phone.locator("#target").waitFor({ state: "visible", timeout: T });
+  await sendText(phone, "psst bob");
+  await shown(desk, "psst bob");
+  assert(await item(desk, "psst bob").getAttribute("class") === "private", "shown as private");
+  await shown(phone, "psst bob");      // the sender's copy
+  await phone.click("#untarget");
+  await desk.click(`#users button[data-name="${line.name}"]`);
+  await sendText(desk, "psst line");
+  await line.wait((l) => l === "bob says to you: psst line", "bob's private message");
+  line.send("to alice psst alice");
+  await shown(phone, "psst alice");
+  await desk.click("#untarget");
+  await absent(desk, "psst alice", 0);
+  assert(!line.lines().some((l) => l.includes("psst bob")), "line user saw a private message");
+});
+
+test("rename_is_reflected_in_the_list", async () => {
+  await desk.click("#tools summary");
+  await desk.fill("#newname", "robert");
+  await desk.click("#rename-form button");
+  await desk.waitForFunction(() => document.getElementById("me").textContent === "robert", null, { timeout: T });
+  await waitUsers(phone, (u) => u.includes("robert") && !u.includes("bob"), "robert, not bob");
+  await shown(phone, "bob is now robert");
+  await line.wait((l) => l.endsWith("]bob: renamed to robert"), "the rename");
+  // A taken name is refused while logged in, too.
+  await desk.fill("#newname", "alice");
+  await desk.click("#rename-form button");
+  await desk.locator("#messages li.error", { hasText: "taken" }).waitFor({ timeout: T });
+  assert(await desk.textContent("#me") === "robert", "still robert");
+});
+
+test("join_and_leave_rooms", async () => {
+  await phone.fill("#text", "/join kitchen");
+  await phone.press("#text", "Enter");
+  await phone.locator("#where", { hasText: "#kitchen" }).waitFor({ timeout: T });
+  await sendText(desk, "lobby only");
+  await shown(desk, "lobby only");
+  await absent(phone, "lobby only");
+  await desk.fill("#roomname", "kitchen");
+  await desk.click("#room-form button");
+  await desk.locator("#where", { hasText: "#kitchen" }).waitFor({ timeout: T });
+  await sendText(phone, "in the kitchen");
+  await shown(desk, "in the kitchen");
+  await desk.click("#leave");
+  await desk.locator("#where", { hasText: "#lobby" }).waitFor({ timeout: T });
+  await phone.fill("#text", "/leave");
+  await phone.press("#text", "Enter");
+  await phone.locator("#where", { hasText: "#lobby" }).waitFor({ timeout: T });
+  assert(!line.lines().some((l) => l.includes("in the kitchen")), "the lobby saw a kitchen message");
+});
+
+test("markup_is_shown_literally", async () => {
+  await sendText(phone, XSS);
+  await shown(desk, XSS);
+  await shown(phone, XSS);
+  line.send("rename <b>eve</b>");
+  line.send(`<script>document.title="pwned"</script>`);
+  await waitUsers(desk, (u) => u.includes("<b>eve</b>"), "the line user's new name");
+  await shown(desk, `<script>document.title="pwned"</script>`);
+  for (const p of [phone, desk]) {
+    const n = await p.evaluate(() =>
+      document.querySelectorAll("#messages img, #messages script, #users b, #messages b").length);
+    assert(n === 0, "markup from users became elements");
+    assert(await p.title() === "wschat", "title changed");
+  }
+  await phone.waitForTimeout(300);
+  assert(dialogs.length === 0, "dialogs: " + dialogs.join("; "));
+});
+
+test("phone_width_has_no_horizontal_scroll", async () => {
+  const m = await phone.evaluate(() => {
+    const r = document.getElementById("text").getBoundingClientRect();
+    return { sw: document.documentElement.scrollWidth, cw: document.documentElement.clientWidth,
+      inView: r.top >= 0 && r.bottom <= innerHeight && r.left >= 0 && r.right <= innerWidth };
+  });
+  assert(m.sw <= m.cw, `scrollWidth ${m.sw} > ${m.cw}`);
+  assert(m.inView, "message input visible");
+  await phone.screenshot({ path: path.join(artifacts, "chat-page-phone.png") });
+  await desk.evaluate(() => { document.getElementById("tools").open = false; });
+  await desk.screenshot({ path: path.join(artifacts, "chat-page.png") });
+});
+
+test("reconnects_after_a_daemon_restart", async () => {
+  line.close();
+  for (const p of [phone, desk])
+    await p.evaluate(() => {
+      window.states = [];
+      const s = document.getElementById("status");
+      new MutationObserver(() => window.states.push(s.dataset.state))
+        .observe(s, { attributes: true, childList: true });
+    });
+  await control("restart");
+  for (const [p, n] of [[phone, "alice"], [desk, "robert"]]) {
+    await shown(p, "Disconnected from the server");
+    // The backoff may have grown while the daemon restarted (slowly, under
+    // a sanitizer): up to 30 s between tries.
+    await shown(p, "Reconnected as " + n, 40000);
+    await p.waitForFunction(() => document.getElementById("status").dataset.state === "online",
+      null, { timeout: T });
+    const states = await p.evaluate(() => window.states);
+    assert(states.includes("offline"), "said it was offline: " + states);
+  }
+  await waitUsers(desk, (u) => u.length === 2 && u.includes("alice"), "alice and robert only");
+  await sendText(desk, "back again");
+  await shown(phone, "back again");
+});
+
+test("no_script_errors", async () => {
+  assert(consoleErrors.length === 0, "page errors: " + consoleErrors.join("; "));
+  assert(dialogs.length === 0, "dialogs: " + dialogs.join("; "));
+});
+
+let passed = 0, failed = 0;
+try {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  for (const [name, fn] of tests) {
+    const t0 = Date.now();
+    try {
+      await fn();
+      passed++;
+      console.log(`ok - ${name} (${((Date.now() - t0) / 1000).toFixed(2)}s)`);
+    } catch (e) {
+      failed++;
+      console.log(`not ok - ${name}\n${e.stack}`);
+      for (const [l, p] of [["phone", phone], ["desk", desk]])
+        if (p && !p.isClosed())
+          await p.screenshot({ path: path.join(artifacts, `failed-${name}-${l}.png`) }).catch(() => {});
+    }
+  }
+} catch (e) {
+  failed++;
+  console.log("not ok - browser\n" + e.stack);
+} finally {
+  if (browser) await browser.close().catch(() => {});
+  if (line) line.close();
+  stdin.close();
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
