@@ -50,8 +50,8 @@ anon0=$(sum RssAnon)
 base=$(fds | awk '{ s += $1 } END { print s }')
 t0=$(date +%s.%N)
 for i in $(seq "$K"); do
-	"$CHATBENCH" -q -p "$port" -M chat -l 0 -c $((N / K)) -s 0 \
-	    -H "$HOLD" -t $((HOLD + 10)) -k 200 -d $((HOLD + 120)) \
+	"$CHATBENCH" -p "$port" -M chat -l 0 -c $((N / K)) -s 0 \
+	    -H "$HOLD" -t $((HOLD * 2 + 60)) -k 200 -d $((HOLD * 3 + 120)) \
 	    >"$tmp/bench.$i" 2>&1 &
 done
 want=$(( (N / K) * K ))
@@ -73,10 +73,16 @@ echo "idle-many: RSS $rss0 -> $rss1 kB, $(( (rss1 - rss0) * 1024 / want ))" \
     "B per connection; anonymous $anon0 -> $anon1 kB," \
     "$(( (anon1 - anon0) * 1024 / want )) B per connection"
 wait $(jobs -p | grep -vx "$master")
+# Every connection must have been made and held to the end: none failed,
+# none dropped by the server.  (With 100,000 closing at once, some closing
+# handshakes outlast chatbench's grace period; those are reported, not
+# failures of the holding.)
 failed=0
 for i in $(seq "$K"); do
-	grep -q 'result=ok' "$tmp/bench.$i" || { failed=1; tail -n 3 \
-	    "$tmp/bench.$i"; }
+	sed -n 's/^connections: /idle-many: chatbench '"$i"': /p' \
+	    "$tmp/bench.$i"
+	grep -q '^connections: .* 0 failed, 0 closed early' "$tmp/bench.$i" ||
+	    failed=1
 done
 kill "$master"
 wait "$master"
