@@ -418,7 +418,7 @@ master_reap(int stopping)
 	char			 how[64];
 	pid_t			 pid;
 	int			 status, crashed;
-	unsigned		 s, running = 0;
+	unsigned		 s, k, running = 0;
 	time_t			 now = time(NULL);
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -454,6 +454,10 @@ master_reap(int stopping)
 			    "stopped");
 		memset(ms, 0, sizeof(*ms));
 		ms->state = SLOT_FREE;
+		/* A successor waiting for a slot has nobody to retire now. */
+		for (k = 0; k < master_nworkers; k++)
+			if (master_workers[k].replaces == (int)s)
+				master_workers[k].replaces = -1;
 	}
 	for (s = 0; s < master_nslots; s++)
 		if (master_slots[s].state != SLOT_FREE)
