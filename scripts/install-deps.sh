@@ -14,7 +14,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake pkg-config \
 	libevent-dev libmsgpack-dev libssl-dev libjansson-dev libcriterion-dev \
-	python3 python3-websockets python3-msgpack tmux \
+	python3 python3-websockets python3-msgpack tmux valgrind \
 	groff-base mandoc chromium fonts-dejavu-core >/dev/null
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	$SUDO apt-get install -y -qq --no-install-recommends nodejs npm \

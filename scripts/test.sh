@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the build dependencies, build wschatd, and run the whole test
-# suite three ways: a warnings-as-errors build, an ASan+UBSan build, and
-# make distcheck (which builds from the tarball and tests that too).
+# suite three ways: a warnings-as-errors build (and its e2e tests again
+# under valgrind memcheck), an ASan+UBSan build, and make distcheck (which
+# builds from the tarball and tests that too).
 # Prints "N passed, N failed" over every test case at the end.
 set -eu
 cd "$(dirname "$0")/.."
@@ -20,6 +21,9 @@ run() {	# run DIR CONFIGURE-ARGS...: configure, build, make check
 	    make -s check -j"$jobs") || status=1
 }
 run build/plain --enable-debug --enable-werror
+# The e2e suite once more with every daemon process under valgrind.
+echo "=== build/plain: scripts/memcheck.sh"
+scripts/memcheck.sh build/plain || status=1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run build/asan --enable-debug --enable-werror --enable-sanitizers
