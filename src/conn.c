@@ -37,6 +37,8 @@
 #define CONN_OUT_HIGH	(256 * 1024)
 #define CONN_MAX_READ	(64 * 1024)
 #define CONN_MAX_WRITE	(1024 * 1024)
+/* Seconds a refused client is asked to wait (Retry-After). */
+#define CONN_RETRY_AFTER	5
 
 static void	 conn_read_cb(struct bufferevent *, void *);
 static void	 conn_write_cb(struct bufferevent *, void *);
@@ -128,6 +130,50 @@ conn_ws_timeouts(struct conn *c)
 	conn_set_timeouts(c, cfg->ping_interval, cfg->pong_timeout);
 }
 
+/*
+ * Turn away a connection we will not keep: one attempt at a non-blocking
+ * send of a 503 (HTTP) or an error line (line port), then close.  Nothing
+ * is allocated for it, so a flood of them costs no memory.  What the
+ * client already sent is read first: closing with unread input would
+ * send a reset, which may destroy the answer before the client reads it.
+ * The answer fits in any fresh socket's send buffer.
+ */
+static void
+conn_refuse(struct worker *w, int fd, enum conn_kind kind, const char *why)
+{
+	static const char	 line[] = "error: server full\n";
+	static const char	 body[] = "503 Service Unavailable\n";
+	char			 buf[512];
+	int			 n, i;
+
+	for (i = 0; i < 16 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0;
+	    i++)
+		;
+	if (kind == CONN_LINE)
+		(void)send(fd, line, sizeof(line) - 1,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+	else {
+		n = snprintf(buf, sizeof(buf),
+		    "HTTP/1.1 503 Service Unavailable\r\n"
+		    "Server: " WSCHATD_NAME "/" WSCHATD_VERSION "\r\n"
+		    "Date: %s\r\n"
+		    "Content-Type: text/plain; charset=utf-8\r\n"
+		    "Content-Length: %zu\r\n"
+		    "Retry-After: %u\r\n"
+		    "Connection: close\r\n"
+		    "\r\n%s", worker_date(w), sizeof(body) - 1,
+		    CONN_RETRY_AFTER, body);
+		if (n > 0 && (size_t)n < sizeof(buf))
+			(void)send(fd, buf, (size_t)n,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+		shm_stat_add(&w->st->st_http[4], 1);	/* 5xx */
+	}
+	/* FIN after the answer, so the client reads it before the close. */
+	shutdown(fd, SHUT_WR);
+	close(fd);
+	log_debug("accept: connection refused: %s (%u open)", why, w->nconns);
+}
+
 void
 conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
     enum conn_kind kind)
@@ -135,12 +181,13 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 	struct conn	*c;
 	int		 one = 1;
 
-	if ((w->cfg->max_connections != 0 &&
-	    w->nconns >= w->cfg->max_connections) ||
-	    (c = calloc(1, sizeof(*c))) == NULL) {
-		/* Refuse cheaply; the client sees a reset, not a hang. */
-		log_debug("accept: connection refused (%u open)", w->nconns);
-		close(fd);
+	if (w->cfg->max_connections != 0 &&
+	    w->nconns >= w->cfg->max_connections) {
+		conn_refuse(w, fd, kind, "max_connections");
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		conn_refuse(w, fd, kind, "out of memory");
 		return;
 	}
 	/* Small frames must leave at once, not wait for Nagle. */

