@@ -92,6 +92,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "allowed_origins",	CFG_STR, O(allowed_origins), 0, 0, "", NULL },
 	{ "backlog",		CFG_UINT, O(backlog), 1, 65535, "511", NULL },
 	{ "max_connections",	CFG_UINT, O(max_connections), 0, 10000000, "0", NULL },
+	{ "max_connections_per_ip", CFG_UINT, O(max_connections_per_ip), 0, 10000000, "0",
+	    NULL },
 	{ "max_message_size",	CFG_SIZE64, O(max_message_size), 125, 1ULL << 30, "1m", NULL },
 	{ "max_header_size",	CFG_SIZE, O(max_header_size), 256, 1 << 20, "8k", NULL },
 	{ "max_request_line",	CFG_SIZE, O(max_request_line), 64, 1 << 20, "4k", NULL },

@@ -174,11 +174,100 @@ conn_refuse(struct worker *w, int fd, enum conn_kind kind, const char *why)
 	log_debug("accept: connection refused: %s (%u open)", why, w->nconns);
 }
 
+/*
+ * Connections per client address (max_connections_per_ip), counted per
+ * worker in a chained hash of the addresses with connections open.  An
+ * IPv6 client is counted by its /64: one host usually has a whole /64 to
+ * pick addresses from.  IPv4 (and IPv4-mapped IPv6) counts the address.
+ */
+#define CONN_IP_BUCKETS	4096	/* power of two */
+
+struct conn_ip {
+	struct conn_ip	*next;
+	unsigned	 count;
+	uint8_t		 key[16];
+};
+
+static void
+conn_ip_key(const struct sockaddr *sa, uint8_t key[16])
+{
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+
+	memset(key, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		sin = (const struct sockaddr_in *)sa;
+		key[10] = key[11] = 0xff;	/* as ::ffff:a.b.c.d */
+		memcpy(key + 12, &sin->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)sa;
+		memcpy(key, &sin6->sin6_addr, IN6_IS_ADDR_V4MAPPED(
+		    &sin6->sin6_addr) ? 16 : 8);
+	}
+}
+
+static struct conn_ip **
+conn_ip_bucket(struct worker *w, const uint8_t key[16])
+{
+	uint32_t	 h = 2166136261u;	/* FNV-1a */
+	int		 i;
+
+	for (i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 16777619u;
+	return (&w->ipbuckets[h & (CONN_IP_BUCKETS - 1)]);
+}
+
+/*
+ * Count one more connection from sa.  Returns its entry, or NULL if the
+ * address is at max_connections_per_ip already or memory ran out.
+ */
+static struct conn_ip *
+conn_ip_get(struct worker *w, const struct sockaddr *sa)
+{
+	struct conn_ip	**b, *ip;
+	uint8_t		 key[16];
+
+	if (w->ipbuckets == NULL && (w->ipbuckets = calloc(CONN_IP_BUCKETS,
+	    sizeof(*w->ipbuckets))) == NULL)
+		return (NULL);
+	conn_ip_key(sa, key);
+	b = conn_ip_bucket(w, key);
+	for (ip = *b; ip != NULL; ip = ip->next)
+		if (memcmp(ip->key, key, sizeof(key)) == 0)
+			break;
+	if (ip == NULL) {
+		if ((ip = calloc(1, sizeof(*ip))) == NULL)
+			return (NULL);
+		memcpy(ip->key, key, sizeof(key));
+		ip->next = *b;
+		*b = ip;
+	}
+	if (ip->count >= w->cfg->max_connections_per_ip)
+		return (NULL);	/* an entry at the limit has count > 0 */
+	ip->count++;
+	return (ip);
+}
+
+/* One connection fewer from ip's address; the last one frees it. */
+static void
+conn_ip_put(struct worker *w, struct conn_ip *ip)
+{
+	struct conn_ip	**pp;
+
+	if (--ip->count > 0)
+		return;
+	for (pp = conn_ip_bucket(w, ip->key); *pp != ip; pp = &(*pp)->next)
+		;
+	*pp = ip->next;
+	free(ip);
+}
+
 void
 conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
     enum conn_kind kind)
 {
 	struct conn	*c;
+	struct conn_ip	*ip = NULL;
 	int		 one = 1;
 
 	if (w->cfg->max_connections != 0 &&
@@ -186,10 +275,18 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 		conn_refuse(w, fd, kind, "max_connections");
 		return;
 	}
+	if (w->cfg->max_connections_per_ip != 0 &&
+	    (ip = conn_ip_get(w, sa)) == NULL) {
+		conn_refuse(w, fd, kind, "max_connections_per_ip");
+		return;
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		if (ip != NULL)
+			conn_ip_put(w, ip);
 		conn_refuse(w, fd, kind, "out of memory");
 		return;
 	}
+	c->ip = ip;
 	/* Small frames must leave at once, not wait for Nagle. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->w = w;
@@ -208,6 +305,8 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 			bufferevent_free(c->bev);
 		else
 			close(fd);
+		if (c->ip != NULL)
+			conn_ip_put(w, c->ip);
 		free(c);
 		return;
 	}
@@ -247,6 +346,8 @@ conn_free(struct conn *c)
 	TAILQ_REMOVE(&w->conns, c, entry);
 	w->nconns--;
 	shm_stat_sub(&w->st->st_conns[c->stkind], 1);
+	if (c->ip != NULL)
+		conn_ip_put(w, c->ip);
 	ws_reader_clear(&c->rd);
 	/* The buffer may outlive the bufferevent a little; c does not. */
 	evbuffer_remove_cb(bufferevent_get_output(c->bev), conn_out_cb, c);

@@ -26,6 +26,7 @@ struct bufferevent;
 TAILQ_HEAD(conn_list, conn);
 
 struct hub_room;
+struct conn_ip;
 
 struct worker {
 	struct event_base	*base;
@@ -43,6 +44,7 @@ struct worker {
 	struct event		*ev_retry;	/* re-enable accepts after EMFILE */
 	struct conn_list	 conns;
 	unsigned		 nconns;
+	struct conn_ip		**ipbuckets;	/* max_connections_per_ip */
 	struct conn_list	 pending;	/* output to write this iteration */
 	uint64_t		 next_id;
 	int			 stopping;
@@ -123,6 +125,7 @@ struct conn {
 				 direct:1,	/* we write; EV_WRITE only if stuck */
 				 pending:1;	/* on w->pending */
 	int			 in_cb;		/* callback nesting depth */
+	struct conn_ip		*ip;		/* its address's count, or NULL */
 	struct ws_reader	 rd;
 	/* chat (hub.c) */
 	TAILQ_ENTRY(conn)	 room_entry;

@@ -87,13 +87,29 @@ def hold(port, n):
     """n open HTTP connections, each known to be accepted: it answered
     a keep-alive request."""
     socks = []
-    for _ in range(n):
-        s = tcp_connect(port)
-        s.sendall(request("/healthz"))
-        status, _, _ = HTTPReader(s).response()
-        assert status == 200, status
-        socks.append(s)
+    try:
+        for _ in range(n):
+            s = tcp_connect(port)
+            socks.append(s)
+            s.sendall(request("/healthz"))
+            status, _, _ = HTTPReader(s).response()
+            assert status == 200, status
+    except BaseException:
+        for s in socks:
+            s.close()
+        raise
     return socks
+
+
+def can_hold(port, n):
+    """Whether n connections can be held at once now; closes them."""
+    try:
+        socks = hold(port, n)
+    except AssertionError:
+        return False
+    for s in socks:
+        s.close()
+    return True
 
 
 # ---------------------------------------------------------------- tests
@@ -110,6 +126,31 @@ def test_max_connections_answers_503_and_closes():
         # Once the held ones are gone, clients are served again.
         wait_for(lambda: healthz(d.port)[0] == 200,
                  what="a free connection slot")
+        check_healthy(d)
+
+
+def test_max_connections_per_ip_answers_503_and_closes():
+    with Daemon(workers=1, opts={"max_connections_per_ip": 4}) as d:
+        held = hold(d.port, 3)
+        line = tcp_connect(d.line_port)     # the fourth, on the line port
+        line.sendall(b"who\n")
+        got = b""
+        while b"\n" not in got:
+            chunk = line.recv(4096)
+            assert chunk, "line connection closed: %r" % got
+            got += chunk
+        assert b"error" not in got, got
+        for _ in range(20):
+            expect_503(d.port)
+        expect_line_full(d.line_port)
+        held.pop().close()
+        # The freed slot is usable again, by either port.
+        wait_for(lambda: healthz(d.port)[0] == 200,
+                 what="a free slot for 127.0.0.1")
+        line.close()
+        for s in held:
+            s.close()
+        wait_for(lambda: can_hold(d.port, 4), what="four slots")
         check_healthy(d)
 
 
