@@ -112,6 +112,16 @@ conn_direct(struct conn *c)
 		conn_pend(c);
 }
 
+/* Milliseconds on the monotonic clock. */
+static uint64_t
+conn_mono_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
 static void
 conn_set_timeouts(struct conn *c, unsigned rsec, unsigned wsec)
 {
@@ -294,6 +304,8 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 	shm_stat_add(&w->st->st_accepted, 1);
 	c->kind = kind;
 	c->state = kind == CONN_LINE ? CONN_S_LINE : CONN_S_HTTP;
+	c->head_deadline = conn_mono_ms() +
+	    (uint64_t)w->cfg->handshake_timeout * 1000;
 	cfg_addr_format(sa, c->peer, sizeof(c->peer));
 	/* BEV_OPT_CLOSE_ON_FREE: the bufferevent owns fd from here on. */
 	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -406,16 +418,32 @@ conn_close(struct conn *c, const char *why)
 	}
 }
 
-/* Once a second: free dead connections nobody else will free. */
+static void	 conn_http_error(struct conn *, int, int, const char *,
+		    const char *);
+
+/*
+ * Once a second: free dead connections nobody else will free, and answer
+ * 408 to those whose request head took longer than handshake_timeout.
+ * http_timeout alone cannot catch a head that dribbles in (slowloris):
+ * each byte restarts it.  Checking here costs no timer per connection;
+ * a head is cut off between handshake_timeout and a second after it.
+ */
 void
 conn_sweep(struct worker *w)
 {
 	struct conn	*c, *next;
+	uint64_t	 now = conn_mono_ms();
 
 	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->dead && !c->reap_scheduled && c->in_cb == 0)
 			conn_free(c);
+		else if (!c->dead && c->state == CONN_S_HTTP &&
+		    c->head_deadline != 0 && now >= c->head_deadline) {
+			conn_enter(c);
+			conn_http_error(c, 408, 0, NULL, "handshake_timeout");
+			conn_leave(c);
+		}
 	}
 }
 
@@ -748,6 +776,10 @@ conn_http_read(struct conn *c)
 	lim.max_headers = cfg->max_headers;
 	while (c->state == CONN_S_HTTP && !c->dead && !c->read_paused &&
 	    (len = evbuffer_get_length(in)) > 0) {
+		/* The next request's head starts: it has handshake_timeout. */
+		if (c->head_deadline == 0)
+			c->head_deadline = conn_mono_ms() +
+			    (uint64_t)cfg->handshake_timeout * 1000;
 		n = len > (size_t)cfg->max_header_size + 1 ?
 		    (size_t)cfg->max_header_size + 1 : len;
 		if ((p = evbuffer_pullup(in, (ssize_t)n)) == NULL) {
@@ -775,6 +807,7 @@ conn_http_read(struct conn *c)
 		/* req points into p: drain only after answering. */
 		rv = conn_http_request(c, &req);
 		evbuffer_drain(in, req.hdrlen);
+		c->head_deadline = 0;
 		if (rv != 0)
 			return;
 		conn_backpressure(c);

@@ -126,6 +126,7 @@ struct conn {
 				 pending:1;	/* on w->pending */
 	int			 in_cb;		/* callback nesting depth */
 	struct conn_ip		*ip;		/* its address's count, or NULL */
+	uint64_t		 head_deadline;	/* ms, monotonic: handshake_timeout */
 	struct ws_reader	 rd;
 	/* chat (hub.c) */
 	TAILQ_ENTRY(conn)	 room_entry;

@@ -64,6 +64,7 @@ struct cfg {
 	unsigned	 max_line_length;	/* line protocol */
 	uint64_t	 max_pending;		/* unsent bytes per connection */
 	unsigned	 http_timeout;		/* seconds */
+	unsigned	 handshake_timeout;	/* seconds for a request head */
 	unsigned	 ping_interval;		/* seconds */
 	unsigned	 pong_timeout;		/* seconds */
 	unsigned	 close_timeout;		/* seconds */

@@ -154,5 +154,72 @@ def test_max_connections_per_ip_answers_503_and_closes():
         check_healthy(d)
 
 
+def test_handshake_timeout_closes_a_slowloris():
+    """A request head sent one byte every 0.5 s, each restarting
+    http_timeout, is cut off with 408 after handshake_timeout (2 s, plus
+    up to a second for the check); a WebSocket client chatting with
+    /echo all the while gets every echo."""
+    with Daemon(workers=1, opts={"handshake_timeout": 2}) as d:
+        ws = wstest.RawWS(d.port, "/echo")
+        slow = tcp_connect(d.port)
+        slow.setblocking(False)
+        head = request("/healthz", extra="X-Pad: %s\r\n" % ("a" * 200))
+        t0 = time.monotonic()
+        got, sent, echoes = b"", 0, 0
+        closed_at = None
+        while time.monotonic() - t0 < 8:
+            if closed_at is None and sent < len(head):
+                try:
+                    slow.send(head[sent:sent + 1])
+                    sent += 1
+                except (BrokenPipeError, ConnectionResetError):
+                    closed_at = time.monotonic() - t0
+            try:
+                chunk = slow.recv(4096)
+                if chunk == b"":
+                    closed_at = time.monotonic() - t0
+                got += chunk
+            except BlockingIOError:
+                pass
+            except ConnectionResetError:
+                closed_at = time.monotonic() - t0
+            msg = b"echo %d" % echoes
+            ws.send_frame(1, msg)
+            assert ws.recv_message() == (1, msg)
+            echoes += 1
+            if closed_at is not None:
+                break
+            time.sleep(0.5)
+        slow.close()
+        print("# slowloris: %d of %d head bytes sent, closed after %s s; "
+              "%d echoes meanwhile" % (sent, len(head), closed_at, echoes))
+        assert closed_at is not None, "slowloris still open after 8 s"
+        # 2 s, up to 1 s until the sweep, 0.5 s until we look; load.
+        assert 1.9 <= closed_at <= 6, closed_at
+        assert got.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), got
+        assert "handshake_timeout" in d.log()
+        ws.close()
+        check_healthy(d)
+
+
+def test_handshake_timeout_spares_idle_keepalive():
+    """Between requests a keep-alive connection is idle, not slow: only
+    http_timeout applies, and a request head arriving in pieces within
+    handshake_timeout is served."""
+    with Daemon(workers=1, opts={"handshake_timeout": 1}) as d:
+        s = tcp_connect(d.port)
+        r = HTTPReader(s)
+        s.sendall(request("/healthz"))
+        assert r.response()[0] == 200
+        time.sleep(2.5)
+        part = request("/healthz")
+        s.sendall(part[:10])
+        time.sleep(0.3)
+        s.sendall(part[10:])
+        assert r.response()[0] == 200
+        s.close()
+        check_healthy(d)
+
+
 if __name__ == "__main__":
     wstest.main()
