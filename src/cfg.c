@@ -110,6 +110,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "idle_timeout",	CFG_TIME, O(idle_timeout), 0, 604800, "300", NULL },
 	{ "max_users",		CFG_UINT, O(max_users), 16, 1 << 22, "16384", NULL },
 	{ "command_rate",	CFG_UINT, O(command_rate), 1, 1000000, "30", NULL },
+	{ "message_rate",	CFG_UINT, O(message_rate), 0, 1000000, "0", NULL },
+	{ "message_burst",	CFG_UINT, O(message_burst), 1, 1000000, "100", NULL },
 	{ "bus_ring_size",	CFG_SIZE64, O(bus_ring_size), 64 << 10, 1ULL << 30, "8m", NULL },
 	{ "metrics",		CFG_BOOL, O(metrics), 0, 1, "on", NULL },
 	{ "metrics_allow",	CFG_STR, O(metrics_allow), 0, 0, "127.0.0.0/8 ::1",

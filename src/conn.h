@@ -135,6 +135,9 @@ struct conn {
 	time_t			 last_active;	/* last chat activity */
 	time_t			 rl_start;	/* command_rate window */
 	unsigned		 rl_count;
+	uint64_t		 mr_tokens;	/* message_rate bucket, 1/1000s */
+	uint64_t		 mr_last;	/* ms, monotonic: last refill */
+	unsigned		 mr_dropped;	/* messages dropped in a row */
 	uint32_t		 pslot;		/* presence slot when logged in */
 	unsigned		 logged_in:1;
 	uint8_t			 namelen;

@@ -123,7 +123,8 @@ static const struct metrics_family metrics_families[] = {
 	  "Chat clients closed after idle_timeout without activity.",
 	  M_ONE(st_idle_kicked) },
 	{ "wschatd_rate_limited_total", "counter",
-	  "Logins, renames and who refused by command_rate.",
+	  "Logins, renames and who refused by command_rate, and chat "
+	  "messages dropped by message_rate.",
 	  M_ONE(st_rate_limited) },
 	{ "wschatd_http_responses_total", "counter",
 	  "HTTP responses, by status class (1xx: WebSocket upgrades).",

@@ -73,6 +73,8 @@ struct cfg {
 	unsigned	 idle_timeout;		/* seconds without chat; 0: never */
 	unsigned	 max_users;		/* names online, server-wide */
 	unsigned	 command_rate;		/* login/rename/who a minute */
+	unsigned	 message_rate;		/* chat messages a second; 0: any */
+	unsigned	 message_burst;		/* bucket size of message_rate */
 	uint64_t	 bus_ring_size;		/* bytes per producer ring */
 	int		 metrics;		/* /metrics enabled */
 	char		*metrics_allow;		/* who may see it; NULL: any */

@@ -6,10 +6,12 @@ and close, handshake_timeout closes a request head that dribbles in
 daemon is up, that a well-behaved client is served, and that the
 worker's VmRSS stays under a bound it prints."""
 
+import asyncio
 import socket
 import time
 
 import wstest
+from chatclient import connect
 from wstest import (Daemon, HTTPReader, http_raw, parse_response, request,
                     tcp_connect, wait_for)
 
@@ -218,6 +220,78 @@ def test_handshake_timeout_spares_idle_keepalive():
         s.sendall(part[10:])
         assert r.response()[0] == 200
         s.close()
+        check_healthy(d)
+
+
+def test_message_rate_limits_and_closes_a_flooder():
+    """With message_rate 20 and message_burst 20: a WebSocket client and a
+    line user that send as fast as they can get rate_limited, then are
+    closed (1008; after an error line); two clients chatting at 10
+    messages a second in the same room get every message of each other."""
+    with Daemon(workers=2, opts={"message_rate": 20,
+                                 "message_burst": 20}) as d:
+        nmsgs = 20
+
+        async def polite(c, tag):
+            for i in range(nmsgs):
+                await c.send({"type": "user", "content": "%s %d" % (tag, i)})
+                await asyncio.sleep(0.1)
+
+        async def flood(c):
+            try:
+                for i in range(5000):
+                    await c.send({"type": "user", "content": "flood %d" % i})
+                    if i % 50 == 0:
+                        await asyncio.sleep(0)
+            except Exception:
+                pass        # closed under us: expected
+
+        async def go():
+            a, b, f = await connect(d), await connect(d), await connect(d)
+            try:
+                await a.login("polite-a")
+                await b.login("polite-b")
+                await f.login("flooder")
+                await asyncio.gather(polite(a, "a"), polite(b, "b"),
+                                     flood(f))
+                code = await f.wait_closed(20)
+                assert code == 1008, code
+                n = len(f.find_all(type="system", code="rate_limited"))
+                assert n >= 1, f.last()
+                for c, other in ((a, "polite-b"), (b, "polite-a")):
+                    await c.count(nmsgs, 20, type="user", **{"from": other})
+                    got = [m["content"] for m in
+                           c.find_all(type="user", **{"from": other})]
+                    assert got == ["%s %d" % (other[-1], i)
+                                   for i in range(nmsgs)], got
+                    assert not c.find_all(code="rate_limited"), c.last()
+                    assert not c.closed
+                flooded = len(a.find_all(type="user", **{"from": "flooder"}))
+                print("# the flooder got %d messages through, then the "
+                      "limit and a 1008" % flooded)
+                assert flooded <= 20 + 20 * 30, flooded
+            finally:
+                for c in (a, b, f):
+                    await c.close()
+
+        wstest.run_async(go(), 60)
+
+        # A line user flooding: the error line, then the close.
+        s = tcp_connect(d.line_port)
+        s.sendall(b"".join(b"flood %d\n" % i for i in range(2000)))
+        out = b""
+        s.settimeout(10)
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except ConnectionResetError:
+            pass
+        s.close()
+        assert b"error: rate limited" in out, out[-300:]
+        assert "rate limited" in d.log()
         check_healthy(d)
 
 
