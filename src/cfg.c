@@ -100,6 +100,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "max_headers",	CFG_UINT, O(max_headers), 4, HTTP_HEADERS_MAX, "64", NULL },
 	{ "max_line_length",	CFG_SIZE, O(max_line_length), 16, 1 << 20, "4k", NULL },
 	{ "max_pending",	CFG_SIZE64, O(max_pending), 4096, 1ULL << 34, "4m", NULL },
+	{ "max_pending_total",	CFG_SIZE64, O(max_pending_total), 0, 1ULL << 40, "256m", NULL },
 	{ "http_timeout",	CFG_TIME, O(http_timeout), 1, 86400, "30", NULL },
 	{ "handshake_timeout",	CFG_TIME, O(handshake_timeout), 1, 86400, "10", NULL },
 	{ "ping_interval",	CFG_TIME, O(ping_interval), 0, 86400, "54", NULL },

@@ -91,6 +91,10 @@ conn_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 
 	if (info->n_deleted > 0)
 		shm_stat_add(&c->w->st->st_bytes_out, info->n_deleted);
+	/* A dead connection's bytes left the sum when it died. */
+	if (!c->dead)
+		c->w->out_total = c->w->out_total + info->n_added -
+		    info->n_deleted;
 	if (info->n_added > 0 && c->direct)
 		conn_pend(c);
 }
@@ -362,6 +366,9 @@ conn_free(struct conn *c)
 		conn_ip_put(w, c->ip);
 	ws_reader_clear(&c->rd);
 	/* The buffer may outlive the bufferevent a little; c does not. */
+	if (!c->dead)	/* freeing it calls no callback */
+		w->out_total -= evbuffer_get_length(
+		    bufferevent_get_output(c->bev));
 	evbuffer_remove_cb(bufferevent_get_output(c->bev), conn_out_cb, c);
 	bufferevent_free(c->bev);	/* closes the fd: BEV_OPT_CLOSE_ON_FREE */
 	free(c);
@@ -404,6 +411,7 @@ conn_close(struct conn *c, const char *why)
 	if (c->dead)
 		return;
 	c->dead = 1;
+	c->w->out_total -= evbuffer_get_length(bufferevent_get_output(c->bev));
 	conn_unpend(c);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	log_debug("conn %llu %s: closed: %s", (unsigned long long)c->id,
@@ -432,7 +440,7 @@ void
 conn_sweep(struct worker *w)
 {
 	struct conn	*c, *next;
-	uint64_t	 now = conn_mono_ms();
+	uint64_t	 now = conn_mono_ms(), sum = 0;
 
 	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
@@ -444,6 +452,17 @@ conn_sweep(struct worker *w)
 			conn_http_error(c, 408, 0, NULL, "handshake_timeout");
 			conn_leave(c);
 		}
+	}
+	/* Check the running sum max_pending_total is judged on. */
+	TAILQ_FOREACH(c, &w->conns, entry)
+		if (!c->dead)
+			sum += evbuffer_get_length(bufferevent_get_output(
+			    c->bev));
+	if (sum != w->out_total) {
+		log_warnx("%s: out_total %llu, connections hold %llu",
+		    __func__, (unsigned long long)w->out_total,
+		    (unsigned long long)sum);
+		w->out_total = sum;
 	}
 }
 
@@ -836,11 +855,53 @@ conn_ws_out_cleanup(const void *data, size_t len, void *arg)
  */
 #define CONN_COPY_MAX	512
 
+/*
+ * Make room for len more bytes under max_pending_total: while the
+ * worker's unsent bytes would pass it, drop the connection with the most
+ * unsent bytes, a slow consumer (c itself, maybe).  The sum is kept
+ * exact by conn_out_cb(); finding the biggest is a walk over every
+ * connection, but only when the limit is hit, and each drop takes the
+ * most memory a drop can.
+ */
+static void
+conn_out_room(struct conn *c, size_t len)
+{
+	struct worker	*w = c->w;
+	struct conn	*x, *big;
+	size_t		 n, bign;
+
+	while (w->cfg->max_pending_total != 0 &&
+	    w->out_total + len > w->cfg->max_pending_total) {
+		big = NULL;
+		bign = 0;
+		TAILQ_FOREACH(x, &w->conns, entry) {
+			if (x->dead)
+				continue;
+			n = evbuffer_get_length(bufferevent_get_output(x->bev));
+			if (n > bign) {
+				big = x;
+				bign = n;
+			}
+		}
+		if (big == NULL)
+			return;		/* len alone is over it: let it pass */
+		shm_stat_add(&w->st->st_slow_dropped, 1);
+		log_info("conn %llu %s: slow consumer: %zu bytes unsent, the "
+		    "most of %llu in the worker (max_pending_total); dropped",
+		    (unsigned long long)big->id, big->peer, bign,
+		    (unsigned long long)w->out_total);
+		conn_close(big, "slow consumer (max_pending_total)");
+	}
+}
+
 static void
 conn_ws_send(struct conn *c, struct ws_out *o)
 {
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
 
+	if (c->dead)
+		return;
+	conn_out_room(c, o->wo_len);
 	if (c->dead)
 		return;
 	if (o->wo_len <= CONN_COPY_MAX) {

@@ -63,6 +63,7 @@ struct cfg {
 	unsigned	 max_headers;
 	unsigned	 max_line_length;	/* line protocol */
 	uint64_t	 max_pending;		/* unsent bytes per connection */
+	uint64_t	 max_pending_total;	/* unsent bytes per worker; 0: any */
 	unsigned	 http_timeout;		/* seconds */
 	unsigned	 handshake_timeout;	/* seconds for a request head */
 	unsigned	 ping_interval;		/* seconds */

@@ -295,5 +295,68 @@ def test_message_rate_limits_and_closes_a_flooder():
         check_healthy(d)
 
 
+def test_max_pending_total_drops_the_biggest_slow_consumers():
+    """Three clients that never read, under max_pending_total 256k with
+    max_pending 4m: the worker drops them, biggest first, once their sum
+    passes 256k (well before any reaches max_pending), while a reader
+    and the sender get every message."""
+    pad = "x" * 3000
+    # The kernel queues up to tcp_wmem's maximum for a slow client before
+    # the daemon holds anything: send half as much again (test_chat).
+    with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+        wmem_max = int(f.read().split()[2])
+    n = max(2000, wmem_max * 3 // 2 // len(pad) + 1)
+    opts = {"max_pending": "4m", "max_pending_total": "256k"}
+    with Daemon(workers=1, line=False, opts=opts) as d:
+        slows = []
+
+        async def go():
+            sender, reader = await connect(d), await connect(d)
+            try:
+                await sender.login("sender")
+                for i in range(3):
+                    s = wstest.SlowWS(d.port)
+                    slows.append(s)
+                    s.send_frame(0x1, '{"type":"login","content":"slow%d"}'
+                                 % i)
+                    await reader.find(type="login", user="slow%d" % i)
+                window = 16
+
+                def behind(k):
+                    return lambda c: c.ntype.get("user", 0) > k - window
+
+                for k in range(n):
+                    for c in (reader, sender):
+                        if not behind(k)(c):
+                            await c.until(behind(k), 10,
+                                          "message %d" % (k - window))
+                    await sender.send({"type": "user",
+                                       "content": "%05d %s" % (k, pad)})
+                want = ["%05d" % k for k in range(n)]
+                for c in (reader, sender):
+                    await c.until(lambda c: c.ntype.get("user", 0) >= n,
+                                  30, "%d messages" % n)
+                    got = [m["content"][:5]
+                           for m in c.find_all(type="user")]
+                    assert got == want, "%r: %d messages" % (c, len(got))
+                    c.check()
+                for i in range(3):
+                    await reader.find(type="logout", user="slow%d" % i)
+            finally:
+                await sender.close()
+                await reader.close()
+
+        try:
+            wstest.run_async(go(), 90)
+        finally:
+            for s in slows:
+                s.sock.close()
+        log = d.log()
+        assert log.count("(max_pending_total); dropped") == 3, log[-2000:]
+        time.sleep(1.5)     # a sweep or two, which checks the sum
+        assert "out_total" not in d.log(), d.log()[-2000:]
+        check_healthy(d)
+
+
 if __name__ == "__main__":
     wstest.main()
