@@ -37,6 +37,8 @@
 #define CONN_OUT_HIGH	(256 * 1024)
 #define CONN_MAX_READ	(64 * 1024)
 #define CONN_MAX_WRITE	(1024 * 1024)
+/* Seconds a refused client is asked to wait (Retry-After). */
+#define CONN_RETRY_AFTER	5
 
 static void	 conn_read_cb(struct bufferevent *, void *);
 static void	 conn_write_cb(struct bufferevent *, void *);
@@ -89,6 +91,10 @@ conn_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 
 	if (info->n_deleted > 0)
 		shm_stat_add(&c->w->st->st_bytes_out, info->n_deleted);
+	/* A dead connection's bytes left the sum when it died. */
+	if (!c->dead)
+		c->w->out_total = c->w->out_total + info->n_added -
+		    info->n_deleted;
 	if (info->n_added > 0 && c->direct)
 		conn_pend(c);
 }
@@ -110,6 +116,16 @@ conn_direct(struct conn *c)
 		conn_pend(c);
 }
 
+/* Milliseconds on the monotonic clock. */
+static uint64_t
+conn_mono_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
 static void
 conn_set_timeouts(struct conn *c, unsigned rsec, unsigned wsec)
 {
@@ -128,21 +144,163 @@ conn_ws_timeouts(struct conn *c)
 	conn_set_timeouts(c, cfg->ping_interval, cfg->pong_timeout);
 }
 
+/*
+ * Turn away a connection we will not keep: one attempt at a non-blocking
+ * send of a 503 (HTTP) or an error line (line port), then close.  Nothing
+ * is allocated for it, so a flood of them costs no memory.  What the
+ * client already sent is read first: closing with unread input would
+ * send a reset, which may destroy the answer before the client reads it.
+ * The answer fits in any fresh socket's send buffer.
+ */
+static void
+conn_refuse(struct worker *w, int fd, enum conn_kind kind, const char *why)
+{
+	static const char	 line[] = "error: server full\n";
+	static const char	 body[] = "503 Service Unavailable\n";
+	char			 buf[512];
+	int			 n, i;
+
+	for (i = 0; i < 16 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0;
+	    i++)
+		;
+	if (kind == CONN_LINE)
+		(void)send(fd, line, sizeof(line) - 1,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+	else {
+		n = snprintf(buf, sizeof(buf),
+		    "HTTP/1.1 503 Service Unavailable\r\n"
+		    "Server: " WSCHATD_NAME "/" WSCHATD_VERSION "\r\n"
+		    "Date: %s\r\n"
+		    "Content-Type: text/plain; charset=utf-8\r\n"
+		    "Content-Length: %zu\r\n"
+		    "Retry-After: %u\r\n"
+		    "Connection: close\r\n"
+		    "\r\n%s", worker_date(w), sizeof(body) - 1,
+		    CONN_RETRY_AFTER, body);
+		if (n > 0 && (size_t)n < sizeof(buf))
+			(void)send(fd, buf, (size_t)n,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+		shm_stat_add(&w->st->st_http[4], 1);	/* 5xx */
+	}
+	/* FIN after the answer, so the client reads it before the close. */
+	shutdown(fd, SHUT_WR);
+	close(fd);
+	log_debug("accept: connection refused: %s (%u open)", why, w->nconns);
+}
+
+/*
+ * Connections per client address (max_connections_per_ip), counted per
+ * worker in a chained hash of the addresses with connections open.  An
+ * IPv6 client is counted by its /64: one host usually has a whole /64 to
+ * pick addresses from.  IPv4 (and IPv4-mapped IPv6) counts the address.
+ */
+#define CONN_IP_BUCKETS	4096	/* power of two */
+
+struct conn_ip {
+	struct conn_ip	*next;
+	unsigned	 count;
+	uint8_t		 key[16];
+};
+
+static void
+conn_ip_key(const struct sockaddr *sa, uint8_t key[16])
+{
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+
+	memset(key, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		sin = (const struct sockaddr_in *)sa;
+		key[10] = key[11] = 0xff;	/* as ::ffff:a.b.c.d */
+		memcpy(key + 12, &sin->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)sa;
+		memcpy(key, &sin6->sin6_addr, IN6_IS_ADDR_V4MAPPED(
+		    &sin6->sin6_addr) ? 16 : 8);
+	}
+}
+
+static struct conn_ip **
+conn_ip_bucket(struct worker *w, const uint8_t key[16])
+{
+	uint32_t	 h = 2166136261u;	/* FNV-1a */
+	int		 i;
+
+	for (i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 16777619u;
+	return (&w->ipbuckets[h & (CONN_IP_BUCKETS - 1)]);
+}
+
+/*
+ * Count one more connection from sa.  Returns its entry, or NULL if the
+ * address is at max_connections_per_ip already or memory ran out.
+ */
+static struct conn_ip *
+conn_ip_get(struct worker *w, const struct sockaddr *sa)
+{
+	struct conn_ip	**b, *ip;
+	uint8_t		 key[16];
+
+	if (w->ipbuckets == NULL && (w->ipbuckets = calloc(CONN_IP_BUCKETS,
+	    sizeof(*w->ipbuckets))) == NULL)
+		return (NULL);
+	conn_ip_key(sa, key);
+	b = conn_ip_bucket(w, key);
+	for (ip = *b; ip != NULL; ip = ip->next)
+		if (memcmp(ip->key, key, sizeof(key)) == 0)
+			break;
+	if (ip == NULL) {
+		if ((ip = calloc(1, sizeof(*ip))) == NULL)
+			return (NULL);
+		memcpy(ip->key, key, sizeof(key));
+		ip->next = *b;
+		*b = ip;
+	}
+	if (ip->count >= w->cfg->max_connections_per_ip)
+		return (NULL);	/* an entry at the limit has count > 0 */
+	ip->count++;
+	return (ip);
+}
+
+/* One connection fewer from ip's address; the last one frees it. */
+static void
+conn_ip_put(struct worker *w, struct conn_ip *ip)
+{
+	struct conn_ip	**pp;
+
+	if (--ip->count > 0)
+		return;
+	for (pp = conn_ip_bucket(w, ip->key); *pp != ip; pp = &(*pp)->next)
+		;
+	*pp = ip->next;
+	free(ip);
+}
+
 void
 conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
     enum conn_kind kind)
 {
 	struct conn	*c;
+	struct conn_ip	*ip = NULL;
 	int		 one = 1;
 
-	if ((w->cfg->max_connections != 0 &&
-	    w->nconns >= w->cfg->max_connections) ||
-	    (c = calloc(1, sizeof(*c))) == NULL) {
-		/* Refuse cheaply; the client sees a reset, not a hang. */
-		log_debug("accept: connection refused (%u open)", w->nconns);
-		close(fd);
+	if (w->cfg->max_connections != 0 &&
+	    w->nconns >= w->cfg->max_connections) {
+		conn_refuse(w, fd, kind, "max_connections");
 		return;
 	}
+	if (w->cfg->max_connections_per_ip != 0 &&
+	    (ip = conn_ip_get(w, sa)) == NULL) {
+		conn_refuse(w, fd, kind, "max_connections_per_ip");
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		if (ip != NULL)
+			conn_ip_put(w, ip);
+		conn_refuse(w, fd, kind, "out of memory");
+		return;
+	}
+	c->ip = ip;
 	/* Small frames must leave at once, not wait for Nagle. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->w = w;
@@ -150,6 +308,8 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 	shm_stat_add(&w->st->st_accepted, 1);
 	c->kind = kind;
 	c->state = kind == CONN_LINE ? CONN_S_LINE : CONN_S_HTTP;
+	c->head_deadline = conn_mono_ms() +
+	    (uint64_t)w->cfg->handshake_timeout * 1000;
 	cfg_addr_format(sa, c->peer, sizeof(c->peer));
 	/* BEV_OPT_CLOSE_ON_FREE: the bufferevent owns fd from here on. */
 	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -161,6 +321,8 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 			bufferevent_free(c->bev);
 		else
 			close(fd);
+		if (c->ip != NULL)
+			conn_ip_put(w, c->ip);
 		free(c);
 		return;
 	}
@@ -200,8 +362,13 @@ conn_free(struct conn *c)
 	TAILQ_REMOVE(&w->conns, c, entry);
 	w->nconns--;
 	shm_stat_sub(&w->st->st_conns[c->stkind], 1);
+	if (c->ip != NULL)
+		conn_ip_put(w, c->ip);
 	ws_reader_clear(&c->rd);
 	/* The buffer may outlive the bufferevent a little; c does not. */
+	if (!c->dead)	/* freeing it calls no callback */
+		w->out_total -= evbuffer_get_length(
+		    bufferevent_get_output(c->bev));
 	evbuffer_remove_cb(bufferevent_get_output(c->bev), conn_out_cb, c);
 	bufferevent_free(c->bev);	/* closes the fd: BEV_OPT_CLOSE_ON_FREE */
 	free(c);
@@ -244,6 +411,7 @@ conn_close(struct conn *c, const char *why)
 	if (c->dead)
 		return;
 	c->dead = 1;
+	c->w->out_total -= evbuffer_get_length(bufferevent_get_output(c->bev));
 	conn_unpend(c);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	log_debug("conn %llu %s: closed: %s", (unsigned long long)c->id,
@@ -258,16 +426,43 @@ conn_close(struct conn *c, const char *why)
 	}
 }
 
-/* Once a second: free dead connections nobody else will free. */
+static void	 conn_http_error(struct conn *, int, int, const char *,
+		    const char *);
+
+/*
+ * Once a second: free dead connections nobody else will free, and answer
+ * 408 to those whose request head took longer than handshake_timeout.
+ * http_timeout alone cannot catch a head that dribbles in (slowloris):
+ * each byte restarts it.  Checking here costs no timer per connection;
+ * a head is cut off between handshake_timeout and a second after it.
+ */
 void
 conn_sweep(struct worker *w)
 {
 	struct conn	*c, *next;
+	uint64_t	 now = conn_mono_ms(), sum = 0;
 
 	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->dead && !c->reap_scheduled && c->in_cb == 0)
 			conn_free(c);
+		else if (!c->dead && c->state == CONN_S_HTTP &&
+		    c->head_deadline != 0 && now >= c->head_deadline) {
+			conn_enter(c);
+			conn_http_error(c, 408, 0, NULL, "handshake_timeout");
+			conn_leave(c);
+		}
+	}
+	/* Check the running sum max_pending_total is judged on. */
+	TAILQ_FOREACH(c, &w->conns, entry)
+		if (!c->dead)
+			sum += evbuffer_get_length(bufferevent_get_output(
+			    c->bev));
+	if (sum != w->out_total) {
+		log_warnx("%s: out_total %llu, connections hold %llu",
+		    __func__, (unsigned long long)w->out_total,
+		    (unsigned long long)sum);
+		w->out_total = sum;
 	}
 }
 
@@ -600,6 +795,10 @@ conn_http_read(struct conn *c)
 	lim.max_headers = cfg->max_headers;
 	while (c->state == CONN_S_HTTP && !c->dead && !c->read_paused &&
 	    (len = evbuffer_get_length(in)) > 0) {
+		/* The next request's head starts: it has handshake_timeout. */
+		if (c->head_deadline == 0)
+			c->head_deadline = conn_mono_ms() +
+			    (uint64_t)cfg->handshake_timeout * 1000;
 		n = len > (size_t)cfg->max_header_size + 1 ?
 		    (size_t)cfg->max_header_size + 1 : len;
 		if ((p = evbuffer_pullup(in, (ssize_t)n)) == NULL) {
@@ -627,6 +826,7 @@ conn_http_read(struct conn *c)
 		/* req points into p: drain only after answering. */
 		rv = conn_http_request(c, &req);
 		evbuffer_drain(in, req.hdrlen);
+		c->head_deadline = 0;
 		if (rv != 0)
 			return;
 		conn_backpressure(c);
@@ -655,11 +855,53 @@ conn_ws_out_cleanup(const void *data, size_t len, void *arg)
  */
 #define CONN_COPY_MAX	512
 
+/*
+ * Make room for len more bytes under max_pending_total: while the
+ * worker's unsent bytes would pass it, drop the connection with the most
+ * unsent bytes, a slow consumer (c itself, maybe).  The sum is kept
+ * exact by conn_out_cb(); finding the biggest is a walk over every
+ * connection, but only when the limit is hit, and each drop takes the
+ * most memory a drop can.
+ */
+static void
+conn_out_room(struct conn *c, size_t len)
+{
+	struct worker	*w = c->w;
+	struct conn	*x, *big;
+	size_t		 n, bign;
+
+	while (w->cfg->max_pending_total != 0 &&
+	    w->out_total + len > w->cfg->max_pending_total) {
+		big = NULL;
+		bign = 0;
+		TAILQ_FOREACH(x, &w->conns, entry) {
+			if (x->dead)
+				continue;
+			n = evbuffer_get_length(bufferevent_get_output(x->bev));
+			if (n > bign) {
+				big = x;
+				bign = n;
+			}
+		}
+		if (big == NULL)
+			return;		/* len alone is over it: let it pass */
+		shm_stat_add(&w->st->st_slow_dropped, 1);
+		log_info("conn %llu %s: slow consumer: %zu bytes unsent, the "
+		    "most of %llu in the worker (max_pending_total); dropped",
+		    (unsigned long long)big->id, big->peer, bign,
+		    (unsigned long long)w->out_total);
+		conn_close(big, "slow consumer (max_pending_total)");
+	}
+}
+
 static void
 conn_ws_send(struct conn *c, struct ws_out *o)
 {
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
 
+	if (c->dead)
+		return;
+	conn_out_room(c, o->wo_len);
 	if (c->dead)
 		return;
 	if (o->wo_len <= CONN_COPY_MAX) {

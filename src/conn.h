@@ -26,6 +26,7 @@ struct bufferevent;
 TAILQ_HEAD(conn_list, conn);
 
 struct hub_room;
+struct conn_ip;
 
 struct worker {
 	struct event_base	*base;
@@ -43,6 +44,8 @@ struct worker {
 	struct event		*ev_retry;	/* re-enable accepts after EMFILE */
 	struct conn_list	 conns;
 	unsigned		 nconns;
+	struct conn_ip		**ipbuckets;	/* max_connections_per_ip */
+	uint64_t		 out_total;	/* unsent bytes, live conns */
 	struct conn_list	 pending;	/* output to write this iteration */
 	uint64_t		 next_id;
 	int			 stopping;
@@ -123,6 +126,8 @@ struct conn {
 				 direct:1,	/* we write; EV_WRITE only if stuck */
 				 pending:1;	/* on w->pending */
 	int			 in_cb;		/* callback nesting depth */
+	struct conn_ip		*ip;		/* its address's count, or NULL */
+	uint64_t		 head_deadline;	/* ms, monotonic: handshake_timeout */
 	struct ws_reader	 rd;
 	/* chat (hub.c) */
 	TAILQ_ENTRY(conn)	 room_entry;
@@ -131,6 +136,9 @@ struct conn {
 	time_t			 last_active;	/* last chat activity */
 	time_t			 rl_start;	/* command_rate window */
 	unsigned		 rl_count;
+	uint64_t		 mr_tokens;	/* message_rate bucket, 1/1000s */
+	uint64_t		 mr_last;	/* ms, monotonic: last refill */
+	unsigned		 mr_dropped;	/* messages dropped in a row */
 	uint32_t		 pslot;		/* presence slot when logged in */
 	unsigned		 logged_in:1;
 	uint8_t			 namelen;

@@ -41,6 +41,15 @@ hub_mono(void)
 }
 
 static uint64_t
+hub_mono_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+static uint64_t
 hub_now_ms(void)
 {
 	struct timespec	 ts;
@@ -363,6 +372,7 @@ static void	 hub_login(struct conn *, struct chat_str);
 static void	 hub_private(struct conn *, const struct chat_cmd *);
 static void	 hub_chat(struct conn *, struct chat_str);
 static int	 hub_rate_ok(struct conn *);
+static int	 hub_message_rate_ok(struct conn *);
 static void	 hub_publish(struct conn *, const struct chat_env *);
 static void	 hub_env_init(struct conn *, struct chat_env *,
 		    enum chat_type);
@@ -448,6 +458,8 @@ hub_line(struct conn *c, const char *p, size_t len)
 	if (len == 0)
 		return;		/* the seed's menu client sends empty lines */
 	c->last_active = hub_mono();
+	if (!hub_message_rate_ok(c))
+		return;
 	memset(&cmd, 0, sizeof(cmd));
 	if (len == 3 && memcmp(p, "who", 3) == 0) {
 		if (hub_rate_ok(c))
@@ -476,6 +488,8 @@ hub_open(struct conn *c)
 	size_t		 len = strlen(c->peer);
 
 	c->last_active = hub_mono();
+	c->mr_tokens = (uint64_t)c->w->cfg->message_burst * 1000;
+	c->mr_last = hub_mono_ms();
 	if (len > SHM_NAME_MAX)
 		len = SHM_NAME_MAX;
 	hub_set_name(c, c->peer, len);
@@ -709,6 +723,50 @@ hub_rate_ok(struct conn *c)
 	return (1);
 }
 
+/*
+ * Every chat message (commands included) takes a token from a bucket of
+ * message_burst tokens that refills at message_rate a second.  With none
+ * left the message is dropped, the first of a run with a rate_limited
+ * notice; a client that goes on until message_burst messages in a row
+ * were dropped is not slipping over the limit but flooding, and is
+ * closed (1008 on a WebSocket; after the error line on the line port).
+ * Returns 1 if this message may go ahead.
+ */
+static int
+hub_message_rate_ok(struct conn *c)
+{
+	const struct cfg	*cfg = c->w->cfg;
+	uint64_t		 now, full;
+
+	if (cfg->message_rate == 0)
+		return (1);
+	now = hub_mono_ms();
+	full = (uint64_t)cfg->message_burst * 1000;
+	/* ms times messages a second: thousandths of a message. */
+	c->mr_tokens += (now - c->mr_last) * cfg->message_rate;
+	if (c->mr_tokens > full)
+		c->mr_tokens = full;
+	c->mr_last = now;
+	if (c->mr_tokens >= 1000) {
+		c->mr_tokens -= 1000;
+		c->mr_dropped = 0;
+		return (1);
+	}
+	shm_stat_add(&c->w->st->st_rate_limited, 1);
+	if (++c->mr_dropped == 1)
+		hub_system(c, "rate_limited", "rate limited: more than %u "
+		    "messages a second; dropped", cfg->message_rate);
+	if (c->mr_dropped >= cfg->message_burst) {
+		log_info("conn %llu %s: rate limited: %u messages dropped in "
+		    "a row; closing", (unsigned long long)c->id, c->peer,
+		    c->mr_dropped);
+		if (c->kind == CONN_LINE)
+			hub_system(c, "rate_limited", "rate limited; closing");
+		conn_hangup(c, WS_CLOSE_POLICY, "rate limited");
+	}
+	return (0);
+}
+
 static void
 hub_command(struct conn *c, const struct chat_cmd *cmd)
 {
@@ -780,6 +838,10 @@ hub_message(struct conn *c, int op, uint8_t *buf, size_t len)
 	int		 rv;
 
 	c->last_active = hub_mono();
+	if (!hub_message_rate_ok(c)) {
+		free(buf);
+		return;
+	}
 	if (c->subproto == WS_PROTO_MSGPACK && op == WS_OP_BINARY)
 		rv = chat_cmd_parse_msgpack(p, len, &cmd);
 	else if (op == WS_OP_TEXT)

@@ -117,13 +117,15 @@ static const struct metrics_family metrics_families[] = {
 	  "Bytes written to client connections.",
 	  M_ONE(st_bytes_out) },
 	{ "wschatd_slow_consumers_dropped_total", "counter",
-	  "Clients dropped for letting more than max_pending bytes pile up.",
+	  "Clients dropped for letting more than max_pending bytes pile up, "
+	  "or the most when a worker's passed max_pending_total.",
 	  M_ONE(st_slow_dropped) },
 	{ "wschatd_idle_kicked_total", "counter",
 	  "Chat clients closed after idle_timeout without activity.",
 	  M_ONE(st_idle_kicked) },
 	{ "wschatd_rate_limited_total", "counter",
-	  "Logins, renames and who refused by command_rate.",
+	  "Logins, renames and who refused by command_rate, and chat "
+	  "messages dropped by message_rate.",
 	  M_ONE(st_rate_limited) },
 	{ "wschatd_http_responses_total", "counter",
 	  "HTTP responses, by status class (1xx: WebSocket upgrades).",

@@ -333,6 +333,7 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
 	w.stopping = w.retiring = 0;
 	while ((c = TAILQ_FIRST(&w.conns)) != NULL)
 		conn_free(c);
+	free(w.ipbuckets);
 	worker_unlisten(&w);
 	event_free(w.ev_term);
 	event_free(w.ev_int);

@@ -56,13 +56,16 @@ struct cfg {
 	char		*allowed_origins;	/* space-separated; NULL: any */
 	unsigned	 backlog;
 	unsigned	 max_connections;	/* per worker; 0: fd limit */
+	unsigned	 max_connections_per_ip; /* per worker; 0: none */
 	uint64_t	 max_message_size;
 	unsigned	 max_header_size;
 	unsigned	 max_request_line;
 	unsigned	 max_headers;
 	unsigned	 max_line_length;	/* line protocol */
 	uint64_t	 max_pending;		/* unsent bytes per connection */
+	uint64_t	 max_pending_total;	/* unsent bytes per worker; 0: any */
 	unsigned	 http_timeout;		/* seconds */
+	unsigned	 handshake_timeout;	/* seconds for a request head */
 	unsigned	 ping_interval;		/* seconds */
 	unsigned	 pong_timeout;		/* seconds */
 	unsigned	 close_timeout;		/* seconds */
@@ -71,6 +74,8 @@ struct cfg {
 	unsigned	 idle_timeout;		/* seconds without chat; 0: never */
 	unsigned	 max_users;		/* names online, server-wide */
 	unsigned	 command_rate;		/* login/rename/who a minute */
+	unsigned	 message_rate;		/* chat messages a second; 0: any */
+	unsigned	 message_burst;		/* bucket size of message_rate */
 	uint64_t	 bus_ring_size;		/* bytes per producer ring */
 	int		 metrics;		/* /metrics enabled */
 	char		*metrics_allow;		/* who may see it; NULL: any */
