@@ -739,11 +739,21 @@ race_run(int nkill, int *died)
 		nanosleep(&ts, NULL);
 		kill(pids[i], SIGKILL);
 		cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
-		cr_assert(WIFSIGNALED(status), "racer %d exited first", i);
 		pids[i] = -1;
 		t = atomic_load(&race->arrived[i][0]);
 		/* The step it reached: its round is (t - 1) / RACE_STEPS. */
 		died[k] = (int)t;
+		/*
+		 * On a loaded machine the racers may run every round while we
+		 * wait to be scheduled: one that finished was not killed, and
+		 * no round is excused for it (died 0).
+		 */
+		if (!WIFSIGNALED(status)) {
+			cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			    "racer %d: status %#x", i, status);
+			cr_log_info("racer %d finished before the kill", i);
+			died[k] = 0;
+		}
 		/* The master: free the dead worker's slots, then go on. */
 		shm_presence_reap(&reg, (uint32_t)i, e, 8);
 		atomic_store(&race->dead[i], 1);
