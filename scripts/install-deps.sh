@@ -5,7 +5,8 @@
 # essential packages.  The chat page's browser test drives Debian's
 # chromium with playwright-core from npm (tests/e2e/test_browser.py runs
 # npm ci); a Node.js that already brings its own npm (NodeSource's nodejs
-# conflicts with Debian's npm package) is left as it is.
+# conflicts with Debian's npm package) is left as it is.  scripts/fuzz.sh
+# builds the fuzz targets with clang and libFuzzer (libclang-rt-14-dev).
 set -eu
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
@@ -15,7 +16,8 @@ $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake pkg-config \
 	libevent-dev libmsgpack-dev libssl-dev libjansson-dev libcriterion-dev \
 	python3 python3-websockets python3-msgpack tmux valgrind \
-	groff-base mandoc chromium fonts-dejavu-core >/dev/null
+	groff-base mandoc chromium fonts-dejavu-core \
+	clang libclang-rt-14-dev >/dev/null
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	$SUDO apt-get install -y -qq --no-install-recommends nodejs npm \
 	    >/dev/null

@@ -2,7 +2,8 @@
 # Install the build dependencies, build wschatd, and run the whole test
 # suite three ways: a warnings-as-errors build (and its e2e tests again
 # under valgrind memcheck), an ASan+UBSan build, and make distcheck (which
-# builds from the tarball and tests that too).
+# builds from the tarball and tests that too); then the fuzz targets under
+# libFuzzer, WSCHATD_FUZZ_SECONDS (20) each.
 # Prints "N passed, N failed" over every test case at the end.
 set -eu
 cd "$(dirname "$0")/.."
@@ -31,6 +32,11 @@ if [ "${WSCHATD_SKIP_DISTCHECK:-}" = "" ]; then
 	echo "=== build/plain: make distcheck"
 	(cd build/plain && make -s distcheck -j"$jobs" >/dev/null) ||
 	    { echo "make distcheck failed"; status=1; }
+fi
+fuzz_secs=${WSCHATD_FUZZ_SECONDS:-20}
+if [ "$fuzz_secs" -gt 0 ]; then
+	echo "=== build/fuzz: scripts/fuzz.sh $fuzz_secs"
+	scripts/fuzz.sh "$fuzz_secs" || { echo "fuzzing failed"; status=1; }
 fi
 scripts/test-summary.sh build/plain build/asan || status=1
 exit $status

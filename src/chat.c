@@ -163,6 +163,66 @@ chat_mp_str(const msgpack_object *o, struct chat_str *out)
 	return (1);
 }
 
+/*
+ * Check that no array or map in the MessagePack at buf claims more elements
+ * than there are bytes left to hold them (each takes one at least).
+ * msgpack-c allocates a container's elements from its count before it
+ * reads them, so five bytes of "array of 2^32 - 1" would ask for 64 GiB.
+ * Returns 0 if the counts are plausible (the data may still be bad or
+ * cut short: msgpack-c says so), -1 if not.
+ */
+static int
+chat_mp_bounded(const char *buf, size_t len)
+{
+	const uint8_t	*p = (const uint8_t *)buf;
+	size_t		 off = 0, want = 1, n, skip;
+	unsigned	 c, w;
+
+	while (want > 0 && off < len) {
+		want--;
+		c = p[off++];
+		n = skip = 0;
+		if (c <= 0x7f || c >= 0xe0 || (c >= 0xc0 && c <= 0xc3))
+			continue;
+		if (c <= 0x8f)
+			n = 2 * (c & 0x0f);
+		else if (c <= 0x9f)
+			n = c & 0x0f;
+		else if (c <= 0xbf)
+			skip = c & 0x1f;
+		else if (c >= 0xca && c <= 0xd3)
+			skip = (size_t)1 << ((c - 0xca + 2) % 4);
+		else if (c >= 0xd4 && c <= 0xd8)
+			skip = 1 + ((size_t)1 << (c - 0xd4));
+		else {
+			/* Lengths and counts that follow in 1, 2 or 4 bytes. */
+			switch (c) {
+			case 0xc4: case 0xc7: case 0xd9: w = 1; break;
+			case 0xc5: case 0xc8: case 0xda:
+			case 0xdc: case 0xde: w = 2; break;
+			default: w = 4; break;
+			}
+			if (len - off < w)
+				return (0);
+			for (; w > 0; w--)
+				skip = skip << 8 | p[off++];
+			if (c == 0xdc || c == 0xdd)
+				n = skip, skip = 0;
+			else if (c == 0xde || c == 0xdf)
+				n = 2 * skip, skip = 0;
+			else if (c >= 0xc7 && c <= 0xc9)
+				skip++;		/* the ext type byte */
+		}
+		if (n > len - off)
+			return (-1);
+		want += n;
+		if (skip > len - off)
+			return (0);
+		off += skip;
+	}
+	return (0);
+}
+
 int
 chat_cmd_parse_msgpack(const char *buf, size_t len, struct chat_cmd *cmd)
 {
@@ -175,6 +235,8 @@ chat_cmd_parse_msgpack(const char *buf, size_t len, struct chat_cmd *cmd)
 	struct chat_str		 key, *dst;
 
 	memset(cmd, 0, sizeof(*cmd));
+	if (chat_mp_bounded(buf, len) == -1)
+		return (CHAT_PARSE_BAD);
 	if (!msgpack_zone_init(&zone, 256))
 		return (CHAT_PARSE_BAD);
 	r = msgpack_unpack(buf, len, &off, &zone, &root);
@@ -506,6 +568,8 @@ chat_env_decode(const char *buf, size_t len, struct chat_env *e,
 	uint64_t	 u;
 
 	memset(e, 0, sizeof(*e));
+	if (chat_mp_bounded(buf, len) == -1)
+		return (-1);
 	if (msgpack_unpack_next(up, buf, len, &off) !=
 	    MSGPACK_UNPACK_SUCCESS)
 		return (-1);

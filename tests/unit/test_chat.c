@@ -172,6 +172,33 @@ Test(chat, refuses_bad_msgpack)
 	chat_cmd_clear(&cmd);
 }
 
+/*
+ * Found by tests/fuzz/fuzz_chat_msgpack.c: a container's count made
+ * msgpack-c allocate its elements before reading them, here 1.2 GiB for
+ * 22 bytes (and 64 GiB for five).  The ASan build fails on the allocation.
+ */
+Test(chat, refuses_msgpack_counting_more_than_it_holds)
+{
+	struct chat_cmd	 cmd;
+	const char	 arr[] = { (char)0xdd, 0x04, 'y', 'p', 'e',
+			    (char)0xc4, 0x04, (char)0xc6, 'o', 'i', 'n' };
+	const char	 map[] = { (char)0xdf, (char)0xff, (char)0xff,
+			    (char)0xff, (char)0xff };
+	const char	 inner[] = { (char)0x81, (char)0xa4, 't', 'y', 'p',
+			    'e', (char)0xdd, 0x7f, (char)0xff, (char)0xff,
+			    (char)0xff, 0x01 };
+
+	cr_assert_eq(chat_cmd_parse_msgpack(arr, sizeof(arr), &cmd),
+	    CHAT_PARSE_BAD);
+	chat_cmd_clear(&cmd);
+	cr_assert_eq(chat_cmd_parse_msgpack(map, sizeof(map), &cmd),
+	    CHAT_PARSE_BAD);
+	chat_cmd_clear(&cmd);
+	cr_assert_eq(chat_cmd_parse_msgpack(inner, sizeof(inner), &cmd),
+	    CHAT_PARSE_BAD);
+	chat_cmd_clear(&cmd);
+}
+
 Test(chat, encodes_a_user_message_as_json_once)
 {
 	struct chat_msg	 m;
@@ -300,11 +327,15 @@ Test(chat, refuses_undecodable_envelopes)
 	msgpack_unpacked	 up;
 	const char		 notmap[] = { (char)0x91, 0x01 };
 	const char		 notype[] = { (char)0x81, (char)0xa1, 'x', 0x01 };
+	const char		 huge[] = { (char)0xdd, (char)0xa1, (char)0xa2,
+				    0x5e, (char)0x87, (char)0xdd };
 
 	msgpack_unpacked_init(&up);
 	cr_assert_eq(chat_env_decode(notmap, sizeof(notmap), &d, &up), -1);
 	cr_assert_eq(chat_env_decode(notype, sizeof(notype), &d, &up), -1);
 	cr_assert_eq(chat_env_decode("", 0, &d, &up), -1);
+	/* An array claiming 2.7e9 elements in six bytes (fuzz_env.c). */
+	cr_assert_eq(chat_env_decode(huge, sizeof(huge), &d, &up), -1);
 	msgpack_unpacked_destroy(&up);
 }
 

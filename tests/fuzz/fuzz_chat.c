@@ -1,0 +1,92 @@
+/*
+ * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
+ *
+ * fuzz_chat.c: one client command through a decoder, then what hub.c does
+ * with a good one: check its names, send its text to clients in every
+ * format, and decode what was sent, which must give the text back.
+ */
+
+#include <string.h>
+
+#include "wschatd.h"
+#include "fuzz.h"
+#include "fuzz_chat.h"
+
+/* Encode m with enc, decode it with parse, compare the content. */
+static void
+fuzz_chat_again(uint8_t *(*enc)(const struct chat_msg *, size_t *),
+    fuzz_chat_parser parse, const struct chat_msg *m)
+{
+	struct chat_cmd	 back;
+	uint8_t		*out;
+	size_t		 len;
+
+	out = enc(m, &len);
+	FUZZ_ASSERT(out != NULL);
+	FUZZ_ASSERT(parse((const char *)out + WS_HEADROOM, len, &back) ==
+	    CHAT_PARSE_OK);
+	FUZZ_ASSERT(back.type == m->type);
+	FUZZ_ASSERT(back.has_content);
+	FUZZ_ASSERT(back.content.len == m->content.len);
+	FUZZ_ASSERT(m->content.len == 0 ||
+	    memcmp(back.content.p, m->content.p, m->content.len) == 0);
+	chat_cmd_clear(&back);
+	free(out);
+}
+
+void
+fuzz_chat_cmd(fuzz_chat_parser parse, const uint8_t *data, size_t size)
+{
+	struct chat_cmd	 cmd;
+	struct chat_msg	 m;
+	struct chat_str	 users[2];
+	uint8_t		*out;
+	size_t		 len;
+	int		 rv;
+
+	rv = parse((const char *)data, size, &cmd);
+	FUZZ_ASSERT(rv == CHAT_PARSE_OK || rv == CHAT_PARSE_NOT_OBJECT ||
+	    rv == CHAT_PARSE_BAD);
+	if (rv != CHAT_PARSE_OK)
+		goto out;
+	FUZZ_ASSERT(cmd.type != CHAT_NONE);
+	(void)chat_type_name(cmd.type);
+	if (cmd.to.p != NULL)
+		(void)chat_name_valid(cmd.to.p, cmd.to.len);
+	if (cmd.room.p != NULL)
+		(void)chat_name_valid(cmd.room.p, cmd.room.len);
+	if (!cmd.has_content)
+		goto out;
+	/* Whatever a decoder lets through is text the encoders must take. */
+	FUZZ_ASSERT(utf8_validate(UTF8_ACCEPT, (const uint8_t *)cmd.content.p,
+	    cmd.content.len, NULL) == UTF8_ACCEPT);
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_USER;
+	m.from = CHAT_STR("alice");
+	m.content = cmd.content;
+	m.room = cmd.room;
+	m.peer = CHAT_STR("127.0.0.1:4242");
+	m.timestamp = 1700000000000ULL;
+	m.id = 1;
+	fuzz_chat_again(chat_msg_json, chat_cmd_parse_json, &m);
+	fuzz_chat_again(chat_msg_msgpack, chat_cmd_parse_msgpack, &m);
+	if ((out = chat_msg_line(&m, &len)) != NULL) {
+		FUZZ_ASSERT(len > 0 && out[WS_HEADROOM + len - 1] == '\n');
+		FUZZ_ASSERT(memchr(out + WS_HEADROOM, '\n', len - 1) == NULL);
+		free(out);
+	}
+	/* A who list made of the command's strings. */
+	users[0] = cmd.content;
+	users[1] = cmd.room.p != NULL ? cmd.room : CHAT_STR("lobby");
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_WHO;
+	m.user_list = users;
+	m.nusers = 2;
+	m.has_user_list = 1;
+	if ((out = chat_msg_json(&m, &len)) != NULL)
+		free(out);
+	if ((out = chat_msg_msgpack(&m, &len)) != NULL)
+		free(out);
+out:
+	chat_cmd_clear(&cmd);
+}
