@@ -12,10 +12,12 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 out=$build/tests/memcheck
 vg=$build/memcheck-valgrind	# not under tests/: no result lines there
 rm -rf "$out" "$vg" && mkdir -p "$out" "$vg"
-# The files whose daemons run long enough to matter and whose timing
-# survives a 20-50x slowdown.
+# Every end-to-end file that runs the daemon of this build: all but
+# test_docs (only -t and -h) and test_initscript (its own installed build).
 files=${MEMCHECK_TESTS:-"test_http test_static test_echo test_line \
-    test_metrics test_ops test_chat test_conformance"}
+    test_metrics test_ops test_chat test_conformance test_hostile \
+    test_limits test_process test_chaos test_wschat test_config \
+    test_browser test_bench"}
 cat >"$out/wschatd" <<EOT
 #!/bin/sh
 exec valgrind -q --trace-children=yes --vgdb=no --leak-check=full \\
