@@ -490,12 +490,14 @@ master_addr_same(const struct cfg_addr *a, const struct cfg_addr *b)
  * Same address: keep the sockets (the new worker k shares socket k with
  * the old worker k until that one retires, so no connection waiting in
  * its queue is lost) and make more if n grew; another address: bind anew.
- * Returns 0, or -1 with *cause and nothing changed.
+ * *bound is the address the sockets are bound to (the port chosen, if
+ * the setting says 0), which more sockets join; it changes with a new
+ * address.  Returns 0, or -1 with *cause and nothing changed.
  */
 static int
 master_relisten(const char *what, const struct cfg_addr *old,
-    const struct cfg_addr *a, int bound_i, int *fds, unsigned n,
-    char **cause)
+    const struct cfg_addr *a, int bound_i, struct cfg_addr *bound, int *fds,
+    unsigned n, char **cause)
 {
 	unsigned	 k, keep;
 	int		*cur;
@@ -514,11 +516,14 @@ master_relisten(const char *what, const struct cfg_addr *old,
 			/* A new backlog applies to kept sockets too. */
 			(void)listen(fds[k], (int)master_cfg->backlog);
 		}
-		return (master_listen(what, a, &master_bound[bound_i], fds,
-		    keep, n, cause));
+		return (master_listen(what, a, bound, fds, keep, n, cause));
 	}
+	/* The address really bound (port 0 picks one) becomes *bound. */
 	nb = *a;
-	return (master_listen(what, a, &nb, fds, 0, n, cause));
+	if (master_listen(what, a, &nb, fds, 0, n, cause) == -1)
+		return (-1);
+	*bound = nb;
+	return (0);
 }
 
 static void
@@ -563,6 +568,7 @@ master_reload(void)
 	char			*cause = NULL, *p;
 	int			 http[WSCHATD_MAX_WORKERS];
 	int			 line[WSCHATD_MAX_WORKERS];
+	struct cfg_addr		 bound[2];
 	const char		*dest;
 	unsigned		 k, n, s, busy = 0;
 	int			 retired = 0;
@@ -591,11 +597,13 @@ master_reload(void)
 		    master_nslots, busy);
 		goto refuse;
 	}
-	if (master_relisten("http", &ocfg->listen, &ncfg->listen, 0, http, n,
-	    &cause) == -1)
+	bound[0] = master_bound[0];
+	bound[1] = master_bound[1];
+	if (master_relisten("http", &ocfg->listen, &ncfg->listen, 0, &bound[0],
+	    http, n, &cause) == -1)
 		goto refuse;
 	if (master_relisten("line", &ocfg->line_listen, &ncfg->line_listen, 1,
-	    line, n, &cause) == -1) {
+	    &bound[1], line, n, &cause) == -1) {
 		for (k = 0; k < n; k++)
 			if (http[k] != -1 && (k >= master_nworkers ||
 			    http[k] != master_workers[k].http_fd))
@@ -606,10 +614,8 @@ master_reload(void)
 	if (log_open(dest, log_level_parse(ncfg->debug ? "debug" :
 	    ncfg->log_level)) == -1)
 		log_warn("reload: log %s; logging on as before", dest);
-	if (!master_addr_same(&ocfg->listen, &ncfg->listen))
-		master_bound[0] = ncfg->listen;
-	if (!master_addr_same(&ocfg->line_listen, &ncfg->line_listen))
-		master_bound[1] = ncfg->line_listen;
+	master_bound[0] = bound[0];
+	master_bound[1] = bound[1];
 
 	/* The old sockets that no new worker took: the old workers keep
 	 * their own copies while they drain. */
@@ -672,8 +678,11 @@ master_reopen(void)
 void
 master_setup(struct cfg *cfg)
 {
-	char		*cause = NULL;
-	unsigned	 k;
+	static const struct cfg_addr	 off = { .off = 1 };
+	char				*cause = NULL;
+	int				 http[WSCHATD_MAX_WORKERS];
+	int				 line[WSCHATD_MAX_WORKERS];
+	unsigned			 k;
 
 	master_cfg = master_cfg_main = cfg;
 	master_nworkers = cfg->workers;
@@ -688,25 +697,15 @@ master_setup(struct cfg *cfg)
 		master_workers[k].slot = master_workers[k].replaces = -1;
 		master_workers[k].http_fd = master_workers[k].line_fd = -1;
 	}
-	master_bound[0] = cfg->listen;
-	master_bound[1] = cfg->line_listen;
-	if (!cfg->listen.off) {
-		int	 fds[WSCHATD_MAX_WORKERS];
-
-		if (master_listen("http", &cfg->listen, &master_bound[0], fds,
-		    0, master_nworkers, &cause) == -1)
-			fatalx("%s", cause);
-		for (k = 0; k < master_nworkers; k++)
-			master_workers[k].http_fd = fds[k];
-	}
-	if (!cfg->line_listen.off) {
-		int	 fds[WSCHATD_MAX_WORKERS];
-
-		if (master_listen("line", &cfg->line_listen, &master_bound[1],
-		    fds, 0, master_nworkers, &cause) == -1)
-			fatalx("%s", cause);
-		for (k = 0; k < master_nworkers; k++)
-			master_workers[k].line_fd = fds[k];
+	/* As a reload from no listeners at all: every socket is new. */
+	if (master_relisten("http", &off, &cfg->listen, 0, &master_bound[0],
+	    http, master_nworkers, &cause) == -1 ||
+	    master_relisten("line", &off, &cfg->line_listen, 1,
+	    &master_bound[1], line, master_nworkers, &cause) == -1)
+		fatalx("%s", cause);
+	for (k = 0; k < master_nworkers; k++) {
+		master_workers[k].http_fd = http[k];
+		master_workers[k].line_fd = line[k];
 	}
 	master_bus_open();
 }
