@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import threading
 import time
 
 import websockets
@@ -220,12 +221,55 @@ def test_hostile_input_costs_only_the_sender():
         other.close()
 
 
+def test_a_line_user_cut_off_leaves_the_chat_at_once():
+    # After a line too long the server half-closes and waits up to
+    # close_timeout for the user's FIN; nc need not send one.  The user
+    # is offline (and its name free) from the moment it is cut off.
+    d = daemon("linger", opts={"close_timeout": 120})
+    bystander, other = Line(d), Line(d)
+    try:
+        bystander.wait_line("[%s]%s: online" % (other.name, other.name))
+        other.send(b"y" * 5000)
+        other.wait(lambda ln: ln.startswith("error: line longer"))
+        other.wait_eof()
+        # other's socket stays open: no FIN from it.
+        bystander.wait_line("[%s]%s: offline" % (other.name, other.name),
+                            timeout=30)
+    finally:
+        bystander.close()
+        other.close()
+
+
 def test_a_line_user_that_never_reads_is_dropped():
     d = daemon("slow", opts={"max_pending": 65536, "command_rate": 1000000})
     slow = socket.socket()
     slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     slow.connect(("127.0.0.1", d.line_port))
     talker = Line(d)
+    # The talker reads everything it is sent, as a well-behaved user
+    # does: one that stopped reading would be paused (the server stops
+    # reading from a client that does not take its own output), and
+    # then, sitting on the other worker, the slow user might never be
+    # sent enough to cross max_pending.
+    stop = threading.Event()
+    tail = bytearray()
+
+    def drain():
+        talker.sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                data = talker.sock.recv(262144)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            tail.extend(data)
+            del tail[:-65536]
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
     # The server writes as much as the kernel takes, and the kernel's
     # send buffer grows to tcp_wmem's maximum before max_pending counts:
     # send that much and more.
@@ -236,15 +280,21 @@ def test_a_line_user_that_never_reads_is_dropped():
         wmem = 4194304
     try:
         chunk = ("x" * 3000 + "\n").encode()
-        for i in range(2 * (wmem + 2 * 1024 * 1024) // len(chunk)):
-            talker.send(b"%d " % i + chunk)
-            if "slow consumer" in d.log():
+        n = 2 * (wmem + 2 * 1024 * 1024) // len(chunk)
+        for i in range(n):
+            talker.sock.sendall(b"%d " % i + chunk)
+            if i % 64 == 0 and "slow consumer" in d.log():
                 break
-        wait_for(lambda: "slow consumer" in d.log(), 20,
+        wait_for(lambda: "slow consumer" in d.log(), 30,
                  what="the slow line user to be dropped")
-        talker.send("after\n")
-        talker.wait(lambda ln: ln.endswith(": after"))
+        assert "127.0.0.1:%d: slow consumer" % slow.getsockname()[1] in \
+            d.log(), d.log()[-2000:]
+        talker.sock.sendall(b"after\n")
+        wait_for(lambda: b": after\n" in tail, 30,
+                 what="the talker's own line after the drop")
     finally:
+        stop.set()
+        reader.join(5)
         slow.close()
         talker.close()
 
