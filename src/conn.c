@@ -467,6 +467,18 @@ conn_sweep(struct worker *w)
 }
 
 /*
+ * A chat connection we are ending leaves the chat now, not when the peer
+ * has answered our close or half-close (close_timeout, if it never does):
+ * its name is free again and the others see it go at once.
+ */
+static void
+conn_chat_leave(struct conn *c)
+{
+	if (c->endpoint == CONN_EP_CHAT)
+		hub_close(c);
+}
+
+/*
  * Write what is queued, then half-close and wait (a little) for the peer's
  * FIN: closing with unread input would send a reset that can destroy the
  * last bytes we sent, a close frame or an error page among them.
@@ -478,6 +490,7 @@ conn_flush(struct conn *c)
 
 	if (c->state == CONN_S_FLUSH || c->state == CONN_S_LINGER)
 		return;
+	conn_chat_leave(c);
 	c->state = CONN_S_FLUSH;
 	c->read_paused = 0;
 	/* The last bytes and the half-close are the bufferevent's job. */
@@ -984,6 +997,7 @@ conn_ws_close_with(struct conn *c, uint16_t code, const char *reason)
 {
 	if (c->dead || c->state != CONN_S_WS)
 		return;
+	conn_chat_leave(c);
 	conn_ws_close(c, code, reason);
 	c->state = CONN_S_CLOSING;
 	c->read_paused = 0;

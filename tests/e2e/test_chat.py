@@ -19,6 +19,7 @@ import json
 import os
 import re
 import socket
+import struct
 import subprocess
 import time
 
@@ -878,6 +879,47 @@ def test_idle_client_is_kicked_active_one_stays():
             await asyncio.gather(task, return_exceptions=True)
     with_pool(d, go, 30)
     assert re.search(r"idle for 2s", d.log()), d.log()[-2000:]
+
+
+def test_a_kicked_client_frees_its_name_before_it_answers_the_close():
+    # close_timeout is how long the server waits for the peer's answer to
+    # its close frame.  A client it is ending leaves the chat at once:
+    # the others see it go and its name is free, even if it never answers.
+    d = daemon("kick-linger", workers=2, line=False,
+               opts={"message_rate": 1, "message_burst": 4,
+                     "close_timeout": 120})
+
+    async def go(pool):
+        watcher = await pool.connect()
+        await watcher.login("watcher")
+        # ghost floods, so it is closed (1008); it reads nothing and
+        # answers nothing.
+        ghost = wstest.RawWS(d.port, "/ws")
+        try:
+            ghost.send_frame(1, json.dumps({"type": "login",
+                                            "content": "ghost"}).encode())
+            await watcher.find(10, type="login", user="ghost")
+            for k in range(12):
+                ghost.send_frame(1, b"flood %d" % k)
+            lo = await watcher.find(15, type="logout", user="ghost")
+            assert "ghost" not in lo["user_list"], lo
+            again = await pool.connect()
+            await again.login("ghost")
+            # The close frame did go out; ghost's connection is still open.
+            while True:
+                fin, op, payload = ghost.recv_frame(5)
+                if op == 8:
+                    break
+            assert struct.unpack("!H", payload[:2])[0] == 1008, payload
+            # The server waits for ghost's answer (close_timeout).
+            ghost.sock.settimeout(0.5)
+            try:
+                assert ghost.sock.recv(1) != b"", "closed without waiting"
+            except socket.timeout:
+                pass
+        finally:
+            ghost.close()
+    with_pool(d, go, 40)
 
 
 # ---------------------------------------------------------------- 12. big
