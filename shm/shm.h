@@ -37,7 +37,8 @@
 #define SHM_ERR		(-1)	/* errno says why */
 
 #define SHM_MAGIC	0x77736368617464ULL	/* "wschatd" */
-#define SHM_VERSION	2
+#define SHM_VERSION	3
+#define SHM_HASH_KEY_LEN 16	/* bytes: SipHash's key */
 #define SHM_NAME_MAX	32	/* bytes of UTF-8 in a name */
 #define SHM_PEER_MAX	64	/* an owner's address, "[v6]:port" fits */
 #define SHM_REC_ALIGN	8
@@ -162,6 +163,8 @@ struct shm_hdr {
 	uint64_t			 sh_wake_off;
 	uint64_t			 sh_stats_off;
 	uint64_t			 sh_presence_off;
+	/* The key of shm_hash(), drawn by shm_region_open(). */
+	uint8_t				 sh_hashkey[SHM_HASH_KEY_LEN];
 	_Alignas(64) _Atomic uint64_t	 sh_next_id;	/* message ids */
 	_Alignas(64) _Atomic uint32_t	 sh_maxprobe;	/* longest probe used */
 	_Atomic uint32_t		 sh_users;	/* LIVE slots */
@@ -212,8 +215,12 @@ int		 shm_ring_read(const struct shm_region *, struct shm_ring *,
 int		 shm_ring_pending(struct shm_ring *, const struct shm_cursor *);
 uint64_t	 shm_ring_lag(struct shm_ring *, const struct shm_cursor *);
 
+/* shm_hash.c */
+uint64_t	 shm_siphash(const uint8_t [SHM_HASH_KEY_LEN], const void *,
+		    size_t);
+uint64_t	 shm_hash(const struct shm_region *, const char *, size_t);
+
 /* shm_presence.c */
-uint64_t	 shm_hash(const char *, size_t);
 
 #define SHM_TAKEN	3	/* presence: the name is someone else's */
 #define SHM_FULL	4	/* presence: no free slot */

@@ -42,20 +42,6 @@
 
 static void	 shm_presence_changed(const struct shm_region *);
 
-/* FNV-1a: the presence table's hash, and the workers' for their maps. */
-uint64_t
-shm_hash(const char *name, size_t len)
-{
-	uint64_t	 h = 0xcbf29ce484222325ULL;	/* FNV-1a */
-	size_t		 i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (uint8_t)name[i];
-		h *= 0x100000001b3ULL;
-	}
-	return (h);
-}
-
 /*
  * Copy slot s's occupant into e if it has a readable one (CLAIM or LIVE)
  * that did not change while being copied.  Returns the state word seen;
@@ -120,7 +106,7 @@ shm_presence_claim(const struct shm_region *reg, const char *name,
 	struct shm_hdr		*h = reg->hdr;
 	struct shm_pslot	*ps = shm_region_pslots(reg), *s, *me = NULL;
 	uint32_t		 mask = h->sh_pslots - 1, d, mine = 0, mp;
-	uint64_t		 hash = shm_hash(name, len), w, mw;
+	uint64_t		 hash = shm_hash(reg, name, len), w, mw;
 	struct shm_presence_entry other;
 	size_t			 olen;
 
@@ -235,7 +221,7 @@ shm_presence_lookup(const struct shm_region *reg, const char *name,
 {
 	struct shm_hdr		*h = reg->hdr;
 	struct shm_pslot	*ps = shm_region_pslots(reg);
-	uint64_t		 hash = shm_hash(name, len), w;
+	uint64_t		 hash = shm_hash(reg, name, len), w;
 	uint32_t		 d, mp, mask = h->sh_pslots - 1;
 	size_t			 elen;
 

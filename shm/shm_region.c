@@ -11,6 +11,7 @@
  */
 
 #include <sys/mman.h>
+#include <sys/random.h>
 
 #include <errno.h>
 #include <stdint.h>
@@ -111,6 +112,11 @@ shm_region_open(struct shm_region *reg, unsigned nworkers, uint64_t ring_size,
 		return (-1);
 	/* Anonymous shared memory starts zeroed: every slot EMPTY. */
 	h = p;
+	if (getrandom(h->sh_hashkey, sizeof(h->sh_hashkey), 0) !=
+	    (ssize_t)sizeof(h->sh_hashkey)) {
+		munmap(p, (size_t)l.size);
+		return (-1);
+	}
 	h->sh_magic = SHM_MAGIC;
 	h->sh_version = SHM_VERSION;
 	h->sh_nrings = nworkers + 1;

@@ -68,12 +68,20 @@ hub_is_chat(const struct conn *c)
 /* ---------------------------------------------------------------- */
 /* Rooms and the connection index                                   */
 
+/* Room names are the clients': a keyed hash, like the presence table's. */
+static struct hub_room **
+hub_room_bucket(struct worker *w, const char *name, size_t len)
+{
+	return (&w->rooms[shm_hash(&w->bus->reg, name, len) &
+	    (w->nroombuckets - 1)]);
+}
+
 static struct hub_room *
 hub_room_get(struct worker *w, const char *name, size_t len, int create)
 {
 	struct hub_room	**b, *r;
 
-	b = &w->rooms[shm_hash(name, len) & (w->nroombuckets - 1)];
+	b = hub_room_bucket(w, name, len);
 	for (r = *b; r != NULL; r = r->next)
 		if (r->namelen == len && memcmp(r->name, name, len) == 0)
 			return (r);
@@ -92,7 +100,7 @@ hub_room_drop(struct worker *w, struct hub_room *r)
 {
 	struct hub_room	**b;
 
-	b = &w->rooms[shm_hash(r->name, r->namelen) & (w->nroombuckets - 1)];
+	b = hub_room_bucket(w, r->name, r->namelen);
 	while (*b != r)
 		b = &(*b)->next;
 	*b = r->next;
@@ -757,7 +765,7 @@ hub_message_rate_ok(struct conn *c)
 		hub_system(c, "rate_limited", "rate limited: more than %u "
 		    "messages a second; dropped", cfg->message_rate);
 	if (c->mr_dropped >= cfg->message_burst) {
-		log_info("conn %llu %s: rate limited: %u messages dropped in "
+		log_client("conn %llu %s: rate limited: %u messages dropped in "
 		    "a row; closing", (unsigned long long)c->id, c->peer,
 		    c->mr_dropped);
 		if (c->kind == CONN_LINE)
@@ -1008,7 +1016,7 @@ hub_sweep(struct worker *w)
 		hub_system(c, "idle_timeout", "no activity for %u seconds",
 		    limit);
 		shm_stat_add(&w->st->st_idle_kicked, 1);
-		log_info("conn %llu %s: idle for %us", (unsigned long long)
+		log_client("conn %llu %s: idle for %us", (unsigned long long)
 		    c->id, c->peer, limit);
 		conn_hangup(c, WS_CLOSE_NORMAL, "idle timeout");
 	}

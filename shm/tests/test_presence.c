@@ -62,23 +62,11 @@ test_presence_teardown(void)
 TestSuite(shm_presence, .init = test_presence_setup,
     .fini = test_presence_teardown, .timeout = 120);
 
-/* The table's hash (FNV-1a), to build colliding names. */
-static uint64_t
-test_presence_hash(const char *name)
-{
-	uint64_t	 h = 0xcbf29ce484222325ULL;
-
-	for (; *name != '\0'; name++) {
-		h ^= (uint8_t)*name;
-		h *= 0x100000001b3ULL;
-	}
-	return (h);
-}
-
 static uint32_t
 test_presence_home(const char *name)
 {
-	return ((uint32_t)(test_presence_hash(name) &
+	/* The table's keyed hash: the test knows the key. */
+	return ((uint32_t)(shm_hash(&reg, name, strlen(name)) &
 	    (reg.hdr->sh_pslots - 1)));
 }
 

@@ -1,0 +1,81 @@
+/*
+ * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
+ *
+ * shm_hash.c: SipHash-2-4 (Aumasson and Bernstein, 2012), the hash of the
+ * presence table and of the workers' room maps.
+ *
+ * Names and rooms are chosen by clients.  With an unkeyed hash a client
+ * can pick thousands of names that share one probe sequence, and every
+ * claim and lookup then walks all of them, for everyone, for as long as
+ * the server runs (sh_maxprobe only grows).  A keyed hash, with a key
+ * drawn by the master at start and kept in the shared header, leaves
+ * nothing to aim at.
+ *
+ * By hand, not OpenSSL's EVP_MAC "SIPHASH": that one needs a context set
+ * up with the key for every message (EVP_MAC_init), which costs several
+ * times the hash itself for 1..32-byte names (shm/tests/test_hash.c
+ * measures both, and prints the figures).
+ */
+
+#include <string.h>
+
+#include "shm.h"
+
+#define ROTL(x, b)	(((x) << (b)) | ((x) >> (64 - (b))))
+
+#define SIPROUND do {							\
+	v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);	\
+	v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;				\
+	v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;				\
+	v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);	\
+} while (0)
+
+static uint64_t
+shm_le64(const uint8_t *p)
+{
+	return ((uint64_t)p[0] | (uint64_t)p[1] << 8 |
+	    (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+	    (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
+	    (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56);
+}
+
+uint64_t
+shm_siphash(const uint8_t key[SHM_HASH_KEY_LEN], const void *data,
+    size_t len)
+{
+	const uint8_t	*p = data, *end = p + (len & ~(size_t)7);
+	uint64_t	 k0 = shm_le64(key), k1 = shm_le64(key + 8);
+	uint64_t	 v0 = k0 ^ 0x736f6d6570736575ULL;
+	uint64_t	 v1 = k1 ^ 0x646f72616e646f6dULL;
+	uint64_t	 v2 = k0 ^ 0x6c7967656e657261ULL;
+	uint64_t	 v3 = k1 ^ 0x7465646279746573ULL;
+	uint64_t	 m, b = (uint64_t)len << 56;
+	size_t		 i;
+
+	for (; p != end; p += 8) {
+		m = shm_le64(p);
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	for (i = 0; i < (len & 7); i++)
+		b |= (uint64_t)p[i] << (8 * i);
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return (v0 ^ v1 ^ v2 ^ v3);
+}
+
+/* A client-chosen name's hash, keyed by the region's key. */
+uint64_t
+shm_hash(const struct shm_region *reg, const char *name, size_t len)
+{
+	return (shm_siphash(reg->hdr->sh_hashkey, name, len));
+}
