@@ -88,6 +88,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "log",		CFG_STR, O(log), 0, 0, "", cfg_check_log },
 	{ "log_level",		CFG_STR, O(log_level), 0, 0, "info",
 	    cfg_check_level },
+	{ "log_client_rate",	CFG_UINT, O(log_client_rate), 0, 1000000, "100",
+	    NULL },
 	{ "echo",		CFG_BOOL, O(echo), 0, 1, "on", NULL },
 	{ "allowed_origins",	CFG_STR, O(allowed_origins), 0, 0, "", NULL },
 	{ "backlog",		CFG_UINT, O(backlog), 1, 65535, "511", NULL },

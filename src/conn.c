@@ -562,7 +562,7 @@ conn_http_error(struct conn *c, int status, int head_only, const char *extra,
 	    extra);
 	if (!head_only)
 		evbuffer_add(bufferevent_get_output(c->bev), body, (size_t)n);
-	log_info("conn %llu %s: http %d: %s", (unsigned long long)c->id,
+	log_client("conn %llu %s: http %d: %s", (unsigned long long)c->id,
 	    c->peer, status, why);
 	conn_flush(c);
 }
@@ -899,7 +899,7 @@ conn_out_room(struct conn *c, size_t len)
 		if (big == NULL)
 			return;		/* len alone is over it: let it pass */
 		shm_stat_add(&w->st->st_slow_dropped, 1);
-		log_info("conn %llu %s: slow consumer: %zu bytes unsent, the "
+		log_client("conn %llu %s: slow consumer: %zu bytes unsent, the "
 		    "most of %llu in the worker (max_pending_total); dropped",
 		    (unsigned long long)big->id, big->peer, bign,
 		    (unsigned long long)w->out_total);
@@ -950,7 +950,7 @@ conn_send(struct conn *c, struct ws_out *o)
 	pending = evbuffer_get_length(bufferevent_get_output(c->bev));
 	if (pending > c->w->cfg->max_pending) {
 		shm_stat_add(&c->w->st->st_slow_dropped, 1);
-		log_info("conn %llu %s: slow consumer: %zu bytes unsent; "
+		log_client("conn %llu %s: slow consumer: %zu bytes unsent; "
 		    "dropped", (unsigned long long)c->id, c->peer, pending);
 		conn_close(c, "slow consumer");
 		return;
@@ -1020,7 +1020,7 @@ conn_ws_fail(struct conn *c, uint16_t code)
 	}
 	if (i != -1)
 		shm_stat_add(&c->w->st->st_ws_errors[i], 1);
-	log_info("conn %llu %s: websocket failed: %s (%u)",
+	log_client("conn %llu %s: websocket failed: %s (%u)",
 	    (unsigned long long)c->id, c->peer, why, code);
 	if (c->state == CONN_S_WS)
 		conn_ws_close(c, code, why);
@@ -1160,7 +1160,7 @@ conn_line_read(struct conn *c)
 toolong:
 	evbuffer_add_printf(bufferevent_get_output(c->bev),
 	    "error: line longer than %u bytes\n", max);
-	log_info("conn %llu %s: line too long", (unsigned long long)c->id,
+	log_client("conn %llu %s: line too long", (unsigned long long)c->id,
 	    c->peer);
 	conn_flush(c);
 }
@@ -1348,7 +1348,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			bufferevent_enable(bev, EV_READ);
 		} else if ((what & BEV_EVENT_READING) &&
 		    c->state == CONN_S_WS) {
-			log_info("conn %llu %s: no pong within %us",
+			log_client("conn %llu %s: no pong within %us",
 			    (unsigned long long)c->id, c->peer,
 			    c->w->cfg->pong_timeout);
 			conn_ws_close(c, WS_CLOSE_GOING_AWAY, "pong timeout");

@@ -8,6 +8,12 @@
  * for logrotate); each process reopens its own descriptor.  Every line is
  * one write(2) to an O_APPEND descriptor, so the lines of different
  * processes never mix.  Never call from a signal handler.
+ *
+ * Lines about one client (log_client(): a bad request, a protocol error, a
+ * client dropped) are what a hostile client can make as many of as it
+ * likes.  Each process logs at most log_client_rate of them a second (a
+ * token bucket that holds a second's worth); the rest are counted, and the
+ * count is logged once a second by log_client_flush().
  */
 
 #include <errno.h>
@@ -32,6 +38,12 @@ static char	*log_path;		/* LOG_DEST_FILE */
 static int	 log_level = LOG_INFO;
 static int	 log_tee;		/* warnings to stderr too */
 static char	 log_proc[32] = "master";
+
+static unsigned	 log_crate;		/* log_client() a second; 0: any */
+static uint64_t	 log_ctokens;		/* thousandths of a line */
+static uint64_t	 log_clast;		/* ms, monotonic */
+static unsigned long long log_cdropped;	/* since the last report */
+static uint64_t	 log_cdropped_since;	/* ms: first of those */
 
 static const struct {
 	const char	*name;
@@ -195,6 +207,67 @@ log_vwrite(int pri, const char *fmt, va_list ap, const char *err)
 	}
 	/* One write per line, so lines of different processes do not mix. */
 	(void)write(log_fd, line, (size_t)n);
+}
+
+static uint64_t
+log_mono_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/* At most rate log_client() lines a second from this process; 0: any. */
+void
+log_client_rate(unsigned rate)
+{
+	log_crate = rate;
+	log_ctokens = (uint64_t)rate * 1000;
+	log_clast = log_mono_ms();
+}
+
+/* Say how many log_client() lines were not logged, if any were not. */
+void
+log_client_flush(void)
+{
+	unsigned long long	 n = log_cdropped;
+	uint64_t		 ms;
+
+	if (n == 0)
+		return;
+	ms = log_mono_ms() - log_cdropped_since;
+	log_cdropped = 0;
+	log_info("%llu line%s about clients not logged in the last %llu.%03us "
+	    "(log_client_rate %u)", n, n == 1 ? "" : "s",
+	    (unsigned long long)(ms / 1000), (unsigned)(ms % 1000), log_crate);
+}
+
+/* An info line about one client, under log_client_rate. */
+void
+log_client(const char *fmt, ...)
+{
+	va_list		 ap;
+	uint64_t	 now;
+
+	if (LOG_INFO > log_level)
+		return;
+	if (log_crate != 0) {
+		now = log_mono_ms();
+		log_ctokens += (now - log_clast) * log_crate;
+		if (log_ctokens > (uint64_t)log_crate * 1000)
+			log_ctokens = (uint64_t)log_crate * 1000;
+		log_clast = now;
+		if (log_ctokens < 1000) {
+			if (log_cdropped++ == 0)
+				log_cdropped_since = now;
+			return;
+		}
+		log_ctokens -= 1000;
+	}
+	va_start(ap, fmt);
+	log_vwrite(LOG_INFO, fmt, ap, NULL);
+	va_end(ap);
 }
 
 void

@@ -202,6 +202,7 @@ worker_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	conn_sweep(arg);
 	hub_sweep(arg);
+	log_client_flush();
 }
 
 /* Another worker published: the loop drains the bus once we return. */
@@ -273,6 +274,7 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
 
 	snprintf(name, sizeof(name), "worker %u", id);
 	log_procinit(name);
+	log_client_rate(cfg->log_client_rate);
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
 	w.id = id;
@@ -355,6 +357,7 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
 	/* Our own block, still mapped: the master reaps it after we go. */
 #define ST(x)	((unsigned long long)atomic_load_explicit(&w.st->x, \
 	    memory_order_relaxed))
+	log_client_flush();
 	log_info("exiting: %llu accepted, %llu chat messages in, %llu "
 	    "deliveries, %llu slow consumers dropped, %llu idle kicked; bus: "
 	    "%llu published, %llu read, %llu lost, %llu too big, %llu "

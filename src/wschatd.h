@@ -52,6 +52,7 @@ struct cfg {
 	char		*group;
 	char		*log;			/* NULL: stderr with -f, else syslog */
 	char		*log_level;
+	unsigned	 log_client_rate;	/* lines about clients a second */
 	int		 echo;			/* /echo enabled */
 	char		*allowed_origins;	/* space-separated; NULL: any */
 	unsigned	 backlog;
@@ -386,6 +387,10 @@ int		 log_getverbose(void);
 void		 log_warn(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2)));
 void		 log_warnx(const char *, ...)
+		    __attribute__((__format__(printf, 1, 2)));
+void		 log_client_rate(unsigned);
+void		 log_client_flush(void);
+void		 log_client(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2)));
 void		 log_info(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2)));

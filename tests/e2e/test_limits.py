@@ -7,6 +7,7 @@ daemon is up, that a well-behaved client is served, and that the
 worker's VmRSS stays under a bound it prints."""
 
 import asyncio
+import re
 import socket
 import time
 
@@ -358,6 +359,46 @@ def test_max_pending_total_drops_the_biggest_slow_consumers():
         time.sleep(1.5)     # a sweep or two, which checks the sum
         assert "out_total" not in d.log(), d.log()[-2000:]
         check_healthy(d)
+
+
+
+def test_log_client_rate_bounds_the_lines_a_flood_of_bad_requests_makes():
+    # Every bad request is worth a log line, but a client sending
+    # thousands must not fill the disk: past log_client_rate a second
+    # they are counted, and the count logged once a second.
+    n, rate = 200, 5
+    with Daemon(workers=1, opts={"log_client_rate": rate}) as d:
+        t0 = time.monotonic()
+        for _ in range(n):
+            status, _, _ = parse_response(http_raw(
+                d.port, request("/", method="G@T")))
+            assert status == 400, status
+        took = time.monotonic() - t0
+
+        def counts():
+            log = d.log()
+            logged = log.count(": http 400: ")
+            dropped = sum(int(x) for x in re.findall(
+                r"(\d+) lines? about clients not logged in the last "
+                r"[0-9.]+s \(log_client_rate %d\)" % rate, log))
+            return logged, dropped
+        # The count of those not logged comes within a second or two.
+        wait_for(lambda: sum(counts()) == n, 10,
+                 what="%d lines logged or counted: %r" % (n, counts()))
+        logged, dropped = counts()
+        print("# %d bad requests in %.2fs: %d lines logged, %d counted" % (
+            n, took, logged, dropped))
+        # A second's worth at once, then rate a second.
+        assert logged <= rate + rate * (took + 1) + 1, (logged, took)
+        assert dropped > 0
+        check_healthy(d)
+    # 0: no limit.
+    with Daemon(workers=1, opts={"log_client_rate": 0}) as d:
+        for _ in range(50):
+            http_raw(d.port, request("/", method="G@T"))
+        wait_for(lambda: d.log().count(": http 400: ") == 50, 10,
+                 what="50 lines")
+        assert "not logged" not in d.log()
 
 
 if __name__ == "__main__":
