@@ -220,15 +220,12 @@ conn_ip_key(const struct sockaddr *sa, uint8_t key[16])
 	}
 }
 
+/* Keyed: a client with a block of addresses cannot aim at one bucket. */
 static struct conn_ip **
 conn_ip_bucket(struct worker *w, const uint8_t key[16])
 {
-	uint32_t	 h = 2166136261u;	/* FNV-1a */
-	int		 i;
-
-	for (i = 0; i < 16; i++)
-		h = (h ^ key[i]) * 16777619u;
-	return (&w->ipbuckets[h & (CONN_IP_BUCKETS - 1)]);
+	return (&w->ipbuckets[shm_siphash(w->bus->reg.hdr->sh_hashkey, key,
+	    16) & (CONN_IP_BUCKETS - 1)]);
 }
 
 /*
