@@ -232,6 +232,7 @@ chat_cmd_parse_msgpack(const char *buf, size_t len, struct chat_cmd *cmd)
 	size_t			 off = 0;
 	uint32_t		 i;
 	int			 rv = CHAT_PARSE_OK, got;
+	unsigned		 seen = 0, bit = 0;	/* fields met */
 	struct chat_str		 key, *dst;
 
 	memset(cmd, 0, sizeof(*cmd));
@@ -253,26 +254,34 @@ chat_cmd_parse_msgpack(const char *buf, size_t len, struct chat_cmd *cmd)
 			continue;	/* unknown fields are ignored */
 		dst = NULL;
 		if (key.len == 4 && memcmp(key.p, "type", 4) == 0) {
-			if (chat_mp_str(v, &cmd->type_text) != 1) {
+			if ((seen & 1) ||
+			    chat_mp_str(v, &cmd->type_text) != 1) {
 				rv = CHAT_PARSE_BAD;
 				break;
 			}
 			cmd->type = chat_type_parse(cmd->type_text.p,
 			    cmd->type_text.len);
+			seen |= 1;
 			continue;
 		}
-		if (key.len == 7 && memcmp(key.p, "content", 7) == 0)
+		if (key.len == 7 && memcmp(key.p, "content", 7) == 0) {
 			dst = &cmd->content;
-		else if (key.len == 2 && memcmp(key.p, "to", 2) == 0)
+			bit = 2;
+		} else if (key.len == 2 && memcmp(key.p, "to", 2) == 0) {
 			dst = &cmd->to;
-		else if (key.len == 4 && memcmp(key.p, "room", 4) == 0)
+			bit = 4;
+		} else if (key.len == 4 && memcmp(key.p, "room", 4) == 0) {
 			dst = &cmd->room;
+			bit = 8;
+		}
 		if (dst == NULL)
 			continue;
-		if ((got = chat_mp_str(v, dst)) == -1) {
+		/* Twice: ambiguous, as jansson finds a JSON object. */
+		if ((seen & bit) || (got = chat_mp_str(v, dst)) == -1) {
 			rv = CHAT_PARSE_BAD;
 			break;
 		}
+		seen |= bit;
 		if (dst == &cmd->content)
 			cmd->has_content = got;
 	}

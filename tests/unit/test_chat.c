@@ -172,6 +172,52 @@ Test(chat, refuses_bad_msgpack)
 	chat_cmd_clear(&cmd);
 }
 
+/* A field twice is ambiguous, in MessagePack as in JSON: refused. */
+Test(chat, refuses_a_field_given_twice)
+{
+	static const char *const fields[] = { "type", "content", "to", "room" };
+	struct chat_cmd	 cmd;
+	msgpack_sbuffer	 sb;
+	msgpack_packer	 pk;
+	char		 json[128];
+	size_t		 i;
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		msgpack_pack_map(&pk, 3);
+		msgpack_pack_str_with_body(&pk, "type", 4);
+		msgpack_pack_str_with_body(&pk, "join", 4);
+		msgpack_pack_str_with_body(&pk, fields[i], strlen(fields[i]));
+		msgpack_pack_str_with_body(&pk, "join", 4);
+		msgpack_pack_str_with_body(&pk, fields[i], strlen(fields[i]));
+		msgpack_pack_str_with_body(&pk, "user", 4);
+		cr_expect_eq(chat_cmd_parse_msgpack(sb.data, sb.size, &cmd),
+		    CHAT_PARSE_BAD, "msgpack: %s twice", fields[i]);
+		chat_cmd_clear(&cmd);
+		msgpack_sbuffer_destroy(&sb);
+		snprintf(json, sizeof(json), "{\"type\":\"join\",\"%s\":"
+		    "\"join\",\"%s\":\"user\"}", fields[i], fields[i]);
+		cr_expect_eq(chat_cmd_parse_json(json, strlen(json), &cmd),
+		    CHAT_PARSE_BAD, "json: %s twice", fields[i]);
+		chat_cmd_clear(&cmd);
+	}
+	/* An unknown field twice means nothing to us: ignored. */
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 3);
+	msgpack_pack_str_with_body(&pk, "type", 4);
+	msgpack_pack_str_with_body(&pk, "who", 3);
+	msgpack_pack_str_with_body(&pk, "x", 1);
+	msgpack_pack_int(&pk, 1);
+	msgpack_pack_str_with_body(&pk, "x", 1);
+	msgpack_pack_int(&pk, 2);
+	cr_expect_eq(chat_cmd_parse_msgpack(sb.data, sb.size, &cmd),
+	    CHAT_PARSE_OK);
+	chat_cmd_clear(&cmd);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 /*
  * Found by tests/fuzz/fuzz_chat_msgpack.c: a container's count made
  * msgpack-c allocate its elements before reading them, here 1.2 GiB for
