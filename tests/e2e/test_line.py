@@ -253,12 +253,16 @@ def test_a_line_user_that_never_reads_is_dropped():
     # sent enough to cross max_pending.
     stop = threading.Event()
     tail = bytearray()
+    # A socket object has one timeout: the reader gets a socket of its
+    # own, so that its short one does not cut the sender's sendall.
+    rsock = talker.sock.dup()
+    rsock.settimeout(0.2)
+    talker.sock.settimeout(60)
 
     def drain():
-        talker.sock.settimeout(0.2)
         while not stop.is_set():
             try:
-                data = talker.sock.recv(262144)
+                data = rsock.recv(262144)
             except socket.timeout:
                 continue
             except OSError:
@@ -295,6 +299,7 @@ def test_a_line_user_that_never_reads_is_dropped():
     finally:
         stop.set()
         reader.join(5)
+        rsock.close()
         slow.close()
         talker.close()
 
