@@ -19,10 +19,10 @@ for dir in "$@"; do
 			p=$(echo "$line" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
 			f=$(echo "$line" | sed -n 's/.*Failing: \([0-9]*\).*Crashing: \([0-9]*\).*/\1 \2/p')
 			passed=$((passed + ${p:-0}))
-			for n in $f; do
-				failed=$((failed + n))
-				[ "$n" -eq 0 ] || failures "$log"
-			done ;;
+			n=0
+			for x in $f; do n=$((n + x)); done
+			failed=$((failed + n))
+			[ "$n" -eq 0 ] || failures "$log" ;;
 		*passed*)
 			n=$(echo "$line" | cut -d' ' -f3)
 			passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
