@@ -98,6 +98,7 @@ shm_region_open(struct shm_region *reg, unsigned nworkers, uint64_t ring_size,
 	struct shm_hdr		*h;
 	struct shm_ring		*r;
 	void			*p;
+	ssize_t			 n;
 	unsigned		 i;
 
 	memset(reg, 0, sizeof(*reg));
@@ -112,8 +113,13 @@ shm_region_open(struct shm_region *reg, unsigned nworkers, uint64_t ring_size,
 		return (-1);
 	/* Anonymous shared memory starts zeroed: every slot EMPTY. */
 	h = p;
-	if (getrandom(h->sh_hashkey, sizeof(h->sh_hashkey), 0) !=
+	/* Blocks only until the kernel's pool is ready, early at boot. */
+	while ((n = getrandom(h->sh_hashkey, sizeof(h->sh_hashkey), 0)) !=
 	    (ssize_t)sizeof(h->sh_hashkey)) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n != -1)
+			errno = EIO;	/* 16 bytes are never cut short */
 		munmap(p, (size_t)l.size);
 		return (-1);
 	}

@@ -563,7 +563,11 @@ hub_logout(struct conn *c)
 		    (unsigned long long)c->id, c->peer);
 }
 
-/* The connection is going away (conn_free): leave everything. */
+/*
+ * The connection is going away: leave everything.  Called when we decide
+ * to end it (conn_flush(), conn_ws_close_with()) and again from
+ * conn_free(); the second time finds nothing to leave.
+ */
 void
 hub_close(struct conn *c)
 {
