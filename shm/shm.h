@@ -165,6 +165,7 @@ struct shm_hdr {
 	uint64_t			 sh_presence_off;
 	/* The key of shm_hash(), drawn by shm_region_open(). */
 	uint8_t				 sh_hashkey[SHM_HASH_KEY_LEN];
+	uint64_t			 sh_ipc_off;	/* per-slot iptables */
 	_Alignas(64) _Atomic uint64_t	 sh_next_id;	/* message ids */
 	_Alignas(64) _Atomic uint32_t	 sh_maxprobe;	/* longest probe used */
 	_Atomic uint32_t		 sh_users;	/* LIVE slots */
@@ -176,6 +177,28 @@ struct shm_hdr {
 	_Atomic uint64_t		 sh_respawns;	/* workers respawned */
 };
 _Static_assert(sizeof(struct shm_hdr) == 256, "shm_hdr layout");
+
+/*
+ * Connections per client address, one table per worker slot
+ * (shm_ipcount.c).  A key is an address as 16 bytes (IPv4 as mapped IPv6,
+ * IPv6 by its /64); a count of 0 is an empty entry.
+ */
+#define SHM_IPC_KEY	16
+#define SHM_IPC_ENTRIES	16384			/* power of two */
+#define SHM_IPC_MAX	(SHM_IPC_ENTRIES / 4 * 3)	/* addresses held */
+
+struct shm_ipent {
+	_Atomic uint64_t	 ie_key[2];
+	_Atomic uint32_t	 ie_count;
+	uint32_t		 ie_pad;
+};
+_Static_assert(sizeof(struct shm_ipent) == 24, "shm_ipent layout");
+
+struct shm_iptable {
+	uint32_t		 it_used;	/* entries in use; owner's */
+	uint32_t		 it_pad[15];
+	struct shm_ipent	 it_ent[SHM_IPC_ENTRIES];
+};
 
 struct shm_region {
 	struct shm_hdr	*hdr;
@@ -219,6 +242,16 @@ uint64_t	 shm_ring_lag(struct shm_ring *, const struct shm_cursor *);
 uint64_t	 shm_siphash(const uint8_t [SHM_HASH_KEY_LEN], const void *,
 		    size_t);
 uint64_t	 shm_hash(const struct shm_region *, const char *, size_t);
+
+/* shm_ipcount.c */
+struct shm_iptable *shm_region_iptable(const struct shm_region *, unsigned);
+int		 shm_ipc_add(const struct shm_region *, unsigned,
+		    const uint8_t [SHM_IPC_KEY]);
+void		 shm_ipc_del(const struct shm_region *, unsigned,
+		    const uint8_t [SHM_IPC_KEY]);
+uint64_t	 shm_ipc_count(const struct shm_region *,
+		    const uint8_t [SHM_IPC_KEY], unsigned);
+void		 shm_ipc_reap(const struct shm_region *, unsigned);
 
 /* shm_presence.c */
 

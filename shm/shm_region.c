@@ -29,6 +29,7 @@ struct shm_layout {
 	uint64_t	 wake_off;
 	uint64_t	 stats_off;
 	uint64_t	 presence_off;
+	uint64_t	 ipc_off;
 	uint64_t	 data_off;
 	uint64_t	 size;
 };
@@ -46,8 +47,10 @@ shm_region_layout(unsigned nworkers, uint64_t ring_size, unsigned pslots,
 	    (uint64_t)nworkers * sizeof(struct shm_wake), 64);
 	l->presence_off = SHM_ALIGN(l->stats_off +
 	    (uint64_t)nrings * sizeof(struct shm_stats), 64);
-	l->data_off = SHM_ALIGN(l->presence_off +
-	    (uint64_t)pslots * sizeof(struct shm_pslot), 4096);
+	l->ipc_off = SHM_ALIGN(l->presence_off +
+	    (uint64_t)pslots * sizeof(struct shm_pslot), 64);
+	l->data_off = SHM_ALIGN(l->ipc_off +
+	    (uint64_t)nworkers * sizeof(struct shm_iptable), 4096);
 	l->size = l->data_off + (uint64_t)nrings * ring_size;
 }
 
@@ -134,6 +137,7 @@ shm_region_open(struct shm_region *reg, unsigned nworkers, uint64_t ring_size,
 	h->sh_wake_off = l.wake_off;
 	h->sh_stats_off = l.stats_off;
 	h->sh_presence_off = l.presence_off;
+	h->sh_ipc_off = l.ipc_off;
 	for (i = 0; i < nworkers + 1; i++) {
 		r = (struct shm_ring *)((uint8_t *)p + l.rings_off) + i;
 		r->sr_size = ring_size;
@@ -175,7 +179,8 @@ shm_region_attach(struct shm_region *reg, void *p, size_t len)
 	shm_region_layout(h->sh_nworkers, h->sh_ring_size, h->sh_pslots, &l);
 	if (l.size != h->sh_layout_size || l.size != len ||
 	    l.rings_off != h->sh_rings_off || l.wake_off != h->sh_wake_off ||
-	    l.stats_off != h->sh_stats_off || l.presence_off != h->sh_presence_off) {
+	    l.stats_off != h->sh_stats_off ||
+	    l.presence_off != h->sh_presence_off || l.ipc_off != h->sh_ipc_off) {
 		errno = EINVAL;
 		return (-1);
 	}

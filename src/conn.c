@@ -189,16 +189,19 @@ conn_refuse(struct worker *w, int fd, enum conn_kind kind, const char *why)
 }
 
 /*
- * Connections per client address (max_connections_per_ip), counted per
- * worker in a chained hash of the addresses with connections open.  An
- * IPv6 client is counted by its /64: one host usually has a whole /64 to
- * pick addresses from.  IPv4 (and IPv4-mapped IPv6) counts the address.
+ * Connections per client address (max_connections_per_ip), across all
+ * workers.  Each worker counts its own in a chained hash of the addresses
+ * it holds connections from, and publishes the counts in its table of the
+ * shared region (shm_ipcount.c), where the others add them up.  An IPv6
+ * client is counted by its /64: one host usually has a whole /64 to pick
+ * addresses from.  IPv4 (and IPv4-mapped IPv6) counts the address.
  */
 #define CONN_IP_BUCKETS	4096	/* power of two */
 
 struct conn_ip {
 	struct conn_ip	*next;
 	unsigned	 count;
+	unsigned	 shared;	/* of count, in the shared table */
 	uint8_t		 key[16];
 };
 
@@ -230,13 +233,16 @@ conn_ip_bucket(struct worker *w, const uint8_t key[16])
 
 /*
  * Count one more connection from sa.  Returns its entry, or NULL if the
- * address is at max_connections_per_ip already or memory ran out.
+ * address has max_connections_per_ip on all workers together already, or
+ * memory ran out.
  */
 static struct conn_ip *
 conn_ip_get(struct worker *w, const struct sockaddr *sa)
 {
-	struct conn_ip	**b, *ip;
-	uint8_t		 key[16];
+	const struct shm_region	*reg = &w->bus->reg;
+	struct conn_ip		**b, *ip;
+	uint8_t			 key[16];
+	uint64_t		 here;
 
 	if (w->ipbuckets == NULL && (w->ipbuckets = calloc(CONN_IP_BUCKETS,
 	    sizeof(*w->ipbuckets))) == NULL)
@@ -246,6 +252,11 @@ conn_ip_get(struct worker *w, const struct sockaddr *sa)
 	for (ip = *b; ip != NULL; ip = ip->next)
 		if (memcmp(ip->key, key, sizeof(key)) == 0)
 			break;
+	here = ip != NULL ? ip->count : 0;
+	if (here >= w->cfg->max_connections_per_ip ||
+	    here + shm_ipc_count(reg, key, w->id) >=
+	    w->cfg->max_connections_per_ip)
+		return (NULL);
 	if (ip == NULL) {
 		if ((ip = calloc(1, sizeof(*ip))) == NULL)
 			return (NULL);
@@ -253,9 +264,15 @@ conn_ip_get(struct worker *w, const struct sockaddr *sa)
 		ip->next = *b;
 		*b = ip;
 	}
-	if (ip->count >= w->cfg->max_connections_per_ip)
-		return (NULL);	/* an entry at the limit has count > 0 */
 	ip->count++;
+	if (shm_ipc_add(reg, w->id, key) == SHM_OK)
+		ip->shared++;
+	else if (!w->ipc_full_logged) {
+		w->ipc_full_logged = 1;
+		log_warnx("connections from more than %u addresses: "
+		    "max_connections_per_ip counts those from further ones "
+		    "on this worker only", SHM_IPC_MAX);
+	}
 	return (ip);
 }
 
@@ -265,7 +282,12 @@ conn_ip_put(struct worker *w, struct conn_ip *ip)
 {
 	struct conn_ip	**pp;
 
-	if (--ip->count > 0)
+	ip->count--;
+	if (ip->shared > ip->count) {
+		shm_ipc_del(&w->bus->reg, w->id, ip->key);
+		ip->shared--;
+	}
+	if (ip->count > 0)
 		return;
 	for (pp = conn_ip_bucket(w, ip->key); *pp != ip; pp = &(*pp)->next)
 		;

@@ -45,6 +45,7 @@ struct worker {
 	struct conn_list	 conns;
 	unsigned		 nconns;
 	struct conn_ip		**ipbuckets;	/* max_connections_per_ip */
+	int			 ipc_full_logged;
 	uint64_t		 out_total;	/* unsent bytes, live conns */
 	struct conn_list	 pending;	/* output to write this iteration */
 	uint64_t		 next_id;

@@ -337,10 +337,10 @@ master_bus_close(void)
 }
 
 /*
- * A worker died: free its names and tell everyone they left, on the
- * master's own ring, then wake every worker that sleeps.  Before the
- * slot is used again, so the new worker's claims are never mistaken for
- * the old one's.
+ * A worker died: free its names and its per-address connection counts,
+ * tell everyone its users left, on the master's own ring, then wake every
+ * worker that sleeps.  Before the slot is used again, so the new worker's
+ * claims are never mistaken for the old one's.
  */
 static void
 master_bus_reap(unsigned worker)
@@ -356,6 +356,8 @@ master_bus_reap(unsigned worker)
 	 * all of them. */
 	n = shm_presence_reap(&master_bus.reg, worker, master_gone,
 	    master_bus.reg.hdr->sh_pslots);
+	/* Its connections count no more against max_connections_per_ip. */
+	shm_ipc_reap(&master_bus.reg, worker);
 	/* Relaxed: /metrics skips the slot from now on; no order needed. */
 	atomic_store_explicit(&shm_region_stats(&master_bus.reg,
 	    worker)->st_pid, 0, memory_order_relaxed);

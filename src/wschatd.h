@@ -57,7 +57,7 @@ struct cfg {
 	char		*allowed_origins;	/* space-separated; NULL: any */
 	unsigned	 backlog;
 	unsigned	 max_connections;	/* per worker; 0: fd limit */
-	unsigned	 max_connections_per_ip; /* per worker; 0: none */
+	unsigned	 max_connections_per_ip; /* all workers; 0: none */
 	uint64_t	 max_message_size;
 	unsigned	 max_header_size;
 	unsigned	 max_request_line;

@@ -870,28 +870,39 @@ Test(shm_ring, region_attach_refuses_bad_magic_version_or_size)
  */
 Test(shm_ring, region_attach_refuses_sizes_open_would_refuse)
 {
-	struct shm_region	 r2, r3;
+	struct shm_region	 r2, r3, r4;
 	struct shm_hdr		*h;
+	size_t			 size;
 
-	/* 1 worker, 4 KiB rings, 8 slots: 12 KiB.  9 slots: the same. */
+	/* 1 worker, 4 KiB rings, 8 slots.  9 slots: the same size. */
 	h = reg.hdr;
 	h->sh_pslots = 9;
 	cr_expect_eq(shm_region_attach(&r2, h, reg.len), -1,
 	    "9 presence slots accepted");
 	h->sh_pslots = 8;
 
-	/* 2 workers of 4 KiB = 16 KiB = 1 worker of 6 KiB. */
+	/*
+	 * 2 workers with 4 KiB rings take as many bytes as 1 worker with
+	 * rings of some size that is no power of two (the fixed part of the
+	 * second worker spread over the 2 rings of the first): forge that,
+	 * with the offsets of a real 1-worker region.
+	 */
 	cr_assert_eq(shm_region_open(&r3, 2, 4096, 8), 0);
+	cr_assert_eq(shm_region_open(&r4, 1, 4096, 8), 0);
+	size = (r3.len - (r4.len - 2 * 4096)) / 2;
+	cr_assert(size > 4096 && (size & (size - 1)) != 0, "%zu", size);
 	h = r3.hdr;
 	h->sh_nworkers = 1;
 	h->sh_nrings = 2;
-	h->sh_ring_size = 6144;
-	h->sh_wake_off = 640;
-	h->sh_stats_off = 704;
-	h->sh_presence_off = 1216;
-	cr_assert_eq(shm_region_size(1, 6144, 8), r3.len);
+	h->sh_ring_size = size;
+	h->sh_wake_off = r4.hdr->sh_wake_off;
+	h->sh_stats_off = r4.hdr->sh_stats_off;
+	h->sh_presence_off = r4.hdr->sh_presence_off;
+	h->sh_ipc_off = r4.hdr->sh_ipc_off;
+	cr_assert_eq(shm_region_size(1, size, 8), r3.len);
 	cr_expect_eq(shm_region_attach(&r2, h, r3.len), -1,
-	    "a 6 KiB ring size accepted");
+	    "a %zu-byte ring size accepted", size);
+	shm_region_close(&r4);
 	shm_region_close(&r3);
 }
 

@@ -7,7 +7,9 @@ daemon is up, that a well-behaved client is served, and that the
 worker's VmRSS stays under a bound it prints."""
 
 import asyncio
+import os
 import re
+import signal
 import socket
 import time
 
@@ -156,6 +158,38 @@ def test_max_connections_per_ip_answers_503_and_closes():
         for s in held:
             s.close()
         wait_for(lambda: can_hold(d.port, 4), what="four slots")
+        check_healthy(d)
+
+
+def test_max_connections_per_ip_counts_across_workers():
+    # The kernel spreads one address's connections over the workers; the
+    # limit is on all of them together.  A worker that dies takes its
+    # connections out of the count.
+    limit = 6
+    with Daemon(workers=3, opts={"max_connections_per_ip": limit}) as d:
+        held = hold(d.port, limit)
+        try:
+            owners = d.owners([s.getsockname()[1] for s in held])
+            print("# %d connections held by workers %r" % (limit, owners))
+            for _ in range(20):
+                expect_503(d.port)
+            expect_line_full(d.line_port)
+            # Kill a worker holding some of them: they are gone, and so
+            # is their count, once the master has reaped it.
+            victim = owners[0]
+            lost = owners.count(victim)
+            os.kill(victim, signal.SIGKILL)
+            keep = [s for s, o in zip(held, owners) if o != victim]
+            wait_for(lambda: can_hold(d.port, lost), 20,
+                     what="%d slots of the killed worker free" % lost)
+            assert not can_hold(d.port, lost + 1)
+            for s in keep:
+                s.close()
+            wait_for(lambda: can_hold(d.port, limit), 10,
+                     what="%d slots" % limit)
+        finally:
+            for s in held:
+                s.close()
         check_healthy(d)
 
 
