@@ -82,9 +82,23 @@ static const char chatbench_user_head[] = "{\"type\":\"user\",\"content\":\"";
 static const char chatbench_user_tail[] = "\"}";
 
 /* What one receiver knows about one sender. */
+/*
+ * What a receiver has seen of one sender: everything below t_next but the
+ * holes, skipped numbers not seen since.  The first CHATBENCH_GAPS runs of
+ * holes are kept as ranges, so that a number arriving late is told from
+ * one arriving twice; past that (t_lost) a number below t_next is taken
+ * to fill a hole while t_holes says some are left.
+ */
+#define CHATBENCH_GAPS	4
+
 struct chatbench_track {
 	uint32_t	 t_next;	/* next sequence number due */
 	uint32_t	 t_holes;	/* skipped ones not seen since */
+	uint8_t		 t_ngaps;
+	uint8_t		 t_lost;	/* holes not in t_gap */
+	struct {
+		uint32_t lo, hi;	/* [lo, hi) */
+	}		 t_gap[CHATBENCH_GAPS];
 };
 
 struct chatbench_conn {
@@ -521,6 +535,49 @@ chatbench_number(const uint8_t **pp, const uint8_t *end, int max)
 	return (v);
 }
 
+/* Numbers [lo, hi) were skipped. */
+static void
+chatbench_gap(struct chatbench_track *t, uint32_t lo, uint32_t hi)
+{
+	if (t->t_ngaps == CHATBENCH_GAPS) {
+		t->t_lost = 1;
+		return;
+	}
+	t->t_gap[t->t_ngaps].lo = lo;
+	t->t_gap[t->t_ngaps].hi = hi;
+	t->t_ngaps++;
+}
+
+/*
+ * seq, below t_next, came: 1 if it was a hole (now filled), 0 if it was
+ * seen before.  Without a range for it, a hole while any are untracked.
+ */
+static int
+chatbench_fill_hole(struct chatbench_track *t, uint32_t seq)
+{
+	unsigned	 i;
+	uint32_t	 hi;
+
+	for (i = 0; i < t->t_ngaps; i++) {
+		if (seq < t->t_gap[i].lo || seq >= t->t_gap[i].hi)
+			continue;
+		hi = t->t_gap[i].hi;
+		if (seq == t->t_gap[i].lo)
+			t->t_gap[i].lo++;
+		else if (seq == hi - 1)
+			t->t_gap[i].hi--;
+		else {
+			/* The middle: split, or lose track of the rest. */
+			t->t_gap[i].hi = seq;
+			chatbench_gap(t, seq + 1, hi);
+		}
+		if (t->t_gap[i].lo == t->t_gap[i].hi)
+			t->t_gap[i] = t->t_gap[--t->t_ngaps];
+		return (1);
+	}
+	return (t->t_lost);
+}
+
 /* Sender s's message seq reached receiver c: check the order, count it. */
 static void
 chatbench_deliver(struct chatbench_conn *c, unsigned s, uint32_t seq,
@@ -541,10 +598,10 @@ chatbench_deliver(struct chatbench_conn *c, unsigned s, uint32_t seq,
 		if (st.gaps++ == 0)
 			wsclient_warnx("conn %u: from sender %u message %u "
 			    "after %u (gap)", c->wc.id, s, seq, t->t_next);
+		chatbench_gap(t, t->t_next, seq);
 		t->t_holes += seq - t->t_next;
 		t->t_next = seq + 1;
-	} else if (t->t_holes > 0) {
-		/* XXX assumes it fills a hole rather than repeats. */
+	} else if (t->t_holes > 0 && chatbench_fill_hole(t, seq)) {
 		if (st.late++ == 0)
 			wsclient_warnx("conn %u: from sender %u message %u "
 			    "after %u (late)", c->wc.id, s, seq, t->t_next - 1);
