@@ -180,7 +180,7 @@ _Static_assert(sizeof(struct shm_hdr) == 256, "shm_hdr layout");
 
 /*
  * Connections per client address, one table per worker slot
- * (shm_ipcount.c).  A key is an address as 16 bytes (IPv4 as mapped IPv6,
+ * (shm_ipc.c).  A key is an address as 16 bytes (IPv4 as mapped IPv6,
  * IPv6 by its /64); a count of 0 is an empty entry.
  */
 #define SHM_IPC_KEY	16
@@ -199,6 +199,8 @@ struct shm_iptable {
 	uint32_t		 it_pad[15];
 	struct shm_ipent	 it_ent[SHM_IPC_ENTRIES];
 };
+_Static_assert(sizeof(struct shm_iptable) == 64 + 24 * SHM_IPC_ENTRIES,
+    "shm_iptable layout");
 
 struct shm_region {
 	struct shm_hdr	*hdr;
@@ -217,6 +219,7 @@ struct shm_stats *shm_region_stats(const struct shm_region *, unsigned);
 void		 shm_stats_attach(struct shm_stats *, uint32_t, uint64_t);
 struct shm_pslot *shm_region_pslots(const struct shm_region *);
 uint64_t	 shm_region_next_id(const struct shm_region *);
+struct shm_iptable *shm_region_iptable(const struct shm_region *, unsigned);
 
 /* shm_ring.c */
 struct shm_cursor {
@@ -239,12 +242,11 @@ int		 shm_ring_pending(struct shm_ring *, const struct shm_cursor *);
 uint64_t	 shm_ring_lag(struct shm_ring *, const struct shm_cursor *);
 
 /* shm_hash.c */
-uint64_t	 shm_siphash(const uint8_t [SHM_HASH_KEY_LEN], const void *,
-		    size_t);
+uint64_t	 shm_hash_siphash(const uint8_t [SHM_HASH_KEY_LEN],
+		    const void *, size_t);
 uint64_t	 shm_hash(const struct shm_region *, const char *, size_t);
 
-/* shm_ipcount.c */
-struct shm_iptable *shm_region_iptable(const struct shm_region *, unsigned);
+/* shm_ipc.c */
 int		 shm_ipc_add(const struct shm_region *, unsigned,
 		    const uint8_t [SHM_IPC_KEY]);
 void		 shm_ipc_del(const struct shm_region *, unsigned,

@@ -31,7 +31,7 @@
 } while (0)
 
 static uint64_t
-shm_le64(const uint8_t *p)
+shm_hash_le64(const uint8_t *p)
 {
 	return ((uint64_t)p[0] | (uint64_t)p[1] << 8 |
 	    (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
@@ -40,11 +40,11 @@ shm_le64(const uint8_t *p)
 }
 
 uint64_t
-shm_siphash(const uint8_t key[SHM_HASH_KEY_LEN], const void *data,
+shm_hash_siphash(const uint8_t key[SHM_HASH_KEY_LEN], const void *data,
     size_t len)
 {
 	const uint8_t	*p = data, *end = p + (len & ~(size_t)7);
-	uint64_t	 k0 = shm_le64(key), k1 = shm_le64(key + 8);
+	uint64_t	 k0 = shm_hash_le64(key), k1 = shm_hash_le64(key + 8);
 	uint64_t	 v0 = k0 ^ 0x736f6d6570736575ULL;
 	uint64_t	 v1 = k1 ^ 0x646f72616e646f6dULL;
 	uint64_t	 v2 = k0 ^ 0x6c7967656e657261ULL;
@@ -53,7 +53,7 @@ shm_siphash(const uint8_t key[SHM_HASH_KEY_LEN], const void *data,
 	size_t		 i;
 
 	for (; p != end; p += 8) {
-		m = shm_le64(p);
+		m = shm_hash_le64(p);
 		v3 ^= m;
 		SIPROUND;
 		SIPROUND;
@@ -77,5 +77,5 @@ shm_siphash(const uint8_t key[SHM_HASH_KEY_LEN], const void *data,
 uint64_t
 shm_hash(const struct shm_region *reg, const char *name, size_t len)
 {
-	return (shm_siphash(reg->hdr->sh_hashkey, name, len));
+	return (shm_hash_siphash(reg->hdr->sh_hashkey, name, len));
 }

@@ -221,6 +221,14 @@ shm_region_stats(const struct shm_region *reg, unsigned i)
 	    reg->hdr->sh_stats_off) + i);
 }
 
+/* Slot's table of connections per address (shm_ipc.c). */
+struct shm_iptable *
+shm_region_iptable(const struct shm_region *reg, unsigned slot)
+{
+	return ((struct shm_iptable *)((uint8_t *)reg->hdr +
+	    reg->hdr->sh_ipc_off) + slot);
+}
+
 /*
  * A worker takes over its stats block: every counter back to 0 (what a
  * predecessor counted is gone; Prometheus sees a counter reset), then its

@@ -192,7 +192,7 @@ conn_refuse(struct worker *w, int fd, enum conn_kind kind, const char *why)
  * Connections per client address (max_connections_per_ip), across all
  * workers.  Each worker counts its own in a chained hash of the addresses
  * it holds connections from, and publishes the counts in its table of the
- * shared region (shm_ipcount.c), where the others add them up.  An IPv6
+ * shared region (shm_ipc.c), where the others add them up.  An IPv6
  * client is counted by its /64: one host usually has a whole /64 to pick
  * addresses from.  IPv4 (and IPv4-mapped IPv6) counts the address.
  */
@@ -227,8 +227,10 @@ conn_ip_key(const struct sockaddr *sa, uint8_t key[16])
 static struct conn_ip **
 conn_ip_bucket(struct worker *w, const uint8_t key[16])
 {
-	return (&w->ipbuckets[shm_siphash(w->bus->reg.hdr->sh_hashkey, key,
-	    16) & (CONN_IP_BUCKETS - 1)]);
+	uint64_t	 h;
+
+	h = shm_hash_siphash(w->bus->reg.hdr->sh_hashkey, key, 16);
+	return (&w->ipbuckets[h & (CONN_IP_BUCKETS - 1)]);
 }
 
 /*

@@ -1,8 +1,8 @@
 /*
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
- * test_ipcount.c: the per-slot tables of connections per address
- * (shm_ipcount.c): counts added up across slots, deletion by backward
+ * test_ipc.c: the per-slot tables of connections per address
+ * (shm_ipc.c): counts added up across slots, deletion by backward
  * shift inside clusters that wrap around the end of the table, checked
  * against a model over thousands of random operations, a full table, and
  * the master emptying a dead worker's table.
@@ -40,8 +40,8 @@ TestSuite(shm_ipc, .init = test_ipc_setup, .fini = test_ipc_teardown,
 static uint32_t
 test_ipc_home(const uint8_t *key)
 {
-	return ((uint32_t)shm_siphash(reg.hdr->sh_hashkey, key, SHM_IPC_KEY) &
-	    (SHM_IPC_ENTRIES - 1));
+	return ((uint32_t)shm_hash_siphash(reg.hdr->sh_hashkey, key,
+	    SHM_IPC_KEY) & (SHM_IPC_ENTRIES - 1));
 }
 
 /* An address key numbered n, as conn.c makes them for IPv4. */

@@ -1,7 +1,7 @@
 /*
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
- * shm_ipcount.c: connections per client address across all workers, for
+ * shm_ipc.c: connections per client address across all workers, for
  * max_connections_per_ip.
  *
  * Each worker slot has a table of its own in the region: the addresses
@@ -24,17 +24,10 @@
 
 #include "shm.h"
 
-struct shm_iptable *
-shm_region_iptable(const struct shm_region *reg, unsigned slot)
-{
-	return ((struct shm_iptable *)((uint8_t *)reg->hdr +
-	    reg->hdr->sh_ipc_off) + slot);
-}
-
 static uint32_t
 shm_ipc_home(const struct shm_region *reg, const uint8_t key[SHM_IPC_KEY])
 {
-	return ((uint32_t)shm_siphash(reg->hdr->sh_hashkey, key,
+	return ((uint32_t)shm_hash_siphash(reg->hdr->sh_hashkey, key,
 	    SHM_IPC_KEY) & (SHM_IPC_ENTRIES - 1));
 }
 
@@ -128,6 +121,7 @@ shm_ipc_del(const struct shm_region *reg, unsigned slot,
 	shm_ipc_words(key, w);
 	if ((e = shm_ipc_find(t, shm_ipc_home(reg, key), w, NULL)) == NULL)
 		return;
+	/* Relaxed: our own entry (one writer); readers need no order. */
 	n = atomic_load_explicit(&e->ie_count, memory_order_relaxed);
 	if (n > 1) {
 		atomic_store_explicit(&e->ie_count, n - 1,
@@ -139,6 +133,7 @@ shm_ipc_del(const struct shm_region *reg, unsigned slot,
 	for (j = (i + 1) & (SHM_IPC_ENTRIES - 1);;
 	    j = (j + 1) & (SHM_IPC_ENTRIES - 1)) {
 		next = &t->it_ent[j];
+		/* Relaxed: our own table; only we write it. */
 		n = atomic_load_explicit(&next->ie_count, memory_order_relaxed);
 		if (n == 0)
 			break;
@@ -152,7 +147,11 @@ shm_ipc_del(const struct shm_region *reg, unsigned slot,
 		/* It stays if its home lies cyclically in (i, j]. */
 		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
 			continue;
-		/* The copy first: a reader may see it twice, never not. */
+		/*
+		 * The copy first: a reader may see it twice, never not.  The
+		 * key stores are relaxed, ordered before the count by its
+		 * release, which pairs with shm_ipc_find()'s acquire.
+		 */
 		hole = &t->it_ent[i];
 		atomic_store_explicit(&hole->ie_key[0], k0,
 		    memory_order_relaxed);
@@ -161,6 +160,7 @@ shm_ipc_del(const struct shm_region *reg, unsigned slot,
 		atomic_store_explicit(&hole->ie_count, n, memory_order_release);
 		i = j;
 	}
+	/* Release: the copy above is in place before the original goes. */
 	atomic_store_explicit(&t->it_ent[i].ie_count, 0, memory_order_release);
 	t->it_used--;
 }
@@ -180,6 +180,7 @@ shm_ipc_count(const struct shm_region *reg, const uint8_t key[SHM_IPC_KEY],
 		if (s == except)
 			continue;
 		e = shm_ipc_find(shm_region_iptable(reg, s), home, w, NULL);
+		/* Relaxed: one count; find's acquire covered the key. */
 		if (e != NULL)
 			sum += atomic_load_explicit(&e->ie_count,
 			    memory_order_relaxed);
@@ -194,8 +195,12 @@ shm_ipc_reap(const struct shm_region *reg, unsigned slot)
 	struct shm_iptable	*t = shm_region_iptable(reg, slot);
 	uint32_t		 i;
 
-	/* All of it: it_used may be one behind, if the worker died between
-	 * the two stores of shm_ipc_add().  Written only where needed. */
+	/*
+	 * All of it: it_used may be one behind, if the worker died between
+	 * the two stores of shm_ipc_add().  Written only where needed.
+	 * Relaxed: the owner is dead, and a reader racing this sees each
+	 * count whole, old or 0.
+	 */
 	for (i = 0; i < SHM_IPC_ENTRIES; i++)
 		if (atomic_load_explicit(&t->it_ent[i].ie_count,
 		    memory_order_relaxed) != 0)
