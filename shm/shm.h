@@ -83,6 +83,10 @@ _Static_assert(sizeof(struct shm_wake) == 64, "shm_wake layout");
 #define SHM_ST_NPROTOS		2
 #define SHM_ST_NCLASSES		5	/* st_http: 1xx..5xx */
 #define SHM_ST_NCLOSES		3	/* st_ws_errors: 1002, 1007, 1009 */
+#define SHM_ST_REFUSED_MAXCONN	0	/* st_refused: max_connections */
+#define SHM_ST_REFUSED_PERIP	1	/* max_connections_per_ip */
+#define SHM_ST_REFUSED_NOMEM	2	/* out of memory */
+#define SHM_ST_NREFUSED		3
 
 struct shm_stats {
 	_Alignas(64) _Atomic uint64_t	 st_pid;	/* 0: no live worker */
@@ -104,9 +108,12 @@ struct shm_stats {
 	_Atomic uint64_t		 st_bus_lost;	/* records */
 	_Atomic uint64_t		 st_bus_too_big;
 	_Atomic uint64_t		 st_wakeups_sent;
-	_Atomic uint64_t		 st_bus_lag;	/* bytes left to read */
+	_Atomic uint64_t		 st_refused[SHM_ST_NREFUSED]; /* at accept */
+	_Atomic uint64_t		 st_log_dropped; /* past log_client_rate */
+	_Atomic uint64_t		 st_bus_lag;	/* bytes left to read; last */
+	uint64_t			 st_pad[4];	/* whole cache lines */
 };
-_Static_assert(sizeof(struct shm_stats) == 256, "shm_stats layout");
+_Static_assert(sizeof(struct shm_stats) == 320, "shm_stats layout");
 #define SHM_ST_WORDS	(offsetof(struct shm_stats, st_bus_lag) / 8 + 1)
 
 /*

@@ -153,8 +153,10 @@ conn_ws_timeouts(struct conn *c)
  * The answer fits in any fresh socket's send buffer.
  */
 static void
-conn_refuse(struct worker *w, int fd, enum conn_kind kind, const char *why)
+conn_refuse(struct worker *w, int fd, enum conn_kind kind, int reason)
 {
+	static const char *const why[SHM_ST_NREFUSED] = { "max_connections",
+	    "max_connections_per_ip", "out of memory" };
 	static const char	 line[] = "error: server full\n";
 	static const char	 body[] = "503 Service Unavailable\n";
 	char			 buf[512];
@@ -185,7 +187,9 @@ conn_refuse(struct worker *w, int fd, enum conn_kind kind, const char *why)
 	/* FIN after the answer, so the client reads it before the close. */
 	shutdown(fd, SHUT_WR);
 	close(fd);
-	log_debug("accept: connection refused: %s (%u open)", why, w->nconns);
+	shm_stat_add(&w->st->st_refused[reason], 1);
+	log_debug("accept: connection refused: %s (%u open)", why[reason],
+	    w->nconns);
 }
 
 /*
@@ -307,18 +311,18 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 
 	if (w->cfg->max_connections != 0 &&
 	    w->nconns >= w->cfg->max_connections) {
-		conn_refuse(w, fd, kind, "max_connections");
+		conn_refuse(w, fd, kind, SHM_ST_REFUSED_MAXCONN);
 		return;
 	}
 	if (w->cfg->max_connections_per_ip != 0 &&
 	    (ip = conn_ip_get(w, sa)) == NULL) {
-		conn_refuse(w, fd, kind, "max_connections_per_ip");
+		conn_refuse(w, fd, kind, SHM_ST_REFUSED_PERIP);
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		if (ip != NULL)
 			conn_ip_put(w, ip);
-		conn_refuse(w, fd, kind, "out of memory");
+		conn_refuse(w, fd, kind, SHM_ST_REFUSED_NOMEM);
 		return;
 	}
 	c->ip = ip;

@@ -43,6 +43,7 @@ static unsigned	 log_crate;		/* log_client() a second; 0: any */
 static uint64_t	 log_ctokens;		/* thousandths of a line */
 static uint64_t	 log_clast;		/* ms, monotonic */
 static unsigned long long log_cdropped;	/* since the last report */
+static unsigned long long log_cdropped_all; /* since the start */
 static uint64_t	 log_cdropped_since;	/* ms: first of those */
 
 static const struct {
@@ -243,6 +244,13 @@ log_client_flush(void)
 	    (unsigned long long)(ms / 1000), (unsigned)(ms % 1000), log_crate);
 }
 
+/* log_client() lines not logged since the process started. */
+unsigned long long
+log_client_dropped(void)
+{
+	return (log_cdropped_all);
+}
+
 /* An info line about one client, under log_client_rate. */
 void
 log_client(const char *fmt, ...)
@@ -261,6 +269,7 @@ log_client(const char *fmt, ...)
 		if (log_ctokens < 1000) {
 			if (log_cdropped++ == 0)
 				log_cdropped_since = now;
+			log_cdropped_all++;
 			return;
 		}
 		log_ctokens -= 1000;

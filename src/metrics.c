@@ -64,6 +64,8 @@ static const char *const metrics_protos[] = { "websocket", "line" };
 static const char *const metrics_classes[] = { "1xx", "2xx", "3xx", "4xx",
     "5xx" };
 static const char *const metrics_closes[] = { "1002", "1007", "1009" };
+static const char *const metrics_refusals[] = { "max_connections",
+    "max_connections_per_ip", "out_of_memory" };
 
 _Static_assert(sizeof(metrics_kinds) / sizeof(metrics_kinds[0]) ==
     SHM_ST_NKINDS, "a name for every connection kind");
@@ -73,6 +75,8 @@ _Static_assert(sizeof(metrics_classes) / sizeof(metrics_classes[0]) ==
     SHM_ST_NCLASSES, "a name for every status class");
 _Static_assert(sizeof(metrics_closes) / sizeof(metrics_closes[0]) ==
     SHM_ST_NCLOSES, "a name for every close code");
+_Static_assert(sizeof(metrics_refusals) / sizeof(metrics_refusals[0]) ==
+    SHM_ST_NREFUSED, "a name for every refusal");
 
 /* One family: a word (or an array of them) of struct shm_stats. */
 struct metrics_family {
@@ -100,6 +104,10 @@ static const struct metrics_family metrics_families[] = {
 	{ "wschatd_connections_accepted_total", "counter",
 	  "Client connections accepted.",
 	  M_ONE(st_accepted) },
+	{ "wschatd_connections_refused_total", "counter",
+	  "Client connections turned away at accept (503, or an error line "
+	  "on the line port), by reason.",
+	  M_ARR(st_refused, "reason", metrics_refusals) },
 	{ "wschatd_messages_received_total", "counter",
 	  "Messages from clients: complete WebSocket messages (/ws and "
 	  "/echo), lines on the line port.",
@@ -123,6 +131,10 @@ static const struct metrics_family metrics_families[] = {
 	{ "wschatd_idle_kicked_total", "counter",
 	  "Chat clients closed after idle_timeout without activity.",
 	  M_ONE(st_idle_kicked) },
+	{ "wschatd_log_lines_dropped_total", "counter",
+	  "Log lines about single clients not written, past "
+	  "log_client_rate (counted each second).",
+	  M_ONE(st_log_dropped) },
 	{ "wschatd_rate_limited_total", "counter",
 	  "Logins, renames and who refused by command_rate, and chat "
 	  "messages dropped by message_rate.",

@@ -200,9 +200,14 @@ worker_reopen_cb(evutil_socket_t sig, short what, void *arg)
 static void
 worker_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
-	conn_sweep(arg);
-	hub_sweep(arg);
+	struct worker	*w = arg;
+
+	conn_sweep(w);
+	hub_sweep(w);
 	log_client_flush();
+	/* Relaxed: a counter; /metrics readers need no order. */
+	atomic_store_explicit(&w->st->st_log_dropped, log_client_dropped(),
+	    memory_order_relaxed);
 }
 
 /* Another worker published: the loop drains the bus once we return. */

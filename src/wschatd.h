@@ -390,6 +390,7 @@ void		 log_warnx(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2)));
 void		 log_client_rate(unsigned);
 void		 log_client_flush(void);
+unsigned long long log_client_dropped(void);
 void		 log_client(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2)));
 void		 log_info(const char *, ...)

@@ -13,6 +13,7 @@ with a deadline, never after a fixed sleep."""
 import asyncio
 import os
 import re
+import socket
 import subprocess
 import time
 
@@ -354,6 +355,67 @@ def test_idle_kick_is_counted():
     wstest.run_async(go(), 30)
     until(d, lambda m: Delta(before, m)("wschatd_idle_kicked_total") == 1,
           "the idle kick to be counted")
+
+
+def test_refused_connections_are_counted_by_reason():
+    d = daemon("refuse", workers=1, line=False,
+               opts={"max_connections": 4, "max_connections_per_ip": 3})
+
+    def answer(s):
+        s.sendall(request("/healthz"))
+        return HTTPReader(s).response()[0]
+
+    def from_addr(addr):
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=5,
+                                     source_address=(addr, 0))
+        return s
+    before = scrape(d)
+    held = []
+    try:
+        for _ in range(3):
+            held.append(tcp_connect(d.port))
+            assert answer(held[-1]) == 200
+        for _ in range(2):      # 127.0.0.1 has its 3
+            s = tcp_connect(d.port)
+            assert answer(s) == 503
+            s.close()
+        held.append(from_addr("127.0.0.2"))     # the worker's 4th
+        assert answer(held[-1]) == 200
+        s = from_addr("127.0.0.2")              # a 5th: max_connections
+        assert answer(s) == 503
+        s.close()
+    finally:
+        for s in held:
+            s.close()
+    # Only the scrape's own connection left.
+    m = until(d, lambda m: m.get("wschatd_connections", kind="http") == 1,
+              "the held connections to close")
+    dl = Delta(before, m)
+    assert dl("wschatd_connections_refused_total",
+              reason="max_connections_per_ip") == 2
+    assert dl("wschatd_connections_refused_total",
+              reason="max_connections") == 1
+    assert dl("wschatd_connections_refused_total",
+              reason="out_of_memory") == 0
+
+
+def test_log_lines_past_log_client_rate_are_counted():
+    d = daemon("quietlog", workers=1, line=False,
+               opts={"log_client_rate": 1})
+    before = scrape(d)
+    for _ in range(30):
+        wstest.http_raw(d.port, request("/", method="G@T"))
+
+    def reported():
+        return sum(int(x) for x in re.findall(
+            r"(\d+) lines? about clients not logged", d.log()))
+    # The count in /metrics is the one the log reports, once a second.
+    m = until(d, lambda m: reported() > 0 and Delta(before, m)(
+        "wschatd_log_lines_dropped_total") == reported(),
+        "the dropped lines in the log and in /metrics")
+    dropped = Delta(before, m)("wschatd_log_lines_dropped_total")
+    assert dropped + d.log().count(": http 400: ") == 30, (dropped,
+                                                            d.log()[-1500:])
 
 
 # ---------------------------------------------------------------- access
