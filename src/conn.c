@@ -238,18 +238,20 @@ conn_ip_bucket(struct worker *w, const uint8_t key[16])
 }
 
 /*
- * Count one more connection from sa.  Returns its entry, or NULL if the
- * address has max_connections_per_ip on all workers together already, or
- * memory ran out.
+ * Count one more connection from sa.  Returns its entry, or NULL with
+ * *reason set: SHM_ST_REFUSED_PERIP if the address has
+ * max_connections_per_ip on all workers together already,
+ * SHM_ST_REFUSED_NOMEM if memory ran out.
  */
 static struct conn_ip *
-conn_ip_get(struct worker *w, const struct sockaddr *sa)
+conn_ip_get(struct worker *w, const struct sockaddr *sa, int *reason)
 {
 	const struct shm_region	*reg = &w->bus->reg;
 	struct conn_ip		**b, *ip;
 	uint8_t			 key[16];
 	uint64_t		 here;
 
+	*reason = SHM_ST_REFUSED_NOMEM;
 	if (w->ipbuckets == NULL && (w->ipbuckets = calloc(CONN_IP_BUCKETS,
 	    sizeof(*w->ipbuckets))) == NULL)
 		return (NULL);
@@ -261,8 +263,10 @@ conn_ip_get(struct worker *w, const struct sockaddr *sa)
 	here = ip != NULL ? ip->count : 0;
 	if (here >= w->cfg->max_connections_per_ip ||
 	    here + shm_ipc_count(reg, key, w->id) >=
-	    w->cfg->max_connections_per_ip)
+	    w->cfg->max_connections_per_ip) {
+		*reason = SHM_ST_REFUSED_PERIP;
 		return (NULL);
+	}
 	if (ip == NULL) {
 		if ((ip = calloc(1, sizeof(*ip))) == NULL)
 			return (NULL);
@@ -307,7 +311,7 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 {
 	struct conn	*c;
 	struct conn_ip	*ip = NULL;
-	int		 one = 1;
+	int		 one = 1, reason;
 
 	if (w->cfg->max_connections != 0 &&
 	    w->nconns >= w->cfg->max_connections) {
@@ -315,8 +319,8 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 		return;
 	}
 	if (w->cfg->max_connections_per_ip != 0 &&
-	    (ip = conn_ip_get(w, sa)) == NULL) {
-		conn_refuse(w, fd, kind, SHM_ST_REFUSED_PERIP);
+	    (ip = conn_ip_get(w, sa, &reason)) == NULL) {
+		conn_refuse(w, fd, kind, reason);
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
