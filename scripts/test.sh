@@ -30,8 +30,16 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run build/asan --enable-debug --enable-werror --enable-sanitizers
 if [ "${WSCHATD_SKIP_DISTCHECK:-}" = "" ]; then
 	echo "=== build/plain: make distcheck"
-	(cd build/plain && make -s distcheck -j"$jobs" >/dev/null) ||
-	    { echo "make distcheck failed"; status=1; }
+	(cd build/plain && make -s distcheck -j"$jobs" >/dev/null) || {
+		echo "make distcheck failed"
+		# Its test logs stay behind when a test failed: say which.
+		for log in build/plain/wschatd-*/_build/sub/test-suite.log; do
+			[ -f "$log" ] || continue
+			grep -E '^(FAIL|ERROR):' "$log" | head -20
+			scripts/test-summary.sh "$(dirname "$log")" | head -40
+		done
+		status=1
+	}
 fi
 fuzz_secs=${WSCHATD_FUZZ_SECONDS:-20}
 if [ "$fuzz_secs" -gt 0 ]; then
