@@ -116,16 +116,6 @@ conn_direct(struct conn *c)
 		conn_pend(c);
 }
 
-/* Milliseconds on the monotonic clock. */
-static uint64_t
-conn_mono_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
-
 static void
 conn_set_timeouts(struct conn *c, unsigned rsec, unsigned wsec)
 {
@@ -337,7 +327,7 @@ conn_accept(struct worker *w, int fd, struct sockaddr *sa, int salen,
 	shm_stat_add(&w->st->st_accepted, 1);
 	c->kind = kind;
 	c->state = kind == CONN_LINE ? CONN_S_LINE : CONN_S_HTTP;
-	c->head_deadline = conn_mono_ms() +
+	c->head_deadline = now_mono_ms() +
 	    (uint64_t)w->cfg->handshake_timeout * 1000;
 	cfg_addr_format(sa, c->peer, sizeof(c->peer));
 	/* BEV_OPT_CLOSE_ON_FREE: the bufferevent owns fd from here on. */
@@ -469,7 +459,7 @@ void
 conn_sweep(struct worker *w)
 {
 	struct conn	*c, *next;
-	uint64_t	 now = conn_mono_ms(), sum = 0;
+	uint64_t	 now = now_mono_ms(), sum = 0;
 
 	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
@@ -839,7 +829,7 @@ conn_http_read(struct conn *c)
 	    (len = evbuffer_get_length(in)) > 0) {
 		/* The next request's head starts: it has handshake_timeout. */
 		if (c->head_deadline == 0)
-			c->head_deadline = conn_mono_ms() +
+			c->head_deadline = now_mono_ms() +
 			    (uint64_t)cfg->handshake_timeout * 1000;
 		n = len > (size_t)cfg->max_header_size + 1 ?
 		    (size_t)cfg->max_header_size + 1 : len;

@@ -30,34 +30,6 @@ struct hub_room {
 	char			 name[SHM_NAME_MAX + 1];
 };
 
-/* Seconds on a clock that wall-clock steps do not move. */
-static time_t
-hub_mono(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (ts.tv_sec);
-}
-
-static uint64_t
-hub_mono_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
-
-static uint64_t
-hub_now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
-
 static int
 hub_is_chat(const struct conn *c)
 {
@@ -361,7 +333,7 @@ hub_system(struct conn *c, const char *code, const char *fmt, ...)
 		m.code.p = code;
 		m.code.len = strlen(code);
 	}
-	m.timestamp = hub_now_ms();
+	m.timestamp = now_real_ms();
 	hub_send(c, &m);
 }
 
@@ -465,7 +437,7 @@ hub_line(struct conn *c, const char *p, size_t len)
 
 	if (len == 0)
 		return;		/* the seed's menu client sends empty lines */
-	c->last_active = hub_mono();
+	c->last_active = now_mono();
 	if (!hub_message_rate_ok(c))
 		return;
 	memset(&cmd, 0, sizeof(cmd));
@@ -495,9 +467,9 @@ hub_open(struct conn *c)
 	struct chat_msg	 m;
 	size_t		 len = strlen(c->peer);
 
-	c->last_active = hub_mono();
+	c->last_active = now_mono();
 	c->mr_tokens = (uint64_t)c->w->cfg->message_burst * 1000;
-	c->mr_last = hub_mono_ms();
+	c->mr_last = now_mono_ms();
 	if (len > SHM_NAME_MAX)
 		len = SHM_NAME_MAX;
 	hub_set_name(c, c->peer, len);
@@ -526,7 +498,7 @@ hub_env_init(struct conn *c, struct chat_env *e, enum chat_type type)
 	e->from.len = c->namelen;
 	e->peer.p = c->peer;
 	e->peer.len = strlen(c->peer);
-	e->ts = hub_now_ms();
+	e->ts = now_real_ms();
 	e->id = shm_region_next_id(&c->w->bus->reg);
 	e->worker = c->w->id;
 	e->conn = c->id;
@@ -707,7 +679,7 @@ hub_join(struct conn *c, struct chat_str room)
 	m.content = CHAT_STR("joined");
 	m.room.p = c->room->name;
 	m.room.len = c->room->namelen;
-	m.timestamp = hub_now_ms();
+	m.timestamp = now_real_ms();
 	hub_send(c, &m);
 }
 
@@ -719,7 +691,7 @@ hub_join(struct conn *c, struct chat_str room)
 static int
 hub_rate_ok(struct conn *c)
 {
-	time_t	 now = hub_mono();
+	time_t	 now = now_mono();
 
 	if (now - c->rl_start >= 60) {
 		c->rl_start = now;
@@ -752,7 +724,7 @@ hub_message_rate_ok(struct conn *c)
 
 	if (cfg->message_rate == 0)
 		return (1);
-	now = hub_mono_ms();
+	now = now_mono_ms();
 	full = (uint64_t)cfg->message_burst * 1000;
 	/* ms times messages a second: thousandths of a message. */
 	c->mr_tokens += (now - c->mr_last) * cfg->message_rate;
@@ -849,7 +821,7 @@ hub_message(struct conn *c, int op, uint8_t *buf, size_t len)
 	const char	*p = buf ? (const char *)buf + WS_HEADROOM : "";
 	int		 rv;
 
-	c->last_active = hub_mono();
+	c->last_active = now_mono();
 	if (!hub_message_rate_ok(c)) {
 		free(buf);
 		return;
@@ -995,7 +967,7 @@ hub_lost(struct worker *w, uint64_t n)
 	m.content.p = text;
 	m.content.len = strlen(text);
 	m.code = CHAT_STR("lost_messages");
-	m.timestamp = hub_now_ms();
+	m.timestamp = now_real_ms();
 	hub_deliver_all(w, &f);
 	hub_frames_clear(&f);
 }
@@ -1008,7 +980,7 @@ void
 hub_sweep(struct worker *w)
 {
 	struct conn	*c, *next;
-	time_t		 now = hub_mono();
+	time_t		 now = now_mono();
 	unsigned	 limit = w->cfg->idle_timeout;
 
 	if (limit == 0)

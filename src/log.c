@@ -210,22 +210,13 @@ log_vwrite(int pri, const char *fmt, va_list ap, const char *err)
 	(void)write(log_fd, line, (size_t)n);
 }
 
-static uint64_t
-log_mono_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
-
 /* At most rate log_client() lines a second from this process; 0: any. */
 void
 log_client_rate(unsigned rate)
 {
 	log_crate = rate;
 	log_ctokens = (uint64_t)rate * 1000;
-	log_clast = log_mono_ms();
+	log_clast = now_mono_ms();
 }
 
 /* Say how many log_client() lines were not logged, if any were not. */
@@ -237,7 +228,7 @@ log_client_flush(void)
 
 	if (n == 0)
 		return;
-	ms = log_mono_ms() - log_cdropped_since;
+	ms = now_mono_ms() - log_cdropped_since;
 	log_cdropped = 0;
 	log_info("%llu line%s about clients not logged in the last %llu.%03us "
 	    "(log_client_rate %u)", n, n == 1 ? "" : "s",
@@ -261,7 +252,7 @@ log_client(const char *fmt, ...)
 	if (LOG_INFO > log_level)
 		return;
 	if (log_crate != 0) {
-		now = log_mono_ms();
+		now = now_mono_ms();
 		log_ctokens += (now - log_clast) * log_crate;
 		if (log_ctokens > (uint64_t)log_crate * 1000)
 			log_ctokens = (uint64_t)log_crate * 1000;

@@ -350,7 +350,6 @@ master_bus_reap(unsigned worker)
 	msgpack_sbuffer			 sb;
 	size_t				 n, i;
 	uint64_t			 one = 1;
-	struct timespec			 ts;
 
 	/* One call frees every slot of the worker; master_gone has room for
 	 * all of them. */
@@ -370,9 +369,7 @@ master_bus_reap(unsigned worker)
 		e.from.len = e.content.len = strlen(master_gone[i].name);
 		e.peer.p = master_gone[i].peer;
 		e.peer.len = strlen(master_gone[i].peer);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		e.ts = (uint64_t)ts.tv_sec * 1000 +
-		    (uint64_t)ts.tv_nsec / 1000000;
+		e.ts = now_real_ms();
 		e.id = shm_region_next_id(&master_bus.reg);
 		e.worker = master_nslots;	/* the master */
 		e.kind = master_gone[i].kind;

@@ -403,6 +403,13 @@ void		 fatalx(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2), __noreturn__));
 
 /* ------------------------------------------------------------------ */
+/* now.c                                                               */
+
+time_t		 now_mono(void);
+uint64_t	 now_mono_ms(void);
+uint64_t	 now_real_ms(void);
+
+/* ------------------------------------------------------------------ */
 /* xmalloc.c: fatal-on-failure allocators for startup and config.      */
 
 void		*xmalloc(size_t);
