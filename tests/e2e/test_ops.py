@@ -255,7 +255,11 @@ def test_reload_keeps_connections_and_applies_to_new_ones():
             old_line.close()
             wait_for(lambda: not (set(d.worker_pids()) & old_pids),
                      what="the old workers to drain and exit")
-            assert len(re.findall(r"drained and exited", d.log())) == 2
+            # The master logs each exit when it reaps it, which may come
+            # a little after the process is gone.
+            wait_for(lambda: len(re.findall(r"drained and exited",
+                                            d.log())) == 2,
+                     what="the master to log both old workers' exits")
             assert set(d.worker_pids()) == new_pids
             # /metrics: one reload, and only the new workers' slots.
             m = scrape(d)
