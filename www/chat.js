@@ -1,8 +1,9 @@
 // wschat: the chat page.  Speaks the JSON protocol on /ws of the host that
-// served it (PROTOCOL.md): handshake, login, user, private ("to"), rename,
-// who, join/leave, system notices; reconnects with backoff and logs in
-// again under the same name.  Every piece of text from the server or the
-// user enters the page as text (textContent, text nodes), never as HTML.
+// served it (docs/PROTOCOL.md, wschat-protocol(7)): handshake, login,
+// user, private ("to"), rename, who, join/leave, system notices;
+// reconnects with backoff and logs in again under the same name.  Every
+// piece of text from the server or the user enters the page as text
+// (textContent, text nodes), never as HTML.
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);

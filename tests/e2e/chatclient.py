@@ -1,5 +1,5 @@
-"""A chat client for the end-to-end tests of the hub on /ws (PROTOCOL.md,
-"JSON chat protocol"), on top of the wstest harness.
+"""A chat client for the end-to-end tests of the hub on /ws
+(docs/PROTOCOL.md, "Chat on /ws"), on top of the wstest harness.
 
 Clients are python3-websockets (strict, independent) with a reader task
 each that files every message, so that no client ever stops reading by

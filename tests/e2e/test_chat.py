@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""End-to-end tests of the chat hub on /ws (PROTOCOL.md, "JSON chat
-protocol"): the seed page's handshake -> login -> user -> logout flow, fan
+"""End-to-end tests of the chat hub on /ws (docs/PROTOCOL.md, "Chat on
+/ws"): the seed page's handshake -> login -> user -> logout flow, fan
 out to hundreds of clients spread over four workers with exact counts and
 ids, server-wide unique names under a login race, private messages and
 rooms across workers, MessagePack clients next to JSON ones, who and
