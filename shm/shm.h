@@ -73,14 +73,14 @@ _Static_assert(sizeof(struct shm_wake) == 64, "shm_wake layout");
  * write the same line.  Counters only grow (a respawned worker starts
  * again from 0); gauges (st_conns, st_bus_lag) are current values.
  */
-#define SHM_ST_HTTP		0	/* st_conns: HTTP, not upgraded */
-#define SHM_ST_WS_CHAT		1	/* WebSocket on /ws */
-#define SHM_ST_WS_ECHO		2	/* WebSocket on /echo */
-#define SHM_ST_LINE		3	/* the line-protocol port */
-#define SHM_ST_NKINDS		4
-#define SHM_ST_WS		0	/* st_msgs_in/out: WebSocket */
-#define SHM_ST_LINEPROTO	1	/* line protocol */
-#define SHM_ST_NPROTOS		2
+#define SHM_ST_CONN_HTTP	0	/* st_conns: HTTP, not upgraded */
+#define SHM_ST_CONN_WS_CHAT	1	/* WebSocket on /ws */
+#define SHM_ST_CONN_WS_ECHO	2	/* WebSocket on /echo */
+#define SHM_ST_CONN_LINE	3	/* the line-protocol port */
+#define SHM_ST_NCONNS		4
+#define SHM_ST_MSG_WS		0	/* st_msgs_in/out: WebSocket */
+#define SHM_ST_MSG_LINE		1	/* line protocol */
+#define SHM_ST_NMSGS		2
 #define SHM_ST_NCLASSES		5	/* st_http: 1xx..5xx */
 #define SHM_ST_NCLOSES		3	/* st_ws_errors: 1002, 1007, 1009 */
 #define SHM_ST_REFUSED_MAXCONN	0	/* st_refused: max_connections */
@@ -91,10 +91,10 @@ _Static_assert(sizeof(struct shm_wake) == 64, "shm_wake layout");
 struct shm_stats {
 	_Alignas(64) _Atomic uint64_t	 st_pid;	/* 0: no live worker */
 	_Atomic uint64_t		 st_started;	/* unix seconds */
-	_Atomic uint64_t		 st_conns[SHM_ST_NKINDS]; /* open now */
+	_Atomic uint64_t		 st_conns[SHM_ST_NCONNS]; /* open now */
 	_Atomic uint64_t		 st_accepted;
-	_Atomic uint64_t		 st_msgs_in[SHM_ST_NPROTOS];
-	_Atomic uint64_t		 st_msgs_out[SHM_ST_NPROTOS]; /* queued */
+	_Atomic uint64_t		 st_msgs_in[SHM_ST_NMSGS];
+	_Atomic uint64_t		 st_msgs_out[SHM_ST_NMSGS]; /* queued */
 	_Atomic uint64_t		 st_chat;	/* chat messages sent */
 	_Atomic uint64_t		 st_bytes_in;	/* read from clients */
 	_Atomic uint64_t		 st_bytes_out;	/* written to clients */

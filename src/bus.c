@@ -1,10 +1,12 @@
 /*
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
- * bus.c: a worker's end of the broadcast bus.  It publishes this worker's
- * events on its own ring, drains every ring (its own included: local
- * delivery takes the same path, so every worker sees one order per
- * sender) and hands each record to hub.c, and runs the wake-up protocol:
+ * bus.c: one process's end of the broadcast bus.  It publishes this
+ * process's events on its own ring; a worker reads every ring (its own
+ * included: local delivery takes the same path, so every worker sees one
+ * order per sender) through bus_next(), an iterator whose caller (worker.c)
+ * hands each event to the hub.  And it runs the wake-up protocol, for the
+ * workers and for the master alike:
  *
  *   consumer, before blocking:  sw_idle = 1; fence; look at every head;
  *                               anything new?  sw_idle = 0, drain again.
@@ -23,10 +25,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "conn.h"
+#include "bus.h"
+
+/* Records taken from one ring in a pass before the sockets get a turn. */
+#define BUS_BATCH	256
 
 /* Drain our eventfd, so that the next write wakes us again. */
 void
@@ -39,130 +43,236 @@ bus_wake_read(int fd)
 }
 
 /*
+ * Set up b to publish on ring id of sh, counting in st (NULL: no
+ * counters; the master).  Enough to publish and wake; a worker then
+ * calls bus_attach() to read.
+ */
+void
+bus_init(struct bus *b, struct bus_shared *sh, unsigned id,
+    struct shm_stats *st)
+{
+	memset(b, 0, sizeof(*b));
+	b->sh = sh;
+	b->id = id;
+	b->ring = shm_region_ring(&sh->reg, id);
+	b->st = st;
+	buf_init(&b->out, 0);
+}
+
+/*
  * Start reading every ring at its head (a respawned worker does not replay
  * what its predecessor saw).  worker.c watches our eventfd.  Returns 0, or
- * -1 if out of memory.
+ * -1 if out of memory.  Worker process.
  */
 int
-bus_attach(struct worker *w)
+bus_attach(struct bus *b)
 {
-	struct shm_region	*reg = &w->bus->reg;
+	struct shm_region	*reg = &b->sh->reg;
 	unsigned		 i;
 
-	w->ring = shm_region_ring(reg, w->id);
-	w->st = shm_region_stats(reg, w->id);
-	shm_stats_attach(w->st, (uint32_t)getpid(), (uint64_t)time(NULL));
 	for (i = 0; i < reg->hdr->sh_nrings; i++)
-		shm_ring_cursor_init(shm_region_ring(reg, i), &w->cursors[i]);
-	w->recsz = shm_ring_max_record(w->ring);
-	if ((w->rec = malloc(w->recsz)) == NULL)
+		shm_ring_cursor_init(shm_region_ring(reg, i), &b->cursors[i]);
+	b->recsz = shm_ring_max_record(b->ring);
+	if ((b->rec = malloc(b->recsz)) == NULL ||
+	    (b->dec = chat_dec_new()) == NULL)
 		return (-1);
-	msgpack_sbuffer_init(&w->sbuf);
 	/* Relaxed: nobody reads our flag until we block for the first time. */
-	atomic_store_explicit(&shm_region_wake(reg, w->id)->sw_idle, 0,
+	atomic_store_explicit(&shm_region_wake(reg, b->id)->sw_idle, 0,
 	    memory_order_relaxed);
-	/* Relaxed: informational, for whoever inspects the region. */
-	atomic_store_explicit(&shm_region_wake(reg, w->id)->sw_pid,
-	    (uint32_t)getpid(), memory_order_relaxed);
 	return (0);
 }
 
 void
-bus_detach(struct worker *w)
+bus_clear(struct bus *b)
 {
-	free(w->rec);
-	w->rec = NULL;
-	msgpack_sbuffer_destroy(&w->sbuf);
+	size_t	 len;
+
+	free(b->rec);
+	b->rec = NULL;
+	chat_dec_free(b->dec);
+	b->dec = NULL;
+	free(buf_finish(&b->out, &len));
 }
 
 /*
- * Publish an event from this worker.  Returns 0, or -1 with errno
- * EMSGSIZE if it is larger than a ring record may be.
+ * Publish an event on our ring.  Returns 0, or -1 with errno EMSGSIZE if
+ * its record is larger than a ring record may be (bus_encoded_len() says
+ * how large it was), or ENOMEM if it could not be encoded.  Any process
+ * with a ring of its own; bus_wake() then wakes the readers.
  */
 int
-bus_publish(struct worker *w, const struct chat_env *e)
+bus_publish(struct bus *b, const struct chat_env *e)
 {
-	msgpack_sbuffer_clear(&w->sbuf);
-	if (chat_env_encode(e, &w->sbuf) == -1) {
+	b->out.len = 0;
+	if (chat_env_encode(e, &b->out) == -1 || b->out.failed) {
+		b->out.failed = 0;
 		errno = ENOMEM;
 		return (-1);
 	}
-	if (shm_ring_publish(&w->bus->reg, w->ring, w->sbuf.data,
-	    w->sbuf.size) == SHM_ERR) {
-		shm_stat_add(&w->st->st_bus_too_big, 1);
+	if (shm_ring_publish(&b->sh->reg, b->ring, b->out.base,
+	    b->out.len) == SHM_ERR) {
+		if (b->st != NULL)
+			shm_stat_add(&b->st->st_bus_too_big, 1);
+		errno = EMSGSIZE;
 		return (-1);
 	}
-	shm_stat_add(&w->st->st_bus_published, 1);
-	w->published = 1;
+	if (b->st != NULL)
+		shm_stat_add(&b->st->st_bus_published, 1);
+	b->published = 1;
 	return (0);
 }
 
-/* Records taken from one ring before the sockets get a turn. */
-#define BUS_BATCH	256
+/* The largest record the ring takes, envelope included. */
+size_t
+bus_max_record(const struct bus *b)
+{
+	return (shm_ring_max_record(b->ring));
+}
+
+/* The size of the last record bus_publish() encoded. */
+size_t
+bus_encoded_len(const struct bus *b)
+{
+	return (b->out.len);
+}
 
 /*
- * Hand new records to the hub, at most BUS_BATCH per ring, and fewer when
- * the frames they make are large: no client may be handed more than a
- * quarter of max_pending in one pass, because nothing is written to
- * sockets during a pass, and a client that keeps up must never look like
- * a slow one.  Each pass starts one ring further, so that a busy ring
- * cannot starve the ones after it.  Returns 1 if records are left over,
- * 0 if every ring is drained.
+ * After publishing: wake the workers that sleep.  Once per loop iteration
+ * is enough, however many events it published.
+ */
+void
+bus_wake(struct bus *b)
+{
+	struct shm_region	*reg = &b->sh->reg;
+	uint64_t		 one = 1;
+	unsigned		 i;
+
+	if (!b->published)
+		return;
+	b->published = 0;
+	/* Seq_cst fence: our head stores before the flag loads (Dekker). */
+	atomic_thread_fence(memory_order_seq_cst);
+	for (i = 0; i < b->sh->nworkers; i++) {
+		if (i == b->id)
+			continue;
+		/* Seq_cst exchange: exactly one producer wakes a sleeper. */
+		if (atomic_exchange_explicit(&shm_region_wake(reg, i)->sw_idle,
+		    0, memory_order_seq_cst) != 1)
+			continue;
+		if (write(b->sh->efd[i], &one, sizeof(one)) == -1 &&
+		    errno != EAGAIN)
+			log_warn("%s: write eventfd", __func__);
+		if (b->st != NULL)
+			shm_stat_add(&b->st->st_wakeups_sent, 1);
+	}
+}
+
+/*
+ * A pass over every ring: bus_pass_begin(), then bus_next() until it
+ * returns 0, with bus_sent() after each event the caller delivered, then
+ * bus_pass_end().  A pass takes at most BUS_BATCH records per ring, and
+ * fewer when the frames they make are large: no client may be handed
+ * more than budget bytes in one pass (worker.c gives a quarter of
+ * max_pending), because nothing is written to sockets during a pass, and
+ * a client that keeps up must never look like a slow one.  Each pass
+ * starts one ring further, so that a busy ring cannot starve the ones
+ * after it.
+ */
+void
+bus_pass_begin(struct bus *b, uint64_t budget)
+{
+	b->first = (b->first + 1) % b->sh->reg.hdr->sh_nrings;
+	b->pk = b->pn = 0;
+	b->pbytes = b->plag = 0;
+	b->pbudget = budget;
+	b->pmore = 0;
+}
+
+/*
+ * The next thing the pass brings: returns 1 with *it an event, or a count
+ * of records lost just before the next event (this worker fell a lap
+ * behind: its clients should hear of it); 0 when the pass is over.  The
+ * event's strings point into our record buffer: valid until the next
+ * call.  Worker process.
  */
 int
-bus_drain(struct worker *w)
+bus_next(struct bus *b, struct bus_item *it)
 {
-	struct shm_region	*reg = &w->bus->reg;
+	struct shm_region	*reg = &b->sh->reg;
 	struct shm_ring		*r;
-	struct chat_env		 e;
-	msgpack_unpacked	 up;
-	unsigned		 i, k, n, nrings = reg->hdr->sh_nrings;
-	uint64_t		 lost, lag = 0, bytes = 0;
-	uint64_t		 budget = w->cfg->max_pending / 4;
-	size_t			 len, sent;
-	int			 rv, more = 0;
+	struct shm_cursor	*c;
+	unsigned		 i, nrings = reg->hdr->sh_nrings;
+	uint64_t		 lost;
+	int			 rv;
 
-	msgpack_unpacked_init(&up);
-	w->drain_first = (w->drain_first + 1) % nrings;
-	for (k = 0; k < nrings; k++) {
-		i = (w->drain_first + k) % nrings;
-		r = shm_region_ring(reg, i);
-		for (n = 0; shm_ring_pending(r, &w->cursors[i]); n++) {
-			if (n == BUS_BATCH || bytes >= budget) {
-				more = 1;
-				break;
-			}
-			lost = w->cursors[i].sc_lost;
-			rv = shm_ring_read(reg, r, &w->cursors[i], w->rec,
-			    w->recsz, &len);
-			if (rv == SHM_EMPTY)
-				break;
-			if (rv == SHM_LOST) {
-				log_warnx("bus: fell behind on ring %u; "
-				    "skipped %llu bytes", i, (unsigned long long)
-				    (w->cursors[i].sc_lost_bytes));
-				continue;
-			}
-			if (w->cursors[i].sc_lost != lost) {
-				shm_stat_add(&w->st->st_bus_lost,
-				    w->cursors[i].sc_lost - lost);
-				log_warnx("bus: lost %llu records of ring %u",
-				    (unsigned long long)(w->cursors[i].sc_lost -
-				    lost), i);
-				hub_lost(w, w->cursors[i].sc_lost - lost);
-			}
-			shm_stat_add(&w->st->st_bus_read, 1);
-			if (chat_env_decode((const char *)w->rec, len, &e,
-			    &up) == -1) {
-				log_warnx("bus: undecodable record on ring %u",
-				    i);
-				continue;
-			}
-			sent = hub_deliver(w, &e);
-			bytes += sent > len ? sent : len;
-		}
-		lag += shm_ring_lag(r, &w->cursors[i]);
+	it->lost = 0;
+	if (b->held) {			/* after its loss was handed out */
+		b->held = 0;
+		it->env = b->held_env;
+		return (1);
 	}
+	while (b->pk < nrings) {
+		i = (b->first + b->pk) % nrings;
+		r = shm_region_ring(reg, i);
+		c = &b->cursors[i];
+		if (!shm_ring_pending(r, c))
+			goto next;
+		if (b->pn == BUS_BATCH || b->pbytes >= b->pbudget) {
+			b->pmore = 1;
+			goto next;
+		}
+		b->pn++;
+		lost = c->sc_lost;
+		rv = shm_ring_read(reg, r, c, b->rec, b->recsz, &b->reclen);
+		if (rv == SHM_EMPTY)
+			goto next;
+		if (rv == SHM_LOST) {
+			log_warnx("bus: fell behind on ring %u; skipped %llu "
+			    "bytes", i, (unsigned long long)c->sc_lost_bytes);
+			continue;
+		}
+		if (c->sc_lost != lost) {
+			it->lost = c->sc_lost - lost;
+			shm_stat_add(&b->st->st_bus_lost, it->lost);
+			log_warnx("bus: lost %llu records of ring %u",
+			    (unsigned long long)it->lost, i);
+		}
+		shm_stat_add(&b->st->st_bus_read, 1);
+		if (chat_env_decode(b->dec, (const char *)b->rec, b->reclen,
+		    &it->env) == -1) {
+			log_warnx("bus: undecodable record on ring %u", i);
+			if (it->lost > 0)
+				return (1);
+			continue;
+		}
+		if (it->lost > 0) {
+			/* The loss first; this event at the next call. */
+			b->held_env = it->env;
+			b->held = 1;
+		}
+		return (1);
+next:
+		b->plag += shm_ring_lag(r, c);
+		b->pk++;
+		b->pn = 0;
+	}
+	return (0);
+}
+
+/* The event just handed out made frames of up to n bytes per client. */
+void
+bus_sent(struct bus *b, size_t n)
+{
+	b->pbytes += n > b->reclen ? n : b->reclen;
+}
+
+/*
+ * End the pass.  Returns 1 if records are left over (the budget or the
+ * batch ran out), 0 if every ring is drained.
+ */
+int
+bus_pass_end(struct bus *b)
+{
 	/*
 	 * The lag gauge: what this pass left unread, i.e. the backlog.  Set
 	 * on every pass, not from the 1 s sweep: it costs one load of a head
@@ -171,36 +281,9 @@ bus_drain(struct worker *w)
 	 * way.  Our cursors are ours alone, so nobody else could work it out.
 	 * Relaxed: a value on its own; readers need no order with it.
 	 */
-	atomic_store_explicit(&w->st->st_bus_lag, lag, memory_order_relaxed);
-	msgpack_unpacked_destroy(&up);
-	return (more);
-}
-
-/* After a loop iteration that published: wake the workers that sleep. */
-void
-bus_wake_flush(struct worker *w)
-{
-	struct shm_region	*reg = &w->bus->reg;
-	uint64_t		 one = 1;
-	unsigned		 i;
-
-	if (!w->published)
-		return;
-	w->published = 0;
-	/* Seq_cst fence: our head stores before the flag loads (Dekker). */
-	atomic_thread_fence(memory_order_seq_cst);
-	for (i = 0; i < w->bus->nworkers; i++) {
-		if (i == w->id)
-			continue;
-		/* Seq_cst exchange: exactly one producer wakes a sleeper. */
-		if (atomic_exchange_explicit(&shm_region_wake(reg, i)->sw_idle,
-		    0, memory_order_seq_cst) != 1)
-			continue;
-		if (write(w->bus->efd[i], &one, sizeof(one)) == -1 &&
-		    errno != EAGAIN)
-			log_warn("%s: write eventfd", __func__);
-		shm_stat_add(&w->st->st_wakeups_sent, 1);
-	}
+	atomic_store_explicit(&b->st->st_bus_lag, b->plag,
+	    memory_order_relaxed);
+	return (b->pmore);
 }
 
 /*
@@ -208,10 +291,10 @@ bus_wake_flush(struct worker *w)
  * block, 0 if records arrived meanwhile (the flag is cleared again).
  */
 int
-bus_idle(struct worker *w)
+bus_idle(struct bus *b)
 {
-	struct shm_region	*reg = &w->bus->reg;
-	struct shm_wake		*me = shm_region_wake(reg, w->id);
+	struct shm_region	*reg = &b->sh->reg;
+	struct shm_wake		*me = shm_region_wake(reg, b->id);
 	unsigned		 i;
 
 	/* Seq_cst store and fence: the flag before the head loads (Dekker). */
@@ -219,7 +302,7 @@ bus_idle(struct worker *w)
 	atomic_thread_fence(memory_order_seq_cst);
 	for (i = 0; i < reg->hdr->sh_nrings; i++)
 		if (shm_ring_pending(shm_region_ring(reg, i),
-		    &w->cursors[i])) {
+		    &b->cursors[i])) {
 			atomic_store_explicit(&me->sw_idle, 0,
 			    memory_order_relaxed);	/* only a hint to others */
 			return (0);
@@ -229,9 +312,9 @@ bus_idle(struct worker *w)
 
 /* Back from blocking: producers need not wake us. */
 void
-bus_busy(struct worker *w)
+bus_busy(struct bus *b)
 {
 	/* Relaxed: a stale 1 costs one spare eventfd write, nothing else. */
-	atomic_store_explicit(&shm_region_wake(&w->bus->reg, w->id)->sw_idle,
+	atomic_store_explicit(&shm_region_wake(&b->sh->reg, b->id)->sw_idle,
 	    0, memory_order_relaxed);
 }

@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include "wschatd.h"
+#include "cfg.h"
+#include "http.h"
 
 #ifndef WSCHATD_WEBROOT
 #define WSCHATD_WEBROOT	"/usr/local/share/wschatd/www"

@@ -17,6 +17,8 @@
 
 #include "wschatd.h"
 #include "chat.h"
+#include "utf8.h"
+#include "ws.h"
 
 static const struct {
 	const char	*name;
@@ -293,59 +295,53 @@ chat_cmd_parse_msgpack(const char *buf, size_t len, struct chat_cmd *cmd)
 	return (rv);
 }
 
-/* ---------------------------------------------------------------- */
-/* Output buffers: WS_HEADROOM bytes, then the payload.             */
-
-struct chat_buf {
-	uint8_t	*p;
-	size_t	 len;		/* payload bytes */
-	size_t	 cap;		/* payload capacity */
-	int	 failed;
-};
-
-static int
-chat_buf_write(void *arg, const char *data, size_t n)
+void
+chat_cmd_parse(enum chat_fmt fmt, int binary, const char *p, size_t len,
+    struct chat_cmd *cmd)
 {
-	struct chat_buf	*b = arg;
-	uint8_t		*np;
-	size_t		 ncap;
+	int	 rv;
 
-	if (b->failed)
-		return (-1);
-	if (b->len + n > b->cap) {
-		ncap = b->cap ? b->cap : 256;
-		while (ncap < b->len + n)
-			ncap *= 2;
-		if ((np = realloc(b->p, WS_HEADROOM + ncap)) == NULL) {
-			b->failed = 1;
-			return (-1);
-		}
-		b->p = np;
-		b->cap = ncap;
+	if (fmt == CHAT_FMT_LINE) {
+		chat_cmd_parse_line(p, len, cmd);
+		return;
 	}
-	memcpy(b->p + WS_HEADROOM + b->len, data, n);
-	b->len += n;
-	return (0);
+	if (fmt == CHAT_FMT_MSGPACK && binary)
+		rv = chat_cmd_parse_msgpack(p, len, cmd);
+	else if (!binary)
+		rv = chat_cmd_parse_json(p, len, cmd);
+	else {
+		memset(cmd, 0, sizeof(*cmd));
+		cmd->type = CHAT_BAD;
+		cmd->error = "binary frames need the wschat.msgpack subprotocol";
+		return;
+	}
+	if (rv == CHAT_PARSE_NOT_OBJECT && !binary) {
+		/* Raw text: the seed pages' chat. */
+		cmd->type = CHAT_USER;
+		cmd->content.p = p;
+		cmd->content.len = len;
+		cmd->has_content = 1;
+	} else if (rv != CHAT_PARSE_OK) {
+		cmd->type = CHAT_BAD;
+		cmd->error = "a message is an object with a \"type\" and "
+		    "string fields";
+	}
 }
 
-/* jansson's dump callback has its own signature. */
+/* ---------------------------------------------------------------- */
+/* Output: WS_HEADROOM bytes, then the payload (buf.c).             */
+
+/* msgpack-c's and jansson's write callbacks have signatures of their own. */
+static int
+chat_buf_mp_cb(void *arg, const char *data, size_t n)
+{
+	return (buf_add(arg, data, n));
+}
+
 static int
 chat_buf_json_cb(const char *data, size_t n, void *arg)
 {
-	return (chat_buf_write(arg, data, n));
-}
-
-static uint8_t *
-chat_buf_finish(struct chat_buf *b, size_t *len)
-{
-	if (b->failed) {
-		free(b->p);
-		return (NULL);
-	}
-	if (b->p == NULL && (b->p = malloc(WS_HEADROOM)) == NULL)
-		return (NULL);
-	*len = b->len;
-	return (b->p);
+	return (buf_add(arg, data, n));
 }
 
 static int
@@ -364,13 +360,14 @@ chat_json_set_str(json_t *obj, const char *key, struct chat_str s)
 uint8_t *
 chat_msg_json(const struct chat_msg *m, size_t *len)
 {
-	struct chat_buf	 b = { NULL, 0, 0, 0 };
+	struct buf	 b;
 	json_t		*o, *list;
 	size_t		 i;
 	int		 bad = 0;
 
 	if ((o = json_object()) == NULL)
 		return (NULL);
+	buf_init(&b, WS_HEADROOM);
 	bad |= json_object_set_new(o, "type",
 	    json_string(chat_type_name(m->type)));
 	bad |= chat_json_set_str(o, "from", m->from);
@@ -398,11 +395,9 @@ chat_msg_json(const struct chat_msg *m, size_t *len)
 		bad = json_dump_callback(o, chat_buf_json_cb, &b,
 		    JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
-	if (bad) {
-		free(b.p);
-		return (NULL);
-	}
-	return (chat_buf_finish(&b, len));
+	if (bad)
+		b.failed = 1;
+	return (buf_finish(&b, len));
 }
 
 /* The packers return 0 or -1; these OR the results, so -1 sticks. */
@@ -425,7 +420,7 @@ chat_mp_kv(msgpack_packer *pk, const char *key, struct chat_str v)
 uint8_t *
 chat_msg_msgpack(const struct chat_msg *m, size_t *len)
 {
-	struct chat_buf	 b = { NULL, 0, 0, 0 };
+	struct buf	 b;
 	msgpack_packer	 pk;
 	size_t		 n = 1, i;
 	const struct chat_str *fields[] = { &m->from, &m->user, &m->to,
@@ -438,7 +433,8 @@ chat_msg_msgpack(const struct chat_msg *m, size_t *len)
 		if (fields[i]->p != NULL)
 			n++;
 	n += (m->timestamp != 0) + (m->id != 0) + (m->has_user_list != 0);
-	msgpack_packer_init(&pk, &b, chat_buf_write);
+	buf_init(&b, WS_HEADROOM);
+	msgpack_packer_init(&pk, &b, chat_buf_mp_cb);
 	msgpack_pack_map(&pk, n);
 	chat_mp_kv(&pk, "type", (struct chat_str){ t, strlen(t) });
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
@@ -461,79 +457,31 @@ chat_msg_msgpack(const struct chat_msg *m, size_t *len)
 			    m->user_list[i].len);
 		}
 	}
-	return (chat_buf_finish(&b, len));
-}
-
-static void
-chat_buf_str(struct chat_buf *b, struct chat_str s)
-{
-	if (s.p != NULL && s.len > 0)
-		chat_buf_write(b, s.p, s.len);
-}
-
-/* Text for a line: CR and LF would end it early. */
-static void
-chat_buf_text(struct chat_buf *b, struct chat_str s)
-{
-	size_t	 i, from = 0;
-
-	for (i = 0; i < s.len; i++)
-		if (s.p[i] == '\n' || s.p[i] == '\r') {
-			chat_buf_write(b, s.p + from, i - from);
-			chat_buf_write(b, " ", 1);
-			from = i + 1;
-		}
-	chat_buf_write(b, s.p + from, s.len - from);
+	return (buf_finish(&b, len));
 }
 
 uint8_t *
-chat_msg_line(const struct chat_msg *m, size_t *len)
+chat_msg_encode(enum chat_fmt fmt, const struct chat_msg *m, size_t *len)
 {
-	struct chat_buf	 b = { NULL, 0, 0, 0 };
-	const char	*what = NULL;
-
-	switch (m->type) {
-	case CHAT_USER:
-	case CHAT_LOGIN:
-	case CHAT_LOGOUT:
-	case CHAT_RENAME:
-		chat_buf_write(&b, "[", 1);
-		chat_buf_str(&b, m->peer);
-		chat_buf_write(&b, "]", 1);
-		chat_buf_text(&b, m->from);
-		chat_buf_write(&b, ": ", 2);
-		if (m->type == CHAT_USER)
-			chat_buf_text(&b, m->content);
-		else if (m->type == CHAT_RENAME) {
-			chat_buf_write(&b, "renamed to ", 11);
-			chat_buf_text(&b, m->content);
-		} else {
-			what = m->type == CHAT_LOGIN ? "online" : "offline";
-			chat_buf_write(&b, what, strlen(what));
-		}
-		break;
-	case CHAT_PRIVATE:
-		chat_buf_text(&b, m->from);
-		chat_buf_write(&b, " says to you: ", 14);
-		chat_buf_text(&b, m->content);
-		break;
-	case CHAT_SYSTEM:
-		what = m->code.p != NULL ? "error: " : "system: ";
-		chat_buf_write(&b, what, strlen(what));
-		chat_buf_text(&b, m->content);
-		break;
+	switch (fmt) {
+	case CHAT_FMT_MSGPACK:
+		return (chat_msg_msgpack(m, len));
+	case CHAT_FMT_LINE:
+		return (chat_msg_line(m, len));
 	default:
-		return (NULL);
+		return (chat_msg_json(m, len));
 	}
-	chat_buf_write(&b, "\n", 1);
-	return (chat_buf_finish(&b, len));
 }
 
 /* ---------------------------------------------------------------- */
 /* The bus envelope: short keys, MessagePack.                       */
 
+/*
+ * Encode an envelope at the end of out (buf.c).  Returns 0, or -1 if out
+ * of memory.
+ */
 int
-chat_env_encode(const struct chat_env *e, msgpack_sbuffer *sb)
+chat_env_encode(const struct chat_env *e, struct buf *out)
 {
 	msgpack_packer	 pk;
 	const struct chat_str *s[] = { &e->room, &e->from, &e->to,
@@ -545,7 +493,7 @@ chat_env_encode(const struct chat_env *e, msgpack_sbuffer *sb)
 	for (i = 0; i < 5; i++)
 		if (s[i]->p != NULL)
 			n++;
-	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_packer_init(&pk, out, chat_buf_mp_cb);
 	bad = msgpack_pack_map(&pk, n);
 	bad |= chat_mp_key(&pk, "t") | msgpack_pack_uint32(&pk, e->type);
 	bad |= chat_mp_key(&pk, "ts") | msgpack_pack_uint64(&pk, e->ts);
@@ -563,14 +511,47 @@ chat_env_encode(const struct chat_env *e, msgpack_sbuffer *sb)
 }
 
 /*
- * Decode an envelope.  *up must be initialised by the caller and destroyed
- * by it after use: the strings in *e point into up's zone or the record.
+ * A decoder of envelopes: msgpack-c's zone for the map's array of pairs,
+ * kept from one record to the next so that decoding a record allocates
+ * nothing once the zone has grown to an envelope's size.
+ */
+struct chat_dec {
+	msgpack_zone	 zone;
+};
+
+struct chat_dec *
+chat_dec_new(void)
+{
+	struct chat_dec	*d;
+
+	if ((d = malloc(sizeof(*d))) == NULL)
+		return (NULL);
+	if (!msgpack_zone_init(&d->zone, 1024)) {
+		free(d);
+		return (NULL);
+	}
+	return (d);
+}
+
+void
+chat_dec_free(struct chat_dec *d)
+{
+	if (d == NULL)
+		return;
+	msgpack_zone_destroy(&d->zone);
+	free(d);
+}
+
+/*
+ * Decode an envelope with d.  Returns 0, or -1 if buf is not one.  The
+ * strings in *e point into buf (msgpack-c does not copy them): valid
+ * while buf is, whatever d decodes next.
  */
 int
-chat_env_decode(const char *buf, size_t len, struct chat_env *e,
-    msgpack_unpacked *up)
+chat_env_decode(struct chat_dec *d, const char *buf, size_t len,
+    struct chat_env *e)
 {
-	msgpack_object	*root, *k, *v;
+	msgpack_object	 obj, *root = &obj, *k, *v;
 	size_t		 off = 0;
 	uint32_t	 i;
 	struct chat_str	 key, *dst;
@@ -579,11 +560,9 @@ chat_env_decode(const char *buf, size_t len, struct chat_env *e,
 	memset(e, 0, sizeof(*e));
 	if (chat_mp_bounded(buf, len) == -1)
 		return (-1);
-	if (msgpack_unpack_next(up, buf, len, &off) !=
-	    MSGPACK_UNPACK_SUCCESS)
-		return (-1);
-	root = &up->data;
-	if (root->type != MSGPACK_OBJECT_MAP)
+	msgpack_zone_clear(&d->zone);
+	if (msgpack_unpack(buf, len, &off, &d->zone, root) !=
+	    MSGPACK_UNPACK_SUCCESS || root->type != MSGPACK_OBJECT_MAP)
 		return (-1);
 	for (i = 0; i < root->via.map.size; i++) {
 		k = &root->via.map.ptr[i].key;

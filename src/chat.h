@@ -2,10 +2,11 @@
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
  * chat.h: the chat protocol's messages as data, and their codecs: client
- * commands from JSON (jansson) or MessagePack, messages to clients in JSON
- * or MessagePack, and the bus envelope that carries an event between
- * workers (MessagePack).  Pure functions over (buf, len): no sockets, no
- * libevent; hub.c decides what to send to whom.
+ * commands from JSON (jansson), MessagePack or a line of the line port,
+ * all into one struct chat_cmd; messages to clients in each of those
+ * formats; and the bus envelope that carries an event between workers
+ * (MessagePack).  Pure functions over (buf, len): no sockets, no
+ * libevent, no library's types; hub.c decides what to send to whom.
  */
 
 #ifndef WSCHATD_CHAT_H
@@ -14,7 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <msgpack.h>
+struct buf;
+struct chat_dec;
 
 enum chat_type {
 	CHAT_NONE = 0,
@@ -31,7 +33,20 @@ enum chat_type {
 	CHAT_TO,
 	CHAT_JOIN,
 	CHAT_LEAVE,
-	CHAT_UNKNOWN		/* an object with a type we do not know */
+	CHAT_UNKNOWN,		/* an object with a type we do not know */
+	CHAT_BAD		/* malformed: cmd->error says why */
+};
+
+/*
+ * What a chat connection speaks: the one name for "which protocol" from
+ * the socket to the bus (a connection's format, an event's origin, a
+ * presence entry's kind).  NONE: not a chat connection.
+ */
+enum chat_fmt {
+	CHAT_FMT_NONE = 0,
+	CHAT_FMT_JSON,		/* WebSocket, text frames (wschat.json) */
+	CHAT_FMT_MSGPACK,	/* WebSocket, binary frames (wschat.msgpack) */
+	CHAT_FMT_LINE		/* the line port */
 };
 
 struct chat_str {
@@ -43,7 +58,9 @@ struct chat_str {
 
 /*
  * A client's command.  Its strings point into the parsed input or into
- * cmd->priv (a jansson value): valid until chat_cmd_clear().
+ * cmd->priv (a jansson value): valid until chat_cmd_clear().  CHAT_NONE
+ * is a command to ignore (an empty line); CHAT_BAD one to answer with
+ * bad_message and cmd->error.
  */
 struct chat_cmd {
 	enum chat_type	 type;
@@ -52,6 +69,7 @@ struct chat_cmd {
 	struct chat_str	 to;
 	struct chat_str	 room;
 	int		 has_content;
+	const char	*error;		/* CHAT_BAD: why, one line */
 	void		*priv;
 };
 
@@ -59,8 +77,22 @@ struct chat_cmd {
 #define CHAT_PARSE_NOT_OBJECT	1	/* not a JSON/MessagePack map: raw chat */
 #define CHAT_PARSE_BAD		(-1)	/* a map, but malformed: bad_message */
 
+/*
+ * A message from a chat client, in its format (binary: a WebSocket binary
+ * frame), into *cmd: a command, raw text as a CHAT_USER command, or
+ * CHAT_BAD.  Always fills *cmd; chat_cmd_clear() it after use.
+ */
+void		 chat_cmd_parse(enum chat_fmt, int, const char *, size_t,
+		    struct chat_cmd *);
 int		 chat_cmd_parse_json(const char *, size_t, struct chat_cmd *);
 int		 chat_cmd_parse_msgpack(const char *, size_t, struct chat_cmd *);
+/*
+ * One line of the line port, without its end (LF, or CRLF), into *cmd:
+ * "who", "rename NAME", "to NAME text", or chat; CHAT_NONE for an empty
+ * line; CHAT_BAD for a NUL byte or invalid UTF-8.  Its strings point into
+ * buf.  chat_line.c.
+ */
+void		 chat_cmd_parse_line(const char *, size_t, struct chat_cmd *);
 void		 chat_cmd_clear(struct chat_cmd *);
 const char	*chat_type_name(enum chat_type);
 
@@ -83,18 +115,22 @@ struct chat_msg {
 };
 
 /*
- * Encode msg for a client.  Both return a malloc'd buffer with
+ * Encode msg for a client.  Each returns a malloc'd buffer with
  * WS_HEADROOM free bytes, then *len bytes of payload, ready for
- * ws_out_wrap(); NULL on allocation failure.
+ * ws_out_wrap() (ws_out_raw() for a line); NULL on allocation failure.
  */
 uint8_t		*chat_msg_json(const struct chat_msg *, size_t *);
 uint8_t		*chat_msg_msgpack(const struct chat_msg *, size_t *);
 /*
  * The same for the line protocol: one line ending in LF, like
  * "[ip:port]name: text", with CR and LF in the text turned into spaces.
- * Returns NULL if the type has no line form (handshake, who).
+ * Returns NULL with *len 0 if the type has no line form (handshake, who).
+ * chat_line.c.
  */
 uint8_t		*chat_msg_line(const struct chat_msg *, size_t *);
+/* msg in the format fmt (not CHAT_FMT_NONE): one of the three above. */
+uint8_t		*chat_msg_encode(enum chat_fmt, const struct chat_msg *,
+		    size_t *);
 
 /*
  * An event on the bus, from one worker (or the master) to all.  Decoded
@@ -113,15 +149,14 @@ struct chat_env {
 	uint64_t	 conn;
 	uint32_t	 to_worker;	/* PRIVATE: addressee */
 	uint64_t	 to_conn;
-	uint32_t	 kind;		/* origin's protocol: CHAT_KIND_* */
+	uint32_t	 kind;		/* origin's format: enum chat_fmt */
 };
 
-#define CHAT_KIND_WS	1
-#define CHAT_KIND_LINE	2
-
-int		 chat_env_encode(const struct chat_env *, msgpack_sbuffer *);
-int		 chat_env_decode(const char *, size_t, struct chat_env *,
-		    msgpack_unpacked *);
+int		 chat_env_encode(const struct chat_env *, struct buf *);
+struct chat_dec	*chat_dec_new(void);
+void		 chat_dec_free(struct chat_dec *);
+int		 chat_env_decode(struct chat_dec *, const char *, size_t,
+		    struct chat_env *);
 
 /* Names and rooms: 1..32 bytes of UTF-8 without control characters. */
 int		 chat_name_valid(const char *, size_t);

@@ -17,6 +17,7 @@
 #include <openssl/sha.h>
 
 #include "wschatd.h"
+#include "http.h"
 
 #define HTTP_WS_GUID	"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 

@@ -1,23 +1,45 @@
 /*
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
- * hub.c: the chat on /ws.  It turns a client's commands (login, user, to,
- * rename, who, join, leave, logout, or raw text) into replies and bus
- * events, and turns every bus event, from any worker, into frames for the
+ * hub.c: the chat, on every worker, for every protocol.  It turns what a
+ * client sends (login, user, to, rename, who, join, leave, logout, or raw
+ * text; a line of the line port is the same commands) into replies and
+ * bus events, and every bus event, from any worker, into frames for the
  * local clients it concerns.  Each event is encoded once per worker and
- * format (JSON, MessagePack) and the same frame goes to every local
- * recipient (copied if small, by reference if large: conn_send()).  Names are claimed in the shared presence table,
- * so they are unique across workers; rooms are per worker lists of local
- * members.  conn.c owns the connections; bus.c moves the events.
+ * format (JSON, MessagePack, line) and the same frame goes to every local
+ * recipient (copied if small, by reference if large: conn_send()).  Names
+ * are claimed in the shared presence table, so they are unique across
+ * workers; rooms are per-worker lists of local members.  conn.c owns the
+ * connections; bus.c moves the events.
+ *
+ * A chat message's path, one function per file.  The socket's bytes
+ * reach conn_read_cb() in conn.c, which hands them to the connection's
+ * protocol: conn_ws_read() in conn_ws.c feeds them to ws_reader_feed() in
+ * ws.c until a message is whole (conn_line_read() in conn_line.c cuts a
+ * line instead), then passes it to hub_input() here, which has it parsed
+ * by chat_cmd_parse() in chat.c (chat_cmd_parse_line() in chat_line.c for
+ * a line) and publishes the event with bus_publish() in bus.c, which
+ * encodes it with chat_env_encode() and writes it to this worker's ring
+ * with shm_ring_publish() in shm/shm_ring.c.  Every worker's loop,
+ * worker_deliver() in worker.c, takes the events of every ring from
+ * bus_next() (shm_ring_read()) and gives each to hub_deliver() here,
+ * which encodes it once per format (chat_msg_encode()) and queues the
+ * frame on each recipient with conn_send() in conn.c; conn_flush_pending()
+ * writes each connection's frames with one writev(2) per loop iteration.
  */
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "wschatd.h"
+#include "bus.h"
 #include "conn.h"
+#include "hub.h"
+#include "worker.h"
 
 #define HUB_LOBBY	"lobby"
 
@@ -30,11 +52,11 @@ struct hub_room {
 	char			 name[SHM_NAME_MAX + 1];
 };
 
+/* In the chat, and not on its way out. */
 static int
 hub_is_chat(const struct conn *c)
 {
-	return (c->endpoint == CONN_EP_CHAT && !c->dead &&
-	    (c->state == CONN_S_WS || c->state == CONN_S_LINE));
+	return (c->chat.open && !c->dead);
 }
 
 /* ---------------------------------------------------------------- */
@@ -44,8 +66,8 @@ hub_is_chat(const struct conn *c)
 static struct hub_room **
 hub_room_bucket(struct worker *w, const char *name, size_t len)
 {
-	return (&w->rooms[shm_hash(&w->bus->reg, name, len) &
-	    (w->nroombuckets - 1)]);
+	return (&w->hub.rooms[shm_hash(w->reg, name, len) &
+	    (w->hub.nroombuckets - 1)]);
 }
 
 static struct hub_room *
@@ -82,13 +104,13 @@ hub_room_drop(struct worker *w, struct hub_room *r)
 static void
 hub_room_leave(struct conn *c)
 {
-	struct hub_room	*r = c->room;
+	struct hub_room	*r = c->chat.room;
 
 	if (r == NULL)
 		return;
-	TAILQ_REMOVE(&r->members, c, room_entry);
+	TAILQ_REMOVE(&r->members, c, chat.room_entry);
 	r->nmembers--;
-	c->room = NULL;
+	c->chat.room = NULL;
 	/* Rooms exist while someone is in them; the lobby always does. */
 	if (r->nmembers == 0 && strcmp(r->name, HUB_LOBBY) != 0)
 		hub_room_drop(c->w, r);
@@ -99,15 +121,15 @@ hub_room_join(struct conn *c, const char *name, size_t len)
 {
 	struct hub_room	*r;
 
-	if (c->room != NULL && c->room->namelen == len &&
-	    memcmp(c->room->name, name, len) == 0)
+	if (c->chat.room != NULL && c->chat.room->namelen == len &&
+	    memcmp(c->chat.room->name, name, len) == 0)
 		return (0);
 	if ((r = hub_room_get(c->w, name, len, 1)) == NULL)
 		return (-1);
 	hub_room_leave(c);
-	TAILQ_INSERT_TAIL(&r->members, c, room_entry);
+	TAILQ_INSERT_TAIL(&r->members, c, chat.room_entry);
 	r->nmembers++;
-	c->room = r;
+	c->chat.room = r;
 	return (0);
 }
 
@@ -116,22 +138,20 @@ hub_byid_add(struct worker *w, struct conn *c)
 {
 	struct conn	**b;
 
-	b = &w->byid[c->id & (w->nidbuckets - 1)];
-	c->id_next = *b;
+	b = &w->hub.byid[c->id & (w->hub.nidbuckets - 1)];
+	c->chat.id_next = *b;
 	*b = c;
-	w->nbyid++;
-}
+	}
 
 static void
 hub_byid_del(struct worker *w, struct conn *c)
 {
 	struct conn	**b;
 
-	for (b = &w->byid[c->id & (w->nidbuckets - 1)]; *b != NULL;
-	    b = &(*b)->id_next)
+	for (b = &w->hub.byid[c->id & (w->hub.nidbuckets - 1)]; *b != NULL;
+	    b = &(*b)->chat.id_next)
 		if (*b == c) {
-			*b = c->id_next;
-			w->nbyid--;
+			*b = c->chat.id_next;
 			return;
 		}
 }
@@ -141,7 +161,7 @@ hub_byid_find(struct worker *w, uint64_t id)
 {
 	struct conn	*c;
 
-	for (c = w->byid[id & (w->nidbuckets - 1)]; c != NULL; c = c->id_next)
+	for (c = w->hub.byid[id & (w->hub.nidbuckets - 1)]; c != NULL; c = c->chat.id_next)
 		if (c->id == id)
 			return (c);
 	return (NULL);
@@ -150,14 +170,15 @@ hub_byid_find(struct worker *w, uint64_t id)
 void
 hub_init(struct worker *w)
 {
-	w->nroombuckets = 1024;
-	w->rooms = xcalloc(w->nroombuckets, sizeof(*w->rooms));
-	w->nidbuckets = 65536;
-	w->byid = xcalloc(w->nidbuckets, sizeof(*w->byid));
+	TAILQ_INIT(&w->hub.members);
+	w->hub.nroombuckets = 1024;
+	w->hub.rooms = xcalloc(w->hub.nroombuckets, sizeof(*w->hub.rooms));
+	w->hub.nidbuckets = 65536;
+	w->hub.byid = xcalloc(w->hub.nidbuckets, sizeof(*w->hub.byid));
 	/* As many as the table has slots: a list is never cut short. */
-	w->plistsz = w->bus->reg.hdr->sh_pslots;
-	w->plist = xcalloc(w->plistsz, sizeof(*w->plist));
-	w->ulist = xcalloc(w->plistsz, sizeof(*w->ulist));
+	w->hub.plistsz = w->reg->hdr->sh_pslots;
+	w->hub.plist = xcalloc(w->hub.plistsz, sizeof(*w->hub.plist));
+	w->hub.ulist = xcalloc(w->hub.plistsz, sizeof(*w->hub.ulist));
 	if (hub_room_get(w, HUB_LOBBY, strlen(HUB_LOBBY), 1) == NULL)
 		fatalx("%s: out of memory", __func__);
 }
@@ -168,24 +189,24 @@ hub_clear(struct worker *w)
 	struct hub_room	*r, *next;
 	size_t		 i;
 
-	for (i = 0; i < w->nroombuckets; i++)
-		for (r = w->rooms[i]; r != NULL; r = next) {
+	for (i = 0; i < w->hub.nroombuckets; i++)
+		for (r = w->hub.rooms[i]; r != NULL; r = next) {
 			next = r->next;
 			free(r);
 		}
-	free(w->rooms);
-	free(w->byid);
-	free(w->plist);
-	free(w->ulist);
-	w->rooms = NULL;
-	w->byid = NULL;
+	free(w->hub.rooms);
+	free(w->hub.byid);
+	free(w->hub.plist);
+	free(w->hub.ulist);
+	w->hub.rooms = NULL;
+	w->hub.byid = NULL;
 }
 
 /* ---------------------------------------------------------------- */
 /* Output                                                           */
 
 /*
- * The online names, server-wide, in w->plist and w->ulist (w->nplist of
+ * The online names, server-wide, in w->hub.plist and w->hub.ulist (w->hub.nplist of
  * them).  Walking the presence table costs a look at every slot, so the
  * list is kept until the table's generation says a name came or went:
  * a storm of connects or chat messages walks it once.
@@ -196,24 +217,24 @@ hub_presence(struct worker *w)
 	uint64_t	 gen;
 	size_t		 i;
 
-	gen = shm_presence_gen(&w->bus->reg);
-	if (w->plist_ok && gen == w->plist_gen)
-		return (w->nplist);
-	w->nplist = shm_presence_list(&w->bus->reg, w->plist, w->plistsz);
-	for (i = 0; i < w->nplist; i++) {
-		w->ulist[i].p = w->plist[i].name;
-		w->ulist[i].len = strlen(w->plist[i].name);
+	gen = shm_presence_gen(w->reg);
+	if (w->hub.plist_ok && gen == w->hub.plist_gen)
+		return (w->hub.nplist);
+	w->hub.nplist = shm_presence_list(w->reg, w->hub.plist, w->hub.plistsz);
+	for (i = 0; i < w->hub.nplist; i++) {
+		w->hub.ulist[i].p = w->hub.plist[i].name;
+		w->hub.ulist[i].len = strlen(w->hub.plist[i].name);
 	}
-	w->plist_gen = gen;
-	w->plist_ok = 1;
-	return (w->nplist);
+	w->hub.plist_gen = gen;
+	w->hub.plist_ok = 1;
+	return (w->hub.nplist);
 }
 
 static void
 hub_user_list(struct worker *w, struct chat_msg *m)
 {
 	m->nusers = hub_presence(w);
-	m->user_list = w->ulist;
+	m->user_list = w->hub.ulist;
 	m->has_user_list = 1;
 }
 
@@ -227,9 +248,7 @@ struct hub_frames {
 	struct chat_msg		*m;
 	int			 want_users;
 	int			 failed;	/* encoding failed: say so once */
-	struct ws_out		*json;
-	struct ws_out		*mp;
-	struct ws_out		*line;		/* line protocol, no header */
+	struct ws_out		*o[CHAT_FMT_LINE + 1];	/* by format */
 	size_t			 largest;	/* bytes queued per client, at most */
 };
 
@@ -237,34 +256,25 @@ struct hub_frames {
 static struct ws_out *
 hub_frame(struct hub_frames *f, const struct conn *c)
 {
-	struct ws_out	**o;
+	struct ws_out	**o = &f->o[c->fmt];
 	uint8_t		*buf;
 	size_t		 len;
-	int		 op = 0;
 
-	if (c->kind == CONN_LINE)
-		o = &f->line;
-	else if (c->subproto == WS_PROTO_MSGPACK) {
-		o = &f->mp;
-		op = WS_OP_BINARY;
-	} else {
-		o = &f->json;
-		op = WS_OP_TEXT;
-	}
 	if (*o != NULL || f->failed)
 		return (*o);
-	if (f->want_users && !f->m->has_user_list && c->kind != CONN_LINE)
-		hub_user_list(f->w, f->m);
-	if (c->kind == CONN_LINE) {
+	/* The line format has no user lists. */
+	if (c->fmt == CHAT_FMT_LINE) {
 		/* Some events have no line form: nothing to send. */
 		if ((buf = chat_msg_line(f->m, &len)) == NULL)
 			return (NULL);
-	} else
-		buf = op == WS_OP_BINARY ? chat_msg_msgpack(f->m, &len) :
-		    chat_msg_json(f->m, &len);
-	if (buf != NULL)
-		*o = c->kind == CONN_LINE ? ws_out_raw(buf, len) :
-		    ws_out_wrap(op, buf, len);
+		*o = ws_out_raw(buf, len);
+	} else {
+		if (f->want_users && !f->m->has_user_list)
+			hub_user_list(f->w, f->m);
+		if ((buf = chat_msg_encode(c->fmt, f->m, &len)) != NULL)
+			*o = ws_out_wrap(c->fmt == CHAT_FMT_MSGPACK ?
+			    WS_OP_BINARY : WS_OP_TEXT, buf, len);
+	}
 	if (*o == NULL) {
 		f->failed = 1;
 		log_warnx("cannot encode a %s message",
@@ -279,9 +289,10 @@ hub_frame(struct hub_frames *f, const struct conn *c)
 static void
 hub_frames_clear(struct hub_frames *f)
 {
-	ws_out_unref(f->json);
-	ws_out_unref(f->mp);
-	ws_out_unref(f->line);
+	size_t	 i;
+
+	for (i = 0; i < sizeof(f->o) / sizeof(f->o[0]); i++)
+		ws_out_unref(f->o[i]);
 }
 
 static void
@@ -297,7 +308,7 @@ hub_send_to(struct hub_frames *f, struct conn *c)
 static void
 hub_send(struct conn *c, struct chat_msg *m)
 {
-	struct hub_frames	 f = { c->w, m, 0, 0, NULL, NULL, NULL, 0 };
+	struct hub_frames	 f = { .w = c->w, .m = m };
 
 	hub_send_to(&f, c);
 	hub_frames_clear(&f);
@@ -343,9 +354,9 @@ hub_system(struct conn *c, const char *code, const char *fmt, ...)
 static void
 hub_set_name(struct conn *c, const char *name, size_t len)
 {
-	memcpy(c->name, name, len);
-	c->name[len] = '\0';
-	c->namelen = (uint8_t)len;
+	memcpy(c->chat.name, name, len);
+	c->chat.name[len] = '\0';
+	c->chat.namelen = (uint8_t)len;
 }
 
 static void	 hub_login(struct conn *, struct chat_str);
@@ -366,8 +377,8 @@ hub_online(struct conn *c, uint32_t slot)
 {
 	struct chat_env	 e;
 
-	c->pslot = slot;
-	c->logged_in = 1;
+	c->chat.pslot = slot;
+	c->chat.logged_in = 1;
 	hub_byid_add(c->w, c);
 	hub_env_init(c, &e, CHAT_LOGIN);
 	e.content = e.from;
@@ -388,8 +399,8 @@ hub_open_line(struct conn *c)
 	for (i = 1; i <= 9 && rv == SHM_TAKEN; i++) {
 		snprintf(name, sizeof(name), i == 1 ? "%.32s" : "%.29s-%d",
 		    c->peer, i);
-		rv = shm_presence_claim(&c->w->bus->reg, name, strlen(name),
-		    c->w->id, CHAT_KIND_LINE, c->id, c->peer, &slot);
+		rv = shm_presence_claim(c->w->reg, name, strlen(name),
+		    c->w->id, CHAT_FMT_LINE, c->id, c->peer, &slot);
 	}
 	if (rv != SHM_OK) {
 		hub_system(c, "server_full", "no name free for you");
@@ -417,8 +428,8 @@ hub_who_line(struct conn *c)
 	}
 	for (i = 0; i < n; i++)
 		len += (size_t)snprintf((char *)buf + WS_HEADROOM + len,
-		    cap - len, "[%s]%s: online\n", w->plist[i].peer,
-		    w->plist[i].name);
+		    cap - len, "[%s]%s: online\n", w->hub.plist[i].peer,
+		    w->hub.plist[i].name);
 	if ((o = ws_out_raw(buf, len)) != NULL) {
 		conn_send(c, o);
 		ws_out_unref(o);
@@ -426,50 +437,20 @@ hub_who_line(struct conn *c)
 }
 
 /*
- * One line from a line user, without its end: "who", "rename NAME",
- * "to NAME text", or chat.  The caller checked it is UTF-8 without NUL.
+ * A new chat connection (c->fmt says its format): in the lobby, named
+ * after its address; a line user is online at once, a WebSocket user gets
+ * the handshake message.
  */
-void
-hub_line(struct conn *c, const char *p, size_t len)
-{
-	struct chat_cmd	 cmd;
-	const char	*sp;
-
-	if (len == 0)
-		return;		/* the seed's menu client sends empty lines */
-	c->last_active = now_mono();
-	if (!hub_message_rate_ok(c))
-		return;
-	memset(&cmd, 0, sizeof(cmd));
-	if (len == 3 && memcmp(p, "who", 3) == 0) {
-		if (hub_rate_ok(c))
-			hub_who_line(c);
-	} else if (len > 7 && memcmp(p, "rename ", 7) == 0) {
-		if (hub_rate_ok(c))
-			hub_login(c, (struct chat_str){ p + 7, len - 7 });
-	} else if (len > 3 && memcmp(p, "to ", 3) == 0 &&
-	    (sp = memchr(p + 3, ' ', len - 3)) != NULL) {
-		cmd.type = CHAT_TO;
-		cmd.to.p = p + 3;
-		cmd.to.len = (size_t)(sp - (p + 3));
-		cmd.content.p = sp + 1;
-		cmd.content.len = len - (size_t)(sp + 1 - p);
-		cmd.has_content = 1;
-		hub_private(c, &cmd);
-	} else
-		hub_chat(c, (struct chat_str){ p, len });
-}
-
-/* A new /ws connection: in the lobby, named after its address. */
 void
 hub_open(struct conn *c)
 {
 	struct chat_msg	 m;
 	size_t		 len = strlen(c->peer);
 
-	c->last_active = now_mono();
-	c->mr_tokens = (uint64_t)c->w->cfg->message_burst * 1000;
-	c->mr_last = now_mono_ms();
+	TAILQ_INSERT_TAIL(&c->w->hub.members, c, chat.all_entry);
+	c->chat.open = 1;
+	c->chat.last_active = now_mono();
+	bucket_init(&c->chat.mr, c->w->cfg->message_burst, now_mono_ms());
 	if (len > SHM_NAME_MAX)
 		len = SHM_NAME_MAX;
 	hub_set_name(c, c->peer, len);
@@ -477,7 +458,7 @@ hub_open(struct conn *c)
 		conn_hangup(c, WS_CLOSE_INTERNAL, "out of memory");
 		return;
 	}
-	if (c->kind == CONN_LINE) {
+	if (c->fmt == CHAT_FMT_LINE) {
 		hub_open_line(c);
 		return;
 	}
@@ -494,27 +475,38 @@ hub_env_init(struct conn *c, struct chat_env *e, enum chat_type type)
 {
 	memset(e, 0, sizeof(*e));
 	e->type = type;
-	e->from.p = c->name;
-	e->from.len = c->namelen;
+	e->from.p = c->chat.name;
+	e->from.len = c->chat.namelen;
 	e->peer.p = c->peer;
 	e->peer.len = strlen(c->peer);
 	e->ts = now_real_ms();
-	e->id = shm_region_next_id(&c->w->bus->reg);
+	e->id = shm_region_next_id(c->w->reg);
 	e->worker = c->w->id;
 	e->conn = c->id;
-	e->kind = c->kind == CONN_LINE ? CHAT_KIND_LINE : CHAT_KIND_WS;
-	if (c->room != NULL) {
-		e->room.p = c->room->name;
-		e->room.len = c->room->namelen;
+	e->kind = c->fmt;
+	if (c->chat.room != NULL) {
+		e->room.p = c->chat.room->name;
+		e->room.len = c->chat.room->namelen;
 	}
 }
 
 static void
 hub_publish(struct conn *c, const struct chat_env *e)
 {
-	if (bus_publish(c->w, e) == -1)
-		hub_system(c, "too_large", "message too large for the bus "
-		    "(%zu bytes at most)", c->w->recsz - 512);
+	struct bus	*b = &c->w->bus;
+	size_t		 over;
+
+	if (bus_publish(b, e) == 0)
+		return;
+	if (errno != EMSGSIZE) {
+		hub_system(c, "server_error", "cannot send: out of memory");
+		return;
+	}
+	/* What the rest of the envelope leaves for the text. */
+	over = bus_encoded_len(b) - e->content.len;
+	hub_system(c, "too_large", "message too large for the bus (%zu "
+	    "bytes at most)", bus_max_record(b) > over ?
+	    bus_max_record(b) - over : 0);
 }
 
 /* Give back this connection's name and tell everyone it left. */
@@ -523,14 +515,14 @@ hub_logout(struct conn *c)
 {
 	struct chat_env	 e;
 
-	if (!c->logged_in)
+	if (!c->chat.logged_in)
 		return;
-	shm_presence_release(&c->w->bus->reg, c->pslot, c->w->id, c->id);
+	shm_presence_release(c->w->reg, c->chat.pslot, c->w->id, c->id);
 	hub_byid_del(c->w, c);
-	c->logged_in = 0;
+	c->chat.logged_in = 0;
 	hub_env_init(c, &e, CHAT_LOGOUT);
 	e.content = e.from;
-	if (bus_publish(c->w, &e) == -1)
+	if (bus_publish(&c->w->bus, &e) == -1)
 		log_warnx("conn %llu %s: cannot publish logout",
 		    (unsigned long long)c->id, c->peer);
 }
@@ -545,6 +537,10 @@ hub_close(struct conn *c)
 {
 	hub_logout(c);
 	hub_room_leave(c);
+	if (c->chat.open) {
+		TAILQ_REMOVE(&c->w->hub.members, c, chat.all_entry);
+		c->chat.open = 0;
+	}
 }
 
 static void
@@ -552,8 +548,8 @@ hub_login(struct conn *c, struct chat_str name)
 {
 	struct chat_env	 e;
 	char		 old[SHM_NAME_MAX + 1];
-	uint32_t	 slot, oldslot = c->pslot;
-	int		 rv, was = c->logged_in;
+	uint32_t	 slot, oldslot = c->chat.pslot;
+	int		 rv, was = c->chat.logged_in;
 
 	if (!chat_name_valid(name.p, name.len)) {
 		hub_system(c, "bad_name", "a name is 1 to 32 bytes of UTF-8 "
@@ -561,19 +557,19 @@ hub_login(struct conn *c, struct chat_str name)
 		return;
 	}
 	/* Relaxed: a gauge; it may overshoot by one claim per worker. */
-	if (!was && atomic_load_explicit(&c->w->bus->reg.hdr->sh_users,
+	if (!was && atomic_load_explicit(&c->w->reg->hdr->sh_users,
 	    memory_order_relaxed) >= c->w->cfg->max_users) {
 		hub_system(c, "server_full", "%u users are online, the most "
 		    "this server takes", c->w->cfg->max_users);
 		return;
 	}
-	if (was && name.len == c->namelen &&
-	    memcmp(name.p, c->name, name.len) == 0) {
-		hub_system(c, NULL, "you are %s already", c->name);
+	if (was && name.len == c->chat.namelen &&
+	    memcmp(name.p, c->chat.name, name.len) == 0) {
+		hub_system(c, NULL, "you are %s already", c->chat.name);
 		return;
 	}
-	rv = shm_presence_claim(&c->w->bus->reg, name.p, name.len, c->w->id,
-	    c->kind == CONN_LINE ? CHAT_KIND_LINE : CHAT_KIND_WS, c->id,
+	rv = shm_presence_claim(c->w->reg, name.p, name.len, c->w->id,
+	    c->fmt, c->id,
 	    c->peer, &slot);
 	if (rv == SHM_TAKEN) {
 		hub_system(c, "name_taken", "the name %.*s is taken",
@@ -584,19 +580,19 @@ hub_login(struct conn *c, struct chat_str name)
 		hub_system(c, "server_full", "too many users online");
 		return;
 	}
-	memcpy(old, c->name, c->namelen);
-	old[c->namelen] = '\0';
+	memcpy(old, c->chat.name, c->chat.namelen);
+	old[c->chat.namelen] = '\0';
 	hub_set_name(c, name.p, name.len);
 	if (was) {
-		c->pslot = slot;
+		c->chat.pslot = slot;
 		/* The new name is ours before the old one goes: no gap. */
-		shm_presence_release(&c->w->bus->reg, oldslot, c->w->id,
+		shm_presence_release(c->w->reg, oldslot, c->w->id,
 		    c->id);
 		hub_env_init(c, &e, CHAT_RENAME);
 		e.from.p = old;
 		e.from.len = strlen(old);
-		e.to.p = c->name;
-		e.to.len = c->namelen;
+		e.to.p = c->chat.name;
+		e.to.len = c->chat.namelen;
 		hub_publish(c, &e);
 	} else
 		hub_online(c, slot);
@@ -608,7 +604,7 @@ hub_private(struct conn *c, const struct chat_cmd *cmd)
 	struct shm_presence_entry	 to;
 	struct chat_env			 e;
 
-	if (!c->logged_in) {
+	if (!c->chat.logged_in) {
 		hub_system(c, "not_logged_in", "log in to send private "
 		    "messages");
 		return;
@@ -619,7 +615,7 @@ hub_private(struct conn *c, const struct chat_cmd *cmd)
 		return;
 	}
 	if (cmd->to.len == 0 || cmd->to.len > SHM_NAME_MAX ||
-	    shm_presence_lookup(&c->w->bus->reg, cmd->to.p, cmd->to.len,
+	    shm_presence_lookup(c->w->reg, cmd->to.p, cmd->to.len,
 	    &to) != SHM_OK) {
 		hub_system(c, "no_such_user", "%.*s is not online",
 		    hub_cut(cmd->to, 64), cmd->to.p);
@@ -649,7 +645,7 @@ hub_who(struct conn *c)
 {
 	struct chat_msg	 m;
 
-	if (c->kind == CONN_LINE) {
+	if (c->fmt == CHAT_FMT_LINE) {
 		hub_who_line(c);
 		return;
 	}
@@ -677,8 +673,8 @@ hub_join(struct conn *c, struct chat_str room)
 	memset(&m, 0, sizeof(m));
 	m.type = CHAT_SYSTEM;
 	m.content = CHAT_STR("joined");
-	m.room.p = c->room->name;
-	m.room.len = c->room->namelen;
+	m.room.p = c->chat.room->name;
+	m.room.len = c->chat.room->namelen;
 	m.timestamp = now_real_ms();
 	hub_send(c, &m);
 }
@@ -693,17 +689,17 @@ hub_rate_ok(struct conn *c)
 {
 	time_t	 now = now_mono();
 
-	if (now - c->rl_start >= 60) {
-		c->rl_start = now;
-		c->rl_count = 0;
+	if (now - c->chat.rl_start >= 60) {
+		c->chat.rl_start = now;
+		c->chat.rl_count = 0;
 	}
-	if (c->rl_count >= c->w->cfg->command_rate) {
+	if (c->chat.rl_count >= c->w->cfg->command_rate) {
 		shm_stat_add(&c->w->st->st_rate_limited, 1);
 		hub_system(c, "rate_limited", "at most %u logins, renames and "
 		    "who a minute", c->w->cfg->command_rate);
 		return (0);
 	}
-	c->rl_count++;
+	c->chat.rl_count++;
 	return (1);
 }
 
@@ -720,40 +716,40 @@ static int
 hub_message_rate_ok(struct conn *c)
 {
 	const struct cfg	*cfg = c->w->cfg;
-	uint64_t		 now, full;
 
 	if (cfg->message_rate == 0)
 		return (1);
-	now = now_mono_ms();
-	full = (uint64_t)cfg->message_burst * 1000;
-	/* ms times messages a second: thousandths of a message. */
-	c->mr_tokens += (now - c->mr_last) * cfg->message_rate;
-	if (c->mr_tokens > full)
-		c->mr_tokens = full;
-	c->mr_last = now;
-	if (c->mr_tokens >= 1000) {
-		c->mr_tokens -= 1000;
-		c->mr_dropped = 0;
+	if (bucket_take(&c->chat.mr, now_mono_ms(), cfg->message_rate,
+	    cfg->message_burst)) {
+		c->chat.mr_dropped = 0;
 		return (1);
 	}
 	shm_stat_add(&c->w->st->st_rate_limited, 1);
-	if (++c->mr_dropped == 1)
+	if (++c->chat.mr_dropped == 1)
 		hub_system(c, "rate_limited", "rate limited: more than %u "
 		    "messages a second; dropped", cfg->message_rate);
-	if (c->mr_dropped >= cfg->message_burst) {
+	if (c->chat.mr_dropped >= cfg->message_burst) {
 		log_client("conn %llu %s: rate limited: %u messages dropped in "
 		    "a row; closing", (unsigned long long)c->id, c->peer,
-		    c->mr_dropped);
-		if (c->kind == CONN_LINE)
+		    c->chat.mr_dropped);
+		/* A WebSocket gets the reason in its close frame. */
+		if (c->fmt == CHAT_FMT_LINE)
 			hub_system(c, "rate_limited", "rate limited; closing");
 		conn_hangup(c, WS_CLOSE_POLICY, "rate limited");
 	}
 	return (0);
 }
 
+/* One command, from a client in any format. */
 static void
 hub_command(struct conn *c, const struct chat_cmd *cmd)
 {
+	/* An empty line: line users press Enter to see what is new. */
+	if (cmd->type == CHAT_NONE)
+		return;
+	c->chat.last_active = now_mono();
+	if (!hub_message_rate_ok(c))
+		return;
 	switch (cmd->type) {
 	case CHAT_LOGIN:
 	case CHAT_RENAME:
@@ -803,6 +799,9 @@ hub_command(struct conn *c, const struct chat_cmd *cmd)
 		hub_logout(c);
 		conn_hangup(c, WS_CLOSE_NORMAL, "logged out");
 		break;
+	case CHAT_BAD:
+		hub_system(c, "bad_message", "%s", cmd->error);
+		break;
 	default:
 		hub_system(c, "unknown_type", "unknown message type \"%.*s\"",
 		    hub_cut(cmd->type_text, 32), cmd->type_text.p);
@@ -811,40 +810,18 @@ hub_command(struct conn *c, const struct chat_cmd *cmd)
 }
 
 /*
- * A complete message from a /ws client; consumes buf (WS_HEADROOM bytes,
- * then len bytes of payload, from ws_reader_take()).
+ * The one way in for what a chat client sends: a message in c's format
+ * (binary: a WebSocket binary frame), or a line without its end.  p is
+ * the caller's, and only borrowed.
  */
 void
-hub_message(struct conn *c, int op, uint8_t *buf, size_t len)
+hub_input(struct conn *c, int binary, const char *p, size_t len)
 {
 	struct chat_cmd	 cmd;
-	const char	*p = buf ? (const char *)buf + WS_HEADROOM : "";
-	int		 rv;
 
-	c->last_active = now_mono();
-	if (!hub_message_rate_ok(c)) {
-		free(buf);
-		return;
-	}
-	if (c->subproto == WS_PROTO_MSGPACK && op == WS_OP_BINARY)
-		rv = chat_cmd_parse_msgpack(p, len, &cmd);
-	else if (op == WS_OP_TEXT)
-		rv = chat_cmd_parse_json(p, len, &cmd);
-	else {
-		hub_system(c, "bad_message", "binary frames need the "
-		    "wschat.msgpack subprotocol");
-		free(buf);
-		return;
-	}
-	if (rv == CHAT_PARSE_NOT_OBJECT && op == WS_OP_TEXT)
-		hub_chat(c, (struct chat_str){ p, len });
-	else if (rv == CHAT_PARSE_OK)
-		hub_command(c, &cmd);
-	else
-		hub_system(c, "bad_message", "a message is an object with a "
-		    "\"type\" and string fields");
+	chat_cmd_parse(c->fmt, binary, p, len, &cmd);
+	hub_command(c, &cmd);
 	chat_cmd_clear(&cmd);
-	free(buf);
 }
 
 /* ---------------------------------------------------------------- */
@@ -860,7 +837,7 @@ hub_deliver_room(struct worker *w, struct hub_frames *f,
 	if ((r = hub_room_get(w, room.p, room.len, 0)) == NULL)
 		return;
 	for (c = TAILQ_FIRST(&r->members); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, room_entry);
+		next = TAILQ_NEXT(c, chat.room_entry);
 		hub_send_to(f, c);
 	}
 }
@@ -870,10 +847,9 @@ hub_deliver_all(struct worker *w, struct hub_frames *f)
 {
 	struct conn	*c, *next;
 
-	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, entry);
-		if (c->endpoint == CONN_EP_CHAT)
-			hub_send_to(f, c);
+	for (c = TAILQ_FIRST(&w->hub.members); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, chat.all_entry);
+		hub_send_to(f, c);
 	}
 }
 
@@ -886,7 +862,7 @@ size_t
 hub_deliver(struct worker *w, const struct chat_env *e)
 {
 	struct chat_msg		 m;
-	struct hub_frames	 f = { w, &m, 0, 0, NULL, NULL, NULL, 0 };
+	struct hub_frames	 f = { .w = w, .m = &m };
 	struct conn		*c;
 
 	memset(&m, 0, sizeof(m));
@@ -914,7 +890,7 @@ hub_deliver(struct worker *w, const struct chat_env *e)
 		if (e->worker == w->id && !(e->to_worker == e->worker &&
 		    e->to_conn == e->conn) &&
 		    (c = hub_byid_find(w, e->conn)) != NULL &&
-		    c->kind != CONN_LINE)
+		    c->fmt != CHAT_FMT_LINE)
 			hub_send_to(&f, c);
 		break;
 	case CHAT_LOGIN:
@@ -957,7 +933,7 @@ void
 hub_lost(struct worker *w, uint64_t n)
 {
 	struct chat_msg		 m;
-	struct hub_frames	 f = { w, &m, 0, 0, NULL, NULL, NULL, 0 };
+	struct hub_frames	 f = { .w = w, .m = &m };
 	char			 text[96];
 
 	snprintf(text, sizeof(text), "this server fell behind: %llu "
@@ -985,9 +961,9 @@ hub_sweep(struct worker *w)
 
 	if (limit == 0)
 		return;
-	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, entry);
-		if (!hub_is_chat(c) || now - c->last_active < (time_t)limit)
+	for (c = TAILQ_FIRST(&w->hub.members); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, chat.all_entry);
+		if (!hub_is_chat(c) || now - c->chat.last_active < (time_t)limit)
 			continue;
 		hub_system(c, "idle_timeout", "no activity for %u seconds",
 		    limit);

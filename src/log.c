@@ -40,8 +40,7 @@ static int	 log_tee;		/* warnings to stderr too */
 static char	 log_proc[32] = "master";
 
 static unsigned	 log_crate;		/* log_client() a second; 0: any */
-static uint64_t	 log_ctokens;		/* thousandths of a line */
-static uint64_t	 log_clast;		/* ms, monotonic */
+static struct bucket	 log_cbucket;		/* log_crate lines a second */
 static unsigned long long log_cdropped;	/* since the last report */
 static unsigned long long log_cdropped_all; /* since the start */
 static uint64_t	 log_cdropped_since;	/* ms: first of those */
@@ -166,12 +165,6 @@ log_procinit(const char *name)
 	snprintf(log_proc, sizeof(log_proc), "%s", name);
 }
 
-int
-log_getverbose(void)
-{
-	return (log_level >= LOG_DEBUG);
-}
-
 static void
 log_vwrite(int pri, const char *fmt, va_list ap, const char *err)
 {
@@ -215,8 +208,7 @@ void
 log_client_rate(unsigned rate)
 {
 	log_crate = rate;
-	log_ctokens = (uint64_t)rate * 1000;
-	log_clast = now_mono_ms();
+	bucket_init(&log_cbucket, rate, now_mono_ms());
 }
 
 /* Say how many log_client() lines were not logged, if any were not. */
@@ -253,17 +245,13 @@ log_client(const char *fmt, ...)
 		return;
 	if (log_crate != 0) {
 		now = now_mono_ms();
-		log_ctokens += (now - log_clast) * log_crate;
-		if (log_ctokens > (uint64_t)log_crate * 1000)
-			log_ctokens = (uint64_t)log_crate * 1000;
-		log_clast = now;
-		if (log_ctokens < 1000) {
+		/* A burst of one second's worth. */
+		if (!bucket_take(&log_cbucket, now, log_crate, log_crate)) {
 			if (log_cdropped++ == 0)
 				log_cdropped_since = now;
 			log_cdropped_all++;
 			return;
 		}
-		log_ctokens -= 1000;
 	}
 	va_start(ap, fmt);
 	log_vwrite(LOG_INFO, fmt, ap, NULL);

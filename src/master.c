@@ -30,7 +30,11 @@
 #include <unistd.h>
 
 #include "wschatd.h"
+#include "bus.h"
+#include "cfg.h"
 #include "chat.h"
+#include "master.h"
+#include "worker.h"
 
 /*
  * Workers live in slots: a slot is a ring on the bus, an eventfd and an
@@ -69,6 +73,7 @@ static unsigned			 master_gen;
 static struct cfg		*master_cfg;
 static struct cfg		*master_cfg_main;	/* main()'s, not ours */
 static struct bus_shared	 master_bus;
+static struct bus		 master_end;	/* our ring, the last one */
 static struct shm_presence_entry *master_gone;	/* a dead worker's names */
 static struct cfg_addr		 master_bound[2];	/* http, line: as bound */
 
@@ -318,6 +323,7 @@ master_bus_open(void)
 		if ((master_bus.efd[i] = eventfd(0, EFD_NONBLOCK |
 		    EFD_CLOEXEC)) == -1)
 			fatal("eventfd");
+	bus_init(&master_end, &master_bus, master_nslots, NULL);
 	log_info("bus: %u rings of %llu bytes (%u worker slots), %u presence "
 	    "slots, %zu bytes shared", master_nslots + 1,
 	    (unsigned long long)master_cfg->bus_ring_size, master_nslots,
@@ -331,6 +337,7 @@ master_bus_close(void)
 
 	for (i = 0; i < master_bus.nworkers; i++)
 		close(master_bus.efd[i]);
+	bus_clear(&master_end);
 	shm_region_close(&master_bus.reg);
 	free(master_gone);
 	master_gone = NULL;
@@ -345,11 +352,8 @@ master_bus_close(void)
 static void
 master_bus_reap(unsigned worker)
 {
-	struct shm_ring			*ring;
 	struct chat_env			 e;
-	msgpack_sbuffer			 sb;
 	size_t				 n, i;
-	uint64_t			 one = 1;
 
 	/* One call frees every slot of the worker; master_gone has room for
 	 * all of them. */
@@ -360,8 +364,6 @@ master_bus_reap(unsigned worker)
 	/* Relaxed: /metrics skips the slot from now on; no order needed. */
 	atomic_store_explicit(&shm_region_stats(&master_bus.reg,
 	    worker)->st_pid, 0, memory_order_relaxed);
-	ring = shm_region_ring(&master_bus.reg, master_nslots);
-	msgpack_sbuffer_init(&sb);
 	for (i = 0; i < n; i++) {
 		memset(&e, 0, sizeof(e));
 		e.type = CHAT_LOGOUT;
@@ -373,23 +375,13 @@ master_bus_reap(unsigned worker)
 		e.id = shm_region_next_id(&master_bus.reg);
 		e.worker = master_nslots;	/* the master */
 		e.kind = master_gone[i].kind;
-		msgpack_sbuffer_clear(&sb);
-		if (chat_env_encode(&e, &sb) == -1 ||
-		    shm_ring_publish(&master_bus.reg, ring, sb.data,
-		    sb.size) == SHM_ERR)
-			log_warnx("worker %u: cannot announce the logout of %s",
+		if (bus_publish(&master_end, &e) == -1)
+			log_warn("worker %u: cannot announce the logout of %s",
 			    worker, master_gone[i].name);
 	}
-	msgpack_sbuffer_destroy(&sb);
 	if (n > 0)
 		log_info("worker %u: %zu users logged out", worker, n);
-	/* Seq_cst fence, then exchange: the Dekker pairing of bus.c. */
-	atomic_thread_fence(memory_order_seq_cst);
-	for (i = 0; i < master_nslots; i++)
-		if (atomic_exchange_explicit(&shm_region_wake(&master_bus.reg,
-		    (unsigned)i)->sw_idle, 0, memory_order_seq_cst) == 1 &&
-		    write(master_bus.efd[i], &one, sizeof(one)) == -1)
-			log_warn("%s: write eventfd", __func__);
+	bus_wake(&master_end);
 }
 
 /* "signal 9 (KILL)", "status 1": how a worker ended, for the log. */

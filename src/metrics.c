@@ -15,48 +15,8 @@
 #include <string.h>
 
 #include "wschatd.h"
-
-struct metrics_buf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-	int	 failed;	/* out of memory: give up quietly */
-};
-
-static void	 metrics_printf(struct metrics_buf *, const char *, ...)
-		    __attribute__((__format__(printf, 2, 3)));
-
-static void
-metrics_printf(struct metrics_buf *b, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*np;
-	size_t	 ncap;
-	int	 n;
-
-	if (b->failed)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->failed = 1;
-			return;
-		}
-		if ((size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		ncap = b->cap * 2 + (size_t)n;
-		if ((np = realloc(b->p, ncap)) == NULL) {
-			b->failed = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = ncap;
-	}
-}
+#include "metrics.h"
+#include "shm.h"
 
 static const char *const metrics_kinds[] = { "http", "ws_chat", "ws_echo",
     "line" };
@@ -68,9 +28,9 @@ static const char *const metrics_refusals[] = { "max_connections",
     "max_connections_per_ip", "out_of_memory" };
 
 _Static_assert(sizeof(metrics_kinds) / sizeof(metrics_kinds[0]) ==
-    SHM_ST_NKINDS, "a name for every connection kind");
+    SHM_ST_NCONNS, "a name for every connection kind");
 _Static_assert(sizeof(metrics_protos) / sizeof(metrics_protos[0]) ==
-    SHM_ST_NPROTOS, "a name for every protocol");
+    SHM_ST_NMSGS, "a name for every protocol");
 _Static_assert(sizeof(metrics_classes) / sizeof(metrics_classes[0]) ==
     SHM_ST_NCLASSES, "a name for every status class");
 _Static_assert(sizeof(metrics_closes) / sizeof(metrics_closes[0]) ==
@@ -178,10 +138,10 @@ struct metrics_slot {
 };
 
 static void
-metrics_head(struct metrics_buf *b, const char *name, const char *type,
+metrics_head(struct buf *b, const char *name, const char *type,
     const char *help)
 {
-	metrics_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
 	    type);
 }
 
@@ -193,7 +153,8 @@ metrics_head(struct metrics_buf *b, const char *name, const char *type,
 char *
 metrics_format(const struct shm_region *reg, size_t *lenp)
 {
-	struct metrics_buf		 b = { NULL, 0, 0, 0 };
+	struct buf			 b;
+	uint8_t				*text;
 	const struct metrics_family	*f;
 	struct metrics_slot		*slots;
 	struct shm_stats		*st;
@@ -203,11 +164,9 @@ metrics_format(const struct shm_region *reg, size_t *lenp)
 
 	/* The last block is the master's ring's: no worker counts there. */
 	slots = calloc(reg->hdr->sh_nrings, sizeof(*slots));
-	b.cap = 8192;
-	if (slots == NULL || (b.p = malloc(b.cap)) == NULL) {
-		free(slots);
+	if (slots == NULL)
 		return (NULL);
-	}
+	buf_init(&b, 0);
 	for (i = 0; i + 1 < reg->hdr->sh_nrings; i++) {
 		st = shm_region_stats(reg, i);
 		/* Acquire: pairs with shm_stats_attach(); the words below
@@ -226,26 +185,26 @@ metrics_format(const struct shm_region *reg, size_t *lenp)
 
 	metrics_head(&b, "wschatd_build_info", "gauge",
 	    "Always 1; the version is a label.");
-	metrics_printf(&b, "wschatd_build_info{version=\"%s\"} 1\n",
+	buf_printf(&b, "wschatd_build_info{version=\"%s\"} 1\n",
 	    WSCHATD_VERSION);
 	metrics_head(&b, "wschatd_workers", "gauge",
 	    "Workers running (those labelled worker below).");
-	metrics_printf(&b, "wschatd_workers %u\n", n);
+	buf_printf(&b, "wschatd_workers %u\n", n);
 	metrics_head(&b, "wschatd_users_online", "gauge",
 	    "Names online, server-wide: WebSocket and line users.");
 	/* Relaxed: a gauge. */
-	metrics_printf(&b, "wschatd_users_online %u\n",
+	buf_printf(&b, "wschatd_users_online %u\n",
 	    (unsigned)atomic_load_explicit(&reg->hdr->sh_users,
 	    memory_order_relaxed));
 
 	/* Relaxed: counters only the master writes, read on their own. */
 	metrics_head(&b, "wschatd_reloads_total", "counter",
 	    "Configuration reloads done (SIGHUP with a good file).");
-	metrics_printf(&b, "wschatd_reloads_total %llu\n", (unsigned long long)
+	buf_printf(&b, "wschatd_reloads_total %llu\n", (unsigned long long)
 	    atomic_load_explicit(&reg->hdr->sh_reloads, memory_order_relaxed));
 	metrics_head(&b, "wschatd_worker_respawns_total", "counter",
 	    "Workers that died and were started again.");
-	metrics_printf(&b, "wschatd_worker_respawns_total %llu\n",
+	buf_printf(&b, "wschatd_worker_respawns_total %llu\n",
 	    (unsigned long long)atomic_load_explicit(&reg->hdr->sh_respawns,
 	    memory_order_relaxed));
 
@@ -254,21 +213,18 @@ metrics_format(const struct shm_region *reg, size_t *lenp)
 		metrics_head(&b, f->name, f->type, f->help);
 		for (i = 0; i < n; i++)
 			for (j = 0; j < f->n; j++) {
-				metrics_printf(&b, "%s{worker=\"%u\"", f->name,
+				buf_printf(&b, "%s{worker=\"%u\"", f->name,
 				    slots[i].id);
 				if (f->label != NULL)
-					metrics_printf(&b, ",%s=\"%s\"",
+					buf_printf(&b, ",%s=\"%s\"",
 					    f->label, f->values[j]);
-				metrics_printf(&b, "} %llu\n",
+				buf_printf(&b, "} %llu\n",
 				    (unsigned long long)
 				    slots[i].w[f->off / 8 + j]);
 			}
 	}
 	free(slots);
-	if (b.failed) {
-		free(b.p);
-		return (NULL);
-	}
-	*lenp = b.len;
-	return (b.p);
+	/* Not empty: the build_info line at least, so NUL-terminated. */
+	text = buf_finish(&b, lenp);
+	return ((char *)text);
 }

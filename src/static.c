@@ -4,8 +4,8 @@
  * static.c: find a static file below the web root without ever leaving
  * it, and the HTTP dates of its headers.  http_path_decode() has already
  * refused "..", encoded slashes and NULs; here realpath(3) resolves
- * symbolic links and the result must still lie below the root.  conn.c
- * sends what is found.
+ * symbolic links and the result must still lie below the root.
+ * conn_http.c sends what is found.
  */
 
 #include <sys/stat.h>
@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "wschatd.h"
 #include "conn.h"
 
 /*
@@ -27,7 +28,7 @@
  * without its trailing slash, 404 or 403.  Worker process.
  */
 int
-static_open(const struct worker *w, const char *path, int *fdp,
+static_open(const struct conn_http_site *w, const char *path, int *fdp,
     struct stat *st)
 {
 	char	 full[PATH_MAX], real[PATH_MAX];

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "wschatd.h"
+#include "utf8.h"
 
 /*
  * States other than ACCEPT and REJECT: how many continuation bytes are still

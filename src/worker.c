@@ -23,20 +23,21 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "conn.h"
+#include "wschatd.h"
+#include "worker.h"
 
 static void
 worker_accept_http_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
-	conn_accept(arg, fd, sa, salen, CONN_HTTP);
+	conn_http_accept(arg, fd, sa);
 }
 
 static void
 worker_accept_line_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
-	conn_accept(arg, fd, sa, salen, CONN_LINE);
+	conn_line_accept(arg, fd, sa);
 }
 
 static void
@@ -73,25 +74,6 @@ worker_accept_error_cb(struct evconnlistener *l, void *arg)
 		log_warnx("accept: %s", evutil_socket_error_to_string(err));
 }
 
-const char *
-worker_date(struct worker *w)
-{
-	time_t	 now = time(NULL);
-
-	if (now != w->date_sec) {
-		w->date_sec = now;
-		static_http_date(now, w->date, sizeof(w->date));
-	}
-	return (w->date);
-}
-
-void
-worker_conn_gone(struct worker *w)
-{
-	if ((w->stopping || w->retiring) && w->nconns == 0)
-		event_base_loopexit(w->base, NULL);
-}
-
 static void
 worker_unlisten(struct worker *w)
 {
@@ -107,8 +89,29 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker	*w = arg;
 
-	log_info("shutdown_timeout: %u connections left, exiting", w->nconns);
+	log_info("shutdown_timeout: %u connections left, exiting",
+	    w->conns.n);
 	event_base_loopexit(w->base, NULL);
+}
+
+/*
+ * One pass over the bus: every event to the hub, every loss announced.
+ * No client is handed more than a quarter of max_pending in a pass (see
+ * bus_pass_begin()).  Returns 1 if records are left for another pass.
+ */
+static int
+worker_deliver(struct worker *w)
+{
+	struct bus_item	 it;
+
+	bus_pass_begin(&w->bus, w->cfg->max_pending / 4);
+	while (bus_next(&w->bus, &it)) {
+		if (it.lost > 0)
+			hub_lost(w, it.lost);
+		else
+			bus_sent(&w->bus, hub_deliver(w, &it.env));
+	}
+	return (bus_pass_end(&w->bus));
 }
 
 /*
@@ -126,19 +129,16 @@ worker_stop(struct worker *w, const char *why)
 	if (w->stopping)
 		return;
 	w->stopping = 1;
-	log_info("%s: stopping, %u connections", why, w->nconns);
-	for (pass = 0; pass < 64 && bus_drain(w); pass++)
+	log_info("%s: stopping, %u connections", why, w->conns.n);
+	for (pass = 0; pass < 64 && worker_deliver(w); pass++)
 		;
 	worker_unlisten(w);
 	/* glibc's sys/queue.h has no TAILQ_FOREACH_SAFE. */
-	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+	for (c = TAILQ_FIRST(&w->conns.all); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		conn_shutdown(c);
 	}
-	if (w->nconns == 0)
-		event_base_loopexit(w->base, NULL);
-	else
-		evtimer_add(w->ev_stop, &tv);
+	evtimer_add(w->ev_stop, &tv);
 }
 
 static void
@@ -175,17 +175,15 @@ worker_retire_cb(evutil_socket_t sig, short what, void *arg)
 	 * Keep-alive connections between requests go now.  A new one that
 	 * has not sent its request yet is served first (and then closed).
 	 */
-	for (c = TAILQ_FIRST(&w->conns); c != NULL; c = next) {
+	for (c = TAILQ_FIRST(&w->conns.all); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->state == CONN_S_HTTP && c->http_requests > 0 &&
 		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
 			conn_shutdown(c);
 	}
-	log_info("retiring: %u connections left to drain%s", w->nconns,
+	log_info("retiring: %u connections left to drain%s", w->conns.n,
 	    w->cfg->drain_timeout ? "" : " (no drain_timeout)");
-	if (w->nconns == 0)
-		event_base_loopexit(w->base, NULL);
-	else if (w->cfg->drain_timeout > 0)
+	if (w->cfg->drain_timeout > 0)
 		evtimer_add(w->ev_drain, &tv);
 }
 
@@ -225,7 +223,8 @@ worker_wake_cb(evutil_socket_t fd, short what, void *arg)
  * conn_flush_pending), and only then block -- after saying so (bus_idle), so
  * that a producer knows to wake us.  With records still waiting, poll the
  * sockets without blocking instead: a flood on the bus must not starve
- * our clients, nor their writes.
+ * our clients, nor their writes.  A worker that stops or retires leaves
+ * the loop once its last connection is gone.
  */
 static void
 worker_loop(struct worker *w)
@@ -233,18 +232,20 @@ worker_loop(struct worker *w)
 	int	 more, flags;
 
 	for (;;) {
-		bus_wake_flush(w);
-		more = bus_drain(w);
-		bus_wake_flush(w);
+		bus_wake(&w->bus);
+		more = worker_deliver(w);
+		bus_wake(&w->bus);
 		conn_flush_pending(w);
 		if (event_base_got_exit(w->base) ||
-		    event_base_got_break(w->base))
+		    event_base_got_break(w->base) ||
+		    ((w->stopping || w->retiring) && w->conns.n == 0))
 			break;
-		flags = more || !bus_idle(w) ? EVLOOP_NONBLOCK : EVLOOP_ONCE;
+		flags = more || !bus_idle(&w->bus) ? EVLOOP_NONBLOCK :
+		    EVLOOP_ONCE;
 		if (event_base_loop(w->base, flags) == -1)
 			fatalx("event_base_loop failed");
 		if (flags == EVLOOP_ONCE)
-			bus_busy(w);
+			bus_busy(&w->bus);
 	}
 }
 
@@ -272,8 +273,7 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
     struct bus_shared *bus)
 {
 	struct worker	 w;
-	struct conn	*c;
-	char		 name[32], real[PATH_MAX], *cause = NULL;
+	char		 name[32];
 	sigset_t	 none;
 	struct timeval	 sweep = { 1, 0 };
 
@@ -283,17 +283,12 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
 	w.id = id;
-	w.bus = bus;
-	TAILQ_INIT(&w.conns);
-	TAILQ_INIT(&w.pending);
-	if (realpath(cfg->webroot, real) == NULL)
-		fatal("webroot %s", cfg->webroot);
-	w.webroot_real = xstrdup(real);
-	w.webroot_len = strlen(real);
-	/* cfg_check() parsed it already: failing here is a broken invariant. */
-	if (cfg->metrics_allow != NULL && cfg_net_parse(cfg->metrics_allow,
-	    &w.metrics_nets, &w.metrics_nnets, &cause) == -1)
-		fatalx("%s", cause);
+	w.reg = &bus->reg;
+	w.st = shm_region_stats(w.reg, id);
+	shm_stats_attach(w.st, (uint32_t)getpid(), (uint64_t)time(NULL));
+	TAILQ_INIT(&w.conns.all);
+	TAILQ_INIT(&w.conns.pending);
+	conn_http_init(&w);
 
 	if ((w.base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
@@ -321,10 +316,14 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
 	/* A hang-up of the master's terminal is the master's business. */
 	signal(SIGHUP, SIG_IGN);
 	/* Connection ids differ from a predecessor's: no stale routing. */
-	w.next_id = (uint64_t)getpid() << 32;
-	hub_init(&w);
-	if (bus_attach(&w) == -1)
+	w.conns.next_id = (uint64_t)getpid() << 32;
+	bus_init(&w.bus, bus, id, w.st);
+	if (bus_attach(&w.bus) == -1)
 		fatal("%s: bus_attach", __func__);
+	/* Relaxed: informational, for whoever inspects the region. */
+	atomic_store_explicit(&shm_region_wake(w.reg, id)->sw_pid,
+	    (uint32_t)getpid(), memory_order_relaxed);
+	hub_init(&w);
 	w.ev_wake = event_new(w.base, bus->efd[id], EV_READ | EV_PERSIST,
 	    worker_wake_cb, &w);
 	if (w.ev_wake == NULL || event_add(w.ev_wake, NULL) == -1)
@@ -337,10 +336,8 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
 	worker_loop(&w);
 
 	/* Free everything, so that leak checkers see a clean exit. */
-	w.stopping = w.retiring = 0;
-	while ((c = TAILQ_FIRST(&w.conns)) != NULL)
-		conn_free(c);
-	free(w.ipbuckets);
+	conn_set_clear(&w);
+	conn_ip_clear(&w);
 	worker_unlisten(&w);
 	event_free(w.ev_term);
 	event_free(w.ev_int);
@@ -353,12 +350,11 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
 	event_free(w.ev_sweep);
 	event_free(w.ev_wake);
 	/* Our connections' logouts: publish them before going. */
-	bus_wake_flush(&w);
-	bus_detach(&w);
+	bus_wake(&w.bus);
+	bus_clear(&w.bus);
 	hub_clear(&w);
 	event_base_free(w.base);
-	free(w.webroot_real);
-	free(w.metrics_nets);
+	conn_http_clear(&w);
 	/* Our own block, still mapped: the master reaps it after we go. */
 #define ST(x)	((unsigned long long)atomic_load_explicit(&w.st->x, \
 	    memory_order_relaxed))
@@ -367,7 +363,7 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
 	    "deliveries, %llu slow consumers dropped, %llu idle kicked; bus: "
 	    "%llu published, %llu read, %llu lost, %llu too big, %llu "
 	    "wake-ups sent", ST(st_accepted), ST(st_chat),
-	    ST(st_msgs_out[SHM_ST_WS]) + ST(st_msgs_out[SHM_ST_LINEPROTO]),
+	    ST(st_msgs_out[SHM_ST_MSG_WS]) + ST(st_msgs_out[SHM_ST_MSG_LINE]),
 	    ST(st_slow_dropped), ST(st_idle_kicked), ST(st_bus_published),
 	    ST(st_bus_read), ST(st_bus_lost), ST(st_bus_too_big),
 	    ST(st_wakeups_sent));

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "wschatd.h"
+#include "utf8.h"
+#include "ws.h"
 
 int
 ws_frame_parse(const uint8_t *buf, size_t len, struct ws_frame *f,

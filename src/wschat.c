@@ -35,7 +35,9 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "wschatd.h"
+#include "http.h"
+#include "utf8.h"
+#include "ws.h"
 
 #define WSCHAT_EXIT_OK		0
 #define WSCHAT_EXIT_ERROR	1	/* connection, protocol or login */

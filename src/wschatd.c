@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #include "wschatd.h"
+#include "cfg.h"
+#include "master.h"
 
 #ifndef WSCHATD_CONFFILE
 #define WSCHATD_CONFFILE	"/usr/local/etc/wschatd.conf"

@@ -785,16 +785,16 @@ Test(shm_ring, stats_attach_zeroes_the_block_and_sets_its_owner)
 	shm_stat_add(&st->st_bus_read, 7);
 	shm_stat_add(&st->st_bus_lag, 3);
 	shm_stat_add(&next->st_accepted, 5);
-	shm_stat_add(&st->st_conns[SHM_ST_LINE], 2);
-	shm_stat_sub(&st->st_conns[SHM_ST_LINE], 1);
-	cr_assert_eq(atomic_load(&st->st_conns[SHM_ST_LINE]), 1);
+	shm_stat_add(&st->st_conns[SHM_ST_CONN_LINE], 2);
+	shm_stat_sub(&st->st_conns[SHM_ST_CONN_LINE], 1);
+	cr_assert_eq(atomic_load(&st->st_conns[SHM_ST_CONN_LINE]), 1);
 	cr_assert_eq(atomic_load(&st->st_bus_read), 7);
 	shm_stats_attach(st, 4242, 1700000000);
 	cr_assert_eq(atomic_load(&st->st_pid), 4242);
 	cr_assert_eq(atomic_load(&st->st_started), 1700000000);
 	cr_assert_eq(atomic_load(&st->st_bus_read), 0);
 	cr_assert_eq(atomic_load(&st->st_bus_lag), 0, "the last word");
-	cr_assert_eq(atomic_load(&st->st_conns[SHM_ST_LINE]), 0);
+	cr_assert_eq(atomic_load(&st->st_conns[SHM_ST_CONN_LINE]), 0);
 	cr_assert_eq(atomic_load(&next->st_accepted), 5, "next block hit");
 }
 

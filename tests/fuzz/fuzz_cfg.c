@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "wschatd.h"
+#include "cfg.h"
 #include "fuzz.h"
 
 static void

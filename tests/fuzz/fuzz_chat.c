@@ -9,6 +9,9 @@
 #include <string.h>
 
 #include "wschatd.h"
+#include "chat.h"
+#include "utf8.h"
+#include "ws.h"
 #include "fuzz.h"
 #include "fuzz_chat.h"
 

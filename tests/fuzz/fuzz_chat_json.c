@@ -6,6 +6,7 @@
  */
 
 #include "wschatd.h"
+#include "chat.h"
 #include "fuzz.h"
 #include "fuzz_chat.h"
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "wschatd.h"
+#include "http.h"
 #include "fuzz.h"
 
 /* Allow origins of even length, to take both branches of the check. */

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "wschatd.h"
+#include "ws.h"
+#include "utf8.h"
 #include "fuzz.h"
 
 #define FUZZ_WS_EVENTS	64

@@ -14,6 +14,7 @@
 #include <criterion/criterion.h>
 
 #include "wschatd.h"
+#include "cfg.h"
 #include "unit.h"
 
 static struct cfg	cfg;

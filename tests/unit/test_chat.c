@@ -13,6 +13,7 @@
 #include <msgpack.h>
 
 #include "wschatd.h"
+#include "ws.h"
 #include "chat.h"
 
 #define S(x)	(struct chat_str){ (x), sizeof(x) - 1 }
@@ -328,8 +329,9 @@ Test(chat, encodes_user_lists_in_both_formats)
 Test(chat, round_trips_the_bus_envelope)
 {
 	struct chat_env		 e, d;
-	msgpack_sbuffer		 sb;
-	msgpack_unpacked	 up;
+	struct chat_dec		*dec;
+	struct buf		 b;
+	size_t			 len;
 
 	memset(&e, 0, sizeof(e));
 	e.type = CHAT_PRIVATE;
@@ -344,11 +346,11 @@ Test(chat, round_trips_the_bus_envelope)
 	e.conn = 1ULL << 40;
 	e.to_worker = 1;
 	e.to_conn = 77;
-	e.kind = CHAT_KIND_WS;
-	msgpack_sbuffer_init(&sb);
-	cr_assert_eq(chat_env_encode(&e, &sb), 0);
-	msgpack_unpacked_init(&up);
-	cr_assert_eq(chat_env_decode(sb.data, sb.size, &d, &up), 0);
+	e.kind = CHAT_FMT_MSGPACK;
+	buf_init(&b, 0);
+	cr_assert_eq(chat_env_encode(&e, &b), 0);
+	cr_assert_not_null(dec = chat_dec_new());
+	cr_assert_eq(chat_env_decode(dec, (const char *)b.base, b.len, &d), 0);
 	cr_assert_eq(d.type, CHAT_PRIVATE);
 	cr_assert(str_is(d.room, "lobby"));
 	cr_assert(str_is(d.from, "alice"));
@@ -362,27 +364,27 @@ Test(chat, round_trips_the_bus_envelope)
 	cr_assert_eq(d.conn, 1ULL << 40);
 	cr_assert_eq(d.to_worker, 1);
 	cr_assert_eq(d.to_conn, 77);
-	cr_assert_eq(d.kind, CHAT_KIND_WS);
-	msgpack_unpacked_destroy(&up);
-	msgpack_sbuffer_destroy(&sb);
+	cr_assert_eq(d.kind, CHAT_FMT_MSGPACK);
+	chat_dec_free(dec);
+	free(buf_finish(&b, &len));
 }
 
 Test(chat, refuses_undecodable_envelopes)
 {
 	struct chat_env		 d;
-	msgpack_unpacked	 up;
+	struct chat_dec		*up;
 	const char		 notmap[] = { (char)0x91, 0x01 };
 	const char		 notype[] = { (char)0x81, (char)0xa1, 'x', 0x01 };
 	const char		 huge[] = { (char)0xdd, (char)0xa1, (char)0xa2,
 				    0x5e, (char)0x87, (char)0xdd };
 
-	msgpack_unpacked_init(&up);
-	cr_assert_eq(chat_env_decode(notmap, sizeof(notmap), &d, &up), -1);
-	cr_assert_eq(chat_env_decode(notype, sizeof(notype), &d, &up), -1);
-	cr_assert_eq(chat_env_decode("", 0, &d, &up), -1);
+	cr_assert_not_null(up = chat_dec_new());
+	cr_assert_eq(chat_env_decode(up, notmap, sizeof(notmap), &d), -1);
+	cr_assert_eq(chat_env_decode(up, notype, sizeof(notype), &d), -1);
+	cr_assert_eq(chat_env_decode(up, "", 0, &d), -1);
 	/* An array claiming 2.7e9 elements in six bytes (fuzz_env.c). */
-	cr_assert_eq(chat_env_decode(huge, sizeof(huge), &d, &up), -1);
-	msgpack_unpacked_destroy(&up);
+	cr_assert_eq(chat_env_decode(up, huge, sizeof(huge), &d), -1);
+	chat_dec_free(up);
 }
 
 Test(chat, validates_names)

@@ -17,6 +17,7 @@
 #include <criterion/criterion.h>
 
 #include "wschatd.h"
+#include "http.h"
 
 #include "unit.h"
 

@@ -13,6 +13,8 @@
 #include <criterion/criterion.h>
 
 #include "wschatd.h"
+#include "metrics.h"
+#include "shm.h"
 #include "unit.h"
 
 /*
@@ -155,10 +157,10 @@ Test(metrics, every_live_worker_is_labelled_with_its_figures)
 	atomic_store(&reg.hdr->sh_users, 5);
 	st = shm_region_stats(&reg, 2);
 	atomic_store(&st->st_bus_read, 12345);
-	atomic_store(&st->st_conns[SHM_ST_LINE], 3);
+	atomic_store(&st->st_conns[SHM_ST_CONN_LINE], 3);
 	atomic_store(&st->st_http[3], 44);
 	atomic_store(&st->st_ws_errors[2], 9);
-	atomic_store(&st->st_msgs_out[SHM_ST_LINEPROTO], 77);
+	atomic_store(&st->st_msgs_out[SHM_ST_MSG_LINE], 77);
 	text = format(&len);
 	check_exposition(text);
 	cr_assert_not_null(strstr(text, "\nwschatd_workers 2\n"), "%s", text);

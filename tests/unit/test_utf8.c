@@ -19,6 +19,7 @@
 #include <criterion/criterion.h>
 
 #include "wschatd.h"
+#include "utf8.h"
 
 #include "unit.h"
 

@@ -19,6 +19,8 @@
 #include <criterion/criterion.h>
 
 #include "wschatd.h"
+#include "ws.h"
+#include "utf8.h"
 
 #include "unit.h"
 

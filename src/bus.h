@@ -1,0 +1,76 @@
+/*
+ * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
+ *
+ * bus.h: one process's end of the broadcast bus between workers: publish
+ * an event on our own ring, wake the workers that sleep, and read every
+ * ring as an iterator (bus_next()), whose caller decides what each event
+ * means.  Workers and the master (which announces a dead worker's
+ * logouts on a ring of its own) use the same calls.
+ */
+
+#ifndef WSCHATD_BUS_H
+#define WSCHATD_BUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wschatd.h"
+#include "chat.h"
+#include "shm.h"
+
+/* What the master sets up before it forks, and every worker inherits. */
+struct bus_shared {
+	struct shm_region	 reg;
+	unsigned		 nworkers;	/* slots; the master's ring is last */
+	int			 efd[WSCHATD_MAX_SLOTS];	/* eventfds */
+};
+
+/* What bus_next() hands out: a count of lost records, or an event. */
+struct bus_item {
+	uint64_t		 lost;		/* >0: lost before the next event */
+	struct chat_env		 env;		/* with lost == 0: the event */
+};
+
+/* One process's end: bus.c's part of struct worker. */
+struct bus {
+	struct bus_shared	*sh;
+	unsigned		 id;		/* our ring */
+	struct shm_ring		*ring;		/* ours, as producer */
+	struct shm_stats	*st;		/* our counters; NULL: none */
+	struct buf		 out;		/* one record, encoded */
+	int			 published;	/* since the last bus_wake() */
+	/* Reading (workers only). */
+	struct shm_cursor	 cursors[WSCHATD_MAX_SLOTS + 1];
+	uint8_t			*rec;		/* one record, read */
+	size_t			 recsz;
+	size_t			 reclen;
+	struct chat_dec		*dec;
+	struct chat_env		 held_env;	/* decoded from rec, */
+	int			 held;		/* not handed out yet */
+	unsigned		 first;		/* ring a pass starts at */
+	/* The pass under way (bus_pass_begin() to bus_pass_end()). */
+	unsigned		 pk;		/* rings done */
+	unsigned		 pn;		/* records of ring pk taken */
+	uint64_t		 pbytes;	/* queued per client, at most */
+	uint64_t		 pbudget;
+	uint64_t		 plag;
+	int			 pmore;
+};
+
+void		 bus_init(struct bus *, struct bus_shared *, unsigned,
+		    struct shm_stats *);
+int		 bus_attach(struct bus *);
+void		 bus_clear(struct bus *);
+int		 bus_publish(struct bus *, const struct chat_env *);
+size_t		 bus_max_record(const struct bus *);
+size_t		 bus_encoded_len(const struct bus *);
+void		 bus_wake(struct bus *);
+void		 bus_pass_begin(struct bus *, uint64_t);
+int		 bus_next(struct bus *, struct bus_item *);
+void		 bus_sent(struct bus *, size_t);
+int		 bus_pass_end(struct bus *);
+int		 bus_idle(struct bus *);
+void		 bus_busy(struct bus *);
+void		 bus_wake_read(int);
+
+#endif /* WSCHATD_BUS_H */

@@ -1,0 +1,74 @@
+/*
+ * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
+ *
+ * hub.h: the chat, as a worker runs it.  Commands from a chat connection
+ * in any format come in through hub_command(); events from the bus, from
+ * any worker, go out through hub_deliver().  hub.c keeps its state in
+ * struct hub (the worker's rooms, its logged-in connections, the online
+ * list) and struct hub_member (one connection's name, room and limits);
+ * it reaches a connection only through conn.h's conn_send() and
+ * conn_hangup().
+ */
+
+#ifndef WSCHATD_HUB_H
+#define WSCHATD_HUB_H
+
+#include <sys/queue.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "wschatd.h"
+#include "chat.h"
+#include "shm.h"
+
+struct conn;
+struct worker;
+struct hub_room;
+
+/* hub.c's part of struct conn. */
+struct hub_member {
+	TAILQ_ENTRY(conn)	 all_entry;	/* on hub.members */
+	TAILQ_ENTRY(conn)	 room_entry;
+	struct hub_room		*room;
+	struct conn		*id_next;	/* byid hash chain */
+	time_t			 last_active;	/* last chat activity */
+	time_t			 rl_start;	/* command_rate window */
+	unsigned		 rl_count;
+	struct bucket		 mr;		/* message_rate */
+	unsigned		 mr_dropped;	/* messages dropped in a row */
+	uint32_t		 pslot;		/* presence slot when logged in */
+	unsigned		 open:1,	/* in hub.members */
+				 logged_in:1;
+	uint8_t			 namelen;
+	char			 name[SHM_NAME_MAX + 1];
+};
+
+TAILQ_HEAD(hub_conns, conn);
+
+/* hub.c's part of struct worker. */
+struct hub {
+	struct hub_conns	 members;	/* every open chat connection */
+	struct hub_room		**rooms;
+	size_t			 nroombuckets;
+	struct conn		**byid;		/* logged-in conns by id */
+	size_t			 nidbuckets;
+	struct chat_str		*ulist;		/* user_list scratch */
+	struct shm_presence_entry *plist;
+	size_t			 plistsz;
+	size_t			 nplist;	/* names in plist and ulist */
+	uint64_t		 plist_gen;	/* presence generation of plist */
+	int			 plist_ok;	/* plist holds that generation */
+};
+
+void		 hub_init(struct worker *);
+void		 hub_clear(struct worker *);
+void		 hub_open(struct conn *);
+void		 hub_close(struct conn *);
+void		 hub_input(struct conn *, int, const char *, size_t);
+size_t		 hub_deliver(struct worker *, const struct chat_env *);
+void		 hub_lost(struct worker *, uint64_t);
+void		 hub_sweep(struct worker *);
+
+#endif /* WSCHATD_HUB_H */

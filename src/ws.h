@@ -1,0 +1,148 @@
+/*
+ * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
+ *
+ * ws.h: RFC 6455 frames for the server side: the frame parser, the
+ * incremental message reader, and struct ws_out, a frame encoded once and
+ * shared by every recipient.  A codec: no libevent, no sockets.
+ */
+
+#ifndef WSCHATD_WS_H
+#define WSCHATD_WS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WS_OP_CONT	0x0
+#define WS_OP_TEXT	0x1
+#define WS_OP_BINARY	0x2
+#define WS_OP_CLOSE	0x8
+#define WS_OP_PING	0x9
+#define WS_OP_PONG	0xa
+
+#define WS_OK		0
+#define WS_AGAIN	1	/* need more bytes */
+#define WS_MESSAGE	2	/* ws_reader: a data message is complete */
+#define WS_CONTROL	3	/* ws_reader: a control frame is complete */
+#define WS_EPROTO	(-1)	/* *code: the close code to send */
+
+#define WS_HEADER_MAX	14	/* client header: 2 + 8 + 4 */
+#define WS_HEADROOM	10	/* room for a server header before a payload */
+#define WS_CONTROL_MAX	125
+
+#define WS_CLOSE_NORMAL		1000
+#define WS_CLOSE_GOING_AWAY	1001
+#define WS_CLOSE_PROTOCOL	1002
+#define WS_CLOSE_UNSUPPORTED	1003
+#define WS_CLOSE_NO_STATUS	1005	/* never sent */
+#define WS_CLOSE_ABNORMAL	1006	/* never sent */
+#define WS_CLOSE_BAD_DATA	1007
+#define WS_CLOSE_POLICY		1008
+#define WS_CLOSE_TOO_BIG	1009
+#define WS_CLOSE_INTERNAL	1011
+
+struct ws_frame {
+	int		 fin;
+	int		 opcode;
+	int		 masked;
+	uint8_t		 mask[4];
+	uint64_t	 len;		/* payload length */
+	size_t		 hdrlen;	/* header length, mask included */
+};
+
+/*
+ * Parse the header of a client frame at the start of buf.  Returns WS_OK and
+ * fills *f, WS_AGAIN if more bytes are needed (nothing consumed), or
+ * WS_EPROTO with *code set to the close code to send: unmasked frames,
+ * reserved bits, reserved opcodes, fragmented or oversized control frames,
+ * non-minimal or 64-bit lengths with the top bit set are all 1002.
+ * Allocates nothing.  Any process.
+ */
+int		 ws_frame_parse(const uint8_t *, size_t, struct ws_frame *,
+		    uint16_t *);
+/* XOR len bytes at p with mask, starting at offset off of the payload. */
+void		 ws_unmask(uint8_t *, size_t, const uint8_t *, uint64_t);
+/* Write a server (unmasked) frame header; returns its length (2..10). */
+size_t		 ws_header_encode(uint8_t *, int, int, uint64_t);
+int		 ws_close_code_valid(unsigned);
+/*
+ * Check a received close payload.  Returns WS_OK with *code the status
+ * (1005 for an empty payload), or WS_EPROTO with *code the close code to
+ * answer: 1002 for a one-byte payload or an invalid status, 1007 for a
+ * reason that is not UTF-8.
+ */
+int		 ws_close_parse(const uint8_t *, size_t, uint16_t *);
+
+/*
+ * An incremental reader of client messages.  Feed it bytes in pieces of any
+ * size; it reassembles fragments, answers which control frames arrived,
+ * validates text as it arrives (failing on the first invalid byte) and
+ * enforces the message size limit before buffering past it.
+ */
+struct ws_reader {
+	uint64_t	 max_message;
+	/* header being collected */
+	uint8_t		 hdr[WS_HEADER_MAX];
+	size_t		 hdrhave;
+	int		 in_frame;
+	struct ws_frame	 f;
+	uint64_t	 fdone;		/* payload bytes of f consumed */
+	/* data message being assembled */
+	int		 msg_op;	/* WS_OP_TEXT/BINARY, 0: none */
+	uint32_t	 utf8;
+	uint8_t		*msg;		/* WS_HEADROOM bytes, then payload */
+	size_t		 msglen;
+	size_t		 msgcap;	/* payload capacity */
+	/* control frame being assembled */
+	uint8_t		 ctl[WS_CONTROL_MAX];
+	/* results */
+	int		 ev_op;		/* opcode of the message or control frame */
+	size_t		 ev_len;
+	uint16_t	 ev_code;	/* close: its status; error: close code */
+};
+
+void		 ws_reader_init(struct ws_reader *, uint64_t);
+void		 ws_reader_clear(struct ws_reader *);
+/*
+ * Consume up to len bytes at buf; *used says how many.  Returns WS_AGAIN
+ * (all of buf used, need more), WS_MESSAGE (r->ev_op, r->ev_len; take the
+ * payload with ws_reader_take()), WS_CONTROL (r->ev_op; payload in r->ctl,
+ * r->ev_len bytes; for a close r->ev_code is the validated status), or
+ * WS_EPROTO with r->ev_code the close code to send (1002, 1007, 1009).
+ * After WS_MESSAGE or WS_CONTROL call again with the rest of the bytes.
+ */
+int		 ws_reader_feed(struct ws_reader *, const uint8_t *, size_t,
+		    size_t *);
+/*
+ * Take the completed message: returns its buffer (WS_HEADROOM bytes, then
+ * r->ev_len bytes of payload), which the caller now owns (free() it or
+ * give it to ws_out_wrap()).  Returns NULL for an empty message.
+ */
+uint8_t		*ws_reader_take(struct ws_reader *);
+
+/*
+ * A server frame, encoded once and shared by every recipient: conn.c
+ * copies a small one into each output buffer and adds a large one by
+ * reference (evbuffer_add_reference); the last reference frees the bytes.
+ * Worker-local, so the count is plain.
+ */
+struct ws_out {
+	unsigned	 wo_refs;
+	size_t		 wo_len;	/* whole frame */
+	uint8_t		*wo_data;	/* start of the frame */
+	uint8_t		*wo_base;	/* what to free */
+};
+
+/* Copy payload into a new frame; returns NULL on allocation failure. */
+struct ws_out	*ws_out_new(int, const void *, size_t);
+/*
+ * Make a frame from buf (WS_HEADROOM bytes, then len payload bytes, as from
+ * ws_reader_take()); consumes buf, even on failure.  buf may be NULL if
+ * len is 0.
+ */
+struct ws_out	*ws_out_wrap(int, uint8_t *, size_t);
+struct ws_out	*ws_out_raw(uint8_t *, size_t);
+struct ws_out	*ws_out_close(uint16_t, const char *);
+void		 ws_out_ref(struct ws_out *);
+void		 ws_out_unref(struct ws_out *);
+
+#endif /* WSCHATD_WS_H */
