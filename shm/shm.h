@@ -59,7 +59,7 @@ _Static_assert(sizeof(struct shm_ring) == 192, "shm_ring layout");
 struct shm_wake {
 	_Alignas(64) _Atomic uint32_t	 sw_idle;	/* 1: about to block */
 	_Atomic uint32_t		 sw_pid;
-	_Atomic uint64_t		 sw_wakeups;	/* times woken by others */
+	uint64_t			 sw_pad;
 };
 _Static_assert(sizeof(struct shm_wake) == 64, "shm_wake layout");
 

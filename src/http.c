@@ -4,8 +4,8 @@
  * http.c: a strict, small HTTP/1.1 request parser for GET and HEAD, the
  * request-target to path decoder that keeps static files inside the web
  * root, and the RFC 6455 opening handshake.  Pure functions over (buf, len):
- * conn.c owns the sockets, decides when a head is complete enough to parse
- * and writes the responses.  SHA-1 and base64 come from OpenSSL's libcrypto.
+ * conn_http.c owns the sockets, decides when a head is complete enough to
+ * parse and writes the responses.  SHA-1 and base64 come from OpenSSL's libcrypto.
  */
 
 #include <ctype.h>

@@ -5,8 +5,8 @@
  * (version 0.0.4), read from the shared region: the server-wide gauges
  * from its header, then one family per counter with a sample for every
  * live worker (a stats block whose st_pid is not 0), labelled
- * worker="N".  It neither knows sockets nor libevent: conn.c sends what
- * this returns and decides who may see it; the unit test parses it.
+ * worker="N".  It neither knows sockets nor libevent: conn_http.c sends
+ * what this returns and decides who may see it; the unit test parses it.
  */
 
 #include <stdarg.h>

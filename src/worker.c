@@ -5,7 +5,9 @@
  * accepts on the listening sockets the master made for it (its own
  * SO_REUSEPORT socket per port), runs the loop, and on SIGTERM or SIGINT
  * stops accepting, says goodbye to its clients (close 1001) and exits once
- * they are gone or shutdown_timeout has passed.  Connections are conn.c's.
+ * they are gone or shutdown_timeout has passed.  Each pass of its loop
+ * hands what the bus brought to the hub (worker_deliver()).  Connections
+ * are conn.c's, the chat is hub.c's.
  */
 
 #include <sys/socket.h>

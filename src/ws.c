@@ -5,7 +5,8 @@
  * headers, reassembles fragmented messages while validating text as it
  * arrives, checks close frames, and builds server frames that are encoded
  * once and shared by reference between recipients.  It never touches a
- * socket or libevent: conn.c feeds it bytes and sends what it builds.
+ * socket or libevent: conn_ws.c feeds it bytes, and conn.c sends what it
+ * builds.
  */
 
 #include <stdlib.h>

@@ -44,7 +44,7 @@ test_ipc_home(const uint8_t *key)
 	    SHM_IPC_KEY) & (SHM_IPC_ENTRIES - 1));
 }
 
-/* An address key numbered n, as conn.c makes them for IPv4. */
+/* An address key numbered n, as conn_ip.c makes them for IPv4. */
 static void
 test_ipc_key(uint8_t *key, uint32_t n)
 {
