@@ -128,7 +128,7 @@ END {
 	print "|---|---|---|---:|---:|---:|---:|---:|---:|" >> md
 	for (i = 0; i < ns; i++) for (j = 0; j < nv; j++) for (k = 0; k < nv; k++) {
 		s = scn[i]; v = srv[j]; p = srv[k]
-		if (v !~ /^wschatd/ || p ~ /^wschatd/) continue
+		if (v !~ /^wschatd/ || p ~ /^(wschatd|before)/) continue
 		if (!((s SUBSEP v) in res) || !((s SUBSEP p) in res)) continue
 		if (R[s, v, "result"] ~ /^skipped/ || R[s, p, "result"] ~ /^skipped/) continue
 		idle = num(R[s, v, "sent"]) == 0
@@ -139,6 +139,29 @@ END {
 		    idle ? "-" : r2(R[s, v, "p99_us"], R[s, p, "p99_us"]),
 		    idle ? "-" : r2(R[s, v, "p999_us"], R[s, p, "p999_us"]),
 		    r2(R[s, v, "rss_per_conn"], R[s, p, "rss_per_conn"]) >> md
+	}
+	nb = 0
+	for (i = 0; i < ns; i++) for (w = 1; w <= 2; w++)
+		if (((scn[i] SUBSEP "before" w) in res) && ((scn[i] SUBSEP "wschatd" w) in res))
+			nb++
+	if (nb > 0) {
+		print "\n## This build over the build before (before1, before2)\n" >> md
+		print "Below 1: this build delivers less per second, costs less CPU, waits less, holds less memory." >> md
+		print "\n| scenario | workers | deliveries/s | CPU-s/M | p50 | p99 | p99.9 | RSS/conn |" >> md
+		print "|---|---:|---:|---:|---:|---:|---:|---:|" >> md
+		for (i = 0; i < ns; i++) for (w = 1; w <= 2; w++) {
+			s = scn[i]; v = "wschatd" w; p = "before" w
+			if (!((s SUBSEP v) in res) || !((s SUBSEP p) in res)) continue
+			if (R[s, v, "result"] ~ /^skipped/ || R[s, p, "result"] ~ /^skipped/) continue
+			idle = num(R[s, v, "sent"]) == 0
+			printf "| %s | %d | %s | %s | %s | %s | %s | %s |\n", s, w,
+			    idle ? "-" : r2(R[s, v, "deliveries_per_s"], R[s, p, "deliveries_per_s"]),
+			    idle ? "-" : r2(R[s, v, "cpu_per_M"], R[s, p, "cpu_per_M"]),
+			    idle ? "-" : r2(R[s, v, "p50_us"], R[s, p, "p50_us"]),
+			    idle ? "-" : r2(R[s, v, "p99_us"], R[s, p, "p99_us"]),
+			    idle ? "-" : r2(R[s, v, "p999_us"], R[s, p, "p999_us"]),
+			    r2(R[s, v, "rss_per_conn"], R[s, p, "rss_per_conn"]) >> md
+		}
 	}
 	print "\n## Targets (issue 6)\n" >> md
 	print "Figures are wschatd over the peer (CPU-s/M, p99) unless said. A target counts only if wschatd delivered everything to everyone (ratio 1, none dropped).\n" >> md

@@ -13,7 +13,11 @@
 #
 # Servers: node (peers/node-ws.js, the ws package's broadcast server),
 # gorilla (peers/gorilla-hub.go, the gorilla/websocket hub chat), wschatd1
-# and wschatd2 (wschatd -w 1 and -w 2, both on the one server CPU).  The
+# and wschatd2 (wschatd -w 1 and -w 2, both on the one server CPU), and
+# before1 and before2: the same with the binary WSCHATD_BEFORE, an older
+# build, so that a change is measured against its parent in one run
+# (SERVERS="before1 wschatd1 before2 wschatd2 ..."; results.md then has
+# a table of this build over the one before).  The
 # peers get raw text (chatbench -M raw); wschatd gets its JSON chat (-M
 # chat), with only the senders logged in: every login sends the whole user
 # list to everyone, O(N^2) messages of O(N) bytes, which 5000 connections
@@ -32,7 +36,8 @@
 # Run from the top of the build tree, as root for 100,000 connections:
 #     scripts/bench/install-bench-deps.sh    # once
 #     scripts/bench/compare.sh
-# Environment: WSCHATD (./wschatd), CHATBENCH (scripts/bench/chatbench),
+# Environment: WSCHATD (./wschatd), WSCHATD_BEFORE (for before1 and
+# before2), CHATBENCH (scripts/bench/chatbench),
 # WEBROOT (www), SCENARIOS ("a b c d idle10k idle100k"), SERVERS ("node
 # gorilla wschatd1 wschatd2"), DURATION (10), SIZE (64), SRV_CPU (0),
 # GEN_CPU (1), QUIET_WAIT (0: seconds to wait for a 1-minute load average
@@ -121,6 +126,14 @@ start_server() {
 		srvpids=$(echo $pid $workers | tr ' ' ,)
 		return
 		;;
+	before[0-9]*)
+		[ -x "${WSCHATD_BEFORE:-}" ] ||
+		    die "$1: set WSCHATD_BEFORE to the build to compare with"
+		PIN="taskset -c $SRV_CPU" WSCHATD=$WSCHATD_BEFORE \
+		    start_daemon "${1#before}" -o max_connections=0
+		srvpids=$(echo $pid $workers | tr ' ' ,)
+		return
+		;;
 	node)
 		port=$(free_port)
 		NODE_PATH=$BENCH_BUILD/node_modules taskset -c "$SRV_CPU" \
@@ -144,7 +157,7 @@ start_server() {
 
 stop_server() {
 	case $1 in
-	wschatd*)
+	wschatd*|before*)
 		term_daemon
 		[ "$daemon_rc" -eq 0 ] ||
 		    echo "compare: wschatd exited $daemon_rc after SIGTERM"
@@ -190,7 +203,7 @@ run() {
 	fi
 	start_server "$srv"
 	case $srv in
-	wschatd*) mode="-M chat -l $(echo "$args" |
+	wschatd*|before*) mode="-M chat -l $(echo "$args" |
 		    sed 's/.*-s \([0-9]*\).*/\1/')" ;;
 	*)	mode="-M raw" ;;
 	esac
@@ -249,6 +262,7 @@ fi
 	    /proc/meminfo)"
 	echo "wschatd=$("$WSCHATD" -v 2>&1 | head -n 1)" \
 	    "$(git -C "$here" describe --always --dirty 2>/dev/null)"
+	[ -z "${WSCHATD_BEFORE:-}" ] || echo "before=$WSCHATD_BEFORE"
 	echo "node=$(node --version) ws=$(sed -n \
 	    's/.*"version": "\(.*\)".*/\1/p' \
 	    "$BENCH_BUILD/node_modules/ws/package.json" | head -n 1)"
