@@ -105,3 +105,11 @@ buf_finish(struct buf *b, size_t *len)
 	buf_init(b, b->headroom);
 	return (p);
 }
+
+/* Free what b holds; it is empty again, with the same headroom. */
+void
+buf_clear(struct buf *b)
+{
+	free(b->base);
+	buf_init(b, b->headroom);
+}

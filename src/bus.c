@@ -85,13 +85,11 @@ bus_attach(struct bus *b)
 void
 bus_clear(struct bus *b)
 {
-	size_t	 len;
-
 	free(b->rec);
 	b->rec = NULL;
 	chat_dec_free(b->dec);
 	b->dec = NULL;
-	free(buf_finish(&b->out, &len));
+	buf_clear(&b->out);
 }
 
 /*

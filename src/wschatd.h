@@ -84,6 +84,7 @@ int		 buf_add(struct buf *, const void *, size_t);
 void		 buf_printf(struct buf *, const char *, ...)
 		    __attribute__((__format__(printf, 2, 3)));
 uint8_t		*buf_finish(struct buf *, size_t *);
+void		 buf_clear(struct buf *);
 
 /* xmalloc.c: fatal-on-failure allocators for startup and config. */
 

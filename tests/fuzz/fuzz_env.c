@@ -28,7 +28,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct chat_env		 e, d;
 	struct chat_dec		*dec, *dec2;
 	struct buf		 b;
-	size_t			 len;
 
 	dec = chat_dec_new();
 	dec2 = chat_dec_new();
@@ -52,7 +51,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(d.to_worker == e.to_worker && d.to_conn == e.to_conn);
 	FUZZ_ASSERT(d.kind == e.kind);
 out:
-	free(buf_finish(&b, &len));
+	buf_clear(&b);
 	chat_dec_free(dec);
 	chat_dec_free(dec2);
 	return (0);
