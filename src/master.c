@@ -34,6 +34,7 @@
 #include "cfg.h"
 #include "chat.h"
 #include "master.h"
+#include "pidfile.h"
 #include "worker.h"
 
 /*
@@ -209,7 +210,7 @@ master_child(unsigned slot, struct master_worker *mw)
 		if (master_workers[k].line_fd != -1)
 			close(master_workers[k].line_fd);
 	}
-	wschatd_pidfile_close();
+	pidfile_close();
 	if (cfg->gid != (gid_t)-1 && cfg->gid != getegid() &&
 	    (setgroups(1, &cfg->gid) == -1 ||
 	    setresgid(cfg->gid, cfg->gid, cfg->gid) == -1))

@@ -15,6 +15,5 @@ int		 master_run(struct cfg *, int);
 
 /* wschatd.c */
 int		 wschatd_config_read(struct cfg *, char **);
-void		 wschatd_pidfile_close(void);
 
 #endif /* WSCHATD_MASTER_H */

@@ -3,12 +3,11 @@
  *
  * wschatd.c: main.  Reads the command line and the configuration file
  * (flags win over the file; the same reading is done again on SIGHUP),
- * checks the result, takes the pidfile, lets the master bind its sockets
- * while errors still reach the terminal, detaches unless -f, and hands
- * over to the master (master.c), which forks the workers.
+ * checks the result, takes the pidfile (pidfile.c), lets the master bind
+ * its sockets while errors still reach the terminal, detaches unless -f,
+ * and hands over to the master (master.c), which forks the workers.
  */
 
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -30,6 +29,7 @@
 #include "wschatd.h"
 #include "cfg.h"
 #include "master.h"
+#include "pidfile.h"
 
 #ifndef WSCHATD_CONFFILE
 #define WSCHATD_CONFFILE	"/usr/local/etc/wschatd.conf"
@@ -65,8 +65,6 @@ struct wschatd_override {
 static const char		*wschatd_conffile;	/* NULL: the default */
 static struct wschatd_override	 wschatd_ov[256];
 static size_t			 wschatd_nov;
-static int			 wschatd_pidfd = -1;
-static char			*wschatd_pidpath;
 
 static void
 wschatd_dump_line(const char *line, void *arg)
@@ -171,107 +169,6 @@ wschatd_config_read(struct cfg *cfg, char **cause)
 	return (0);
 }
 
-/* The pid in a pidfile, or 0. */
-static pid_t
-wschatd_pidfile_read(int fd)
-{
-	char	 buf[32];
-	ssize_t	 n;
-	long	 pid;
-
-	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
-		return (0);
-	buf[n] = '\0';
-	pid = strtol(buf, NULL, 10);
-	return (pid > 0 && pid <= INT_MAX ? (pid_t)pid : 0);
-}
-
-/*
- * Who holds the pidfile's lock: a running wschatd's pid, or 0 if nobody
- * does (no file, a stale one).
- */
-static pid_t
-wschatd_running(const char *path)
-{
-	pid_t	 pid = 0;
-	int	 fd;
-
-	if (path == NULL || (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return (0);
-	if (flock(fd, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK)
-		pid = wschatd_pidfile_read(fd);
-	close(fd);
-	return (pid);
-}
-
-/*
- * Take the pidfile: open it and lock it for as long as this process (and
- * the daemon it becomes) lives.  A lock that is held means another
- * wschatd runs: refuse to start.  The pid is written later, once known.
- */
-static int
-wschatd_pidfile_lock(const char *path, char **cause)
-{
-	pid_t	 pid;
-
-	if ((wschatd_pidfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC,
-	    0644)) == -1) {
-		xasprintf(cause, "pidfile %s: %s", path, strerror(errno));
-		return (-1);
-	}
-	if (flock(wschatd_pidfd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno == EWOULDBLOCK) {
-			pid = wschatd_pidfile_read(wschatd_pidfd);
-			xasprintf(cause, "already running (pid %d, pidfile %s)",
-			    (int)pid, path);
-		} else
-			xasprintf(cause, "pidfile %s: lock: %s", path,
-			    strerror(errno));
-		close(wschatd_pidfd);
-		wschatd_pidfd = -1;
-		return (-1);
-	}
-	wschatd_pidpath = xstrdup(path);
-	return (0);
-}
-
-static int
-wschatd_pidfile_write(void)
-{
-	char	 buf[32];
-	int	 n;
-
-	if (wschatd_pidfd == -1)
-		return (0);
-	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (ftruncate(wschatd_pidfd, 0) == -1 ||
-	    pwrite(wschatd_pidfd, buf, (size_t)n, 0) != n)
-		return (-1);
-	return (0);
-}
-
-/* A worker has no business with the pidfile: drop our descriptor. */
-void
-wschatd_pidfile_close(void)
-{
-	if (wschatd_pidfd != -1)
-		close(wschatd_pidfd);
-	wschatd_pidfd = -1;
-}
-
-static void
-wschatd_pidfile_remove(void)
-{
-	if (wschatd_pidfd == -1)
-		return;
-	/* Unlink while the lock is held: nobody takes a file we remove. */
-	if (unlink(wschatd_pidpath) == -1 && errno != ENOENT)
-		log_warn("unlink %s", wschatd_pidpath);
-	wschatd_pidfile_close();
-	free(wschatd_pidpath);
-	wschatd_pidpath = NULL;
-}
-
 /*
  * -t: can the listeners bind?  A port in use is an error, unless the
  * wschatd named by the pidfile holds it (checking before a reload).
@@ -295,7 +192,7 @@ wschatd_test_listen(const struct cfg *cfg)
 		if (bind(fd, (const struct sockaddr *)&a[i]->ss,
 		    a[i]->sslen) == -1) {
 			if (errno == EADDRINUSE && (running =
-			    wschatd_running(cfg->pidfile)) != 0)
+			    pidfile_running(cfg->pidfile)) != 0)
 				fprintf(stderr, "%s: %s %s: in use by the "
 				    "running wschatd (pid %d)\n", WSCHATD_NAME,
 				    what[i], a[i]->text, (int)running);
@@ -430,8 +327,7 @@ main(int argc, char *argv[])
 		return (0);
 	}
 
-	if (cfg.pidfile != NULL &&
-	    wschatd_pidfile_lock(cfg.pidfile, &cause) == -1)
+	if (cfg.pidfile != NULL && pidfile_open(cfg.pidfile, &cause) == -1)
 		goto bad;
 	dest = cfg.log ? cfg.log : foreground ? "stderr" : "syslog";
 	if (log_open(dest, log_level_parse(debug ? "debug" :
@@ -445,11 +341,11 @@ main(int argc, char *argv[])
 	cfg.foreground = foreground;
 	if (!foreground)
 		ready = wschatd_daemonize();
-	if (wschatd_pidfile_write() == -1)
-		fatal("pidfile %s", wschatd_pidpath);
+	if (pidfile_write() == -1)
+		fatal("pidfile %s", cfg.pidfile);
 	log_stderr_too(0);
 	rv = master_run(&cfg, ready);
-	wschatd_pidfile_remove();
+	pidfile_remove();
 	cfg_clear(&cfg);
 	return (rv);
 bad:
@@ -458,7 +354,7 @@ bad:
 	    line = strtok_r(NULL, "\n", &last))
 		fprintf(stderr, "%s: %s\n", WSCHATD_NAME, line);
 	free(cause);
-	wschatd_pidfile_close();
+	pidfile_close();
 	cfg_clear(&cfg);
 	return (1);
 }
