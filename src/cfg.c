@@ -4,8 +4,12 @@
  * cfg.c: the settings of wschatd, their built-in defaults and bounds, and
  * the two ways to change them: "KEY=VALUE" from -o, and wschatd.conf lines
  * "KEY VALUE".  One table drives both, the man page lists the same keys.
- * Errors come back through char **cause ("FILE:LINE: reason" for files);
- * the caller prints and frees them.  Runs in the master before fork.
+ * cfg_read() is the whole reading, at start and on every SIGHUP: the
+ * defaults, the file, the command line's overrides in their order, the
+ * checks, and the user and group looked up.  The command line itself is
+ * main's, and keeping it for reloads the master's.  Errors come back
+ * through char **cause ("FILE:LINE: reason" for files); the caller prints
+ * and frees them.  Runs in the master before fork.
  */
 
 #include <sys/stat.h>
@@ -16,7 +20,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -662,6 +668,98 @@ cfg_check(const struct cfg *c, char **cause)
 			return (-1);
 		free(nets);
 	}
+	return (0);
+}
+
+/* Resolve user and group into c->uid and c->gid. */
+static int
+cfg_ids(struct cfg *c, char **cause)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+
+	c->uid = (uid_t)-1;
+	c->gid = (gid_t)-1;
+	if (c->user != NULL) {
+		if ((pw = getpwnam(c->user)) == NULL) {
+			xasprintf(cause, "user %s: no such user", c->user);
+			return (-1);
+		}
+		c->uid = pw->pw_uid;
+		c->gid = pw->pw_gid;
+	}
+	if (c->group != NULL) {
+		if ((gr = getgrnam(c->group)) == NULL) {
+			xasprintf(cause, "group %s: no such group", c->group);
+			return (-1);
+		}
+		c->gid = gr->gr_gid;
+	}
+	if ((c->uid != (uid_t)-1 && c->uid != geteuid()) ||
+	    (c->gid != (gid_t)-1 && c->gid != getegid())) {
+		if (geteuid() != 0) {
+			xasprintf(cause, "user/group: only root can switch to "
+			    "%s%s%s", c->user ? c->user : "",
+			    c->group ? ":" : "", c->group ? c->group : "");
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/*
+ * Read the configuration into c, which is overwritten (pass it fresh or
+ * cfg_clear()ed): the built-in defaults, then the file (file; with file
+ * NULL the default WSCHATD_CONFFILE if it exists, else none), then the n
+ * overrides in their order, so that the last word wins; then the checks
+ * (cfg_check, the web root a directory, user and group known and
+ * allowed); and workers 0 becomes the number of CPUs.  Returns 0, or -1
+ * at the first error with *cause (caller frees).  Either way c is the
+ * caller's to cfg_clear(); c->conffile is a copy of the file read, or
+ * NULL.  file and ov are borrowed.  Master only: at start and on every
+ * SIGHUP.
+ */
+int
+cfg_read(struct cfg *c, const char *file, const struct cfg_override *ov,
+    size_t n, char **cause)
+{
+	char		 real[PATH_MAX];
+	struct stat	 st;
+	size_t		 i;
+	long		 ncpu;
+	int		 rv;
+
+	cfg_init(c);
+	if (file == NULL && access(WSCHATD_CONFFILE, F_OK) == 0)
+		file = WSCHATD_CONFFILE;
+	if (file != NULL && cfg_load(c, file, cause) == -1)
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if (ov[i].key != NULL)
+			rv = cfg_set(c, ov[i].key, ov[i].value, cause);
+		else
+			rv = cfg_set_kv(c, ov[i].value, cause);
+		if (rv == -1)
+			return (-1);
+	}
+	if (cfg_check(c, cause) == -1)
+		return (-1);
+	errno = 0;
+	if (c->webroot == NULL || realpath(c->webroot, real) == NULL ||
+	    stat(real, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		xasprintf(cause, "webroot %s: %s", c->webroot ?
+		    c->webroot : "(unset)", errno ? strerror(errno) :
+		    "not a directory");
+		return (-1);
+	}
+	if (cfg_ids(c, cause) == -1)
+		return (-1);
+	if (c->workers == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		c->workers = ncpu < 1 ? 1 : ncpu > WSCHATD_MAX_WORKERS ?
+		    WSCHATD_MAX_WORKERS : (unsigned)ncpu;
+	}
+	c->conffile = file != NULL ? xstrdup(file) : NULL;
 	return (0);
 }
 

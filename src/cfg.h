@@ -1,9 +1,11 @@
 /*
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
- * cfg.h: every setting of wschatd.conf, its default and its bounds, and
- * the parsers of the values (addresses, address prefixes).  Codec rules:
- * no libevent, no sockets; errors come back through char **cause.
+ * cfg.h: every setting of wschatd.conf, its default and its bounds, the
+ * parsers of the values (addresses, address prefixes), and cfg_read(),
+ * the whole reading: defaults, file, command-line overrides, checks.
+ * Codec rules: no libevent, no sockets; errors come back through
+ * char **cause.
  */
 
 #ifndef WSCHATD_CFG_H
@@ -14,6 +16,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#ifndef WSCHATD_CONFFILE
+#define WSCHATD_CONFFILE	"/usr/local/etc/wschatd.conf"
+#endif
 
 struct cfg_addr {
 	int			 off;		/* "off": no listener */
@@ -75,6 +81,18 @@ struct cfg_net {
 	uint8_t		 addr[16];		/* host bits zero */
 };
 
+/*
+ * A setting from the command line, applied over the file: key and value
+ * (-w is "workers", -l "listen", -L "line_listen"), or with key NULL a
+ * "KEY=VALUE" in value (-o).  Both point at the caller's strings.
+ */
+struct cfg_override {
+	const char	*key;
+	const char	*value;
+};
+
+int		 cfg_read(struct cfg *, const char *,
+		    const struct cfg_override *, size_t, char **);
 void		 cfg_init(struct cfg *);
 void		 cfg_clear(struct cfg *);
 int		 cfg_set(struct cfg *, const char *, const char *, char **);

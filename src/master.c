@@ -8,7 +8,11 @@
  * sigtimedwait() loop (no event loop: nothing here is on the data path,
  * and a libevent base would be awkward to share across fork()).  A worker
  * that dies is respawned, at most once a second if it keeps dying young;
- * SIGTERM or SIGINT stop the workers gracefully and then the master.
+ * SIGHUP reads the configuration again (cfg_read(), with the file and the
+ * overrides of the command line that main() handed to master_setup()) and
+ * starts a new generation of workers while the old one drains; SIGTERM or
+ * SIGINT stop the workers gracefully and then the master.  The pidfile is
+ * main()'s (pidfile.c): a new worker only drops its descriptor.
  */
 
 #include <sys/eventfd.h>
@@ -73,6 +77,10 @@ static unsigned			 master_nworkers;
 static unsigned			 master_gen;
 static struct cfg		*master_cfg;
 static struct cfg		*master_cfg_main;	/* main()'s, not ours */
+/* The command line, main()'s, to read the configuration again. */
+static const char		*master_conffile;	/* NULL: default */
+static const struct cfg_override *master_ov;
+static size_t			 master_nov;
 static struct bus_shared	 master_bus;
 static struct bus		 master_end;	/* our ring, the last one */
 static struct shm_presence_entry *master_gone;	/* a dead worker's names */
@@ -566,7 +574,8 @@ master_reload(void)
 	int			 retired = 0;
 
 	ncfg = xcalloc(1, sizeof(*ncfg));
-	if (wschatd_config_read(ncfg, &cause) == -1)
+	if (cfg_read(ncfg, master_conffile, master_ov, master_nov,
+	    &cause) == -1)
 		goto refuse;
 	ncfg->foreground = ocfg->foreground;
 	ncfg->debug = ocfg->debug;
@@ -665,10 +674,15 @@ master_reopen(void)
 
 /*
  * Before daemonizing, while errors still reach the terminal: descriptor
- * limit, listening sockets, the shared region.  Exits on failure.
+ * limit, listening sockets, the shared region.  Exits on failure.  cfg is
+ * what cfg_read(cfg, file, ov, nov) made, and on SIGHUP the master reads
+ * again the same way.  cfg, file and ov (and the strings they point at)
+ * are borrowed from main() and must live until master_run() returns.
+ * Master only, once.
  */
 void
-master_setup(struct cfg *cfg)
+master_setup(struct cfg *cfg, const char *file, const struct cfg_override *ov,
+    size_t nov)
 {
 	static const struct cfg_addr	 off = { .off = 1 };
 	char				*cause = NULL;
@@ -677,6 +691,9 @@ master_setup(struct cfg *cfg)
 	unsigned			 k;
 
 	master_cfg = master_cfg_main = cfg;
+	master_conffile = file;
+	master_ov = ov;
+	master_nov = nov;
 	master_nworkers = cfg->workers;
 	/* Room for a reload to add a few workers, too. */
 	master_nslots = 2 * cfg->workers + MASTER_SPARE_SLOTS;

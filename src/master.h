@@ -8,12 +8,13 @@
 #ifndef WSCHATD_MASTER_H
 #define WSCHATD_MASTER_H
 
+#include <stddef.h>
+
 struct cfg;
+struct cfg_override;
 
-void		 master_setup(struct cfg *);
+void		 master_setup(struct cfg *, const char *,
+		    const struct cfg_override *, size_t);
 int		 master_run(struct cfg *, int);
-
-/* wschatd.c */
-int		 wschatd_config_read(struct cfg *, char **);
 
 #endif /* WSCHATD_MASTER_H */

@@ -1,15 +1,15 @@
 /*
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
- * wschatd.c: main.  Reads the command line and the configuration file
- * (flags win over the file; the same reading is done again on SIGHUP),
- * checks the result, takes the pidfile (pidfile.c), lets the master bind
- * its sockets while errors still reach the terminal, detaches unless -f,
- * and hands over to the master (master.c), which forks the workers.
+ * wschatd.c: main.  Reads the command line: -c and the settings it
+ * overrides (-w -l -L -o, which win over the file), for cfg_read() now
+ * and for the master to read again on SIGHUP; tests the configuration
+ * (-t, -d); takes the pidfile (pidfile.c); lets the master bind its
+ * sockets while errors still reach the terminal; detaches unless -f; and
+ * hands over to the master (master.c), which forks the workers.
  */
 
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <netinet/in.h>
@@ -17,10 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
-#include <limits.h>
-#include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +27,8 @@
 #include "master.h"
 #include "pidfile.h"
 
-#ifndef WSCHATD_CONFFILE
-#define WSCHATD_CONFFILE	"/usr/local/etc/wschatd.conf"
-#endif
+/* -w -l -L -o options on one command line. */
+#define WSCHATD_MAX_OVERRIDES	256
 
 static void
 usage(FILE *f)
@@ -56,117 +51,10 @@ usage(FILE *f)
 	    "  -h             this help\n");
 }
 
-struct wschatd_override {
-	char	 kind;		/* 'w', 'l', 'L', 'o' */
-	char	*arg;
-};
-
-/* What the command line said, kept for every reading of the file. */
-static const char		*wschatd_conffile;	/* NULL: the default */
-static struct wschatd_override	 wschatd_ov[256];
-static size_t			 wschatd_nov;
-
 static void
 wschatd_dump_line(const char *line, void *arg)
 {
 	printf("%s\n", line);
-}
-
-/* Resolve user and group into cfg->uid and cfg->gid. */
-static int
-wschatd_config_ids(struct cfg *cfg, char **cause)
-{
-	struct passwd	*pw;
-	struct group	*gr;
-
-	cfg->uid = (uid_t)-1;
-	cfg->gid = (gid_t)-1;
-	if (cfg->user != NULL) {
-		if ((pw = getpwnam(cfg->user)) == NULL) {
-			xasprintf(cause, "user %s: no such user", cfg->user);
-			return (-1);
-		}
-		cfg->uid = pw->pw_uid;
-		cfg->gid = pw->pw_gid;
-	}
-	if (cfg->group != NULL) {
-		if ((gr = getgrnam(cfg->group)) == NULL) {
-			xasprintf(cause, "group %s: no such group", cfg->group);
-			return (-1);
-		}
-		cfg->gid = gr->gr_gid;
-	}
-	if ((cfg->uid != (uid_t)-1 && cfg->uid != geteuid()) ||
-	    (cfg->gid != (gid_t)-1 && cfg->gid != getegid())) {
-		if (geteuid() != 0) {
-			xasprintf(cause, "user/group: only root can switch to "
-			    "%s%s%s", cfg->user ? cfg->user : "",
-			    cfg->group ? ":" : "", cfg->group ? cfg->group : "");
-			return (-1);
-		}
-	}
-	return (0);
-}
-
-/*
- * Read the configuration: built-in defaults, then the file (the -c one,
- * or the default one if it exists), then the command-line flags in their
- * order; check it all.  Returns 0, or -1 with *cause (caller frees).
- * Master only: at start and on every SIGHUP.
- */
-int
-wschatd_config_read(struct cfg *cfg, char **cause)
-{
-	char		 real[PATH_MAX];
-	const char	*file = wschatd_conffile;
-	struct stat	 st;
-	size_t		 i;
-	long		 ncpu;
-	int		 rv = 0;
-
-	cfg_init(cfg);
-	if (file == NULL && access(WSCHATD_CONFFILE, F_OK) == 0)
-		file = WSCHATD_CONFFILE;
-	if (file != NULL && cfg_load(cfg, file, cause) == -1)
-		return (-1);
-	for (i = 0; i < wschatd_nov; i++) {
-		switch (wschatd_ov[i].kind) {
-		case 'w':
-			rv = cfg_set(cfg, "workers", wschatd_ov[i].arg, cause);
-			break;
-		case 'l':
-			rv = cfg_set(cfg, "listen", wschatd_ov[i].arg, cause);
-			break;
-		case 'L':
-			rv = cfg_set(cfg, "line_listen", wschatd_ov[i].arg,
-			    cause);
-			break;
-		case 'o':
-			rv = cfg_set_kv(cfg, wschatd_ov[i].arg, cause);
-			break;
-		}
-		if (rv == -1)
-			return (-1);
-	}
-	if (cfg_check(cfg, cause) == -1)
-		return (-1);
-	errno = 0;
-	if (cfg->webroot == NULL || realpath(cfg->webroot, real) == NULL ||
-	    stat(real, &st) == -1 || !S_ISDIR(st.st_mode)) {
-		xasprintf(cause, "webroot %s: %s", cfg->webroot ?
-		    cfg->webroot : "(unset)", errno ? strerror(errno) :
-		    "not a directory");
-		return (-1);
-	}
-	if (wschatd_config_ids(cfg, cause) == -1)
-		return (-1);
-	if (cfg->workers == 0) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		cfg->workers = ncpu < 1 ? 1 : ncpu > WSCHATD_MAX_WORKERS ?
-		    WSCHATD_MAX_WORKERS : (unsigned)ncpu;
-	}
-	cfg->conffile = file != NULL ? xstrdup(file) : NULL;
-	return (0);
 }
 
 /*
@@ -259,17 +147,21 @@ wschatd_daemonize(void)
 int
 main(int argc, char *argv[])
 {
-	struct cfg	 cfg;
-	char		*cause = NULL, *line, *last;
-	const char	*dest;
-	int		 ch, foreground = 0, test = 0, debug = 0, ready = -1;
-	int		 rv;
+	/* Borrowed by the master until master_run() returns. */
+	struct cfg_override	 ov[WSCHATD_MAX_OVERRIDES];
+	size_t			 nov = 0;
+	const char		*conffile = NULL;	/* NULL: the default */
+	struct cfg		 cfg;
+	char			*cause = NULL, *line, *last;
+	const char		*dest;
+	int			 ch, foreground = 0, test = 0, debug = 0;
+	int			 ready = -1, rv;
 
 	log_init(0);
 	while ((ch = getopt(argc, argv, "c:dfhl:L:o:tvw:")) != -1) {
 		switch (ch) {
 		case 'c':
-			wschatd_conffile = optarg;
+			conffile = optarg;
 			break;
 		case 'd':
 			debug++;
@@ -290,14 +182,14 @@ main(int argc, char *argv[])
 		case 'L':
 		case 'o':
 		case 'w':
-			if (wschatd_nov == sizeof(wschatd_ov) /
-			    sizeof(wschatd_ov[0])) {
+			if (nov == WSCHATD_MAX_OVERRIDES) {
 				fprintf(stderr, "%s: too many options\n",
 				    WSCHATD_NAME);
 				return (2);
 			}
-			wschatd_ov[wschatd_nov].kind = (char)ch;
-			wschatd_ov[wschatd_nov++].arg = optarg;
+			ov[nov].key = ch == 'w' ? "workers" : ch == 'l' ?
+			    "listen" : ch == 'L' ? "line_listen" : NULL;
+			ov[nov++].value = optarg;
 			break;
 		default:
 			usage(stderr);
@@ -310,7 +202,7 @@ main(int argc, char *argv[])
 	}
 	log_init(debug);
 
-	if (wschatd_config_read(&cfg, &cause) == -1)
+	if (cfg_read(&cfg, conffile, ov, nov, &cause) == -1)
 		goto bad;
 	if (debug)
 		cfg.debug = 1;
@@ -337,7 +229,7 @@ main(int argc, char *argv[])
 	}
 	/* Sockets and the bus now, while errors still reach the terminal. */
 	log_stderr_too(1);
-	master_setup(&cfg);
+	master_setup(&cfg, conffile, ov, nov);
 	cfg.foreground = foreground;
 	if (!foreground)
 		ready = wschatd_daemonize();

@@ -2,14 +2,17 @@
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
  * test_cfg.c: settings, -o KEY=VALUE, configuration files and their
- * FILE:LINE errors.
+ * FILE:LINE errors, and cfg_read(): a file with the command line's
+ * overrides over it.
  */
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -345,4 +348,175 @@ Test(cfg, metrics_allow_names_the_bad_entry)
 	free(cause);
 	cr_assert_eq(cfg_set(&cfg, "metrics", "off", NULL), 0);
 	cr_assert_eq(cfg.metrics, 0);
+}
+
+/*
+ * cfg_read() wants a web root that is a directory: a fresh one a test,
+ * with the file in it.  The suite's cfg is cleared first, as cfg_read()
+ * overwrites it.
+ */
+static char	conf_dir[64];
+static char	conf_file[96];
+
+static void
+conf_write(const char *text)
+{
+	FILE	*f;
+
+	if (conf_dir[0] == '\0') {
+		strcpy(conf_dir, "/tmp/test_cfg.XXXXXX");
+		cr_assert_not_null(mkdtemp(conf_dir));
+		snprintf(conf_file, sizeof(conf_file), "%s/wschatd.conf",
+		    conf_dir);
+	}
+	cr_assert_not_null(f = fopen(conf_file, "w"));
+	fprintf(f, "webroot %s\n%s", conf_dir, text);
+	cr_assert_eq(fclose(f), 0);
+}
+
+static void
+conf_remove(void)
+{
+	if (conf_dir[0] == '\0')
+		return;
+	unlink(conf_file);
+	rmdir(conf_dir);
+}
+
+static int
+conf_read(const char *file, const struct cfg_override *ov, size_t n,
+    char **cause)
+{
+	cfg_clear(&cfg);
+	return (cfg_read(&cfg, file, ov, n, cause));
+}
+
+Test(cfg, read_applies_overrides_over_the_file_in_their_order,
+    .fini = conf_remove)
+{
+	/* wschatd -w 3 -o workers=5 -o listen=... -l ... -L off */
+	const struct cfg_override	 ov[] = {
+		{ "workers", "3" },
+		{ NULL, "workers=5" },
+		{ NULL, "listen=127.0.0.1:9101" },
+		{ "listen", "127.0.0.1:9201" },
+		{ "line_listen", "off" },
+	};
+	char				*cause = NULL;
+
+	conf_write("workers 2\nlisten 127.0.0.1:9001\n"
+	    "line_listen 127.0.0.1:9002\nidle_timeout 1m\n");
+	cr_assert_eq(conf_read(conf_file, ov, NITEMS(ov), &cause), 0, "%s",
+	    cause);
+	cr_assert_eq(cfg.workers, 5);
+	cr_assert_str_eq(cfg.listen.text, "127.0.0.1:9201");
+	cr_assert(cfg.line_listen.off);
+	cr_assert_eq(cfg.idle_timeout, 60, "the file's, not overridden");
+	cr_assert_str_eq(cfg.webroot, conf_dir);
+	cr_assert_str_eq(cfg.conffile, conf_file);
+	cr_assert_eq(cfg.uid, (uid_t)-1);
+	cr_assert_eq(cfg.gid, (gid_t)-1);
+}
+
+Test(cfg, read_again_takes_the_new_file_and_the_same_overrides,
+    .fini = conf_remove)
+{
+	const struct cfg_override	 ov[] = { { "workers", "3" } };
+	char				*cause = NULL;
+
+	conf_write("workers 2\nidle_timeout 1m\n");
+	cr_assert_eq(conf_read(conf_file, ov, NITEMS(ov), &cause), 0, "%s",
+	    cause);
+	conf_write("workers 7\nidle_timeout 90\n");
+	cr_assert_eq(conf_read(conf_file, ov, NITEMS(ov), &cause), 0, "%s",
+	    cause);
+	cr_assert_eq(cfg.workers, 3);
+	cr_assert_eq(cfg.idle_timeout, 90);
+}
+
+Test(cfg, read_reports_the_override_that_fails, .fini = conf_remove)
+{
+	static const struct {
+		struct cfg_override	 ov;
+		const char		*cause;
+	} bad[] = {
+		{ { "workers", "lots" }, "workers: bad number \"lots\"" },
+		{ { "workers", "1000" },
+		    "workers: 1000 is out of range (0 to 64)" },
+		{ { NULL, "workers" }, "\"workers\": KEY=VALUE expected" },
+		{ { NULL, "bogus=1" }, "unknown setting in \"bogus=1\"" },
+		{ { NULL, "log_level=loud" }, "log_level: \"loud\": not "
+		    "error, warning, info or debug" },
+		{ { NULL, "webroot=/nonexistent/www" },
+		    "webroot /nonexistent/www: No such file or directory" },
+		{ { NULL, "user=nosuchuser-wschatd" },
+		    "user nosuchuser-wschatd: no such user" },
+	};
+	struct cfg_override	 ov[2] = { { "workers", "2" } };
+	char			*cause = NULL;
+	size_t			 i;
+
+	conf_write("workers 4\n");
+	for (i = 0; i < NITEMS(bad); i++) {
+		ov[1] = bad[i].ov;
+		cr_assert_eq(conf_read(conf_file, ov, NITEMS(ov), &cause), -1,
+		    "%s accepted", ov[1].value);
+		cr_assert_str_eq(cause, bad[i].cause);
+		free(cause);
+		cause = NULL;
+	}
+	/* Settings are checked together once the last override is in. */
+	ov[0].key = "listen";
+	ov[0].value = "off";
+	ov[1].key = NULL;
+	ov[1].value = "line_listen=off";
+	cr_assert_eq(conf_read(conf_file, ov, NITEMS(ov), &cause), -1);
+	cr_assert_str_eq(cause, "listen and line_listen are both off: "
+	    "nothing to serve");
+	free(cause);
+}
+
+Test(cfg, read_reports_the_file_before_the_overrides, .fini = conf_remove)
+{
+	const struct cfg_override	 ov[] = { { "workers", "lots" } };
+	char				*cause = NULL;
+	char				 want[160];
+
+	conf_write("workers 2\nbogus 1\n");
+	cr_assert_eq(conf_read(conf_file, ov, NITEMS(ov), &cause), -1);
+	snprintf(want, sizeof(want), "%s:3: unknown setting \"bogus\"",
+	    conf_file);
+	cr_assert_str_eq(cause, want);
+	free(cause);
+	cause = NULL;
+	cr_assert_eq(conf_read("/nonexistent/wschatd.conf", NULL, 0, &cause),
+	    -1);
+	cr_assert_str_eq(cause,
+	    "/nonexistent/wschatd.conf: No such file or directory");
+	free(cause);
+}
+
+Test(cfg, read_without_a_file_takes_defaults_and_overrides,
+    .fini = conf_remove)
+{
+	struct cfg_override	 ov[] = {
+		{ NULL, NULL },		/* "webroot=DIR", below */
+		{ "listen", "127.0.0.1:9301" },
+	};
+	char			 webroot[96];
+	char			*cause = NULL;
+
+	/* NULL names the default file, if there is one: not here. */
+	if (access(WSCHATD_CONFFILE, F_OK) == 0)
+		cr_skip_test("%s exists", WSCHATD_CONFFILE);
+	conf_write("");
+	snprintf(webroot, sizeof(webroot), "webroot=%s", conf_dir);
+	ov[0].value = webroot;
+	cr_assert_eq(conf_read(NULL, ov, NITEMS(ov), &cause), 0, "%s", cause);
+	cr_assert_null(cfg.conffile);
+	cr_assert_str_eq(cfg.listen.text, "127.0.0.1:9301");
+	cr_assert_str_eq(cfg.line_listen.text, "127.0.0.1:8888");
+	/* workers 0, the default, is the number of CPUs. */
+	cr_assert_geq(cfg.workers, 1);
+	cr_assert_leq(cfg.workers, WSCHATD_MAX_WORKERS);
 }
