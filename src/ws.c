@@ -1,12 +1,14 @@
 /*
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
- * ws.c: the server side of RFC 6455 framing.  It parses client frame
+ * ws.c: RFC 6455 framing, mostly the server's side.  It parses frame
  * headers, reassembles fragmented messages while validating text as it
  * arrives, checks close frames, and builds server frames that are encoded
- * once and shared by reference between recipients.  It never touches a
- * socket or libevent: conn_ws.c feeds it bytes, and conn.c sends what it
- * builds.
+ * once and shared by reference between recipients.  The header rules and
+ * the reader serve both peers: the server reads masked client frames, and
+ * a client (ws_client.c's users: wschat, the benchmarks) reads unmasked
+ * server frames with the same code.  It never touches a socket or
+ * libevent: conn_ws.c feeds it bytes, and conn.c sends what it builds.
  */
 
 #include <stdlib.h>
@@ -16,9 +18,14 @@
 #include "utf8.h"
 #include "ws.h"
 
-int
-ws_frame_parse(const uint8_t *buf, size_t len, struct ws_frame *f,
-    uint16_t *code)
+/*
+ * The header rules both peers share (RFC 6455, 5.2); only the mask bit
+ * differs.  Inline, so that ws_frame_parse() and the reader's loop get
+ * their own copies with peer known or loaded once.
+ */
+static inline int
+ws_frame_parse_rules(const uint8_t *buf, size_t len, int peer,
+    struct ws_frame *f, uint16_t *code, const char **why)
 {
 	uint64_t	 plen;
 	size_t		 need;
@@ -32,8 +39,10 @@ ws_frame_parse(const uint8_t *buf, size_t len, struct ws_frame *f,
 	plen = buf[1] & 0x7f;
 
 	/* No extension is negotiated, so RSV1-3 must be 0 (RFC 6455, 5.2). */
-	if (buf[0] & 0x70)
+	if (buf[0] & 0x70) {
+		*why = "reserved bits set";
 		goto proto;
+	}
 	switch (f->opcode) {
 	case WS_OP_CONT:
 	case WS_OP_TEXT:
@@ -43,38 +52,71 @@ ws_frame_parse(const uint8_t *buf, size_t len, struct ws_frame *f,
 	case WS_OP_PING:
 	case WS_OP_PONG:
 		/* Control frames are never fragmented and carry <= 125 bytes. */
-		if (!f->fin || plen > WS_CONTROL_MAX)
+		if (!f->fin || plen > WS_CONTROL_MAX) {
+			*why = "fragmented or long control frame";
 			goto proto;
+		}
 		break;
 	default:
-		goto proto;	/* reserved opcodes 3-7 and B-F */
-	}
-	/* Clients must mask (RFC 6455, 5.1); an unmasked frame means a broken peer. */
-	if (!f->masked)
+		*why = "reserved opcode";	/* 3-7 and B-F */
 		goto proto;
+	}
+	/*
+	 * Clients must mask and servers must not (RFC 6455, 5.1); anything
+	 * else means a broken peer.
+	 */
+	if (f->masked != (peer == WS_PEER_CLIENT)) {
+		*why = f->masked ? "masked server frame" :
+		    "unmasked client frame";
+		goto proto;
+	}
 
-	need = 2 + (plen == 126 ? 2 : plen == 127 ? 8 : 0) + 4;
+	need = 2 + (plen == 126 ? 2 : plen == 127 ? 8 : 0) +
+	    (f->masked ? 4 : 0);
 	if (len < need)
 		return (WS_AGAIN);
 	if (plen == 126) {
 		plen = (uint64_t)buf[2] << 8 | buf[3];
 		/* The minimal number of bytes MUST be used (RFC 6455, 5.2). */
-		if (plen < 126)
+		if (plen < 126) {
+			*why = "length not minimal";
 			goto proto;
+		}
 	} else if (plen == 127) {
 		plen = 0;
 		for (i = 0; i < 8; i++)
 			plen = plen << 8 | buf[2 + i];
-		if (plen >> 63 || plen <= 0xffff)
+		if (plen >> 63 || plen <= 0xffff) {
+			*why = plen >> 63 ? "length over 2^63" :
+			    "length not minimal";
 			goto proto;
+		}
 	}
-	memcpy(f->mask, buf + need - 4, 4);
+	if (f->masked)
+		memcpy(f->mask, buf + need - 4, 4);
 	f->len = plen;
 	f->hdrlen = need;
 	return (WS_OK);
 proto:
 	*code = WS_CLOSE_PROTOCOL;
 	return (WS_EPROTO);
+}
+
+int
+ws_frame_parse(const uint8_t *buf, size_t len, struct ws_frame *f,
+    uint16_t *code)
+{
+	const char	*why;
+
+	return (ws_frame_parse_rules(buf, len, WS_PEER_CLIENT, f, code,
+	    &why));
+}
+
+int
+ws_frame_parse_peer(const uint8_t *buf, size_t len, int peer,
+    struct ws_frame *f, uint16_t *code, const char **why)
+{
+	return (ws_frame_parse_rules(buf, len, peer, f, code, why));
 }
 
 void
@@ -165,8 +207,15 @@ ws_close_parse(const uint8_t *p, size_t len, uint16_t *code)
 void
 ws_reader_init(struct ws_reader *r, uint64_t max_message)
 {
+	ws_reader_init_peer(r, max_message, WS_PEER_CLIENT);
+}
+
+void
+ws_reader_init_peer(struct ws_reader *r, uint64_t max_message, int peer)
+{
 	memset(r, 0, sizeof(*r));
 	r->max_message = max_message;
+	r->peer = peer;
 }
 
 void
@@ -224,11 +273,15 @@ ws_reader_frame(struct ws_reader *r)
 	if (f->opcode >= WS_OP_CLOSE)
 		return (WS_OK);
 	if (f->opcode == WS_OP_CONT) {
-		if (r->msg_op == 0)
-			goto proto;	/* continuation of nothing */
+		if (r->msg_op == 0) {
+			r->ev_why = "continuation of nothing";
+			goto proto;
+		}
 	} else {
-		if (r->msg_op != 0)
-			goto proto;	/* new message inside a fragmented one */
+		if (r->msg_op != 0) {
+			r->ev_why = "new message inside a fragmented one";
+			goto proto;
+		}
 		r->msg_op = f->opcode;
 		r->utf8 = UTF8_ACCEPT;
 		r->msglen = 0;
@@ -236,10 +289,12 @@ ws_reader_frame(struct ws_reader *r)
 	/* Refuse before buffering anything past the limit. */
 	if (f->len > r->max_message - r->msglen) {
 		r->ev_code = WS_CLOSE_TOO_BIG;
+		r->ev_why = "message too big";
 		return (WS_EPROTO);
 	}
 	if (f->len > 0 && ws_reader_grow(r, f->len) == -1) {
 		r->ev_code = WS_CLOSE_INTERNAL;
+		r->ev_why = "out of memory";
 		return (WS_EPROTO);
 	}
 	return (WS_OK);
@@ -265,8 +320,8 @@ ws_reader_feed(struct ws_reader *r, const uint8_t *buf, size_t len,
 			if (take > len - *used)
 				take = len - *used;
 			memcpy(r->hdr + r->hdrhave, buf + *used, take);
-			rv = ws_frame_parse(r->hdr, r->hdrhave + take, f,
-			    &r->ev_code);
+			rv = ws_frame_parse_rules(r->hdr, r->hdrhave + take,
+			    r->peer, f, &r->ev_code, &r->ev_why);
 			if (rv == WS_EPROTO)
 				return (WS_EPROTO);
 			if (rv == WS_AGAIN) {
@@ -292,7 +347,8 @@ ws_reader_feed(struct ws_reader *r, const uint8_t *buf, size_t len,
 			else
 				dst = r->msg + WS_HEADROOM + r->msglen;
 			memcpy(dst, buf + *used, n);
-			ws_unmask(dst, n, f->mask, r->fdone);
+			if (f->masked)
+				ws_unmask(dst, n, f->mask, r->fdone);
 			*used += n;
 			r->fdone += n;
 			if (f->opcode < WS_OP_CLOSE) {
@@ -302,6 +358,7 @@ ws_reader_feed(struct ws_reader *r, const uint8_t *buf, size_t len,
 				    (r->utf8 = utf8_validate(r->utf8, dst, n,
 				    NULL)) == UTF8_REJECT) {
 					r->ev_code = WS_CLOSE_BAD_DATA;
+					r->ev_why = "invalid UTF-8";
 					return (WS_EPROTO);
 				}
 			}
@@ -316,8 +373,11 @@ ws_reader_feed(struct ws_reader *r, const uint8_t *buf, size_t len,
 			r->ev_len = (size_t)f->len;
 			if (f->opcode == WS_OP_CLOSE &&
 			    ws_close_parse(r->ctl, r->ev_len, &r->ev_code) ==
-			    WS_EPROTO)
+			    WS_EPROTO) {
+				r->ev_why = r->ev_code == WS_CLOSE_BAD_DATA ?
+				    "close reason not UTF-8" : "bad close status";
 				return (WS_EPROTO);
+			}
 			return (WS_CONTROL);
 		}
 		if (!f->fin) {
@@ -328,6 +388,7 @@ ws_reader_feed(struct ws_reader *r, const uint8_t *buf, size_t len,
 		if (r->msg_op == WS_OP_TEXT && r->utf8 != UTF8_ACCEPT) {
 			/* The message ends inside a character. */
 			r->ev_code = WS_CLOSE_BAD_DATA;
+			r->ev_why = "text ends inside a character";
 			return (WS_EPROTO);
 		}
 		r->ev_op = r->msg_op;

@@ -1,9 +1,10 @@
 /*
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
- * ws.h: RFC 6455 frames for the server side: the frame parser, the
- * incremental message reader, and struct ws_out, a frame encoded once and
- * shared by every recipient.  A codec: no libevent, no sockets.
+ * ws.h: RFC 6455 frames: the frame parser and the incremental message
+ * reader (for either peer's frames), and for the server struct ws_out, a
+ * frame encoded once and shared by every recipient.  A codec: no
+ * libevent, no sockets.  The client's own half is in ws_client.h.
  */
 
 #ifndef WSCHATD_WS_H
@@ -40,11 +41,15 @@
 #define WS_CLOSE_TOO_BIG	1009
 #define WS_CLOSE_INTERNAL	1011
 
+/* Whose frames are read: the parser and the reader serve both peers. */
+#define WS_PEER_CLIENT	0	/* the server reads them: masked */
+#define WS_PEER_SERVER	1	/* a client reads them: never masked */
+
 struct ws_frame {
 	int		 fin;
 	int		 opcode;
 	int		 masked;
-	uint8_t		 mask[4];
+	uint8_t		 mask[4];	/* if masked */
 	uint64_t	 len;		/* payload length */
 	size_t		 hdrlen;	/* header length, mask included */
 };
@@ -59,6 +64,13 @@ struct ws_frame {
  */
 int		 ws_frame_parse(const uint8_t *, size_t, struct ws_frame *,
 		    uint16_t *);
+/*
+ * The same for the frames of either peer: WS_PEER_CLIENT's must be masked
+ * (this is ws_frame_parse()), WS_PEER_SERVER's must not be.  With
+ * WS_EPROTO, *why is a reason for a log line (a static string).
+ */
+int		 ws_frame_parse_peer(const uint8_t *, size_t, int,
+		    struct ws_frame *, uint16_t *, const char **);
 /* XOR len bytes at p with mask, starting at offset off of the payload. */
 void		 ws_unmask(uint8_t *, size_t, const uint8_t *, uint64_t);
 /* Write a server (unmasked) frame header; returns its length (2..10). */
@@ -73,10 +85,12 @@ int		 ws_close_code_valid(unsigned);
 int		 ws_close_parse(const uint8_t *, size_t, uint16_t *);
 
 /*
- * An incremental reader of client messages.  Feed it bytes in pieces of any
- * size; it reassembles fragments, answers which control frames arrived,
- * validates text as it arrives (failing on the first invalid byte) and
- * enforces the message size limit before buffering past it.
+ * An incremental reader of a peer's messages: the server reads clients'
+ * (ws_reader_init()), a client the server's (ws_reader_init_peer() with
+ * WS_PEER_SERVER).  Feed it bytes in pieces of any size; it reassembles
+ * fragments, answers which control frames arrived, validates text as it
+ * arrives (failing on the first invalid byte) and enforces the message
+ * size limit before buffering past it.
  */
 struct ws_reader {
 	uint64_t	 max_message;
@@ -84,6 +98,7 @@ struct ws_reader {
 	uint8_t		 hdr[WS_HEADER_MAX];
 	size_t		 hdrhave;
 	int		 in_frame;
+	int		 peer;		/* whose frames: WS_PEER_* */
 	struct ws_frame	 f;
 	uint64_t	 fdone;		/* payload bytes of f consumed */
 	/* data message being assembled */
@@ -96,18 +111,23 @@ struct ws_reader {
 	uint8_t		 ctl[WS_CONTROL_MAX];
 	/* results */
 	int		 ev_op;		/* opcode of the message or control frame */
-	size_t		 ev_len;
 	uint16_t	 ev_code;	/* close: its status; error: close code */
+	size_t		 ev_len;
+	const char	*ev_why;	/* error: a reason for a log line */
 };
 
+/* A reader of client frames (the server's), of at most max_message. */
 void		 ws_reader_init(struct ws_reader *, uint64_t);
+/* A reader of the frames of peer (WS_PEER_*), of at most max_message. */
+void		 ws_reader_init_peer(struct ws_reader *, uint64_t, int);
 void		 ws_reader_clear(struct ws_reader *);
 /*
  * Consume up to len bytes at buf; *used says how many.  Returns WS_AGAIN
  * (all of buf used, need more), WS_MESSAGE (r->ev_op, r->ev_len; take the
  * payload with ws_reader_take()), WS_CONTROL (r->ev_op; payload in r->ctl,
  * r->ev_len bytes; for a close r->ev_code is the validated status), or
- * WS_EPROTO with r->ev_code the close code to send (1002, 1007, 1009).
+ * WS_EPROTO with r->ev_code the close code to send (1002, 1007, 1009, or
+ * 1011 when out of memory) and r->ev_why the reason.
  * After WS_MESSAGE or WS_CONTROL call again with the rest of the bytes.
  */
 int		 ws_reader_feed(struct ws_reader *, const uint8_t *, size_t,
