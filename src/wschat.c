@@ -2,13 +2,16 @@
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
  * wschat.c: the command-line client of wschatd.  It connects to
- * ws://HOST:PORT/ws, checks the upgrade (status 101 and the
- * Sec-WebSocket-Accept computed by http_ws_accept()), logs in, and then
- * either reads chat lines and slash commands from stdin (--pipe, or stdin
- * not a terminal) or runs the seed client's menu.  Every incoming message
- * is printed as one line.  The client side of RFC 6455 framing (masked
- * frames out, unmasked frames in) lives here; UTF-8 is checked with
- * utf8_validate().  The daemon and its codecs know nothing of this file.
+ * ws://HOST:PORT/ws, logs in, and then either reads chat lines and slash
+ * commands from stdin (--pipe, or stdin not a terminal) or shows a menu:
+ * 1 public chat (each line goes to everyone in the room), 2 private chat
+ * (to one user, chosen from the list of who is online), 3 rename, 0 exit;
+ * an empty line goes back to the menu.  Every incoming message is printed
+ * as one line.  The WebSocket protocol is the codecs': ws_client.c makes
+ * the upgrade, checks the answer and masks what goes out; ws.c's reader
+ * takes apart what comes in (fragments, control frames, UTF-8).  This
+ * file does the I/O, blocking for the handshake and then on libevent.
+ * The daemon knows nothing of it.
  */
 
 #include <sys/types.h>
@@ -24,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -32,12 +34,10 @@
 #include <event2/event.h>
 #include <event2/util.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "http.h"
-#include "utf8.h"
 #include "ws.h"
+#include "ws_client.h"
 
 #define WSCHAT_EXIT_OK		0
 #define WSCHAT_EXIT_ERROR	1	/* connection, protocol or login */
@@ -68,9 +68,8 @@ enum wschat_menu {
 };
 
 /*
- * The one connection.  rbuf: socket bytes not parsed yet; inbuf: stdin
- * bytes not yet a line; msg: the fragments of a message, msg_op its opcode
- * (0: none under way).  name is the name the server confirmed, want the
+ * The one connection.  rd: the reader of the server's frames; inbuf: stdin
+ * bytes not yet a line.  name is the name the server confirmed, want the
  * one asked for, peer the addressee in the menu's private chat.
  */
 struct wschat {
@@ -78,10 +77,8 @@ struct wschat {
 	struct bufferevent	*bev;
 	struct event		*ev_stdin;
 	struct event		*ev_timer;
-	struct evbuffer		*rbuf;
+	struct ws_reader	 rd;
 	struct evbuffer		*inbuf;
-	struct evbuffer		*msg;
-	int			 msg_op;
 	int			 peer_closed;	/* its close came */
 	enum wschat_state	 state;
 	enum wschat_menu	 menu;
@@ -98,7 +95,7 @@ struct wschat {
 
 static void	wschat_usage(FILE *);
 static int	wschat_connect(const char *, const char *);
-static int	wschat_handshake(struct wschat *, int);
+static long	wschat_handshake(struct wschat *, int, char *, size_t *);
 static void	wschat_send_frame(struct wschat *, int, const void *,
 		    size_t);
 static void	wschat_send_json(struct wschat *, json_t *);
@@ -108,7 +105,8 @@ static void	wschat_event_cb(struct bufferevent *, short, void *);
 static void	wschat_write_cb(struct bufferevent *, void *);
 static void	wschat_stdin_cb(evutil_socket_t, short, void *);
 static void	wschat_timer_cb(evutil_socket_t, short, void *);
-static int	wschat_frames(struct wschat *);
+static int	wschat_input(struct wschat *, const uint8_t *, size_t,
+		    size_t *);
 static void	wschat_message(struct wschat *, const char *, size_t);
 static void	wschat_line(struct wschat *, char *);
 static void	wschat_ready(struct wschat *);
@@ -238,160 +236,93 @@ wschat_connect(const char *host, const char *port)
 	return (fd);
 }
 
-/* Find header name in the response head; returns its value, trimmed. */
-static int
-wschat_header(const char *head, const char *name, char *out, size_t outlen)
-{
-	const char	*p, *e;
-	size_t		 n = strlen(name), len;
-
-	for (p = strstr(head, "\r\n"); p != NULL; p = strstr(p, "\r\n")) {
-		p += 2;
-		if (strncasecmp(p, name, n) != 0 || p[n] != ':')
-			continue;
-		p += n + 1;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if ((e = strstr(p, "\r\n")) == NULL)
-			e = p + strlen(p);
-		while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
-			e--;
-		len = (size_t)(e - p);
-		if (len >= outlen)
-			len = outlen - 1;
-		memcpy(out, p, len);
-		out[len] = '\0';
-		return (0);
-	}
-	return (-1);
-}
-
 /*
- * The opening handshake, blocking (the socket has timeouts).  Returns 0
- * with any bytes after the response in c->rbuf, or -1 after printing why.
+ * The opening handshake, blocking (the socket has timeouts): the request,
+ * then the answer, read into head (WSCHAT_HANDSHAKE_MAX bytes).  Returns
+ * the length of the answer's head, with *have the bytes read (frames may
+ * follow the head), or -1 after printing why.
  */
-static int
-wschat_handshake(struct wschat *c, int fd)
+static long
+wschat_handshake(struct wschat *c, int fd, char *head, size_t *have)
 {
-	unsigned char	 raw[16];
-	char		 key[32], want[HTTP_WS_ACCEPT_LEN + 1], val[256];
-	char		 req[1024], head[WSCHAT_HANDSHAKE_MAX + 1], *end;
-	size_t		 have = 0;
-	ssize_t		 n;
-	int		 len, v6;
+	struct ws_client_request	 req;
+	struct ws_client_handshake	 hs;
+	uint8_t				 nonce[WS_CLIENT_NONCE_LEN];
+	char				 host[512], agent[64], buf[1024];
+	ssize_t				 n;
+	int				 len, v6, rv = WS_AGAIN;
 
-	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+	if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
 		fprintf(stderr, "wschat: RAND_bytes failed\n");
 		return (-1);
 	}
-	EVP_EncodeBlock((unsigned char *)key, raw, sizeof(raw));
-	if (http_ws_accept(key, strlen(key), want) == -1)
-		return (-1);
 	v6 = strchr(c->host, ':') != NULL;
-	len = snprintf(req, sizeof(req),
-	    "GET /ws HTTP/1.1\r\n"
-	    "Host: %s%s%s:%s\r\n"
-	    "Upgrade: websocket\r\n"
-	    "Connection: Upgrade\r\n"
-	    "Sec-WebSocket-Key: %s\r\n"
-	    "Sec-WebSocket-Version: 13\r\n"
-	    "Sec-WebSocket-Protocol: wschat.json\r\n"
-	    "User-Agent: wschat/%s\r\n"
-	    "\r\n", v6 ? "[" : "", c->host, v6 ? "]" : "", c->port, key,
-	    WSCHATD_VERSION);
-	if (len < 0 || (size_t)len >= sizeof(req)) {
-		fprintf(stderr, "wschat: host name too long\n");
+	len = snprintf(host, sizeof(host), "%s%s%s:%s", v6 ? "[" : "",
+	    c->host, v6 ? "]" : "", c->port);
+	snprintf(agent, sizeof(agent), "wschat/%s", WSCHATD_VERSION);
+	memset(&req, 0, sizeof(req));
+	req.host = host;
+	req.path = "/ws";
+	req.protocols = "wschat.json";
+	req.agent = agent;
+	if (len < 0 || (size_t)len >= sizeof(host) ||
+	    (len = ws_client_request_encode(&hs, &req, nonce, buf,
+	    sizeof(buf))) == -1) {
+		fprintf(stderr, "wschat: bad or too long host name\n");
 		return (-1);
 	}
-	if (write(fd, req, (size_t)len) != len) {
+	if (write(fd, buf, (size_t)len) != len) {
 		fprintf(stderr, "wschat: handshake: write: %s\n",
 		    strerror(errno));
 		return (-1);
 	}
-	for (;;) {
-		if (have == WSCHAT_HANDSHAKE_MAX) {
-			fprintf(stderr, "wschat: handshake: response too "
-			    "long\n");
-			return (-1);
-		}
-		n = read(fd, head + have, WSCHAT_HANDSHAKE_MAX - have);
-		if (n == -1 && errno == EINTR)
+	hs.max_head = WSCHAT_HANDSHAKE_MAX;
+	for (*have = 0; rv == WS_AGAIN; *have += (size_t)n) {
+		/* The parser fails before the buffer is full. */
+		n = read(fd, head + *have, WSCHAT_HANDSHAKE_MAX - *have);
+		if (n == -1 && errno == EINTR) {
+			n = 0;
 			continue;
+		}
 		if (n <= 0) {
 			fprintf(stderr, "wschat: handshake: %s\n", n == 0 ?
 			    "connection closed by server" : strerror(errno));
 			return (-1);
 		}
-		have += (size_t)n;
-		head[have] = '\0';
-		/* Not waiting for a timeout when no HTTP server answers. */
-		if (strncmp(head, "HTTP/", have < 5 ? have : 5) != 0) {
-			fprintf(stderr, "wschat: handshake: not an HTTP "
-			    "response\n");
-			return (-1);
-		}
-		if ((end = strstr(head, "\r\n\r\n")) != NULL)
-			break;
+		rv = ws_client_response_parse(&hs, head, *have + (size_t)n);
 	}
-	end += 4;
-	/* Frames may follow the response in the same segment. */
-	if ((size_t)(end - head) < have)
-		evbuffer_add(c->rbuf, end, have - (size_t)(end - head));
-	end[-2] = '\0';
-	if (strncmp(head, "HTTP/1.1 101", 12) != 0) {
-		end = strstr(head, "\r\n");
-		*end = '\0';
-		fprintf(stderr, "wschat: handshake refused: %s\n", head);
-		return (-1);
-	}
-	if (wschat_header(head, "Upgrade", val, sizeof(val)) == -1 ||
-	    strcasecmp(val, "websocket") != 0) {
-		fprintf(stderr, "wschat: handshake: no Upgrade: websocket\n");
-		return (-1);
-	}
-	if (wschat_header(head, "Sec-WebSocket-Accept", val,
-	    sizeof(val)) == -1 || strcmp(val, want) != 0) {
-		fprintf(stderr, "wschat: handshake: bad "
-		    "Sec-WebSocket-Accept\n");
-		return (-1);
-	}
-	if (wschat_header(head, "Sec-WebSocket-Protocol", val,
-	    sizeof(val)) == 0 && strcmp(val, "wschat.json") != 0) {
-		fprintf(stderr, "wschat: handshake: unexpected subprotocol "
-		    "%s\n", val);
-		return (-1);
-	}
-	return (0);
+	if (rv == WS_OK)
+		return ((long)hs.hdrlen);
+	if (hs.status != 0 && hs.status != 101)
+		fprintf(stderr, "wschat: handshake refused: %.*s\n",
+		    (int)hs.linelen, hs.line);
+	else
+		fprintf(stderr, "wschat: handshake: %s\n", hs.reason);
+	return (-1);
 }
 
 /* A client frame: FIN, masked with a fresh key (RFC 6455, 5.3). */
 static void
 wschat_send_frame(struct wschat *c, int op, const void *data, size_t len)
 {
-	struct evbuffer	*out = bufferevent_get_output(c->bev);
-	uint8_t		 hdr[WS_HEADER_MAX], *p;
-	size_t		 h;
+	uint8_t		 mask[4], *buf, *frame;
+	size_t		 flen;
 
-	/* The server's header, plus the mask bit a client must set. */
-	h = ws_header_encode(hdr, 1, op, len);
-	hdr[1] |= 0x80;
-	if (RAND_bytes(hdr + h, 4) != 1) {
+	if (RAND_bytes(mask, sizeof(mask)) != 1) {
 		wschat_fail(c, "RAND_bytes failed");
 		return;
 	}
-	p = malloc(len ? len : 1);
-	if (p == NULL) {
+	/* Room for the header before the payload, masked in place. */
+	if ((buf = malloc(WS_HEADER_MAX + len)) == NULL) {
 		wschat_fail(c, "out of memory");
 		return;
 	}
-	/* Masking is the XOR that unmasking is. */
 	if (len > 0)
-		memcpy(p, data, len);
-	ws_unmask(p, len, hdr + h, 0);
-	h += 4;
-	evbuffer_add(out, hdr, h);
-	evbuffer_add(out, p, len);
-	free(p);
+		memcpy(buf + WS_HEADER_MAX, data, len);
+	frame = ws_client_frame_encode(buf + WS_HEADER_MAX, 1, op, len, mask,
+	    &flen);
+	evbuffer_add(bufferevent_get_output(c->bev), frame, flen);
+	free(buf);
 }
 
 /* Send obj as a text frame.  Consumes obj. */
@@ -473,29 +404,36 @@ wschat_event_cb(struct bufferevent *bev, short what, void *arg)
 static void
 wschat_read_cb(struct bufferevent *bev, void *arg)
 {
-	struct wschat	*c = arg;
+	struct wschat		*c = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer_iovec	 v;
+	size_t			 used;
+	int			 rv;
 
-	evbuffer_add_buffer(c->rbuf, bufferevent_get_input(bev));
-	(void)wschat_frames(c);
+	/* Chunk by chunk, in place: the reader keeps what it needs. */
+	while (evbuffer_get_length(in) > 0 &&
+	    evbuffer_peek(in, -1, NULL, &v, 1) == 1) {
+		rv = wschat_input(c, v.iov_base, v.iov_len, &used);
+		evbuffer_drain(in, used);
+		if (rv == -1)
+			break;
+	}
 }
 
-/* A close from the server; code 0 when it carried none. */
+/* A close from the server, with its status (1005: none) and reason. */
 static void
-wschat_closed(struct wschat *c, const uint8_t *p, size_t len)
+wschat_closed(struct wschat *c, uint16_t code, const uint8_t *reason,
+    size_t rlen)
 {
-	uint16_t	code = 0;
-
-	if (len >= 2)
-		code = (uint16_t)(p[0] << 8 | p[1]);
 	if (c->state != WSCHAT_S_CLOSING) {
 		/* Answer with the same code (RFC 6455, 5.5.1). */
-		wschat_send_close(c, code ? code : WS_CLOSE_NORMAL);
-		if (code != 0 && code != WS_CLOSE_NORMAL &&
+		wschat_send_close(c, code == WS_CLOSE_NO_STATUS ?
+		    WS_CLOSE_NORMAL : code);
+		if (code != WS_CLOSE_NO_STATUS && code != WS_CLOSE_NORMAL &&
 		    code != WS_CLOSE_GOING_AWAY) {
 			fflush(stdout);
 			fprintf(stderr, "wschat: closed by the server: %u "
-			    "%.*s\n", code, len > 2 ? (int)(len - 2) : 0,
-			    len > 2 ? (const char *)p + 2 : "");
+			    "%.*s\n", code, (int)rlen, (const char *)reason);
 			c->status = WSCHAT_EXIT_ERROR;
 		}
 		/* Leave once the answer is written: wschat_write_cb. */
@@ -508,108 +446,53 @@ wschat_closed(struct wschat *c, const uint8_t *p, size_t len)
 }
 
 /*
- * Parse every complete frame in c->rbuf.  Server frames are never masked.
- * Returns 0, or -1 after failing the connection.
+ * Feed len bytes from the server to the reader and act on what it finds;
+ * *used says how many it took.  Returns 0, or -1 once the server's close
+ * came or the connection failed: the rest is not read.
  */
 static int
-wschat_frames(struct wschat *c)
+wschat_input(struct wschat *c, const uint8_t *buf, size_t len,
+    size_t *used)
 {
-	uint8_t		*h, *p;
-	uint64_t	 len;
-	size_t		 have, hlen, i;
-	uint32_t	 st;
-	int		 fin, op;
+	struct ws_reader	*r = &c->rd;
+	uint8_t			*msg;
+	size_t			 n;
 
+	*used = 0;
 	while (!c->peer_closed) {
-		have = evbuffer_get_length(c->rbuf);
-		if (have < 2)
+		switch (ws_reader_feed(r, buf + *used, len - *used, &n)) {
+		case WS_AGAIN:
+			*used += n;
 			return (0);
-		h = evbuffer_pullup(c->rbuf, 2);
-		fin = h[0] & 0x80;
-		op = h[0] & 0x0f;
-		if (h[0] & 0x70) {
-			wschat_send_close(c, WS_CLOSE_PROTOCOL);
-			wschat_fail(c, "protocol error: reserved bits set");
-			return (-1);
-		}
-		if (h[1] & 0x80) {
-			wschat_send_close(c, WS_CLOSE_PROTOCOL);
-			wschat_fail(c, "protocol error: masked server frame");
-			return (-1);
-		}
-		len = h[1] & 0x7f;
-		hlen = 2 + (len == 126 ? 2 : len == 127 ? 8 : 0);
-		if (have < hlen)
-			return (0);
-		h = evbuffer_pullup(c->rbuf, (ev_ssize_t)hlen);
-		if (len == 126)
-			len = (uint64_t)h[2] << 8 | h[3];
-		else if (len == 127)
-			for (len = 0, i = 2; i < 10; i++)
-				len = len << 8 | h[i];
-		if ((op & 0x8) && (len > WS_CONTROL_MAX || !fin)) {
-			wschat_send_close(c, WS_CLOSE_PROTOCOL);
-			wschat_fail(c, "protocol error: bad control frame");
-			return (-1);
-		}
-		if (len > WSCHAT_MESSAGE_MAX || len + evbuffer_get_length(
-		    c->msg) > WSCHAT_MESSAGE_MAX) {
-			wschat_send_close(c, WS_CLOSE_TOO_BIG);
-			wschat_fail(c, "message too large");
-			return (-1);
-		}
-		if (have < hlen + len)
-			return (0);
-		p = evbuffer_pullup(c->rbuf, (ev_ssize_t)(hlen + len)) + hlen;
-		switch (op) {
-		case WS_OP_PING:
-			wschat_send_frame(c, WS_OP_PONG, p, (size_t)len);
-			break;
-		case WS_OP_PONG:
-			break;
-		case WS_OP_CLOSE:
-			wschat_closed(c, p, (size_t)len);
-			evbuffer_drain(c->rbuf, hlen + len);
-			return (0);
-		case WS_OP_CONT:
-		case WS_OP_TEXT:
-		case WS_OP_BINARY:
-			if ((op == WS_OP_CONT) != (c->msg_op != 0)) {
-				wschat_send_close(c, WS_CLOSE_PROTOCOL);
-				wschat_fail(c, "protocol error: bad "
-				    "fragmentation");
-				return (-1);
-			}
-			if (op != WS_OP_CONT)
-				c->msg_op = op;
-			evbuffer_add(c->msg, p, (size_t)len);
-			if (!fin)
-				break;
-			have = evbuffer_get_length(c->msg);
-			p = evbuffer_pullup(c->msg, -1);
-			if (c->msg_op == WS_OP_TEXT) {
-				st = utf8_validate(UTF8_ACCEPT, p, have, &i);
-				if (st != UTF8_ACCEPT) {
-					wschat_send_close(c,
-					    WS_CLOSE_BAD_DATA);
-					wschat_fail(c, "protocol error: "
-					    "invalid UTF-8 from the server");
-					return (-1);
-				}
-				wschat_message(c, (const char *)p, have);
-			}
+		case WS_MESSAGE:
+			msg = ws_reader_take(r);
 			/* Binary: msgpack was not asked for; ignore it. */
-			evbuffer_drain(c->msg, have);
-			c->msg_op = 0;
+			if (r->ev_op == WS_OP_TEXT)
+				wschat_message(c, msg != NULL ? (const char *)
+				    msg + WS_HEADROOM : "", r->ev_len);
+			free(msg);
 			break;
-		default:
-			wschat_send_close(c, WS_CLOSE_PROTOCOL);
-			wschat_fail(c, "protocol error: opcode %d", op);
+		case WS_CONTROL:
+			if (r->ev_op == WS_OP_PING)
+				wschat_send_frame(c, WS_OP_PONG, r->ctl,
+				    r->ev_len);
+			else if (r->ev_op == WS_OP_CLOSE)
+				wschat_closed(c, r->ev_code, r->ctl + 2,
+				    r->ev_len > 2 ? r->ev_len - 2 : 0);
+			break;
+		case WS_EPROTO:
+			*used += n;
+			wschat_send_close(c, r->ev_code);
+			if (r->ev_code == WS_CLOSE_INTERNAL)
+				wschat_fail(c, "out of memory");
+			else
+				wschat_fail(c, "protocol error: %s",
+				    r->ev_why);
 			return (-1);
 		}
-		evbuffer_drain(c->rbuf, hlen + len);
+		*used += n;
 	}
-	return (0);
+	return (-1);
 }
 
 static const char *
@@ -929,6 +812,9 @@ main(int argc, char *argv[])
 {
 	struct wschat	 c;
 	const char	*name = NULL, *opt;
+	char		 head[WSCHAT_HANDSHAKE_MAX];
+	size_t		 have, used;
+	long		 hdrlen;
 	int		 fd, i;
 
 	memset(&c, 0, sizeof(c));
@@ -969,16 +855,15 @@ main(int argc, char *argv[])
 		return (WSCHAT_EXIT_USAGE);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	ws_reader_init_peer(&c.rd, WSCHAT_MESSAGE_MAX, WS_PEER_SERVER);
 	if ((c.base = event_base_new()) == NULL ||
-	    (c.rbuf = evbuffer_new()) == NULL ||
-	    (c.inbuf = evbuffer_new()) == NULL ||
-	    (c.msg = evbuffer_new()) == NULL) {
+	    (c.inbuf = evbuffer_new()) == NULL) {
 		fprintf(stderr, "wschat: out of memory\n");
 		return (WSCHAT_EXIT_ERROR);
 	}
 	if ((fd = wschat_connect(c.host, c.port)) == -1)
 		return (WSCHAT_EXIT_ERROR);
-	if (wschat_handshake(&c, fd) == -1) {
+	if ((hdrlen = wschat_handshake(&c, fd, head, &have)) == -1) {
 		close(fd);
 		return (WSCHAT_EXIT_ERROR);
 	}
@@ -1008,7 +893,9 @@ main(int argc, char *argv[])
 		c.stdin_on = 1;
 		wschat_prompt(&c);
 	}
-	(void)wschat_frames(&c);
+	/* Frames may have come with the answer. */
+	(void)wschat_input(&c, (const uint8_t *)head + hdrlen,
+	    have - (size_t)hdrlen, &used);
 	event_base_dispatch(c.base);
 	/* Best effort: a close queued by wschat_fail() still goes out. */
 	(void)evbuffer_write(bufferevent_get_output(c.bev),
@@ -1017,9 +904,8 @@ main(int argc, char *argv[])
 	bufferevent_free(c.bev);
 	event_free(c.ev_stdin);
 	event_free(c.ev_timer);
-	evbuffer_free(c.rbuf);
 	evbuffer_free(c.inbuf);
-	evbuffer_free(c.msg);
+	ws_reader_clear(&c.rd);
 	event_base_free(c.base);
 	free(c.name);
 	free(c.want);
