@@ -2,11 +2,12 @@
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
  * chat.h: the chat protocol's messages as data, and their codecs: client
- * commands from JSON (jansson), MessagePack or a line of the line port,
- * all into one struct chat_cmd; messages to clients in each of those
- * formats; and the bus envelope that carries an event between workers
- * (MessagePack).  Pure functions over (buf, len): no sockets, no
- * libevent, no library's types; hub.c decides what to send to whom.
+ * commands from JSON (jansson), MessagePack or a line of the line port
+ * (whose reader cuts the input into lines), all into one struct chat_cmd;
+ * messages to clients in each of those formats; and the bus envelope that
+ * carries an event between workers (MessagePack).  Pure functions over
+ * (buf, len): no sockets, no libevent, no library's types; hub.c decides
+ * what to send to whom.
  */
 
 #ifndef WSCHATD_CHAT_H
@@ -131,6 +132,50 @@ uint8_t		*chat_msg_line(const struct chat_msg *, size_t *);
 /* msg in the format fmt (not CHAT_FMT_NONE): one of the three above. */
 uint8_t		*chat_msg_encode(enum chat_fmt, const struct chat_msg *,
 		    size_t *);
+
+/*
+ * The line port's input cut into lines, fed in pieces of any size.  A line
+ * ends at LF; one CR before the LF is not part of it, any other CR is.  A
+ * line of more than max bytes is too long, and the reader says so at the
+ * line's byte max + 1 (at byte max + 2 if that one is a CR, which an LF
+ * could still end), however the input is split: so it never keeps more
+ * than max + 1 bytes.  It allocates only for a line split between two
+ * feeds, as much as that line needs.  chat_line.c.
+ */
+struct chat_line_reader {
+	size_t		 max;		/* max_line_length */
+	char		*buf;		/* a line begun in an earlier feed */
+	size_t		 have;
+	size_t		 cap;		/* at most max + 1 */
+	int		 skip;		/* to the LF of a line too long */
+	/* CHAT_LINE_LINE: the line, without its LF or CRLF */
+	const char	*ev_line;
+	size_t		 ev_len;
+};
+
+#define CHAT_LINE_AGAIN		0	/* all bytes used: need more */
+#define CHAT_LINE_LINE		1	/* a line: r->ev_line, r->ev_len */
+#define CHAT_LINE_TOOLONG	(-1)	/* a line over max bytes */
+#define CHAT_LINE_NOMEM		(-2)	/* no memory to keep a split line */
+
+/* Lines of up to max bytes (below SIZE_MAX - 1); allocates nothing. */
+void		 chat_line_reader_init(struct chat_line_reader *, size_t);
+/* Free what it holds; a zeroed reader is cleared already.  Idempotent. */
+void		 chat_line_reader_clear(struct chat_line_reader *);
+/*
+ * Consume bytes of the len at buf, up to the end of the first line; *used
+ * says how many.  Returns CHAT_LINE_AGAIN (all of buf used, no line
+ * ended), CHAT_LINE_LINE (r->ev_line, r->ev_len bytes, no LF in them; call
+ * again with the rest of buf), CHAT_LINE_TOOLONG (*used counts the bytes
+ * up to the one that told; later feeds skip the rest of that line, to its
+ * LF; the line port ends the connection), or CHAT_LINE_NOMEM (*used
+ * counts only bytes skipped; the line begun is kept as it was).  r->ev_line points
+ * into buf (the line came whole in this feed) or into the reader (it began
+ * in an earlier one): valid until the next feed or clear, and, if into
+ * buf, while buf is.  Any process.
+ */
+int		 chat_line_reader_feed(struct chat_line_reader *, const char *,
+		    size_t, size_t *);
 
 /*
  * An event on the bus, from one worker (or the master) to all.  Decoded

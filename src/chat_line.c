@@ -2,12 +2,14 @@
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
  * chat_line.c: the line protocol's codec, the port that nc and telnet
- * users type into.  A line in (its end already taken off by the reader,
- * conn_line.c) becomes the same struct chat_cmd that a JSON or MessagePack
- * message becomes: "who", "rename NAME", "to NAME text", or chat.  A
- * message out becomes one line ending in LF, "[ip:port]name: text" and
- * the like, with CR and LF inside the text turned into spaces so that a
- * message is always one line.  What a command means is hub.c's business.
+ * users type into.  The reader cuts the input, fed in pieces of any size,
+ * into lines (LF or CRLF) of at most max_line_length bytes.  A line
+ * becomes the same struct chat_cmd that a JSON or MessagePack message
+ * becomes: "who", "rename NAME", "to NAME text", or chat.  A message out
+ * becomes one line ending in LF, "[ip:port]name: text" and the like, with
+ * CR and LF inside the text turned into spaces so that a message is
+ * always one line.  Reading the socket is conn_line.c's business, what a
+ * command means hub.c's.
  */
 
 #include <stdlib.h>
@@ -17,6 +19,125 @@
 #include "chat.h"
 #include "utf8.h"
 #include "ws.h"
+
+void
+chat_line_reader_init(struct chat_line_reader *r, size_t max)
+{
+	memset(r, 0, sizeof(*r));
+	r->max = max;
+}
+
+void
+chat_line_reader_clear(struct chat_line_reader *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+	r->have = r->cap = 0;
+	r->skip = 0;
+	r->ev_line = NULL;
+	r->ev_len = 0;
+}
+
+/*
+ * Keep n more bytes of a split line.  The buffer doubles as the line grows
+ * (telnet sends a byte at a time), up to max + 1: max bytes and a CR
+ * whose LF has not come yet.  0, or -1 if out of memory.
+ */
+static int
+chat_line_reader_keep(struct chat_line_reader *r, const char *p, size_t n)
+{
+	size_t	 need = r->have + n, cap;
+	char	*b;
+
+	if (n == 0)
+		return (0);	/* r->buf may be NULL */
+	if (need > r->cap) {
+		cap = r->cap > 0 ? r->cap : 128;
+		while (cap < need)
+			cap *= 2;
+		if (cap > r->max + 1)
+			cap = r->max + 1;	/* need <= max + 1 (feed) */
+		if ((b = realloc(r->buf, cap)) == NULL)
+			return (-1);
+		r->buf = b;
+		r->cap = cap;
+	}
+	memcpy(r->buf + r->have, p, n);
+	r->have = need;
+	return (0);
+}
+
+int
+chat_line_reader_feed(struct chat_line_reader *r, const char *buf,
+    size_t len, size_t *used)
+{
+	const char	*lf;
+	size_t		 skip = 0, scan, end, n;
+	char		 c;
+
+	*used = 0;
+	r->ev_line = NULL;
+	r->ev_len = 0;
+	if (r->skip) {
+		/* The rest of a line that was too long. */
+		if ((lf = memchr(buf, '\n', len)) == NULL) {
+			*used = len;
+			return (CHAT_LINE_AGAIN);
+		}
+		r->skip = 0;
+		skip = (size_t)(lf + 1 - buf);
+		buf += skip;
+		len -= skip;
+	}
+	/* A line and its end are at most max + 2 bytes: look no further. */
+	scan = r->max + 2 - r->have;
+	if (scan > len)
+		scan = len;
+	lf = memchr(buf, '\n', scan);
+	end = lf != NULL ? (size_t)(lf - buf) : scan;
+	n = r->have + end;		/* the line so far, a CR included */
+	if (n > r->max) {
+		/*
+		 * Byte max + 1 tells, unless it is a CR that an LF may end;
+		 * then byte max + 2 does.  The same byte, however the input
+		 * is split.
+		 */
+		c = r->have > r->max ? r->buf[r->max] :
+		    buf[r->max - r->have];
+		if (c != '\r' || n > r->max + 1) {
+			*used = skip + (c != '\r' ? r->max + 1 : r->max + 2) -
+			    r->have;
+			r->have = 0;
+			r->skip = 1;
+			return (CHAT_LINE_TOOLONG);
+		}
+	}
+	if (lf == NULL) {
+		/* n <= max + 1, so scan == len: keep all of buf. */
+		if (chat_line_reader_keep(r, buf, len) == -1)
+			goto nomem;
+		*used = skip + len;
+		return (CHAT_LINE_AGAIN);
+	}
+	c = end > 0 ? buf[end - 1] : r->have > 0 ? r->buf[r->have - 1] : '\0';
+	if (c == '\r')
+		n--;
+	if (r->have == 0)
+		r->ev_line = buf;	/* whole in buf: used where it is */
+	else {
+		if (chat_line_reader_keep(r, buf, end) == -1)
+			goto nomem;
+		r->ev_line = r->buf;
+		r->have = 0;		/* the next feed starts a new line */
+	}
+	r->ev_len = n;
+	*used = skip + end + 1;
+	return (CHAT_LINE_LINE);
+nomem:
+	/* What was skipped stays skipped; the rest is not used. */
+	*used = skip;
+	return (CHAT_LINE_NOMEM);
+}
 
 void
 chat_cmd_parse_line(const char *p, size_t len, struct chat_cmd *cmd)

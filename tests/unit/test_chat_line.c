@@ -1,10 +1,13 @@
 /*
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
- * test_chat_line.c: the line protocol's codec: the commands a line
- * becomes, and the line each message to a line user becomes.
+ * test_chat_line.c: the line protocol's codec: the reader that cuts the
+ * input into lines, fed every input whole, split at every offset and at
+ * every pair of offsets, and byte by byte; the commands a line becomes;
+ * and the line each message to a line user becomes.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,15 +19,58 @@
 #include "unit.h"
 
 #define S(x)	(struct chat_str){ (x), sizeof(x) - 1 }
+#define MAX_EVENTS	32
+
+/* What chat_line_reader_feed() reported, with a copy of the line. */
+struct event {
+	int		 rv;		/* CHAT_LINE_LINE or CHAT_LINE_TOOLONG */
+	char		*line;
+	size_t		 len;
+	size_t		 end;		/* input offset just after the event */
+};
+
+struct events {
+	struct event	 ev[MAX_EVENTS];
+	size_t		 n;
+};
+
+/* An event a test expects. */
+struct want {
+	int		 rv;
+	const char	*line;
+	size_t		 len;
+	size_t		 end;
+};
+
+#define W_LINE(s, end)	{ CHAT_LINE_LINE, (s), sizeof(s) - 1, (end) }
+#define W_LONG(end)	{ CHAT_LINE_TOOLONG, NULL, 0, (end) }
 
 /* Everything a test allocates hangs from here, so fini can free it. */
-static char	*in;
-static uint8_t	*out;
+static struct events		 got;
+static struct chat_line_reader	 rd;
+static char			*piece;
+static char			*in;
+static size_t			*cuts;
+static uint8_t			*out;
+
+static void
+events_free(struct events *e)
+{
+	size_t	 i;
+
+	for (i = 0; i < e->n; i++)
+		free(e->ev[i].line);
+	e->n = 0;
+}
 
 static void
 chat_line_test_fini(void)
 {
+	events_free(&got);
+	chat_line_reader_clear(&rd);
+	free(piece);
 	free(in);
+	free(cuts);
 	free(out);
 	unit_leak_check();
 }
@@ -355,4 +401,357 @@ Test(chat_line, has_no_line_for_a_handshake_or_a_user_list)
 		cr_assert_null(chat_msg_line(&m, &len), "type %d", type[i]);
 		cr_assert_eq(len, 0);
 	}
+}
+
+/* ---------------------------------------------------------------- */
+/* The reader */
+
+static void
+event_add(struct events *e, int rv, size_t end)
+{
+	struct event	*ev;
+
+	cr_assert_lt(e->n, MAX_EVENTS);
+	ev = &e->ev[e->n++];
+	memset(ev, 0, sizeof(*ev));
+	ev->rv = rv;
+	ev->end = end;
+	if (rv == CHAT_LINE_LINE) {
+		ev->len = rd.ev_len;
+		ev->line = malloc(rd.ev_len > 0 ? rd.ev_len : 1);
+		cr_assert_not_null(ev->line);
+		memcpy(ev->line, rd.ev_line, rd.ev_len);
+	}
+}
+
+/*
+ * Feed s to a fresh reader of lines up to max in pieces that end at the
+ * offsets in cut[] (ascending; the last piece ends at len), each an
+ * exact-size copy, and record what it reports.  After an event the rest
+ * of the piece is fed again, even when nothing is left of it; AGAIN must
+ * have used the whole piece.  The reader goes on after TOOLONG, which
+ * skips the rest of that line.
+ */
+static void
+reader_run(const char *s, size_t len, const size_t *cut, size_t ncut,
+    size_t max, struct events *e)
+{
+	size_t	 c, start = 0, end, n, off, used;
+	int	 rv;
+
+	events_free(e);
+	chat_line_reader_clear(&rd);
+	chat_line_reader_init(&rd, max);
+	for (c = 0; c <= ncut; c++) {
+		end = c < ncut ? cut[c] : len;
+		cr_assert_geq(end, start);
+		n = end - start;
+		copy_into(&piece, s + start, n);
+		off = 0;
+		for (;;) {
+			used = (size_t)-1;
+			rv = chat_line_reader_feed(&rd, piece + off, n - off,
+			    &used);
+			cr_assert_leq(used, n - off, "used %zu of %zu", used,
+			    n - off);
+			off += used;
+			/* Never more than a line of max and a CR kept. */
+			cr_assert_leq(rd.have, max + 1);
+			cr_assert_leq(rd.cap, max + 1);
+			if (rv == CHAT_LINE_AGAIN) {
+				cr_assert_eq(off, n, "AGAIN with %zu bytes of "
+				    "the piece left", n - off);
+				break;
+			}
+			cr_assert(rv == CHAT_LINE_LINE ||
+			    rv == CHAT_LINE_TOOLONG, "feed returned %d", rv);
+			cr_assert_gt(used, 0);
+			if (rv == CHAT_LINE_LINE) {
+				cr_assert_leq(rd.ev_len, max);
+				cr_assert_null(memchr(rd.ev_line, '\n',
+				    rd.ev_len));
+			}
+			event_add(e, rv, start + off);
+		}
+		start = end;
+	}
+	chat_line_reader_clear(&rd);
+}
+
+static void
+events_assert(const struct events *e, const struct want *w, size_t nw,
+    const char *how)
+{
+	size_t	 i;
+
+	cr_assert_eq(e->n, nw, "%s: %zu events, want %zu", how, e->n, nw);
+	for (i = 0; i < nw; i++) {
+		cr_assert_eq(e->ev[i].rv, w[i].rv, "%s: event %zu: %d, want %d",
+		    how, i, e->ev[i].rv, w[i].rv);
+		cr_assert_eq(e->ev[i].end, w[i].end, "%s: event %zu ends at "
+		    "%zu, want %zu", how, i, e->ev[i].end, w[i].end);
+		if (w[i].rv != CHAT_LINE_LINE)
+			continue;
+		cr_assert_eq(e->ev[i].len, w[i].len, "%s: line %zu: %zu bytes,"
+		    " want %zu", how, i, e->ev[i].len, w[i].len);
+		cr_assert_eq(memcmp(e->ev[i].line, w[i].line, w[i].len), 0,
+		    "%s: line %zu: \"%.*s\"", how, i, (int)e->ev[i].len,
+		    e->ev[i].line);
+	}
+}
+
+/*
+ * s must give the events w, however it is cut: whole, in two pieces at
+ * every offset, in three at every pair of offsets, and byte by byte.
+ */
+static void
+reader_check(const char *s, size_t len, size_t max, const struct want *w,
+    size_t nw)
+{
+	size_t	 i, j, two[2];
+	char	 how[64];
+
+	reader_run(s, len, NULL, 0, max, &got);
+	events_assert(&got, w, nw, "whole");
+	for (i = 0; i <= len; i++) {
+		reader_run(s, len, &i, 1, max, &got);
+		snprintf(how, sizeof(how), "cut at %zu", i);
+		events_assert(&got, w, nw, how);
+		for (j = i; j <= len; j++) {
+			two[0] = i;
+			two[1] = j;
+			reader_run(s, len, two, 2, max, &got);
+			snprintf(how, sizeof(how), "cut at %zu and %zu", i, j);
+			events_assert(&got, w, nw, how);
+		}
+	}
+	free(cuts);
+	cuts = malloc((len > 0 ? len : 1) * sizeof(*cuts));
+	cr_assert_not_null(cuts);
+	for (i = 0; i < len; i++)
+		cuts[i] = i;
+	reader_run(s, len, cuts, len, max, &got);
+	events_assert(&got, w, nw, "byte by byte");
+}
+
+/* n bytes of 'x' then tail, in the heap buffer in; returns its length. */
+static size_t
+long_line(size_t n, const char *tail, size_t tlen)
+{
+	free(in);
+	in = malloc(n + tlen);
+	cr_assert_not_null(in);
+	memset(in, 'x', n);
+	memcpy(in + n, tail, tlen);
+	return (n + tlen);
+}
+
+Test(chat_line, reader_cuts_lines_at_lf_and_crlf)
+{
+	static const char	 s[] = "hello\nwho\r\nto bob hi\n";
+	static const struct want w[] = {
+		W_LINE("hello", 6), W_LINE("who", 11), W_LINE("to bob hi", 21)
+	};
+
+	reader_check(LIT(s), 64, w, NITEMS(w));
+}
+
+Test(chat_line, reader_keeps_empty_lines)
+{
+	static const char	 s[] = "\n\r\n\nx\n";
+	static const struct want w[] = {
+		W_LINE("", 1), W_LINE("", 3), W_LINE("", 4), W_LINE("x", 6)
+	};
+
+	reader_check(LIT(s), 64, w, NITEMS(w));
+}
+
+Test(chat_line, reader_takes_off_only_the_cr_before_the_lf)
+{
+	static const char	 s[] = "a\rb\nc\r\r\n\r\r\n";
+	static const struct want w[] = {
+		W_LINE("a\rb", 4), W_LINE("c\r", 8), W_LINE("\r", 11)
+	};
+
+	reader_check(LIT(s), 64, w, NITEMS(w));
+}
+
+Test(chat_line, reader_waits_for_the_end_of_a_line)
+{
+	static const char	 s[] = "one\ntwo\r";
+	static const struct want w[] = { W_LINE("one", 4) };
+
+	/* "two" and its CR are kept, not a line until the LF comes. */
+	reader_check(LIT(s), 64, w, NITEMS(w));
+}
+
+Test(chat_line, reader_joins_a_crlf_split_between_cr_and_lf)
+{
+	size_t	 used;
+
+	chat_line_reader_init(&rd, 64);
+	cr_assert_eq(chat_line_reader_feed(&rd, LIT("who\r"), &used),
+	    CHAT_LINE_AGAIN);
+	cr_assert_eq(used, 4);
+	cr_assert_eq(chat_line_reader_feed(&rd, LIT("\nnext"), &used),
+	    CHAT_LINE_LINE);
+	cr_assert_eq(used, 1);
+	cr_assert_eq(rd.ev_len, 3);
+	cr_assert_eq(memcmp(rd.ev_line, "who", 3), 0);
+}
+
+Test(chat_line, reader_leaves_the_bytes_after_a_line_to_the_next_feed)
+{
+	const char	*s = copy_into(&piece, LIT("a\nbc\nd"));
+	size_t		 used;
+
+	chat_line_reader_init(&rd, 64);
+	cr_assert_eq(chat_line_reader_feed(&rd, s, 6, &used), CHAT_LINE_LINE);
+	cr_assert_eq(used, 2);
+	/* A line that came whole is not copied. */
+	cr_assert_eq(rd.ev_line, s);
+	cr_assert_eq(rd.ev_len, 1);
+	cr_assert_null(rd.buf);
+	cr_assert_eq(chat_line_reader_feed(&rd, s + 2, 4, &used),
+	    CHAT_LINE_LINE);
+	cr_assert_eq(used, 3);
+	cr_assert_eq(rd.ev_line, s + 2);
+	cr_assert_eq(rd.ev_len, 2);
+	cr_assert_eq(chat_line_reader_feed(&rd, s + 5, 1, &used),
+	    CHAT_LINE_AGAIN);
+	cr_assert_eq(used, 1);
+	cr_assert_eq(chat_line_reader_feed(&rd, s + 6, 0, &used),
+	    CHAT_LINE_AGAIN);
+	cr_assert_eq(used, 0);
+	cr_assert_eq(rd.have, 1);
+}
+
+Test(chat_line, reader_takes_a_line_of_exactly_max_bytes)
+{
+	static const struct want w[] = { W_LINE("xxxxxxxxxxxxxxxx", 17) };
+	static const struct want wcr[] = { W_LINE("xxxxxxxxxxxxxxxx", 18) };
+	size_t	 n;
+
+	n = long_line(16, LIT("\n"));
+	reader_check(in, n, 16, w, NITEMS(w));
+	/* Its CR is not counted, wherever the input is cut. */
+	n = long_line(16, LIT("\r\n"));
+	reader_check(in, n, 16, wcr, NITEMS(wcr));
+}
+
+Test(chat_line, reader_refuses_a_line_of_max_and_one_bytes)
+{
+	static const struct want w[] = { W_LONG(17), W_LINE("ok", 21) };
+	size_t	 n;
+
+	/* Byte 17 tells; the rest of the line, to its LF, is skipped. */
+	n = long_line(17, LIT("\nok\n"));
+	reader_check(in, n, 16, w, NITEMS(w));
+	n = long_line(17, LIT("\r\nok\n"));
+	reader_check(in, n, 16, (struct want[]){ W_LONG(17),
+	    W_LINE("ok", 22) }, 2);
+	n = long_line(40, LIT("\r\n\r\n"));
+	reader_check(in, n, 16, (struct want[]){ W_LONG(17),
+	    W_LINE("", 44) }, 2);
+}
+
+Test(chat_line, reader_refuses_max_and_one_bytes_without_waiting_for_lf)
+{
+	static const struct want w[] = { W_LONG(17) };
+	size_t	 n;
+
+	n = long_line(17, LIT(""));
+	reader_check(in, n, 16, w, NITEMS(w));
+	/* Nor does it wait for more than max and a CR. */
+	n = long_line(16, LIT("\rx"));
+	reader_check(in, n, 16, (struct want[]){ W_LONG(18) }, 1);
+	n = long_line(16, LIT("\r\r"));
+	reader_check(in, n, 16, (struct want[]){ W_LONG(18) }, 1);
+}
+
+Test(chat_line, reader_waits_on_max_bytes_and_a_cr)
+{
+	size_t	 n;
+
+	/* An LF may come yet and make it a line of max bytes. */
+	n = long_line(16, LIT("\r"));
+	reader_check(in, n, 16, NULL, 0);
+	n = long_line(16, LIT(""));
+	reader_check(in, n, 16, NULL, 0);
+}
+
+Test(chat_line, reader_refuses_a_long_line_after_short_ones)
+{
+	static const struct want w[] = {
+		W_LINE("hi", 3), W_LINE("", 5), W_LONG(22)
+	};
+	size_t	 n;
+
+	free(in);
+	in = malloc(64);
+	cr_assert_not_null(in);
+	memcpy(in, "hi\n\r\n", 5);
+	memset(in + 5, 'y', 20);
+	n = 25;
+	reader_check(in, n, 16, w, NITEMS(w));
+}
+
+Test(chat_line, reader_keeps_no_more_than_max_and_a_cr)
+{
+	size_t	 i, used;
+
+	chat_line_reader_init(&rd, 1000);
+	for (i = 0; i < 1000; i++) {
+		cr_assert_eq(chat_line_reader_feed(&rd, "z", 1, &used),
+		    CHAT_LINE_AGAIN);
+		cr_assert_leq(rd.cap, 1001);
+	}
+	cr_assert_eq(chat_line_reader_feed(&rd, "\r", 1, &used),
+	    CHAT_LINE_AGAIN);
+	cr_assert_eq(rd.cap, 1001);
+	cr_assert_eq(chat_line_reader_feed(&rd, "\n", 1, &used),
+	    CHAT_LINE_LINE);
+	cr_assert_eq(rd.ev_len, 1000);
+	cr_assert_eq(rd.ev_line, rd.buf);
+	/* The buffer stays for the next split line; it does not grow. */
+	cr_assert_eq(chat_line_reader_feed(&rd, "zz", 2, &used),
+	    CHAT_LINE_AGAIN);
+	cr_assert_eq(rd.cap, 1001);
+}
+
+Test(chat_line, reader_clears_twice_and_from_zero)
+{
+	struct chat_line_reader	 z;
+	size_t			 used;
+
+	memset(&z, 0, sizeof(z));
+	chat_line_reader_clear(&z);
+	chat_line_reader_init(&rd, 16);
+	cr_assert_eq(chat_line_reader_feed(&rd, "abc", 3, &used),
+	    CHAT_LINE_AGAIN);
+	cr_assert_not_null(rd.buf);
+	chat_line_reader_clear(&rd);
+	chat_line_reader_clear(&rd);
+	cr_assert_null(rd.buf);
+	cr_assert_eq(rd.have, 0);
+}
+
+Test(chat_line, reads_commands_sent_with_crlf)
+{
+	static const char	 s[] = "who\r\nrename al\r\nto al x\r\n";
+	static const int	 type[] = { CHAT_WHO, CHAT_RENAME, CHAT_TO };
+	struct chat_cmd		 cmd;
+	size_t			 i, off = 0, used;
+	const char		*p = copy_into(&piece, LIT(s));
+
+	chat_line_reader_init(&rd, 64);
+	for (i = 0; i < NITEMS(type); i++) {
+		cr_assert_eq(chat_line_reader_feed(&rd, p + off,
+		    sizeof(s) - 1 - off, &used), CHAT_LINE_LINE);
+		off += used;
+		chat_cmd_parse_line(rd.ev_line, rd.ev_len, &cmd);
+		cr_assert_eq(cmd.type, type[i], "%zu", i);
+		chat_cmd_clear(&cmd);
+	}
+	cr_assert_eq(off, sizeof(s) - 1);
 }
