@@ -150,7 +150,7 @@ shm_stat_sub(_Atomic uint64_t *st, uint64_t n)
 struct shm_pslot {
 	_Atomic uint64_t	 ps_state;	/* gen << 8 | state */
 	uint32_t		 ps_worker;	/* owner's worker index */
-	uint32_t		 ps_kind;	/* caller's: WebSocket or line */
+	uint32_t		 ps_kind;	/* caller's (wschatd: chat_fmt) */
 	uint64_t		 ps_conn;	/* owner's connection id */
 	uint8_t			 ps_len;
 	char			 ps_name[SHM_NAME_MAX + 7];

@@ -159,10 +159,11 @@ conn_refuse(struct worker *w, int fd, int reason, const char *answer,
 }
 
 /*
- * A new connection on fd from sa, speaking p, in state st.  Returns it,
- * or NULL: with *reason set (SHM_ST_REFUSED_*) if the caller should refuse
- * it (conn_refuse() with the protocol's answer), with *reason -1 if it is
- * closed already.  The caller enables it (its first callbacks may end it)
+ * A new connection on fd from sa, speaking p, in state st, reading and
+ * writing.  Returns it, or NULL: with *reason set (SHM_ST_REFUSED_*) if
+ * the caller should refuse it (conn_refuse() with the protocol's answer),
+ * with *reason -1 if it is closed already.  Nothing has run for it yet:
+ * the caller sets its timeouts, and does what may end it (hub_open())
  * inside conn_enter()/conn_leave().
  */
 struct conn *
@@ -381,6 +382,8 @@ conn_flush(struct conn *c)
 void
 conn_closing(struct conn *c)
 {
+	if (c->dead)
+		return;
 	conn_ending(c);
 	c->state = CONN_S_CLOSING;
 	c->read_paused = 0;

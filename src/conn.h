@@ -6,8 +6,9 @@
  * protocol it speaks is a struct conn_proto that conn.c calls through:
  * conn_http.c (requests, static files, /metrics, the upgrade), conn_ws.c
  * (a WebSocket session), conn_line.c (the line port).  conn_ip.c counts
- * connections per client address.  The codecs and hub.c see a connection
- * only through these functions.
+ * connections per client address.  hub.c reads a connection's core fields
+ * (id, peer, dead, fmt) and its own part, c->chat, and acts on it only
+ * through conn_send() and conn_hangup(); the codecs never see one.
  */
 
 #ifndef WSCHATD_CONN_H

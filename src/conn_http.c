@@ -201,9 +201,8 @@ conn_http_origin_ok(const char *origin, size_t len, void *arg)
 }
 
 /*
- * The opening handshake for a WebSocket endpoint; fmt is the chat's
- * format to come, CHAT_FMT_NONE for /echo.  On success the connection is
- * conn_ws.c's from here on.
+ * The opening handshake for a WebSocket endpoint: the chat (/ws) if chat,
+ * else /echo.  On success the connection is conn_ws.c's from here on.
  */
 static void
 conn_http_upgrade(struct conn *c, const struct http_request *req, int chat)

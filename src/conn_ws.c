@@ -111,7 +111,9 @@ conn_ws_close_with(struct conn *c, uint16_t code, const char *reason)
 	if (c->dead || c->state != CONN_S_WS)
 		return;
 	conn_ws_close(c, code, reason);
-	conn_closing(c);
+	/* Queueing the frame may have dropped c (max_pending_total). */
+	if (!c->dead)
+		conn_closing(c);
 }
 
 static void

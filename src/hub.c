@@ -141,7 +141,7 @@ hub_byid_add(struct worker *w, struct conn *c)
 	b = &w->hub.byid[c->id & (w->hub.nidbuckets - 1)];
 	c->chat.id_next = *b;
 	*b = c;
-	}
+}
 
 static void
 hub_byid_del(struct worker *w, struct conn *c)
@@ -161,7 +161,8 @@ hub_byid_find(struct worker *w, uint64_t id)
 {
 	struct conn	*c;
 
-	for (c = w->hub.byid[id & (w->hub.nidbuckets - 1)]; c != NULL; c = c->chat.id_next)
+	for (c = w->hub.byid[id & (w->hub.nidbuckets - 1)]; c != NULL;
+	    c = c->chat.id_next)
 		if (c->id == id)
 			return (c);
 	return (NULL);
@@ -206,8 +207,8 @@ hub_clear(struct worker *w)
 /* Output                                                           */
 
 /*
- * The online names, server-wide, in w->hub.plist and w->hub.ulist (w->hub.nplist of
- * them).  Walking the presence table costs a look at every slot, so the
+ * The online names, server-wide, in w->hub.plist and w->hub.ulist
+ * (w->hub.nplist of them).  Walking the presence table costs a look at every slot, so the
  * list is kept until the table's generation says a name came or went:
  * a storm of connects or chat messages walks it once.
  */
@@ -740,16 +741,10 @@ hub_message_rate_ok(struct conn *c)
 	return (0);
 }
 
-/* One command, from a client in any format. */
+/* One command, from a client in any format, past the rate limit. */
 static void
 hub_command(struct conn *c, const struct chat_cmd *cmd)
 {
-	/* An empty line: line users press Enter to see what is new. */
-	if (cmd->type == CHAT_NONE)
-		return;
-	c->chat.last_active = now_mono();
-	if (!hub_message_rate_ok(c))
-		return;
 	switch (cmd->type) {
 	case CHAT_LOGIN:
 	case CHAT_RENAME:
@@ -812,13 +807,32 @@ hub_command(struct conn *c, const struct chat_cmd *cmd)
 /*
  * The one way in for what a chat client sends: a message in c's format
  * (binary: a WebSocket binary frame), or a line without its end.  p is
- * the caller's, and only borrowed.
+ * the caller's, and only borrowed.  Every message counts against
+ * message_rate.  A WebSocket message, up to max_message_size of JSON, is
+ * parsed only once the limit lets it through; a line is short and is
+ * parsed first, because the parse says whether it counts at all: an
+ * empty line (line users press Enter to see what is new) is nothing, and
+ * a line that is not text (NUL, not UTF-8) is answered but is no sign of
+ * life for idle_timeout.
  */
 void
 hub_input(struct conn *c, int binary, const char *p, size_t len)
 {
 	struct chat_cmd	 cmd;
 
+	if (c->fmt == CHAT_FMT_LINE) {
+		chat_cmd_parse_line(p, len, &cmd);
+		if (cmd.type == CHAT_NONE)
+			return;
+		if (cmd.type != CHAT_BAD)
+			c->chat.last_active = now_mono();
+		if (hub_message_rate_ok(c))
+			hub_command(c, &cmd);
+		return;
+	}
+	c->chat.last_active = now_mono();
+	if (!hub_message_rate_ok(c))
+		return;
 	chat_cmd_parse(c->fmt, binary, p, len, &cmd);
 	hub_command(c, &cmd);
 	chat_cmd_clear(&cmd);
@@ -949,8 +963,8 @@ hub_lost(struct worker *w, uint64_t n)
 }
 
 /*
- * Once a second: kick who has not chatted for idle_timeout, and free the
- * connections whose release could not be scheduled.  Worker process.
+ * Once a second: kick who has not chatted for idle_timeout.  Worker
+ * process.
  */
 void
 hub_sweep(struct worker *w)

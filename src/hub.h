@@ -1,8 +1,8 @@
 /*
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
- * hub.h: the chat, as a worker runs it.  Commands from a chat connection
- * in any format come in through hub_command(); events from the bus, from
+ * hub.h: the chat, as a worker runs it.  What a chat connection sends, in
+ * any format, comes in through hub_input(); events from the bus, from
  * any worker, go out through hub_deliver().  hub.c keeps its state in
  * struct hub (the worker's rooms, its logged-in connections, the online
  * list) and struct hub_member (one connection's name, room and limits);

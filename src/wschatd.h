@@ -3,8 +3,9 @@
  *
  * wschatd.h: what every file of the daemon may use: its name, version and
  * process limits, and the process helpers: log.c, now.c, bucket.c, buf.c
- * and xmalloc.c.  It depends on libc alone.  Each module has a header of its own (cfg.h,
- * http.h, ws.h, chat.h, conn.h, ...): include the ones you call.
+ * and xmalloc.c.  It depends on libc alone.  Each module has a header of
+ * its own (cfg.h, http.h, ws.h, chat.h, conn.h, ...): include the ones
+ * you call.
  */
 
 #ifndef WSCHATD_H

@@ -315,6 +315,26 @@ def test_idle_line_user_is_kicked():
         u.close()
 
 
+def test_lines_that_are_not_text_keep_nobody_online():
+    # A NUL byte or invalid UTF-8 is answered, but is no sign of life:
+    # a client cannot stay in the chat by sending junk.
+    d = daemon("idle", opts={"idle_timeout": 2})
+    u = Line(d)
+    try:
+        start = time.monotonic()
+        kicked = False
+        while time.monotonic() - start < 8 and not kicked:
+            u.send(b"a\x00b\n" if int(time.monotonic()) % 2 else
+                   b"\xff\xfe\n")
+            u._pump(0.5)
+            kicked = any("no activity" in ln for ln in u.lines())
+        assert kicked, u.lines()[-8:]
+        assert any("NUL byte" in ln for ln in u.lines())
+        u.wait_eof(5)
+    finally:
+        u.close()
+
+
 def test_line_users_of_a_killed_worker_go_offline():
     # The master announces them: with their address, like everyone else.
     with wstest.Daemon(workers=2, opts={"idle_timeout": 0}) as d:
