@@ -243,6 +243,7 @@ conn_free(struct conn *c)
 	if (c->ip != NULL)
 		conn_ip_put(w, c->ip);
 	ws_reader_clear(&c->rd);
+	chat_line_reader_clear(&c->line);
 	/* The buffer may outlive the bufferevent a little; c does not. */
 	if (!c->dead)	/* freeing it calls no callback */
 		w->conns.out_total -= evbuffer_get_length(

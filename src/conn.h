@@ -101,6 +101,8 @@ struct conn {
 	uint64_t		 head_deadline;	/* ms, monotonic: handshake_timeout */
 	/* conn_ws.c */
 	struct ws_reader	 rd;
+	/* conn_line.c */
+	struct chat_line_reader	 line;
 	/* The chat (hub.c): fmt is CHAT_FMT_NONE unless it chats. */
 	enum chat_fmt		 fmt;
 	struct hub_member	 chat;

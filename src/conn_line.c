@@ -2,14 +2,13 @@
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
  * conn_line.c: a connection on the line port, the chat for nc and telnet
- * users.  It cuts the input into lines (LF or CRLF, at most
- * max_line_length bytes: a longer one ends the connection) and hands each
- * to the hub (hub_input()), which parses it with chat_line.c like any
- * other chat message.  The user is in the chat from accept to close.  The
- * connection's lifetime and output are conn.c's.
+ * users.  It feeds the input to chat_line.c's reader, which cuts it into
+ * lines (LF or CRLF, at most max_line_length bytes: a longer one ends the
+ * connection), and hands each line to the hub (hub_input()), which parses
+ * it with chat_line.c like any other chat message.  The user is in the
+ * chat from accept to close.  The connection's lifetime and output are
+ * conn.c's.
  */
-
-#include <stdlib.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -48,6 +47,7 @@ conn_line_accept(struct worker *w, int fd, struct sockaddr *sa)
 	/* No read timeout: idle_timeout kicks quiet line users. */
 	conn_set_timeouts(c, 0, w->cfg->pong_timeout);
 	c->fmt = CHAT_FMT_LINE;
+	chat_line_reader_init(&c->line, w->cfg->max_line_length);
 	conn_direct(c);
 	conn_enter(c);
 	hub_open(c);
@@ -55,38 +55,45 @@ conn_line_accept(struct worker *w, int fd, struct sockaddr *sa)
 }
 
 /*
- * Read whole lines and hand them to the hub.  A line over max_line_length
- * ends the connection, after an error line.
+ * Feed the input to the line reader and hand each line to the hub, while
+ * the connection reads.  A line over max_line_length ends the connection,
+ * after an error line.  Paused (backpressure) or ending, the rest stays in
+ * the input buffer; a line begun stays in the reader.
  */
 static void
 conn_line_read(struct conn *c)
 {
-	struct evbuffer	*in = bufferevent_get_input(c->bev);
-	const unsigned	 max = c->w->cfg->max_line_length;
-	char		*line;
-	size_t		 n;
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct chat_line_reader	*r = &c->line;
+	struct evbuffer_iovec	 v;
+	size_t			 used;
+	int			 rv;
 
-	while (!c->dead && !c->read_paused && c->state == CONN_S_LINE) {
-		line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
-		if (line == NULL) {
-			if (evbuffer_get_length(in) > max)
-				goto toolong;
+	while (!c->dead && !c->read_paused && c->state == CONN_S_LINE &&
+	    evbuffer_get_length(in) > 0) {
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		rv = chat_line_reader_feed(r, v.iov_base, v.iov_len, &used);
+		if (rv == CHAT_LINE_LINE) {
+			shm_stat_add(&c->w->st->st_msgs_in[SHM_ST_MSG_LINE], 1);
+			/* The line may point into in: drain after. */
+			hub_input(c, 0, r->ev_line, r->ev_len);
+		}
+		evbuffer_drain(in, used);
+		switch (rv) {
+		case CHAT_LINE_TOOLONG:
+			goto toolong;
+		case CHAT_LINE_NOMEM:
+			log_client("conn %llu %s: no memory for a line",
+			    (unsigned long long)c->id, c->peer);
+			conn_close(c, "no memory for a line");
 			return;
 		}
-		shm_stat_add(&c->w->st->st_msgs_in[SHM_ST_MSG_LINE], 1);
-		if (n > 0 && line[n - 1] == '\r')
-			line[--n] = '\0';
-		if (n > max) {
-			free(line);
-			goto toolong;
-		}
-		hub_input(c, 0, line, n);
-		free(line);
 	}
 	return;
 toolong:
 	evbuffer_add_printf(bufferevent_get_output(c->bev),
-	    "error: line longer than %u bytes\n", max);
+	    "error: line longer than %zu bytes\n", r->max);
 	log_client("conn %llu %s: line too long", (unsigned long long)c->id,
 	    c->peer);
 	conn_flush(c);
