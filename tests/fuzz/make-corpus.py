@@ -54,6 +54,11 @@ def frame(op, payload, fin=True, mask=b"\x37\xfa\x21\x3d", masked=True):
     return h + mask + bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
 
 
+def line(max_len, seed, data):
+    """A fuzz_line.c input: max_line_length, the seed of the cuts, data."""
+    return bytes([max_len, seed]) + data
+
+
 KEY = base64.b64encode(b"0123456789abcdef").decode()
 UPGRADE = ("GET /ws HTTP/1.1\r\nHost: localhost:8080\r\nUpgrade: websocket\r\n"
            "Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: " + KEY +
@@ -141,6 +146,27 @@ CORPUS = {
         "bigtype": mp({"t": 1 << 40, "c": b"bin", "r": 5}),
         "dupkeys": b"\x82" + mp("t") + mp(4) + mp("t") + mp(5),
         "truncated": mp({"t": 4, "c": "hello"})[:-3],
+    },
+    # The line port: a byte of max_line_length (0-63), a byte that seeds
+    # where fuzz_line.c cuts the input, then the input.
+    "line": {
+        "commands": line(63, 0x5a, b"who\nrename bob\nto bob hi there\n"
+                                    b"hello\n"),
+        "crlf": line(63, 0x01, b"who\r\nhi\r\n\r\nto al x\r\n"),
+        "empty": line(63, 0x02, b"\n\n\r\n"),
+        "bare-cr": line(63, 0x03, b"a\rb\nc\r\r\n\r"),
+        "to-edges": line(63, 0x04, b"to  x\nto bob\nto bob \nto \n"),
+        "rename-edges": line(63, 0x05, b"rename\nrename \nrename  b\n"),
+        "nul": line(63, 0x06, b"a\x00b\nwho\x00\n"),
+        "bad-utf8": line(63, 0x07, b"\xff\xfe\nto bob \xe2\x82\n"
+                                   b"\xed\xa0\x80\n"),
+        "utf8": line(63, 0x08, "héllo 😀\nrename ünï\n".encode()),
+        "exact-max": line(16, 0x09, b"x" * 16 + b"\r\n" + b"x" * 16 + b"\n"),
+        "max-and-one": line(16, 0x0a, b"x" * 17 + b"\nok\n"),
+        "cr-at-max": line(16, 0x0b, b"x" * 16 + b"\rx\nok\n"),
+        "no-lf": line(16, 0x0c, b"y" * 40),
+        "partial": line(63, 0x0d, b"who\r"),
+        "max-zero": line(0, 0x0e, b"\n\r\nx\n\n"),
     },
     "cfg": {
         "sample": None,  # filled from wschatd.conf
