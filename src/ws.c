@@ -4,11 +4,12 @@
  * ws.c: RFC 6455 framing, mostly the server's side.  It parses frame
  * headers, reassembles fragmented messages while validating text as it
  * arrives, checks close frames, and builds server frames that are encoded
- * once and shared by reference between recipients.  The header rules and
- * the reader serve both peers: the server reads masked client frames, and
- * a client (ws_client.c's users: wschat, the benchmarks) reads unmasked
- * server frames with the same code.  It never touches a socket or
- * libevent: conn_ws.c feeds it bytes, and conn.c sends what it builds.
+ * once and shared by reference between recipients.  The header rules
+ * (inline in ws.h) and the reader serve both peers: the server reads
+ * masked client frames, and a client (ws_client.c's users: wschat, the
+ * benchmarks) reads unmasked server frames with the same code.  It never
+ * touches a socket or libevent: conn_ws.c feeds it bytes, and conn.c
+ * sends what it builds.
  */
 
 #include <stdlib.h>
@@ -18,105 +19,13 @@
 #include "utf8.h"
 #include "ws.h"
 
-/*
- * The header rules both peers share (RFC 6455, 5.2); only the mask bit
- * differs.  Inline, so that ws_frame_parse() and the reader's loop get
- * their own copies with peer known or loaded once.
- */
-static inline int
-ws_frame_parse_rules(const uint8_t *buf, size_t len, int peer,
-    struct ws_frame *f, uint16_t *code, const char **why)
-{
-	uint64_t	 plen;
-	size_t		 need;
-	int		 i;
-
-	if (len < 2)
-		return (WS_AGAIN);
-	f->fin = (buf[0] & 0x80) != 0;
-	f->opcode = buf[0] & 0x0f;
-	f->masked = (buf[1] & 0x80) != 0;
-	plen = buf[1] & 0x7f;
-
-	/* No extension is negotiated, so RSV1-3 must be 0 (RFC 6455, 5.2). */
-	if (buf[0] & 0x70) {
-		*why = "reserved bits set";
-		goto proto;
-	}
-	switch (f->opcode) {
-	case WS_OP_CONT:
-	case WS_OP_TEXT:
-	case WS_OP_BINARY:
-		break;
-	case WS_OP_CLOSE:
-	case WS_OP_PING:
-	case WS_OP_PONG:
-		/* Control frames are never fragmented and carry <= 125 bytes. */
-		if (!f->fin || plen > WS_CONTROL_MAX) {
-			*why = "fragmented or long control frame";
-			goto proto;
-		}
-		break;
-	default:
-		*why = "reserved opcode";	/* 3-7 and B-F */
-		goto proto;
-	}
-	/*
-	 * Clients must mask and servers must not (RFC 6455, 5.1); anything
-	 * else means a broken peer.
-	 */
-	if (f->masked != (peer == WS_PEER_CLIENT)) {
-		*why = f->masked ? "masked server frame" :
-		    "unmasked client frame";
-		goto proto;
-	}
-
-	need = 2 + (plen == 126 ? 2 : plen == 127 ? 8 : 0) +
-	    (f->masked ? 4 : 0);
-	if (len < need)
-		return (WS_AGAIN);
-	if (plen == 126) {
-		plen = (uint64_t)buf[2] << 8 | buf[3];
-		/* The minimal number of bytes MUST be used (RFC 6455, 5.2). */
-		if (plen < 126) {
-			*why = "length not minimal";
-			goto proto;
-		}
-	} else if (plen == 127) {
-		plen = 0;
-		for (i = 0; i < 8; i++)
-			plen = plen << 8 | buf[2 + i];
-		if (plen >> 63 || plen <= 0xffff) {
-			*why = plen >> 63 ? "length over 2^63" :
-			    "length not minimal";
-			goto proto;
-		}
-	}
-	if (f->masked)
-		memcpy(f->mask, buf + need - 4, 4);
-	f->len = plen;
-	f->hdrlen = need;
-	return (WS_OK);
-proto:
-	*code = WS_CLOSE_PROTOCOL;
-	return (WS_EPROTO);
-}
-
 int
 ws_frame_parse(const uint8_t *buf, size_t len, struct ws_frame *f,
     uint16_t *code)
 {
 	const char	*why;
 
-	return (ws_frame_parse_rules(buf, len, WS_PEER_CLIENT, f, code,
-	    &why));
-}
-
-int
-ws_frame_parse_peer(const uint8_t *buf, size_t len, int peer,
-    struct ws_frame *f, uint16_t *code, const char **why)
-{
-	return (ws_frame_parse_rules(buf, len, peer, f, code, why));
+	return (ws_frame_parse_peer(buf, len, WS_PEER_CLIENT, f, code, &why));
 }
 
 void
@@ -126,9 +35,13 @@ ws_unmask(uint8_t *p, size_t len, const uint8_t *mask, uint64_t off)
 	uint64_t	 m8, w;
 	size_t		 i = 0;
 
-	/* Rotate the key so that m[0] applies to p[0]. */
-	for (i = 0; i < 8; i++)
-		m[i] = mask[(off + i) & 3];
+	/* Rotate the key so that m[0] applies to p[0]: none for most calls. */
+	if ((off & 3) == 0) {
+		memcpy(m, mask, 4);
+		memcpy(m + 4, mask, 4);
+	} else
+		for (i = 0; i < 8; i++)
+			m[i] = mask[(off + i) & 3];
 	memcpy(&m8, m, 8);
 	for (i = 0; len - i >= 8; i += 8) {
 		memcpy(&w, p + i, 8);
@@ -137,28 +50,6 @@ ws_unmask(uint8_t *p, size_t len, const uint8_t *mask, uint64_t off)
 	}
 	for (; i < len; i++)
 		p[i] ^= m[i & 7];
-}
-
-size_t
-ws_header_encode(uint8_t *out, int fin, int opcode, uint64_t len)
-{
-	int	 i;
-
-	out[0] = (fin ? 0x80 : 0) | (opcode & 0x0f);
-	if (len < 126) {
-		out[1] = (uint8_t)len;
-		return (2);
-	}
-	if (len <= 0xffff) {
-		out[1] = 126;
-		out[2] = (uint8_t)(len >> 8);
-		out[3] = (uint8_t)len;
-		return (4);
-	}
-	out[1] = 127;
-	for (i = 0; i < 8; i++)
-		out[2 + i] = (uint8_t)(len >> (56 - 8 * i));
-	return (10);
 }
 
 int
@@ -320,7 +211,7 @@ ws_reader_feed(struct ws_reader *r, const uint8_t *buf, size_t len,
 			if (take > len - *used)
 				take = len - *used;
 			memcpy(r->hdr + r->hdrhave, buf + *used, take);
-			rv = ws_frame_parse_rules(r->hdr, r->hdrhave + take,
+			rv = ws_frame_parse_peer(r->hdr, r->hdrhave + take,
 			    r->peer, f, &r->ev_code, &r->ev_why);
 			if (rv == WS_EPROTO)
 				return (WS_EPROTO);

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define WS_OP_CONT	0x0
 #define WS_OP_TEXT	0x1
@@ -67,14 +68,118 @@ int		 ws_frame_parse(const uint8_t *, size_t, struct ws_frame *,
 /*
  * The same for the frames of either peer: WS_PEER_CLIENT's must be masked
  * (this is ws_frame_parse()), WS_PEER_SERVER's must not be.  With
- * WS_EPROTO, *why is a reason for a log line (a static string).
+ * WS_EPROTO, *why is a reason for a log line (a static string).  Inline,
+ * so that the server's reader and the clients' in-place parser
+ * (ws_client.h) each get a copy made for their peer: the load generators
+ * parse every frame with it.
  */
-int		 ws_frame_parse_peer(const uint8_t *, size_t, int,
-		    struct ws_frame *, uint16_t *, const char **);
+static inline int
+ws_frame_parse_peer(const uint8_t *buf, size_t len, int peer,
+    struct ws_frame *f, uint16_t *code, const char **why)
+{
+	uint64_t	 plen;
+	size_t		 need;
+	int		 i;
+
+	if (len < 2)
+		return (WS_AGAIN);
+	f->fin = (buf[0] & 0x80) != 0;
+	f->opcode = buf[0] & 0x0f;
+	f->masked = (buf[1] & 0x80) != 0;
+	plen = buf[1] & 0x7f;
+
+	/* No extension is negotiated, so RSV1-3 must be 0 (RFC 6455, 5.2). */
+	if (buf[0] & 0x70) {
+		*why = "reserved bits set";
+		goto proto;
+	}
+	switch (f->opcode) {
+	case WS_OP_CONT:
+	case WS_OP_TEXT:
+	case WS_OP_BINARY:
+		break;
+	case WS_OP_CLOSE:
+	case WS_OP_PING:
+	case WS_OP_PONG:
+		/* Control frames are never fragmented and carry <= 125 bytes. */
+		if (!f->fin || plen > WS_CONTROL_MAX) {
+			*why = "fragmented or long control frame";
+			goto proto;
+		}
+		break;
+	default:
+		*why = "reserved opcode";	/* 3-7 and B-F */
+		goto proto;
+	}
+	/*
+	 * Clients must mask and servers must not (RFC 6455, 5.1); anything
+	 * else means a broken peer.
+	 */
+	if (f->masked != (peer == WS_PEER_CLIENT)) {
+		*why = f->masked ? "masked server frame" :
+		    "unmasked client frame";
+		goto proto;
+	}
+
+	need = 2 + (plen == 126 ? 2 : plen == 127 ? 8 : 0) +
+	    (f->masked ? 4 : 0);
+	if (len < need)
+		return (WS_AGAIN);
+	if (plen == 126) {
+		plen = (uint64_t)buf[2] << 8 | buf[3];
+		/* The minimal number of bytes MUST be used (RFC 6455, 5.2). */
+		if (plen < 126) {
+			*why = "length not minimal";
+			goto proto;
+		}
+	} else if (plen == 127) {
+		plen = 0;
+		for (i = 0; i < 8; i++)
+			plen = plen << 8 | buf[2 + i];
+		if (plen >> 63 || plen <= 0xffff) {
+			*why = plen >> 63 ? "length over 2^63" :
+			    "length not minimal";
+			goto proto;
+		}
+	}
+	if (f->masked)
+		memcpy(f->mask, buf + need - 4, 4);
+	f->len = plen;
+	f->hdrlen = need;
+	return (WS_OK);
+proto:
+	*code = WS_CLOSE_PROTOCOL;
+	return (WS_EPROTO);
+}
+
 /* XOR len bytes at p with mask, starting at offset off of the payload. */
 void		 ws_unmask(uint8_t *, size_t, const uint8_t *, uint64_t);
-/* Write a server (unmasked) frame header; returns its length (2..10). */
-size_t		 ws_header_encode(uint8_t *, int, int, uint64_t);
+/*
+ * Write a server (unmasked) frame header; returns its length (2..10).
+ * Inline: ws_client.h builds the clients' masked headers on it.
+ */
+static inline size_t
+ws_header_encode(uint8_t *out, int fin, int opcode, uint64_t len)
+{
+	int	 i;
+
+	out[0] = (fin ? 0x80 : 0) | (opcode & 0x0f);
+	if (len < 126) {
+		out[1] = (uint8_t)len;
+		return (2);
+	}
+	if (len <= 0xffff) {
+		out[1] = 126;
+		out[2] = (uint8_t)(len >> 8);
+		out[3] = (uint8_t)len;
+		return (4);
+	}
+	out[1] = 127;
+	for (i = 0; i < 8; i++)
+		out[2 + i] = (uint8_t)(len >> (56 - 8 * i));
+	return (10);
+}
+
 int		 ws_close_code_valid(unsigned);
 /*
  * Check a received close payload.  Returns WS_OK with *code the status

@@ -1,12 +1,12 @@
 /*
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
- * ws_client.c: the client side of RFC 6455: the upgrade request, the
- * check of the answer (RFC 6455, 4.1), masked frames, and the in-place
- * check of a server frame header against the message under way.  What
- * the two sides share stays where it was: the header rules, the message
- * reader and the close payload in ws.c, the accept key in http.c (one
- * GUID in the tree).  The caller brings the random bytes and does the
+ * ws_client.c: the client side of RFC 6455: the upgrade request and the
+ * check of the answer (RFC 6455, 4.1).  The frames are inline in
+ * ws_client.h, for the load generators' sake, which frame and parse each
+ * message with them.  What the two sides share stays where it was: the
+ * header rules, the message reader and the close payload in ws.c, the
+ * accept key in http.c (one GUID in the tree).  The caller brings the random bytes and does the
  * I/O: wschat with a blocking socket and then libevent, the benchmarks
  * from their bufferevents.
  */
@@ -358,54 +358,4 @@ ws_client_response_parse(struct ws_client_handshake *hs, const char *buf,
 		return (ws_client_refuse(hs, "no Sec-WebSocket-Accept"));
 	hs->hdrlen = end;
 	return (WS_OK);
-}
-
-/* ---------------------------------------------------------------- */
-
-size_t
-ws_client_header_encode(uint8_t *out, int fin, int opcode, uint64_t len,
-    const uint8_t *mask)
-{
-	size_t	 h;
-
-	/* The server's header with the mask bit set, then the key. */
-	h = ws_header_encode(out, fin, opcode, len);
-	out[1] |= 0x80;
-	memcpy(out + h, mask, 4);
-	return (h + 4);
-}
-
-uint8_t *
-ws_client_frame_encode(uint8_t *p, int fin, int opcode, uint64_t len,
-    const uint8_t *mask, size_t *framelen)
-{
-	uint8_t	 hdr[WS_HEADER_MAX];
-	size_t	 h;
-
-	h = ws_client_header_encode(hdr, fin, opcode, len, mask);
-	memcpy(p - h, hdr, h);
-	/* Masking is the XOR that unmasking is. */
-	ws_unmask(p, (size_t)len, mask, 0);
-	*framelen = h + (size_t)len;
-	return (p - h);
-}
-
-int
-ws_client_frame_parse(const uint8_t *buf, size_t len, int msg_op,
-    struct ws_frame *f, uint16_t *code, const char **why)
-{
-	int	 rv;
-
-	rv = ws_frame_parse_peer(buf, len, WS_PEER_SERVER, f, code, why);
-	if (rv != WS_OK || f->opcode >= WS_OP_CLOSE)
-		return (rv);
-	/* The fragmentation rules of ws_reader, for bytes kept in place. */
-	if (f->opcode == WS_OP_CONT && msg_op == 0)
-		*why = "continuation of nothing";
-	else if (f->opcode != WS_OP_CONT && msg_op != 0)
-		*why = "new message inside a fragmented one";
-	else
-		return (WS_OK);
-	*code = WS_CLOSE_PROTOCOL;
-	return (WS_EPROTO);
 }

@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "http.h"
 #include "ws.h"
@@ -89,16 +90,40 @@ int		 ws_client_response_parse(struct ws_client_handshake *,
  * mask (random for each frame: RFC 6455, 5.3).  Returns its length: 6, 8
  * or 14.  The payload still has to be masked: ws_unmask() does it.
  */
-size_t		 ws_client_header_encode(uint8_t *, int, int, uint64_t,
-		    const uint8_t *);
+static inline size_t
+ws_client_header_encode(uint8_t *out, int fin, int opcode, uint64_t len,
+    const uint8_t *mask)
+{
+	size_t	 h;
+
+	/* The server's header with the mask bit set, then the key. */
+	h = ws_header_encode(out, fin, opcode, len);
+	out[1] |= 0x80;
+	memcpy(out + h, mask, 4);
+	return (h + 4);
+}
+
 /*
  * Make the len payload bytes at p one masked frame, in place: the header
  * goes into the WS_HEADER_MAX bytes before p, which the caller keeps free,
  * and the payload is masked with the 4 bytes at mask.  Returns the start
- * of the frame and its length in *framelen.  Allocates nothing.
+ * of the frame and its length in *framelen.  Allocates nothing.  Inline:
+ * the load generators frame every message they send with it.
  */
-uint8_t		*ws_client_frame_encode(uint8_t *, int, int, uint64_t,
-		    const uint8_t *, size_t *);
+static inline uint8_t *
+ws_client_frame_encode(uint8_t *p, int fin, int opcode, uint64_t len,
+    const uint8_t *mask, size_t *framelen)
+{
+	size_t	 h;
+
+	/* Where the header starts: its length by the payload's. */
+	h = (len < 126 ? 2 : len <= 0xffff ? 4 : 10) + 4;
+	(void)ws_client_header_encode(p - h, fin, opcode, len, mask);
+	/* Masking is the XOR that unmasking is. */
+	ws_unmask(p, (size_t)len, mask, 0);
+	*framelen = h + (size_t)len;
+	return (p - h);
+}
 
 /*
  * Parse the header of a server frame at the start of buf, where the
@@ -108,9 +133,27 @@ uint8_t		*ws_client_frame_encode(uint8_t *, int, int, uint64_t,
  * and fills *f (the frame is f->hdrlen + f->len bytes), WS_AGAIN if more
  * bytes are needed, or WS_EPROTO with *code the close code to send and
  * *why the reason.  Control frames are checked for their size only: a
- * close payload goes to ws_close_parse().  Allocates nothing.
+ * close payload goes to ws_close_parse().  Allocates nothing.  Inline:
+ * the load generators call it for every frame they receive.
  */
-int		 ws_client_frame_parse(const uint8_t *, size_t, int,
-		    struct ws_frame *, uint16_t *, const char **);
+static inline int
+ws_client_frame_parse(const uint8_t *buf, size_t len, int msg_op,
+    struct ws_frame *f, uint16_t *code, const char **why)
+{
+	int	 rv;
+
+	rv = ws_frame_parse_peer(buf, len, WS_PEER_SERVER, f, code, why);
+	if (rv != WS_OK || f->opcode >= WS_OP_CLOSE)
+		return (rv);
+	/* The fragmentation rules of ws_reader, for bytes kept in place. */
+	if (f->opcode == WS_OP_CONT && msg_op == 0)
+		*why = "continuation of nothing";
+	else if (f->opcode != WS_OP_CONT && msg_op != 0)
+		*why = "new message inside a fragmented one";
+	else
+		return (WS_OK);
+	*code = WS_CLOSE_PROTOCOL;
+	return (WS_EPROTO);
+}
 
 #endif /* WSCHATD_WS_CLIENT_H */
