@@ -393,7 +393,7 @@ chatbench_freed(struct wsclient_conn *wc)
 static void
 chatbench_send_msg(struct chatbench_conn *c)
 {
-	uint8_t		*p = chatbench_txbuf + WSCLIENT_FRAME_HEAD;
+	uint8_t		*p = chatbench_txbuf + WS_HEADER_MAX;
 	size_t		 n, h = 0;
 
 	if (opt.mode == CHATBENCH_CHAT) {
@@ -411,7 +411,7 @@ chatbench_send_msg(struct chatbench_conn *c)
 		memcpy(p + n, chatbench_user_tail, 2);
 		n += 2;
 	}
-	wsclient_frame_write(c->wc.bev, WSCLIENT_OP_TEXT, chatbench_txbuf, n);
+	wsclient_frame_write(c->wc.bev, WS_OP_TEXT, chatbench_txbuf, n);
 	c->tx_seq++;
 	st.sent++;
 	if (c->tx_seq == opt.msgs)
@@ -682,7 +682,7 @@ chatbench_greet(struct chatbench_conn *c, const uint8_t *p, size_t len)
 		if (opt.mode == CHATBENCH_CHAT && c->wc.id < opt.logins) {
 			n = snprintf(name, sizeof(name), "{\"type\":\"login\","
 			    "\"content\":\"b%u\"}", c->wc.id);
-			wsclient_frame_send(c->wc.bev, WSCLIENT_OP_TEXT,
+			wsclient_frame_send(c->wc.bev, WS_OP_TEXT,
 			    (uint8_t *)name, (size_t)n);
 			return (1);
 		}
@@ -746,7 +746,7 @@ chatbench_message(struct chatbench_conn *c, const uint8_t *p, size_t len)
 
 /* wsclient's data hook: the greeting, or part of a chat message. */
 static int
-chatbench_data(struct wsclient_conn *wc, const struct wsclient_frame *f,
+chatbench_data(struct wsclient_conn *wc, const struct ws_frame *f,
     struct evbuffer *in)
 {
 	struct chatbench_conn	*c = (struct chatbench_conn *)wc;
@@ -760,20 +760,20 @@ chatbench_data(struct wsclient_conn *wc, const struct wsclient_frame *f,
 	}
 	if ((h = wsclient_frame_payload(in, f)) == NULL)
 		return (-1);
-	if (f->op == WSCLIENT_OP_BINARY && f->fin) {
+	if (f->opcode == WS_OP_BINARY && f->fin) {
 		st.other++;	/* not asked for: -msgpack */
 		evbuffer_drain(in, f->hdrlen + f->len);
 		return (0);
 	}
-	if (f->fin && f->op != WSCLIENT_OP_CONT) {
+	if (f->fin && f->opcode != WS_OP_CONT) {
 		/* The usual case: one frame, parsed in place. */
 		if (chatbench_message(c, h, f->len) == -1)
 			return (-1);
 		evbuffer_drain(in, f->hdrlen + f->len);
 		return (0);
 	}
-	if (f->op != WSCLIENT_OP_CONT) {
-		wc->rx_op = f->op;
+	if (f->opcode != WS_OP_CONT) {
+		wc->rx_op = f->opcode;
 		if (c->frag == NULL && (c->frag = evbuffer_new()) == NULL) {
 			wsclient_conn_abort(wc, "out of memory");
 			return (-1);
@@ -786,7 +786,7 @@ chatbench_data(struct wsclient_conn *wc, const struct wsclient_frame *f,
 	h = evbuffer_pullup(c->frag, -1);
 	op = wc->rx_op;
 	wc->rx_op = 0;
-	if (op == WSCLIENT_OP_TEXT && chatbench_message(c, h,
+	if (op == WS_OP_TEXT && chatbench_message(c, h,
 	    evbuffer_get_length(c->frag)) == -1)
 		return (-1);
 	if (c->frag != NULL)
@@ -928,7 +928,7 @@ chatbench_alloc(void)
 				    opt.senders : opt.t.conns;
 
 	/* Room for the frame head, the JSON around and a long prefix. */
-	if ((chatbench_txbuf = malloc(WSCLIENT_FRAME_HEAD + opt.size + 128)) ==
+	if ((chatbench_txbuf = malloc(WS_HEADER_MAX + opt.size + 128)) ==
 	    NULL ||
 	    (chatbench_conns = calloc(opt.t.conns, sizeof(*chatbench_conns))) ==
 	    NULL || (ns > 0 && (chatbench_tracks = calloc((size_t)opt.t.conns *

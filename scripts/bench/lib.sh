@@ -104,12 +104,15 @@ check_setup() {
 }
 
 # Build client $1 (wsbench, chatbench) into $tmp from $1.c and wsclient.c
-# next to this file: for a tree with no build.  Sets built to its path;
-# dies if the compiler fails.
+# next to this file and the client codec in src/: for a tree with no
+# build.  Sets built to its path; dies if the compiler fails.
 build_bench() {
 	built=$tmp/$1
+	_src=$here/../../src
 	echo "$me: building $built from $here/$1.c"
-	${CC:-cc} -O2 -o "$built" "$here/$1.c" "$here/wsclient.c" \
+	${CC:-cc} -O2 -I"$_src" -I"$here/../../shm" -o "$built" "$here/$1.c" \
+	    "$here/wsclient.c" "$_src/ws_client.c" "$_src/ws.c" \
+	    "$_src/http.c" "$_src/utf8.c" \
 	    $(pkg-config --cflags --libs libevent_core libcrypto) ||
 	    die "cannot build $1"
 }

@@ -175,10 +175,10 @@ wsbench_send_msg(struct wsbench_conn *c)
 	uint64_t	 seq = c->tx_seq;
 
 	c->ts[seq % WSBENCH_RING] = wsclient_now();
-	wsbench_payload(wsbench_txbuf + WSCLIENT_FRAME_HEAD,
+	wsbench_payload(wsbench_txbuf + WS_HEADER_MAX,
 	    wsbench_msg_seed(c, seq), 0, opt.size, !opt.binary);
-	wsclient_frame_write(c->wc.bev, opt.binary ? WSCLIENT_OP_BINARY :
-	    WSCLIENT_OP_TEXT, wsbench_txbuf, opt.size);
+	wsclient_frame_write(c->wc.bev, opt.binary ? WS_OP_BINARY :
+	    WS_OP_TEXT, wsbench_txbuf, opt.size);
 	c->tx_seq++;
 	st.sent++;
 }
@@ -210,7 +210,7 @@ wsbench_msg_done(struct wsbench_conn *c)
 	uint64_t	 now = wsclient_now();
 
 	if (c->rx_bad || c->rx_off != opt.size || c->wc.rx_op !=
-	    (opt.binary ? WSCLIENT_OP_BINARY : WSCLIENT_OP_TEXT)) {
+	    (opt.binary ? WS_OP_BINARY : WS_OP_TEXT)) {
 		if (st.mismatches++ == 0)
 			wsclient_warnx("conn %u: message %" PRIu64 " came back "
 			    "different (%s)", c->wc.id, c->rx_seq,
@@ -252,7 +252,7 @@ wsbench_msg_compare(struct wsbench_conn *c, const uint8_t *p, uint64_t len)
 
 /* wsclient's data hook: part of an echo. */
 static int
-wsbench_data(struct wsclient_conn *wc, const struct wsclient_frame *f,
+wsbench_data(struct wsclient_conn *wc, const struct ws_frame *f,
     struct evbuffer *in)
 {
 	struct wsbench_conn	*c = (struct wsbench_conn *)wc;
@@ -263,15 +263,15 @@ wsbench_data(struct wsclient_conn *wc, const struct wsclient_frame *f,
 		wsclient_conn_abort(wc, "message nobody sent");
 		return (-1);
 	}
-	if ((f->op != WSCLIENT_OP_CONT ? 0 : c->rx_off) + f->len > opt.size) {
+	if ((f->opcode != WS_OP_CONT ? 0 : c->rx_off) + f->len > opt.size) {
 		st.mismatches++;
 		wsclient_conn_abort(wc, "echo longer than the message");
 		return (-1);
 	}
 	if ((p = wsclient_frame_payload(in, f)) == NULL)
 		return (-1);
-	if (f->op != WSCLIENT_OP_CONT) {
-		wc->rx_op = f->op;
+	if (f->opcode != WS_OP_CONT) {
+		wc->rx_op = f->opcode;
 		c->rx_off = 0;
 		c->rx_bad = 0;
 	}
@@ -466,7 +466,7 @@ main(int argc, char *argv[])
 
 	wsclient_target(&opt.t);
 	wsclient_hist_init(&wsbench_lat);
-	if ((wsbench_txbuf = malloc(WSCLIENT_FRAME_HEAD + opt.size)) ==
+	if ((wsbench_txbuf = malloc(WS_HEADER_MAX + opt.size)) ==
 	    NULL || (wsbench_conns = calloc(opt.t.conns,
 	    sizeof(*wsbench_conns))) == NULL) {
 		wsclient_warnx("out of memory");

@@ -3,11 +3,14 @@
  *
  * wsclient.c: the client side of RFC 6455 on libevent for the load
  * generators in scripts/bench/: the target and its source addresses,
- * connect throttling, the opening handshake and its Sec-WebSocket-Accept
- * check, server frame headers in and masked frames out, pings and the
- * closing handshake, the phases of a run and its timers, failure and close
- * counts, latency histograms and CPU time.  The programs keep their data
- * and their run phase through the hooks of struct wsclient_ops; see
+ * connect throttling, the opening handshake, server frame headers in and
+ * masked frames out, pings and the closing handshake, the phases of a run
+ * and its timers, failure and close counts, latency histograms and CPU
+ * time.  What goes over the wire is the codec's, ws_client.c: this file
+ * feeds it the bytes of each bufferevent in place (the header of every
+ * frame is parsed where it lies, and a payload is masked where the
+ * program built it) and does the rest.  The programs keep their data and
+ * their run phase through the hooks of struct wsclient_ops; see
  * wsclient.h.  Everything here runs in the program's one process and
  * event loop.
  */
@@ -32,23 +35,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/sha.h>
-
+#include "ws.h"
+#include "ws_client.h"
 #include "wsclient.h"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT	24
 #endif
 
-#define WSCLIENT_GUID		"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#define WSCLIENT_HEAD_MAX	8192	/* bytes of response head accepted */
+#define WSCLIENT_REQUEST_MAX	1024	/* bytes of an upgrade request */
 #define WSCLIENT_HS_TIMEOUT	10	/* s to connect, upgrade and greet */
 #define WSCLIENT_CLOSE_TIMEOUT	3	/* seconds for the closing handshake */
 #define WSCLIENT_STOP_GRACE	5	/* seconds for all closes, then quit */
 #define WSCLIENT_TICK_US	5000	/* -r pacing, launch retries */
-#define WSCLIENT_AGAIN		(-1)	/* frame_parse: need more bytes */
-#define WSCLIENT_EPROTO		(-2)	/* frame_parse: *why */
+#define WSCLIENT_SERVER_HEAD	10	/* largest server frame header */
 
 /* A connection of the program's array, by index. */
 #define WSCLIENT_CONN(i)	((struct wsclient_conn *)(void *)	\
@@ -90,6 +90,7 @@ static struct event_base	*wsclient_base;
 static struct event		*wsclient_tick_ev, *wsclient_stop_ev;
 static struct event		*wsclient_deadline_ev;
 
+static int	wsclient_request(struct wsclient_conn *, char *);
 static void	wsclient_read_cb(struct bufferevent *, void *);
 static void	wsclient_event_cb(struct bufferevent *, short, void *);
 
@@ -366,7 +367,9 @@ wsclient_port_range(void)
 void
 wsclient_target(const struct wsclient_target *t)
 {
-	unsigned	 budget;
+	struct wsclient_conn	 probe;
+	char			 buf[WSCLIENT_REQUEST_MAX];
+	unsigned		 budget;
 
 	wsclient_t = *t;
 	signal(SIGPIPE, SIG_IGN);
@@ -374,6 +377,12 @@ wsclient_target(const struct wsclient_target *t)
 	alarm(t->deadline + WSCLIENT_STOP_GRACE + 10);
 	wsclient_rlimit();
 	wsclient_resolve();
+	/* Once here, so that no connection fails for a bad -P. */
+	if (wsclient_request(&probe, buf) == -1) {
+		wsclient_warnx("%s%s: no upgrade request can be made of it",
+		    wsclient_hostport_s, t->path);
+		exit(2);
+	}
 
 	/* Enough source addresses to leave half of each one's ports free. */
 	wsclient_src_lo = 0;
@@ -512,14 +521,36 @@ wsclient_connect(unsigned id, int *err)
 	}
 }
 
+/*
+ * The upgrade request for c into buf (WSCLIENT_REQUEST_MAX bytes), with a
+ * fresh key; c->hs waits for the answer.  Returns its length, or -1.
+ */
+static int
+wsclient_request(struct wsclient_conn *c, char *buf)
+{
+	struct ws_client_request	 req;
+	uint8_t				 nonce[WS_CLIENT_NONCE_LEN];
+	uint64_t			 r;
+
+	/* Varied, not secret: nobody here needs the key unpredictable. */
+	r = wsclient_random();
+	memcpy(nonce, &r, 8);
+	r = wsclient_random();
+	memcpy(nonce + 8, &r, 8);
+	memset(&req, 0, sizeof(req));
+	req.host = wsclient_hostport_s;
+	req.path = wsclient_t.path;
+	req.agent = wsclient_prog;
+	return (ws_client_request_encode(&c->hs, &req, nonce, buf,
+	    WSCLIENT_REQUEST_MAX));
+}
+
 /* Open one connection and queue its upgrade request. */
 static void
 wsclient_conn_start(struct wsclient_conn *c)
 {
-	unsigned char	 key[16], md[SHA_DIGEST_LENGTH];
-	char		 key64[32], buf[64 + sizeof(WSCLIENT_GUID)];
-	uint64_t	 r;
-	int		 fd, err;
+	char		 buf[WSCLIENT_REQUEST_MAX];
+	int		 fd, err, len;
 
 	c->t_start = wsclient_now();
 	if ((fd = wsclient_connect(c->id, &err)) == -1) {
@@ -544,25 +575,13 @@ wsclient_conn_start(struct wsclient_conn *c)
 	bufferevent_set_max_single_write(c->bev, 256 * 1024);
 	wsclient_timeouts(c, WSCLIENT_HS_TIMEOUT);
 
-	r = wsclient_random();
-	memcpy(key, &r, 8);
-	r = wsclient_random();
-	memcpy(key + 8, &r, 8);
-	EVP_EncodeBlock((unsigned char *)key64, key, sizeof(key));
-	snprintf(buf, sizeof(buf), "%s%s", key64, WSCLIENT_GUID);
-	SHA1((unsigned char *)buf, strlen(buf), md);
-	EVP_EncodeBlock((unsigned char *)c->accept, md, sizeof(md));
-
+	/* wsclient_target() made one: this one fits too. */
+	if ((len = wsclient_request(c, buf)) == -1) {
+		wsclient_conn_fail(c, WSCLIENT_F_CONNECT, EINVAL);
+		return;
+	}
 	/* Sent once connect() completes: not writable before. */
-	evbuffer_add_printf(bufferevent_get_output(c->bev),
-	    "GET %s HTTP/1.1\r\n"
-	    "Host: %s\r\n"
-	    "Upgrade: websocket\r\n"
-	    "Connection: Upgrade\r\n"
-	    "Sec-WebSocket-Key: %s\r\n"
-	    "Sec-WebSocket-Version: 13\r\n"
-	    "User-Agent: %s\r\n"
-	    "\r\n", wsclient_t.path, wsclient_hostport_s, key64, wsclient_prog);
+	evbuffer_add(bufferevent_get_output(c->bev), buf, (size_t)len);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
@@ -586,153 +605,45 @@ wsclient_launch(void)
 		wsclient_conn_start(WSCLIENT_CONN(wsclient_launched++));
 }
 
-static char *
-wsclient_trim(char *s)
-{
-	char	*e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-		*--e = '\0';
-	return (s);
-}
-
 /*
- * Read the response head.  Returns 0 once the connection is upgraded
- * (frames may follow in the buffer), -1 if more is needed or it failed.
+ * Read the answer to the upgrade, in place.  Returns 0 once the
+ * connection is upgraded (frames may follow in the buffer), -1 if more is
+ * needed or it failed.
  */
 static int
 wsclient_handshake(struct wsclient_conn *c, struct evbuffer *in)
 {
-	struct evbuffer_ptr	 p;
-	char			 head[WSCLIENT_HEAD_MAX + 1], *line, *next;
-	char			*name, *value;
-	size_t			 hlen;
-	int			 upgrade = 0, accept = 0;
+	size_t	 avail = evbuffer_get_length(in);
+	char	*p;
+	int	 rv;
 
-	p = evbuffer_search(in, "\r\n\r\n", 4, NULL);
-	if (p.pos == -1) {
-		if (evbuffer_get_length(in) > WSCLIENT_HEAD_MAX)
-			wsclient_conn_fail(c, WSCLIENT_F_STATUS, 0);
+	/* The codec refuses a head past max_head: no need to pull more. */
+	if (avail > c->hs.max_head)
+		avail = c->hs.max_head;
+	p = (char *)evbuffer_pullup(in, (ev_ssize_t)avail);
+	rv = ws_client_response_parse(&c->hs, p, avail);
+	if (rv == WS_AGAIN)
 		return (-1);
+	if (rv == WS_OK) {
+		evbuffer_drain(in, c->hs.hdrlen);
+		return (0);
 	}
-	hlen = (size_t)p.pos + 4;
-	if (hlen > WSCLIENT_HEAD_MAX) {
-		wsclient_conn_fail(c, WSCLIENT_F_STATUS, 0);
-		return (-1);
-	}
-	evbuffer_remove(in, head, hlen);
-	head[hlen] = '\0';
-
-	if (strncmp(head, "HTTP/1.1 101", 12) != 0 ||
-	    (head[12] != ' ' && head[12] != '\r')) {
+	if (c->hs.status != 0 && c->hs.status != 101) {
 		if (wsclient_st.fail[WSCLIENT_F_STATUS] == 0)
 			wsclient_warnx("conn %u: %.*s", c->id,
-			    (int)strcspn(head, "\r\n"), head);
+			    (int)c->hs.linelen, c->hs.line);
 		wsclient_conn_fail(c, WSCLIENT_F_STATUS, 0);
-		return (-1);
-	}
-	line = strstr(head, "\r\n") + 2;
-	for (; *line != '\r' && *line != '\0'; line = next) {
-		if ((next = strstr(line, "\r\n")) == NULL)
-			break;
-		*next = '\0';
-		next += 2;
-		if ((value = strchr(line, ':')) == NULL)
-			continue;
-		*value++ = '\0';
-		name = line;
-		value = wsclient_trim(value);
-		if (strcasecmp(name, "Upgrade") == 0 &&
-		    strcasecmp(value, "websocket") == 0)
-			upgrade = 1;
-		else if (strcasecmp(name, "Sec-WebSocket-Accept") == 0 &&
-		    strcmp(value, c->accept) == 0)
-			accept = 1;
-	}
-	if (!upgrade || !accept) {
+	} else {
 		if (wsclient_st.fail[WSCLIENT_F_ACCEPT] == 0)
-			wsclient_warnx("conn %u: 101 without %s", c->id,
-			    upgrade ? "the right Sec-WebSocket-Accept" :
-			    "Upgrade: websocket");
+			wsclient_warnx("conn %u: handshake: %s", c->id,
+			    c->hs.reason);
 		wsclient_conn_fail(c, WSCLIENT_F_ACCEPT, 0);
-		return (-1);
 	}
-	return (0);
-}
-
-/*
- * Look at the next server frame in in, given the opcode of the data
- * message in progress (0: none).  Returns WSCLIENT_OP_CONT .. _BINARY for
- * a data frame's header in *f (nothing consumed); WSCLIENT_OP_CLOSE and
- * up for a whole control frame, consumed, its payload copied to f->ctl
- * (handling it may free the connection and in with it); WSCLIENT_AGAIN
- * if more bytes are needed (nothing consumed); or WSCLIENT_EPROTO with
- * *why set if the frame breaks RFC 6455.
- */
-static int
-wsclient_frame_parse(struct evbuffer *in, int rx_op, struct wsclient_frame *f,
-    const char **why)
-{
-	uint8_t		*h;
-	size_t		 avail;
-	unsigned	 i;
-
-	avail = evbuffer_get_length(in);
-	if (avail < 2)
-		return (WSCLIENT_AGAIN);
-	h = evbuffer_pullup(in, avail < 10 ? avail : 10);
-	f->fin = (h[0] & 0x80) != 0;
-	f->op = h[0] & 0x0f;
-	f->len = h[1] & 0x7f;
-	f->hdrlen = 2;
-	if (h[0] & 0x70) {
-		*why = "reserved bits set";
-		return (WSCLIENT_EPROTO);
-	}
-	if (h[1] & 0x80) {
-		/* Servers must not mask (RFC 6455, 5.1). */
-		*why = "masked server frame";
-		return (WSCLIENT_EPROTO);
-	}
-	if (f->len == 126) {
-		if (avail < 4)
-			return (WSCLIENT_AGAIN);
-		f->len = (uint64_t)h[2] << 8 | h[3];
-		f->hdrlen = 4;
-	} else if (f->len == 127) {
-		if (avail < 10)
-			return (WSCLIENT_AGAIN);
-		for (f->len = 0, i = 0; i < 8; i++)
-			f->len = f->len << 8 | h[2 + i];
-		f->hdrlen = 10;
-	}
-	if (f->op < WSCLIENT_OP_CLOSE) {
-		if (f->op > WSCLIENT_OP_BINARY) {
-			*why = "unknown data opcode";
-			return (WSCLIENT_EPROTO);
-		}
-		if ((f->op == WSCLIENT_OP_CONT) != (rx_op != 0)) {
-			*why = "bad fragmentation";
-			return (WSCLIENT_EPROTO);
-		}
-		return (f->op);
-	}
-	if (!f->fin || f->len > WSCLIENT_CONTROL_MAX) {
-		*why = "bad control frame";
-		return (WSCLIENT_EPROTO);
-	}
-	if (avail < f->hdrlen + f->len)
-		return (WSCLIENT_AGAIN);
-	evbuffer_drain(in, f->hdrlen);
-	evbuffer_remove(in, f->ctl, f->len);
-	return (f->op);
+	return (-1);
 }
 
 uint8_t *
-wsclient_frame_payload(struct evbuffer *in, const struct wsclient_frame *f)
+wsclient_frame_payload(struct evbuffer *in, const struct ws_frame *f)
 {
 	if (evbuffer_get_length(in) < f->hdrlen + f->len)
 		return (NULL);
@@ -743,47 +654,23 @@ void
 wsclient_frame_write(struct bufferevent *bev, int op, uint8_t *buf,
     uint64_t len)
 {
-	uint8_t		*f, mask[4];
-	uint64_t	 r, i, m8, w;
-	size_t		 hl;
+	uint8_t		*f;
+	uint64_t	 r = wsclient_random();
+	size_t		 flen;
 
-	hl = (len < 126 ? 2 : len < 65536 ? 4 : 10) + 4;
-	f = buf + WSCLIENT_FRAME_HEAD - hl;
-	f[0] = 0x80 | op;
-	if (len < 126)
-		f[1] = 0x80 | len;
-	else if (len < 65536) {
-		f[1] = 0x80 | 126;
-		f[2] = len >> 8;
-		f[3] = len & 0xff;
-	} else {
-		f[1] = 0x80 | 127;
-		for (i = 0; i < 8; i++)
-			f[2 + i] = (len >> (56 - 8 * i)) & 0xff;
-	}
-	r = wsclient_random();
-	memcpy(mask, &r, 4);
-	memcpy(f + hl - 4, mask, 4);
-	/* Mask eight bytes at a time; the key repeats every four. */
-	memcpy(&m8, mask, 4);
-	memcpy((uint8_t *)&m8 + 4, mask, 4);
-	for (i = 0; i + 8 <= len; i += 8) {
-		memcpy(&w, f + hl + i, 8);
-		w ^= m8;
-		memcpy(f + hl + i, &w, 8);
-	}
-	for (; i < len; i++)
-		f[hl + i] ^= mask[i & 3];
-	bufferevent_write(bev, f, hl + len);
+	/* The mask: four bytes of the generator's, varied, not secret. */
+	f = ws_client_frame_encode(buf + WS_HEADER_MAX, 1, op, len,
+	    (const uint8_t *)&r, &flen);
+	bufferevent_write(bev, f, flen);
 }
 
 void
 wsclient_frame_send(struct bufferevent *bev, int op, const uint8_t *payload,
     size_t len)
 {
-	uint8_t	 buf[WSCLIENT_FRAME_HEAD + WSCLIENT_CONTROL_MAX];
+	uint8_t	 buf[WS_HEADER_MAX + WS_CONTROL_MAX];
 
-	memcpy(buf + WSCLIENT_FRAME_HEAD, payload, len);
+	memcpy(buf + WS_HEADER_MAX, payload, len);
 	wsclient_frame_write(bev, op, buf, len);
 }
 
@@ -792,24 +679,30 @@ static void
 wsclient_control(struct wsclient_conn *c, int op, const uint8_t *p,
     size_t len)
 {
+	uint16_t	 code;
+
 	switch (op) {
-	case WSCLIENT_OP_PING:
+	case WS_OP_PING:
 		wsclient_st.pings++;
 		if (c->state == WSCLIENT_OPEN || c->state == WSCLIENT_GREETING)
-			wsclient_frame_send(c->bev, WSCLIENT_OP_PONG, p, len);
+			wsclient_frame_send(c->bev, WS_OP_PONG, p, len);
 		break;
-	case WSCLIENT_OP_PONG:
+	case WS_OP_PONG:
 		break;
-	case WSCLIENT_OP_CLOSE:
+	case WS_OP_CLOSE:
+		if (ws_close_parse(p, len, &code) == WS_EPROTO) {
+			wsclient_conn_abort(c, code == WS_CLOSE_BAD_DATA ?
+			    "close reason not UTF-8" : "bad close status");
+			return;
+		}
 		if (c->state == WSCLIENT_CLOSING) {
 			wsclient_st.closed_clean++;
 		} else if (c->state == WSCLIENT_OPEN) {
 			if (wsclient_st.closed_early++ == 0)
 				wsclient_warnx("conn %u: server closed it "
-				    "(code %u)", c->id,
-				    len >= 2 ? (p[0] << 8 | p[1]) : 1005);
+				    "(code %u)", c->id, code);
 			/* Answer with the same code (RFC 6455, 5.5.1). */
-			wsclient_frame_send(c->bev, WSCLIENT_OP_CLOSE, p,
+			wsclient_frame_send(c->bev, WS_OP_CLOSE, p,
 			    len >= 2 ? 2 : 0);
 			wsclient_ops->lost(c);
 		} else if (c->state == WSCLIENT_GREETING) {
@@ -827,27 +720,47 @@ wsclient_control(struct wsclient_conn *c, int op, const uint8_t *p,
 	}
 }
 
-/* Parse server frames from in.  Stops when the connection is freed. */
+/*
+ * Parse server frames from in: the headers in place, data frames handed
+ * to the program where they lie, control frames copied out (handling one
+ * may free the connection, and in with it).  Stops when the connection is
+ * freed.
+ */
 static void
 wsclient_frames(struct wsclient_conn *c, struct evbuffer *in)
 {
-	struct wsclient_frame	 f;
-	const char		*why;
-	int			 op;
+	struct ws_frame	 f;
+	uint8_t		 ctl[WS_CONTROL_MAX], *h;
+	const char	*why;
+	uint16_t	 code;
+	size_t		 avail;
 
 	while (c->bev != NULL && c->state >= WSCLIENT_GREETING &&
 	    c->state <= WSCLIENT_DRAINING) {
-		op = wsclient_frame_parse(in, c->rx_op, &f, &why);
-		if (op == WSCLIENT_AGAIN)
+		avail = evbuffer_get_length(in);
+		if (avail > WSCLIENT_SERVER_HEAD)
+			avail = WSCLIENT_SERVER_HEAD;
+		if (avail < 2)
 			return;
-		if (op == WSCLIENT_EPROTO) {
+		h = evbuffer_pullup(in, (ev_ssize_t)avail);
+		switch (ws_client_frame_parse(h, avail, c->rx_op, &f, &code,
+		    &why)) {
+		case WS_AGAIN:
+			return;
+		case WS_EPROTO:
 			wsclient_conn_abort(c, why);
 			return;
 		}
-		if (op >= WSCLIENT_OP_CLOSE)
-			wsclient_control(c, op, f.ctl, f.len);
-		else if (wsclient_ops->data(c, &f, in) == -1)
+		if (f.opcode < WS_OP_CLOSE) {
+			if (wsclient_ops->data(c, &f, in) == -1)
+				return;
+			continue;
+		}
+		if (evbuffer_get_length(in) < f.hdrlen + f.len)
 			return;
+		evbuffer_drain(in, f.hdrlen);
+		evbuffer_remove(in, ctl, (size_t)f.len);
+		wsclient_control(c, f.opcode, ctl, (size_t)f.len);
 	}
 }
 
@@ -954,7 +867,7 @@ wsclient_stop(void)
 			wsclient_conn_fail(c, WSCLIENT_F_GREETING, 0);
 			break;
 		case WSCLIENT_OPEN:
-			wsclient_frame_send(c->bev, WSCLIENT_OP_CLOSE, code,
+			wsclient_frame_send(c->bev, WS_OP_CLOSE, code,
 			    sizeof(code));
 			c->state = WSCLIENT_CLOSING;
 			wsclient_timeouts(c, WSCLIENT_CLOSE_TIMEOUT);

@@ -6,12 +6,13 @@
  * connections from launch to close: many connections to one target,
  * opened at a bounded rate with a bounded number in flight and spread over
  * 127.0.0.x source addresses when one address would run out of ephemeral
- * ports; the upgrade checked (status 101, Sec-WebSocket-Accept); server
- * frame headers parsed incrementally, pings answered, closes exchanged;
- * masked frames out; failures and closes counted.  It also runs the three
- * phases of a run (connect, the program's run, stop), the timers (launch
- * tick, hard deadline, SIGINT/SIGTERM, grace period for closes, SIGALRM
- * watchdog) and keeps log-linear latency histograms.
+ * ports; the upgrade made and checked, server frame headers parsed in
+ * place, pings answered, closes exchanged, masked frames out, all with
+ * the client codec of src/ws_client.h; failures and closes counted.  It
+ * also runs the three phases of a run (connect, the program's run,
+ * stop), the timers (launch tick, hard deadline, SIGINT/SIGTERM, grace
+ * period for closes, SIGALRM watchdog) and keeps log-linear latency
+ * histograms.
  *
  * The program owns what the connections are for: it embeds struct
  * wsclient_conn as the first member of its own connection struct, gives
@@ -32,22 +33,15 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "ws.h"
+#include "ws_client.h"
+
 /*
  * Default handshakes in flight: below 128, the backlog most servers get by
  * default (libevent's listen(fd, -1) included), so no listen queue can
  * overflow; an overflow costs the client a one-second SYN retransmit.
  */
 #define WSCLIENT_INFLIGHT	100
-#define WSCLIENT_FRAME_HEAD	14	/* largest client header: 2 + 8 + 4 */
-#define WSCLIENT_CONTROL_MAX	125
-#define WSCLIENT_ACCEPT_LEN	32	/* Sec-WebSocket-Accept, NUL included */
-
-#define WSCLIENT_OP_CONT	0x0
-#define WSCLIENT_OP_TEXT	0x1
-#define WSCLIENT_OP_BINARY	0x2
-#define WSCLIENT_OP_CLOSE	0x8
-#define WSCLIENT_OP_PING	0x9
-#define WSCLIENT_OP_PONG	0xa
 
 enum wsclient_state {
 	WSCLIENT_IDLE,		/* not launched yet */
@@ -96,16 +90,7 @@ struct wsclient_conn {
 	enum wsclient_state	 state;
 	int			 rx_op;		/* data message in progress */
 	uint64_t		 t_start;	/* launched, wsclient_now() */
-	char			 accept[WSCLIENT_ACCEPT_LEN];	/* due */
-};
-
-/* A server data frame, as the data hook gets it. */
-struct wsclient_frame {
-	int		 op;
-	int		 fin;
-	uint64_t	 len;		/* payload length */
-	size_t		 hdrlen;	/* header length */
-	uint8_t		 ctl[WSCLIENT_CONTROL_MAX];	/* control: internal */
+	struct ws_client_handshake hs;		/* the upgrade */
 };
 
 /* What to connect to, and how hard; see wsclient_target(). */
@@ -133,12 +118,14 @@ struct wsclient_ops {
 	 */
 	void	(*upgraded)(struct wsclient_conn *);
 	/*
-	 * Data frame f starts in; its payload is at wsclient_frame_payload().
-	 * Consumes the frame from in and returns 0, or returns -1 if more
-	 * bytes are needed (nothing consumed) or the connection was freed.
-	 * Tracks fragmentation in rx_op (the opcode, 0 after the last frame).
+	 * Data frame f (a server's: f->opcode, f->fin, f->len, f->hdrlen)
+	 * starts in; its payload is at wsclient_frame_payload().  Consumes
+	 * the frame from in and returns 0, or returns -1 if more bytes are
+	 * needed (nothing consumed) or the connection was freed.  Tracks
+	 * fragmentation in rx_op (the opcode, 0 after the last frame), which
+	 * the next header is checked against.
 	 */
-	int	(*data)(struct wsclient_conn *, const struct wsclient_frame *,
+	int	(*data)(struct wsclient_conn *, const struct ws_frame *,
 		    struct evbuffer *);
 	/* The server closed (answered already) or reset an open connection. */
 	void	(*lost)(struct wsclient_conn *);
@@ -281,11 +268,11 @@ void		 wsclient_conn_abort(struct wsclient_conn *, const char *);
  * it is there yet.  Valid until in changes; consumes nothing.
  */
 uint8_t		*wsclient_frame_payload(struct evbuffer *,
-		    const struct wsclient_frame *);
+		    const struct ws_frame *);
 /*
  * Mask and queue a frame on bev.  Its len payload bytes are at buf +
- * WSCLIENT_FRAME_HEAD: the header goes just before them and the payload
- * is masked in place (bufferevent_write() copies; buf is the caller's).
+ * WS_HEADER_MAX: the header goes just before them and the payload is
+ * masked in place (bufferevent_write() copies; buf is the caller's).
  */
 void		 wsclient_frame_write(struct bufferevent *, int, uint8_t *,
 		    uint64_t);
