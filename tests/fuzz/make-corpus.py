@@ -4,6 +4,7 @@
 # commit what it writes; the fuzzers' own finds are not kept here.
 # MessagePack is encoded by hand: python3-msgpack is not a build dependency.
 import base64
+import hashlib
 import os
 import struct
 import sys
@@ -64,6 +65,18 @@ UPGRADE = ("GET /ws HTTP/1.1\r\nHost: localhost:8080\r\nUpgrade: websocket\r\n"
            "Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: " + KEY +
            "\r\nSec-WebSocket-Version: 13\r\nOrigin: http://localhost\r\n")
 
+# What a server answers to fuzz_ws_client.c's request, made with KEY.
+ACCEPT = base64.b64encode(hashlib.sha1(
+    (KEY + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
+ANSWER = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+          b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + ACCEPT + b"\r\n")
+
+
+def sframe(op, payload, fin=True):
+    """A server WebSocket frame: never masked."""
+    return frame(op, payload, fin, masked=False)
+
+
 CORPUS = {
     "http": {
         "get": b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -101,6 +114,34 @@ CORPUS = {
         "rsv": b"\xc1\x80abcd",
         "utf8-4byte": "\U0001f600 ok €".encode(),
         "empty": b"",
+    },
+    # A server's answer to fuzz_ws_client.c, then server frames.
+    "ws_client": {
+        "upgrade": ANSWER + b"\r\n" + sframe(1, b'{"type":"who"}'),
+        "upgrade-proto": ANSWER + b"Sec-WebSocket-Protocol: wschat.json"
+                         b"\r\n\r\n" + sframe(9, b"ping") +
+                         sframe(1, b'{"type":"user","content":"hi"}') +
+                         sframe(8, struct.pack(">H", 1001) + b"bye"),
+        "lf": ANSWER.replace(b"\r\n", b"\n") + b"\n" + sframe(2, b"\x00"),
+        "fragments": ANSWER + b"\r\n" + sframe(1, b"frag", fin=False) +
+                     sframe(10, b"") + sframe(0, "κό".encode()[:3],
+                                                fin=False) +
+                     sframe(0, "κό".encode()[3:]),
+        "len16": ANSWER + b"\r\n" + sframe(2, b"y" * 300),
+        "len64": ANSWER + b"\r\n" + sframe(1, b"z" * 70000),
+        "masked": ANSWER + b"\r\n" + frame(1, b"masked"),
+        "bad-utf8": ANSWER + b"\r\n" + sframe(1, b"ok \xc3\x28"),
+        "close-bad": ANSWER + b"\r\n" + sframe(8, struct.pack(">H", 1005)),
+        "bad-accept": ANSWER.replace(ACCEPT[:4], b"AAAA") + b"\r\n",
+        "other-proto": ANSWER + b"Sec-WebSocket-Protocol: chat\r\n\r\n",
+        "extension": ANSWER + b"Sec-WebSocket-Extensions: "
+                     b"permessage-deflate\r\n\r\n",
+        "refused": b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+        "folded": ANSWER + b" folded\r\n\r\n",
+        "partial": ANSWER[:40],
+        "not-http": b"* online: alice, bob\n",
+        "frames-only": sframe(1, b"hi") + sframe(1, b"x", fin=False) +
+                       sframe(1, b"y"),
     },
     "chat_json": {
         "login": b'{"type":"login","content":"alice"}',
