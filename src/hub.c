@@ -15,12 +15,13 @@
  * A chat message's path, one function per file.  The socket's bytes
  * reach conn_read_cb() in conn.c, which hands them to the connection's
  * protocol: conn_ws_read() in conn_ws.c feeds them to ws_reader_feed() in
- * ws.c until a message is whole (conn_line_read() in conn_line.c cuts a
- * line instead), then passes it to hub_input() here, which has it parsed
- * by chat_cmd_parse() in chat.c (chat_cmd_parse_line() in chat_line.c for
- * a line) and publishes the event with bus_publish() in bus.c, which
- * encodes it with chat_env_encode() and writes it to this worker's ring
- * with shm_ring_publish() in shm/shm_ring.c.  Every worker's loop,
+ * ws.c until a message is whole (conn_line_read() in conn_line.c feeds
+ * chat_line_reader_feed() in chat_line.c until a line is), then passes it
+ * to hub_input() here, which has it parsed by chat_cmd_parse() in chat.c
+ * (chat_cmd_parse_line() in chat_line.c for a line) and publishes the
+ * event with bus_publish() in bus.c, which encodes it with
+ * chat_env_encode() and writes it to this worker's ring with
+ * shm_ring_publish() in shm/shm_ring.c.  Every worker's loop,
  * worker_deliver() in worker.c, takes the events of every ring from
  * bus_next() (shm_ring_read()) and gives each to hub_deliver() here,
  * which encodes it once per format (chat_msg_encode()) and queues the
@@ -208,9 +209,9 @@ hub_clear(struct worker *w)
 
 /*
  * The online names, server-wide, in w->hub.plist and w->hub.ulist
- * (w->hub.nplist of them).  Walking the presence table costs a look at every slot, so the
- * list is kept until the table's generation says a name came or went:
- * a storm of connects or chat messages walks it once.
+ * (w->hub.nplist of them).  Walking the presence table costs a look at
+ * every slot, so the list is kept until the table's generation says a
+ * name came or went: a storm of connects or chat messages walks it once.
  */
 static size_t
 hub_presence(struct worker *w)
