@@ -169,10 +169,10 @@ void		 chat_line_reader_clear(struct chat_line_reader *);
  * again with the rest of buf), CHAT_LINE_TOOLONG (*used counts the bytes
  * up to the one that told; later feeds skip the rest of that line, to its
  * LF; the line port ends the connection), or CHAT_LINE_NOMEM (*used
- * counts only bytes skipped; the line begun is kept as it was).  r->ev_line points
- * into buf (the line came whole in this feed) or into the reader (it began
- * in an earlier one): valid until the next feed or clear, and, if into
- * buf, while buf is.  Any process.
+ * counts only bytes skipped; the line begun is kept as it was).
+ * r->ev_line points into buf (the line came whole in this feed) or into
+ * the reader (it began in an earlier one): valid until the next feed or
+ * clear, and, if into buf, while buf is.  Any process.
  */
 int		 chat_line_reader_feed(struct chat_line_reader *, const char *,
 		    size_t, size_t *);

@@ -5,7 +5,8 @@
  * request-target to path decoder that keeps static files inside the web
  * root, and the RFC 6455 opening handshake.  Pure functions over (buf, len):
  * conn_http.c owns the sockets, decides when a head is complete enough to
- * parse and writes the responses.  SHA-1 and base64 come from OpenSSL's libcrypto.
+ * parse and writes the responses.  SHA-1 and base64 come from OpenSSL's
+ * libcrypto.
  */
 
 #include <ctype.h>

@@ -6,9 +6,9 @@
  * ws_client.h, for the load generators' sake, which frame and parse each
  * message with them.  What the two sides share stays where it was: the
  * header rules, the message reader and the close payload in ws.c, the
- * accept key in http.c (one GUID in the tree).  The caller brings the random bytes and does the
- * I/O: wschat with a blocking socket and then libevent, the benchmarks
- * from their bufferevents.
+ * accept key in http.c (one GUID in the tree).  The caller brings the
+ * random bytes and does the I/O: wschat with a blocking socket and then
+ * libevent, the benchmarks from their bufferevents.
  */
 
 #include <limits.h>
