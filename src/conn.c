@@ -215,7 +215,6 @@ conn_new(struct worker *w, int fd, const struct sockaddr *sa,
 	}
 	c->stkind = p->stkind;
 	shm_stat_add(&w->st->st_conns[c->stkind], 1);
-	ws_reader_init(&c->rd, w->cfg->max_message_size);
 	TAILQ_INSERT_TAIL(&w->conns.all, c, entry);
 	w->conns.n++;
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
@@ -242,8 +241,8 @@ conn_free(struct conn *c)
 	shm_stat_sub(&w->st->st_conns[c->stkind], 1);
 	if (c->ip != NULL)
 		conn_ip_put(w, c->ip);
-	ws_reader_clear(&c->rd);
-	chat_line_reader_clear(&c->line);
+	if (c->proto->clear != NULL)
+		c->proto->clear(c);
 	/* The buffer may outlive the bufferevent a little; c does not. */
 	if (!c->dead)	/* freeing it calls no callback */
 		w->conns.out_total -= evbuffer_get_length(

@@ -64,6 +64,8 @@ struct conn_proto {
 	void		(*leave)(struct conn *);
 	/* Once a second, with the monotonic time in ms.  NULL: nothing. */
 	void		(*tick)(struct conn *, uint64_t);
+	/* c is being freed: free what the protocol holds.  NULL: nothing. */
+	void		(*clear)(struct conn *);
 };
 
 enum conn_state {
@@ -99,10 +101,11 @@ struct conn {
 	size_t			 http_scan;	/* head bytes already scanned */
 	unsigned		 http_requests;
 	uint64_t		 head_deadline;	/* ms, monotonic: handshake_timeout */
-	/* conn_ws.c */
-	struct ws_reader	 rd;
-	/* conn_line.c */
-	struct chat_line_reader	 line;
+	/* The protocol's reader: a connection is one or the other. */
+	union {
+		struct ws_reader	 ws;	/* conn_ws.c */
+		struct chat_line_reader	 line;	/* conn_line.c */
+	}			 rd;
 	/* The chat (hub.c): fmt is CHAT_FMT_NONE unless it chats. */
 	enum chat_fmt		 fmt;
 	struct hub_member	 chat;

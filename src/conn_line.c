@@ -18,6 +18,7 @@
 #include "worker.h"
 
 static void	 conn_line_read(struct conn *);
+static void	 conn_line_clear(struct conn *);
 
 static const struct conn_proto conn_line_proto = {
 	.name = "line",
@@ -25,6 +26,7 @@ static const struct conn_proto conn_line_proto = {
 	.msgkind = SHM_ST_MSG_LINE,
 	.read = conn_line_read,
 	.leave = hub_close,
+	.clear = conn_line_clear,
 };
 
 /*
@@ -47,7 +49,7 @@ conn_line_accept(struct worker *w, int fd, struct sockaddr *sa)
 	/* No read timeout: idle_timeout kicks quiet line users. */
 	conn_set_timeouts(c, 0, w->cfg->pong_timeout);
 	c->fmt = CHAT_FMT_LINE;
-	chat_line_reader_init(&c->line, w->cfg->max_line_length);
+	chat_line_reader_init(&c->rd.line, w->cfg->max_line_length);
 	conn_direct(c);
 	conn_enter(c);
 	hub_open(c);
@@ -64,7 +66,7 @@ static void
 conn_line_read(struct conn *c)
 {
 	struct evbuffer		*in = bufferevent_get_input(c->bev);
-	struct chat_line_reader	*r = &c->line;
+	struct chat_line_reader	*r = &c->rd.line;
 	struct evbuffer_iovec	 v;
 	size_t			 used;
 	int			 rv;
@@ -97,4 +99,10 @@ toolong:
 	log_client("conn %llu %s: line too long", (unsigned long long)c->id,
 	    c->peer);
 	conn_flush(c);
+}
+
+static void
+conn_line_clear(struct conn *c)
+{
+	chat_line_reader_clear(&c->rd.line);
 }

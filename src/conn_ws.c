@@ -24,6 +24,7 @@ static void	 conn_ws_read_timeout(struct conn *);
 static void	 conn_ws_eof(struct conn *);
 static void	 conn_ws_hangup(struct conn *, uint16_t, const char *);
 static void	 conn_ws_shutdown(struct conn *);
+static void	 conn_ws_clear(struct conn *);
 
 static const struct conn_proto conn_ws_chat_proto = {
 	.name = "websocket",
@@ -35,6 +36,7 @@ static const struct conn_proto conn_ws_chat_proto = {
 	.hangup = conn_ws_hangup,
 	.shutdown = conn_ws_shutdown,
 	.leave = hub_close,
+	.clear = conn_ws_clear,
 };
 
 static const struct conn_proto conn_ws_echo_proto = {
@@ -46,6 +48,7 @@ static const struct conn_proto conn_ws_echo_proto = {
 	.eof = conn_ws_eof,
 	.hangup = conn_ws_hangup,
 	.shutdown = conn_ws_shutdown,
+	.clear = conn_ws_clear,
 };
 
 /* Timeouts while a WebSocket is open: the read side drives the heartbeat. */
@@ -66,6 +69,7 @@ conn_ws_open(struct conn *c, enum chat_fmt fmt)
 {
 	conn_set_proto(c, fmt != CHAT_FMT_NONE ? &conn_ws_chat_proto :
 	    &conn_ws_echo_proto, CONN_S_WS);
+	ws_reader_init(&c->rd.ws, c->w->cfg->max_message_size);
 	c->fmt = fmt;
 	conn_ws_timeouts(c);
 	conn_direct(c);
@@ -140,7 +144,7 @@ conn_ws_fail(struct conn *c, uint16_t code)
 static void
 conn_ws_message(struct conn *c)
 {
-	struct ws_reader	*r = &c->rd;
+	struct ws_reader	*r = &c->rd.ws;
 	struct ws_out		*o;
 	uint8_t			*buf;
 
@@ -169,7 +173,7 @@ conn_ws_message(struct conn *c)
 static void
 conn_ws_control(struct conn *c)
 {
-	struct ws_reader	*r = &c->rd;
+	struct ws_reader	*r = &c->rd.ws;
 
 	switch (r->ev_op) {
 	case WS_OP_PING:
@@ -209,7 +213,7 @@ conn_ws_read(struct conn *c)
 	    !c->dead && !c->read_paused && evbuffer_get_length(in) > 0) {
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
-		rv = ws_reader_feed(&c->rd, v.iov_base, v.iov_len, &used);
+		rv = ws_reader_feed(&c->rd.ws, v.iov_base, v.iov_len, &used);
 		evbuffer_drain(in, used);
 		switch (rv) {
 		case WS_AGAIN:
@@ -222,7 +226,7 @@ conn_ws_read(struct conn *c)
 			conn_ws_control(c);
 			break;
 		case WS_EPROTO:
-			conn_ws_fail(c, c->rd.ev_code);
+			conn_ws_fail(c, c->rd.ws.ev_code);
 			return;
 		}
 	}
@@ -264,4 +268,10 @@ static void
 conn_ws_shutdown(struct conn *c)
 {
 	conn_ws_close_with(c, WS_CLOSE_GOING_AWAY, "server shutting down");
+}
+
+static void
+conn_ws_clear(struct conn *c)
+{
+	ws_reader_clear(&c->rd.ws);
 }
