@@ -71,6 +71,7 @@ struct chat_cmd {
 	struct chat_str	 room;
 	int		 has_content;
 	const char	*error;		/* CHAT_BAD: why, one line */
+	int		 not_text;	/* CHAT_BAD: not even text (NUL, UTF-8) */
 	void		*priv;
 };
 
@@ -129,6 +130,8 @@ uint8_t		*chat_msg_msgpack(const struct chat_msg *, size_t *);
  * chat_line.c.
  */
 uint8_t		*chat_msg_line(const struct chat_msg *, size_t *);
+/* Text for a terminal: every control shown, none acting.  chat_line.c. */
+void		 chat_line_escape(struct buf *, const char *, size_t);
 /* msg in the format fmt (not CHAT_FMT_NONE): one of the three above. */
 uint8_t		*chat_msg_encode(enum chat_fmt, const struct chat_msg *,
 		    size_t *);

@@ -12,6 +12,7 @@
  * command means hub.c's.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,40 +140,92 @@ nomem:
 	return (CHAT_LINE_NOMEM);
 }
 
+/* White space between and around words: blanks, and CR (a stray one). */
+static int
+chat_line_blank(char c)
+{
+	return (c == ' ' || c == '\t' || c == '\r' || c == '\v' ||
+	    c == '\f');
+}
+
+/*
+ * The word at the start of *p (len *n, no blanks before it): returns its
+ * length and moves *p, *n past it and the run of blanks after it.
+ */
+static size_t
+chat_line_word(const char **p, size_t *n)
+{
+	size_t	 w = 0;
+
+	while (w < *n && !chat_line_blank((*p)[w]))
+		w++;
+	*p += w;
+	*n -= w;
+	while (*n > 0 && chat_line_blank(**p)) {
+		(*p)++;
+		(*n)--;
+	}
+	return (w);
+}
+
 void
 chat_cmd_parse_line(const char *p, size_t len, struct chat_cmd *cmd)
 {
-	const char	*sp;
+	const char	*word, *rest;
+	size_t		 wlen, rlen;
 
 	memset(cmd, 0, sizeof(*cmd));
 	if (memchr(p, '\0', len) != NULL) {
 		cmd->type = CHAT_BAD;
 		cmd->error = "NUL byte in the line; ignored";
+		cmd->not_text = 1;
 		return;
 	}
 	if (utf8_validate(UTF8_ACCEPT, (const uint8_t *)p, len, NULL) !=
 	    UTF8_ACCEPT) {
 		cmd->type = CHAT_BAD;
 		cmd->error = "the line is not UTF-8; ignored";
+		cmd->not_text = 1;
 		return;
 	}
+	/* Trimmed first, as the nc chat room this port comes from did. */
+	while (len > 0 && chat_line_blank(*p)) {
+		p++;
+		len--;
+	}
+	while (len > 0 && chat_line_blank(p[len - 1]))
+		len--;
 	/* Empty lines are ignored: nc users press Enter to see new lines. */
 	if (len == 0)
 		return;
-	if (len == 3 && memcmp(p, "who", 3) == 0)
+	word = rest = p;
+	rlen = len;
+	wlen = chat_line_word(&rest, &rlen);
+	if (wlen == 3 && memcmp(word, "who", 3) == 0 && rlen == 0)
 		cmd->type = CHAT_WHO;
-	else if (len > 7 && memcmp(p, "rename ", 7) == 0) {
+	else if (wlen == 6 && memcmp(word, "rename", 6) == 0) {
+		if (rlen == 0) {
+			cmd->type = CHAT_BAD;
+			cmd->error = "rename needs a name: rename NAME";
+			return;
+		}
 		cmd->type = CHAT_RENAME;
-		cmd->content.p = p + 7;
-		cmd->content.len = len - 7;
+		cmd->content.p = rest;
+		cmd->content.len = rlen;
 		cmd->has_content = 1;
-	} else if (len > 3 && memcmp(p, "to ", 3) == 0 &&
-	    (sp = memchr(p + 3, ' ', len - 3)) != NULL) {
+	} else if (wlen == 2 && memcmp(word, "to", 2) == 0) {
+		/* Never broadcast: a private message that lacks a part
+		 * is an error, not chat. */
+		cmd->to.p = rest;
+		cmd->to.len = chat_line_word(&rest, &rlen);
+		if (cmd->to.len == 0 || rlen == 0) {
+			cmd->type = CHAT_BAD;
+			cmd->error = "to needs a name and a text: to NAME text";
+			return;
+		}
 		cmd->type = CHAT_TO;
-		cmd->to.p = p + 3;
-		cmd->to.len = (size_t)(sp - (p + 3));
-		cmd->content.p = sp + 1;
-		cmd->content.len = len - (size_t)(sp + 1 - p);
+		cmd->content.p = rest;
+		cmd->content.len = rlen;
 		cmd->has_content = 1;
 	} else {
 		cmd->type = CHAT_USER;
@@ -184,14 +237,96 @@ chat_cmd_parse_line(const char *p, size_t len, struct chat_cmd *cmd)
 	cmd->type_text.len = strlen(cmd->type_text.p);
 }
 
-static void
-chat_line_str(struct buf *b, struct chat_str s)
+/*
+ * Is the code point at p (n bytes of valid UTF-8, n >= 2) one that could
+ * change what a terminal shows beyond its own glyph: a C1 control
+ * (U+0080..U+009F: CSI, OSC, NEL in 8-bit terminals) or a bidi control
+ * (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069), which can
+ * make a line read in another order than it was written?
+ */
+static int
+chat_line_hidden(const unsigned char *p, size_t n)
 {
-	if (s.p != NULL && s.len > 0)
-		buf_add(b, s.p, s.len);
+	if (n >= 2 && p[0] == 0xc2 && p[1] < 0xa0)
+		return (1);			/* C1 */
+	if (n >= 2 && p[0] == 0xd8 && p[1] == 0x9c)
+		return (1);			/* U+061C */
+	if (n >= 3 && p[0] == 0xe2 && p[1] == 0x80 &&
+	    (p[2] == 0x8e || p[2] == 0x8f || (p[2] >= 0xaa && p[2] <= 0xae)))
+		return (1);			/* U+200E, U+200F, U+202A..E */
+	if (n >= 3 && p[0] == 0xe2 && p[1] == 0x81 &&
+	    p[2] >= 0xa6 && p[2] <= 0xa9)
+		return (1);			/* U+2066..U+2069 */
+	return (0);
 }
 
-/* Text for a line: CR and LF would end it early. */
+/* Bytes in the UTF-8 sequence that starts with c (1 for a stray byte). */
+static size_t
+chat_line_seqlen(unsigned char c)
+{
+	if (c >= 0xf0 && c < 0xf8)
+		return (4);
+	if (c >= 0xe0)
+		return (3);
+	if (c >= 0xc0)
+		return (2);
+	return (1);
+}
+
+/*
+ * Append len bytes of text at p for a terminal: nothing in it can act on
+ * the terminal that shows it.  C0 controls and DEL become caret notation
+ * (ESC is ^[, TAB ^I, DEL ^?), C1 and bidi controls <U+XXXX>, a byte
+ * that is not UTF-8 \xNN; everything else is copied.  CR and LF too are
+ * shown as ^M and ^J: callers that cut text into lines do it first.
+ * Used for every line the line port writes and every line wschat prints.
+ * Any process.
+ */
+void
+chat_line_escape(struct buf *b, const char *p, size_t len)
+{
+	const unsigned char	*s = (const unsigned char *)p;
+	size_t			 i = 0, from = 0, n;
+	uint32_t		 cp;
+	char			 tmp[12];
+
+	while (i < len) {
+		if (s[i] < 0x20 || s[i] == 0x7f) {
+			buf_add(b, p + from, i - from);
+			tmp[0] = '^';
+			tmp[1] = s[i] == 0x7f ? '?' : (char)(s[i] + '@');
+			buf_add(b, tmp, 2);
+			from = ++i;
+			continue;
+		}
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		n = chat_line_seqlen(s[i]);
+		if (i + n > len || utf8_validate(UTF8_ACCEPT, s + i, n,
+		    NULL) != UTF8_ACCEPT) {
+			buf_add(b, p + from, i - from);
+			snprintf(tmp, sizeof(tmp), "\\x%02x", s[i]);
+			buf_add(b, tmp, 4);
+			from = ++i;
+			continue;
+		}
+		if (chat_line_hidden(s + i, n)) {
+			buf_add(b, p + from, i - from);
+			cp = n == 2 ? (uint32_t)(s[i] & 0x1f) << 6 |
+			    (s[i + 1] & 0x3f) : (uint32_t)(s[i] & 0x0f) << 12 |
+			    (uint32_t)(s[i + 1] & 0x3f) << 6 | (s[i + 2] & 0x3f);
+			snprintf(tmp, sizeof(tmp), "<U+%04X>", cp);
+			buf_add(b, tmp, strlen(tmp));
+			from = i + n;
+		}
+		i += n;
+	}
+	buf_add(b, p + from, len - from);
+}
+
+/* Text for a line: CR and LF would end it early; the rest is escaped. */
 static void
 chat_line_text(struct buf *b, struct chat_str s)
 {
@@ -199,11 +334,11 @@ chat_line_text(struct buf *b, struct chat_str s)
 
 	for (i = 0; i < s.len; i++)
 		if (s.p[i] == '\n' || s.p[i] == '\r') {
-			buf_add(b, s.p + from, i - from);
+			chat_line_escape(b, s.p + from, i - from);
 			buf_add(b, " ", 1);
 			from = i + 1;
 		}
-	buf_add(b, s.p + from, s.len - from);
+	chat_line_escape(b, s.p + from, s.len - from);
 }
 
 uint8_t *
@@ -220,7 +355,7 @@ chat_msg_line(const struct chat_msg *m, size_t *len)
 	case CHAT_LOGOUT:
 	case CHAT_RENAME:
 		buf_add(&b, "[", 1);
-		chat_line_str(&b, m->peer);
+		chat_line_text(&b, m->peer);
 		buf_add(&b, "]", 1);
 		chat_line_text(&b, m->from);
 		buf_add(&b, ": ", 2);

@@ -825,7 +825,7 @@ hub_input(struct conn *c, int binary, const char *p, size_t len)
 		chat_cmd_parse_line(p, len, &cmd);
 		if (cmd.type == CHAT_NONE)
 			return;
-		if (cmd.type != CHAT_BAD)
+		if (!cmd.not_text)
 			c->chat.last_active = now_mono();
 		if (hub_message_rate_ok(c))
 			hub_command(c, &cmd);

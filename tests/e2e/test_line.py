@@ -180,6 +180,66 @@ def test_line_and_websocket_users_are_one_chat():
     wstest.run_async(go(), 60)
 
 
+def test_nobody_can_send_control_sequences_to_a_terminal():
+    # What a user sends reaches other terminals with every control
+    # character shown, never acting: not from the line port, not from a
+    # WebSocket, not in a name.
+    d = daemon()
+
+    async def go():
+        reader = Line(d)
+        evil = Line(d)
+        try:
+            reader.wait_line("[%s]%s: online" % (evil.name, evil.name))
+            evil.send(b"\033]0;HACKED\007\033[31mred\033[0m\t\x7f\n")
+            reader.wait_line("[%s]%s: ^[]0;HACKED^G^[[31mred^[[0m^I^?" %
+                             (evil.name, evil.name))
+            ws, hs = await ws_connect(d)
+            await ws.send("\x1b[2J\u009b2J\u202eevil\u2066x\u0085")
+            reader.wait_line("[%s]%s: ^[[2J<U+009B>2J<U+202E>evil"
+                             "<U+2066>x<U+0085>" % (hs["ip"], hs["ip"]))
+            await ws.close()
+            assert b"\x1b" not in reader.buf and b"\x07" not in reader.buf
+            assert b"\xc2\x9b" not in reader.buf
+            assert b"\xe2\x80\xae" not in reader.buf
+        finally:
+            evil.close()
+            reader.close()
+    wstest.run_async(go(), 60)
+
+
+def test_a_private_message_is_never_broadcast():
+    # "to NAME" without a text, and the forms that split on other blanks,
+    # reach nobody else: an error line, or the addressee alone.
+    d = daemon()
+    a, b, c = Line(d), Line(d), Line(d)
+    try:
+        a.wait_line("[%s]%s: online" % (c.name, c.name))
+        for bad in ("to %s" % b.name, "to %s   " % b.name, "to", "to   "):
+            a.send(bad + "\n")
+            a.wait(lambda ln: ln == "error: to needs a name and a text: "
+                   "to NAME text", what="the error for %r" % bad)
+            a.buf = b""
+        a.send("to\t%s one\n" % b.name)
+        a.send("to  %s two\n" % b.name)
+        a.send("  to %s\t three  \n" % b.name)
+        for text in ("one", "two", "three"):
+            b.wait_line("%s says to you: %s" % (a.name, text))
+        a.send("rename\n")
+        a.wait_line("error: rename needs a name: rename NAME")
+        a.send("  who  \n")
+        a.wait_line("[%s]%s: online" % (b.name, b.name))
+        # A marker after everything: c got no private text and no "to".
+        a.send("marker\n")
+        c.wait_line("[%s]%s: marker" % (a.name, a.name))
+        for ln in c.lines():
+            assert "to" not in ln.split(": ", 1)[-1].split()[:1] and \
+                "one" not in ln and "two" not in ln and "three" not in ln, ln
+    finally:
+        for u in (a, b, c):
+            u.close()
+
+
 def test_empty_lines_are_ignored():
     d = daemon()
     u = Line(d)

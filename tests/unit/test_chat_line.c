@@ -135,9 +135,30 @@ Test(chat_line, parses_who)
 	chat_cmd_clear(&cmd);
 }
 
+Test(chat_line, trims_the_line_before_reading_it)
+{
+	static const char *in_[] = { "who ", " who", "\twho\t", "  who\r" };
+	struct chat_cmd	 cmd;
+	size_t		 i;
+
+	for (i = 0; i < NITEMS(in_); i++) {
+		parse(&cmd, in_[i], strlen(in_[i]));
+		cr_assert_eq(cmd.type, CHAT_WHO, "%s", in_[i]);
+		chat_cmd_clear(&cmd);
+	}
+	parse(&cmd, LIT("  hello there \t"));
+	cr_assert_eq(cmd.type, CHAT_USER);
+	cr_assert(str_is(cmd.content, "hello there"));
+	chat_cmd_clear(&cmd);
+	/* Nothing but blanks is an empty line. */
+	parse(&cmd, LIT(" \t "));
+	cr_assert_eq(cmd.type, CHAT_NONE);
+	chat_cmd_clear(&cmd);
+}
+
 Test(chat_line, treats_who_with_anything_more_as_chat)
 {
-	static const char *in_[] = { "who ", " who", "WHO", "whom", "wh" };
+	static const char *in_[] = { "who x", "WHO", "whom", "wh" };
 	struct chat_cmd	 cmd;
 	size_t		 i;
 
@@ -159,17 +180,31 @@ Test(chat_line, parses_rename_with_the_rest_of_the_line_as_the_name)
 	cr_assert(cmd.has_content);
 	cr_assert(str_is(cmd.content, "bob"));
 	chat_cmd_clear(&cmd);
-	/* The hub judges the name, spaces and all. */
-	parse(&cmd, LIT("rename  b b "));
+	/* Any run of blanks after the word; the hub judges the name. */
+	parse(&cmd, LIT("rename \t b b "));
 	cr_assert_eq(cmd.type, CHAT_RENAME);
-	cr_assert(str_is(cmd.content, " b b "));
+	cr_assert(str_is(cmd.content, "b b"));
 	chat_cmd_clear(&cmd);
 }
 
-Test(chat_line, treats_rename_without_a_name_as_chat)
+Test(chat_line, refuses_rename_without_a_name)
 {
-	static const char *in_[] = { "rename", "rename ", "renamebob",
-	    "Rename bob" };
+	static const char *in_[] = { "rename", "rename ", "rename \t " };
+	struct chat_cmd	 cmd;
+	size_t		 i;
+
+	for (i = 0; i < NITEMS(in_); i++) {
+		parse(&cmd, in_[i], strlen(in_[i]));
+		cr_assert_eq(cmd.type, CHAT_BAD, "%s", in_[i]);
+		cr_assert_str_eq(cmd.error, "rename needs a name: rename NAME");
+		cr_assert(!cmd.not_text);
+		chat_cmd_clear(&cmd);
+	}
+}
+
+Test(chat_line, treats_words_that_only_start_like_rename_as_chat)
+{
+	static const char *in_[] = { "renamebob", "Rename bob" };
 	struct chat_cmd	 cmd;
 	size_t		 i;
 
@@ -185,39 +220,52 @@ Test(chat_line, parses_to_name_and_text)
 {
 	struct chat_cmd	 cmd;
 
-	parse(&cmd, LIT("to bob hi there "));
+	parse(&cmd, LIT("to bob hi  there "));
 	cr_assert_eq(cmd.type, CHAT_TO);
 	cr_assert(str_is(cmd.type_text, "to"));
 	cr_assert(str_is(cmd.to, "bob"));
 	cr_assert(cmd.has_content);
-	cr_assert(str_is(cmd.content, "hi there "));
-	chat_cmd_clear(&cmd);
-	/* A space after the name, then nothing: an empty message. */
-	parse(&cmd, LIT("to bob "));
-	cr_assert_eq(cmd.type, CHAT_TO);
-	cr_assert(str_is(cmd.to, "bob"));
-	cr_assert(cmd.has_content);
-	cr_assert_eq(cmd.content.len, 0);
+	cr_assert(str_is(cmd.content, "hi  there"));
 	chat_cmd_clear(&cmd);
 }
 
-Test(chat_line, parses_to_with_two_spaces_as_an_empty_name)
+Test(chat_line, splits_to_on_any_run_of_blanks)
 {
+	static const char *in_[] = { "to  bob x", "to\tbob x", "to bob\t\tx",
+	    " to \t bob \t x \t" };
 	struct chat_cmd	 cmd;
+	size_t		 i;
 
-	/* The hub answers that nobody has the empty name. */
-	parse(&cmd, LIT("to  x"));
-	cr_assert_eq(cmd.type, CHAT_TO);
-	cr_assert_not_null(cmd.to.p);
-	cr_assert_eq(cmd.to.len, 0);
-	cr_assert(str_is(cmd.content, "x"));
-	chat_cmd_clear(&cmd);
+	for (i = 0; i < NITEMS(in_); i++) {
+		parse(&cmd, in_[i], strlen(in_[i]));
+		cr_assert_eq(cmd.type, CHAT_TO, "%s", in_[i]);
+		cr_assert(str_is(cmd.to, "bob"), "%s", in_[i]);
+		cr_assert(str_is(cmd.content, "x"), "%s", in_[i]);
+		chat_cmd_clear(&cmd);
+	}
 }
 
-Test(chat_line, treats_to_without_text_as_chat)
+Test(chat_line, refuses_to_without_a_name_or_a_text)
 {
-	static const char *in_[] = { "to bob", "to ", "to", "tobob x",
-	    "To bob x" };
+	static const char *in_[] = { "to bob", "to bob ", "to bob \t ",
+	    "to ", "to", "to\tbob", "to  x" };
+	struct chat_cmd	 cmd;
+	size_t		 i;
+
+	/* Never chat: that would broadcast a private message. */
+	for (i = 0; i < NITEMS(in_); i++) {
+		parse(&cmd, in_[i], strlen(in_[i]));
+		cr_assert_eq(cmd.type, CHAT_BAD, "%s", in_[i]);
+		cr_assert_str_eq(cmd.error,
+		    "to needs a name and a text: to NAME text");
+		cr_assert(!cmd.not_text);
+		chat_cmd_clear(&cmd);
+	}
+}
+
+Test(chat_line, treats_words_that_only_start_like_to_as_chat)
+{
+	static const char *in_[] = { "tobob x", "To bob x" };
 	struct chat_cmd	 cmd;
 	size_t		 i;
 
@@ -264,6 +312,7 @@ Test(chat_line, refuses_a_nul_byte)
 		parse(&cmd, in_[i], len[i]);
 		cr_assert_eq(cmd.type, CHAT_BAD, "%zu", i);
 		cr_assert_str_eq(cmd.error, "NUL byte in the line; ignored");
+		cr_assert(cmd.not_text);
 		chat_cmd_clear(&cmd);
 	}
 }
@@ -280,6 +329,7 @@ Test(chat_line, refuses_invalid_utf8)
 		parse(&cmd, in_[i], strlen(in_[i]));
 		cr_assert_eq(cmd.type, CHAT_BAD, "%zu", i);
 		cr_assert_str_eq(cmd.error, "the line is not UTF-8; ignored");
+		cr_assert(cmd.not_text);
 		chat_cmd_clear(&cmd);
 	}
 }
@@ -288,10 +338,10 @@ Test(chat_line, keeps_a_cr_inside_the_line)
 {
 	struct chat_cmd	 cmd;
 
-	/* The reader takes off the CR of a CRLF; any other is text. */
-	parse(&cmd, LIT("who\r"));
+	/* A CR around the words is a blank; inside the text it is text. */
+	parse(&cmd, LIT("a\rb"));
 	cr_assert_eq(cmd.type, CHAT_USER);
-	cr_assert(str_is(cmd.content, "who\r"));
+	cr_assert(str_is(cmd.content, "a\rb"));
 	chat_cmd_clear(&cmd);
 	parse(&cmd, LIT("to bob a\rb"));
 	cr_assert_eq(cmd.type, CHAT_TO);
@@ -343,6 +393,66 @@ Test(chat_line, writes_cr_and_lf_in_text_as_spaces)
 	m.type = CHAT_RENAME;
 	m.content = S("\r\n");
 	assert_line(&m, "[10.0.0.1:5555]a b: renamed to   \n");
+}
+
+Test(chat_line, shows_control_characters_instead_of_sending_them)
+{
+	struct chat_msg	 m;
+
+	/* A window title, colours and a bell, as an attacker sends them. */
+	msg_init(&m, CHAT_USER);
+	m.content = S("\033]0;HACKED\007\033[31mred\033[0m\tx\x7f");
+	assert_line(&m, "[10.0.0.1:5555]ann: ^[]0;HACKED^G^[[31mred^[[0m^Ix^?\n");
+	/* C1 (CSI U+009B, NEL U+0085) and bidi controls: shown by number. */
+	m.content = S("a\xc2\x9b" "2Jb\xc2\x85" "c\xe2\x80\xae" "dcba\xe2\x81\xa6"
+	    "\xe2\x80\x8f\xd8\x9c!");
+	assert_line(&m, "[10.0.0.1:5555]ann: a<U+009B>2Jb<U+0085>c<U+202E>"
+	    "dcba<U+2066><U+200F><U+061C>!\n");
+	/* Names and addresses too, and in every kind of line. */
+	m.type = CHAT_PRIVATE;
+	m.from = S("ev\033[2Jil");
+	m.content = S("\033[2J");
+	assert_line(&m, "ev^[[2Jil says to you: ^[[2J\n");
+	m.type = CHAT_LOGIN;
+	m.peer = S("1.2.3.4:5\033");
+	assert_line(&m, "[1.2.3.4:5^[]ev^[[2Jil: online\n");
+	m.type = CHAT_SYSTEM;
+	m.content = S("\033c");
+	assert_line(&m, "system: ^[c\n");
+}
+
+Test(chat_line, escapes_text_for_a_terminal)
+{
+	static const struct {
+		const char	*in;
+		size_t		 len;
+		const char	*want;
+	} t[] = {
+		{ LIT("plain \xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80"),
+		    "plain \xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80" },
+		{ LIT("\0\x01\x1f\x7f"), "^@^A^_^?" },
+		{ LIT("a\r\nb"), "a^M^Jb" },
+		{ LIT("\xc2\x80\xc2\x9f\xc2\xa0"), "<U+0080><U+009F>\xc2\xa0" },
+		{ LIT("\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xac\xe2\x80\xad"),
+		    "<U+202A><U+202B><U+202C><U+202D>" },
+		{ LIT("\xe2\x81\xa7\xe2\x81\xa8\xe2\x81\xa9\xe2\x80\x8e"),
+		    "<U+2067><U+2068><U+2069><U+200E>" },
+		/* Not UTF-8 (the server never sends it; wschat may get it). */
+		{ LIT("a\xff" "b\xc3"), "a\\xffb\\xc3" },
+		{ LIT("\xe2\x80"), "\\xe2\\x80" },
+	};
+	struct buf	 b;
+	size_t		 i;
+
+	for (i = 0; i < NITEMS(t); i++) {
+		buf_init(&b, 0);
+		chat_line_escape(&b, t[i].in, t[i].len);
+		cr_assert_eq(b.len, strlen(t[i].want), "%zu: %.*s", i,
+		    (int)b.len, (char *)b.base);
+		cr_assert_eq(memcmp(b.base, t[i].want, b.len), 0, "%zu: %.*s",
+		    i, (int)b.len, (char *)b.base);
+		buf_clear(&b);
+	}
 }
 
 Test(chat_line, writes_logins_logouts_and_renames)
