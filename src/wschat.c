@@ -7,10 +7,14 @@
  * 1 public chat (each line goes to everyone in the room), 2 private chat
  * (to one user, chosen from the list of who is online), 3 rename, 0 exit;
  * an empty line goes back to the menu.  Every incoming message is printed
- * as one line.  The WebSocket protocol is the codecs': ws_client.c makes
- * the upgrade, checks the answer and masks what goes out; ws.c's reader
- * takes apart what comes in (fragments, control frames, UTF-8).  This
- * file does the I/O, blocking for the handshake and then on libevent.
+ * as one line, and the further lines of a text that has several as
+ * continuation lines (WSCHAT_CONT): no text can pass for a message of its
+ * own.  Text from the server is shown through chat_line_escape(): no
+ * control character in it reaches the terminal.  The WebSocket protocol
+ * is the codecs': ws_client.c makes the upgrade, checks the answer and
+ * masks what goes out; ws.c's reader takes apart what comes in
+ * (fragments, control frames, UTF-8).  This file does the I/O, blocking
+ * for the handshake and then on libevent.
  * The daemon knows nothing of it.
  */
 
@@ -36,6 +40,8 @@
 #include <jansson.h>
 #include <openssl/rand.h>
 
+#include "wschatd.h"
+#include "chat.h"
 #include "ws.h"
 #include "ws_client.h"
 
@@ -49,6 +55,11 @@
 #define WSCHAT_TIMEOUT		10
 
 #define WSCHAT_MENU	"1 public chat, 2 private chat, 3 rename, 0 exit"
+/*
+ * The start of a continuation line.  No message line starts with a space
+ * (wschat_print() shows a leading one as \x20), so none can pass for one.
+ */
+#define WSCHAT_CONT	"  | "
 
 /* Where the connection is. */
 enum wschat_state {
@@ -110,6 +121,11 @@ static int	wschat_input(struct wschat *, const uint8_t *, size_t,
 static void	wschat_message(struct wschat *, const char *, size_t);
 static void	wschat_line(struct wschat *, char *);
 static void	wschat_ready(struct wschat *);
+static void	wschat_escape(struct buf *, const char *, size_t);
+static void	wschat_vformat(struct buf *, const char *, va_list);
+static void	wschat_vwarn(const char *, va_list);
+static void	wschat_warn(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
 static void	wschat_fail(struct wschat *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	wschat_print(struct wschat *, const char *, ...)
@@ -134,22 +150,110 @@ wschat_usage(FILE *fp)
 "  -v, --version          print the version\n"
 "In pipe mode a line is a chat message unless it is one of\n"
 "  /to NAME text, /rename NAME, /who, /join ROOM, /leave\n"
+"Incoming messages are printed one a line.  Text from the server is shown\n"
+"with its control characters escaped (^[, <U+202E>, \\xNN); the further\n"
+"lines of a text of several lines start with \"" WSCHAT_CONT "\".\n"
 "Exit status: 0 closed normally, 1 connection, protocol or login error,\n"
 "2 usage error.\n");
 }
 
-/* Print a fatal error, close and leave the event loop with status 1. */
+/*
+ * Append len bytes of text from the server to b, for a terminal: controls
+ * escaped by chat_line_escape(), and each LF (with the CR of a CRLF) as
+ * the start of a continuation line, so that the text cannot begin a line
+ * that looks like a message of its own.
+ */
+static void
+wschat_escape(struct buf *b, const char *p, size_t len)
+{
+	const char	*nl;
+	size_t		 n;
+
+	while (len > 0 && (nl = memchr(p, '\n', len)) != NULL) {
+		n = (size_t)(nl - p);
+		chat_line_escape(b, p, n > 0 && p[n - 1] == '\r' ? n - 1 : n);
+		buf_add(b, "\n" WSCHAT_CONT, 1 + strlen(WSCHAT_CONT));
+		p = nl + 1;
+		len -= n + 1;
+	}
+	chat_line_escape(b, p, len);
+}
+
+/*
+ * Append fmt with its arguments to b.  fmt is ours and is copied as it
+ * is; it may hold %s (a string), %.*s (an int, then that many bytes, NULs
+ * included: the whole text) and %u, nothing else.  Every string argument
+ * may come from the server and goes through wschat_escape().
+ */
+static void
+wschat_vformat(struct buf *b, const char *fmt, va_list ap)
+{
+	const char	*s;
+	size_t		 n;
+
+	while (*fmt != '\0') {
+		n = strcspn(fmt, "%");
+		buf_add(b, fmt, n);
+		fmt += n;
+		if (strncmp(fmt, "%s", 2) == 0) {
+			s = va_arg(ap, const char *);
+			wschat_escape(b, s, strlen(s));
+			fmt += 2;
+		} else if (strncmp(fmt, "%.*s", 4) == 0) {
+			n = (size_t)va_arg(ap, int);
+			s = va_arg(ap, const char *);
+			wschat_escape(b, s, n);
+			fmt += 4;
+		} else if (strncmp(fmt, "%u", 2) == 0) {
+			buf_printf(b, "%u", va_arg(ap, unsigned int));
+			fmt += 2;
+		} else if (*fmt == '%') {
+			/* Not one of the three: a bug, shown as it is. */
+			buf_add(b, fmt++, 1);
+		}
+	}
+}
+
+/* "wschat: ", fmt (as wschat_vformat()) and a newline on stderr. */
+static void
+wschat_vwarn(const char *fmt, va_list ap)
+{
+	struct buf	b;
+
+	buf_init(&b, 0);
+	buf_add(&b, "wschat: ", 8);
+	wschat_vformat(&b, fmt, ap);
+	buf_add(&b, "\n", 1);
+	fflush(stdout);
+	if (b.failed)
+		fprintf(stderr, "wschat: out of memory\n");
+	else
+		fwrite(b.base + b.headroom, 1, b.len, stderr);
+	buf_clear(&b);
+}
+
+static void
+wschat_warn(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	wschat_vwarn(fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Print a fatal error (fmt as wschat_vformat()), close and leave the
+ * event loop with status 1.
+ */
 static void
 wschat_fail(struct wschat *c, const char *fmt, ...)
 {
 	va_list	ap;
 
-	fflush(stdout);
-	fprintf(stderr, "wschat: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	wschat_vwarn(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n");
 	c->status = WSCHAT_EXIT_ERROR;
 	event_base_loopexit(c->base, NULL);
 }
@@ -182,17 +286,37 @@ wschat_prompt(struct wschat *c)
 	fflush(stdout);
 }
 
-/* One incoming message as one line; interactive mode keeps the prompt. */
+/*
+ * One incoming message as one line (fmt as wschat_vformat()), and its
+ * continuation lines; interactive mode keeps the prompt.
+ */
 static void
 wschat_print(struct wschat *c, const char *fmt, ...)
 {
-	va_list	ap;
+	struct buf	 b;
+	va_list		 ap;
+	const uint8_t	*p;
+	size_t		 len;
 
+	buf_init(&b, 0);
+	va_start(ap, fmt);
+	wschat_vformat(&b, fmt, ap);
+	va_end(ap);
 	if (!c->pipe)
 		printf("\r");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
+	if (b.failed)
+		printf("wschat: out of memory: a message not shown");
+	else if ((len = b.len) > 0) {
+		p = b.base + b.headroom;
+		/* A name with a leading space would pass for WSCHAT_CONT. */
+		if (*p == ' ') {
+			printf("\\x20");
+			p++;
+			len--;
+		}
+		fwrite(p, 1, len, stdout);
+	}
+	buf_clear(&b);
 	printf("\n");
 	if (!c->pipe && wschat_reading(c))
 		wschat_prompt(c);
@@ -294,8 +418,8 @@ wschat_handshake(struct wschat *c, int fd, char *head, size_t *have)
 	if (rv == WS_OK)
 		return ((long)hs.hdrlen);
 	if (hs.status != 0 && hs.status != 101)
-		fprintf(stderr, "wschat: handshake refused: %.*s\n",
-		    (int)hs.linelen, hs.line);
+		wschat_warn("handshake refused: %.*s", (int)hs.linelen,
+		    hs.line);
 	else
 		fprintf(stderr, "wschat: handshake: %s\n", hs.reason);
 	return (-1);
@@ -431,9 +555,8 @@ wschat_closed(struct wschat *c, uint16_t code, const uint8_t *reason,
 		    WS_CLOSE_NORMAL : code);
 		if (code != WS_CLOSE_NO_STATUS && code != WS_CLOSE_NORMAL &&
 		    code != WS_CLOSE_GOING_AWAY) {
-			fflush(stdout);
-			fprintf(stderr, "wschat: closed by the server: %u "
-			    "%.*s\n", code, (int)rlen, (const char *)reason);
+			wschat_warn("closed by the server: %u %.*s",
+			    (unsigned)code, (int)rlen, (const char *)reason);
 			c->status = WSCHAT_EXIT_ERROR;
 		}
 		/* Leave once the answer is written: wschat_write_cb. */

@@ -38,12 +38,14 @@ class Wschat:
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
         self.out = []
+        self.raw = b""      # stdout as it came, every byte
         self.err = b""
         self.t = threading.Thread(target=self._read, daemon=True)
         self.t.start()
 
     def _read(self):
         for raw in self.proc.stdout:
+            self.raw += raw
             self.out.append(raw.decode("utf-8").rstrip("\n"))
 
     def send(self, line):
@@ -86,6 +88,26 @@ class Wschat:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def assert_harmless(data):
+    """Nothing in data (bytes a terminal is shown) acts on the terminal:
+    no C0 control but LF, no DEL, no C1 control, no bidi control."""
+    bad = [b for b in data if (b < 0x20 and b != 0x0a) or b == 0x7f]
+    assert not bad, "control bytes %r in %r" % (bytes(bad), data[-300:])
+    text = data.decode("utf-8")
+    bad = [ch for ch in text if 0x80 <= ord(ch) <= 0x9f or
+           ch in "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+           "\u2066\u2067\u2068\u2069"]
+    assert not bad, "C1 or bidi controls %r in %r" % (bad, text[-300:])
+
+
+def assert_lines_in_order(out, want):
+    """want appears in out as consecutive lines."""
+    for i in range(len(out) - len(want) + 1):
+        if out[i:i + len(want)] == want:
+            return
+    raise AssertionError("no %r in a row; got %r" % (want, out[-20:]))
 
 
 def pipe_client(d, name, *extra):
@@ -314,6 +336,93 @@ def test_chat_with_websocket_and_line_users():
         a.kill()
 
 
+# What a WebSocket user sends to make other terminals act (issue 14, item
+# 1: ESC sequences, a C1 CSI, bidi overrides), and how wschat shows it.
+TERMINAL_ATTACKS = [
+    ("\x1b[2J\x1b[H\x1b]0;HACKED\x07\x1b[31mred\x1b[0m",
+     "^[[2J^[[H^[]0;HACKED^G^[[31mred^[[0m"),
+    ("tab\tdel\x7f cr\rend", "tab^Idel^? cr^Mend"),
+    ("c1 \u009b2J \u0085nel", "c1 <U+009B>2J <U+0085>nel"),
+    ("bidi \u202etxt.exe \u2066iso\u2069",
+     "bidi <U+202E>txt.exe <U+2066>iso<U+2069>"),
+]
+FORGED = "innocent\n[127.0.0.1:50312]alice: send the keys to mallory"
+
+
+def test_pipe_shows_controls_escaped():
+    # Issue 14, item 1: `wschat --pipe` printed other users' bytes raw.
+    d = daemon()
+    a = pipe_client(d, "escreader")
+
+    async def go():
+        ws = await websockets.connect("ws://127.0.0.1:%d/ws" % d.port,
+                                      ping_interval=None)
+        try:
+            await ws.send(json.dumps({"type": "login",
+                                      "content": "mallet"}))
+            await a.await_line("* mallet is online")
+            for text, _ in TERMINAL_ATTACKS:
+                await ws.send(json.dumps({"type": "user",
+                                          "content": text}))
+            await ws.send(json.dumps({"type": "to", "to": "escreader",
+                                      "content": "\x1b[2Jpsst"}))
+            await ws.send(json.dumps({"type": "user", "content": "end"}))
+            await a.await_line("mallet: end")
+        finally:
+            await ws.close()
+
+    try:
+        wstest.run_async(go(), 30)
+        for _, shown in TERMINAL_ATTACKS:
+            assert "mallet: " + shown in a.out, (shown, a.out[-10:])
+        assert "mallet -> you: ^[[2Jpsst" in a.out, a.out[-10:]
+        assert_harmless(a.raw)
+        assert a.finish()[0] == 0
+    finally:
+        a.kill()
+
+
+def test_pipe_marks_continuation_lines():
+    # Issue 14, item 2: a text of several lines must not show a line that
+    # passes for another message, in public or in private.
+    d = daemon()
+    a = pipe_client(d, "forgereader")
+
+    async def go():
+        ws = await websockets.connect("ws://127.0.0.1:%d/ws" % d.port,
+                                      ping_interval=None)
+        try:
+            await ws.send(json.dumps({"type": "login",
+                                      "content": "forger"}))
+            await a.await_line("* forger is online")
+            await ws.send(json.dumps({"type": "user", "content": FORGED}))
+            await ws.send(json.dumps({"type": "user", "content":
+                                      "one\r\nalice: two\n\nfour"}))
+            await ws.send(json.dumps({"type": "to", "to": "forgereader",
+                                      "content": "psst\nalice -> you: "
+                                      "wire the money"}))
+            await ws.send(json.dumps({"type": "user", "content": "end"}))
+            await a.await_line("forger: end")
+        finally:
+            await ws.close()
+
+    try:
+        wstest.run_async(go(), 30)
+        assert_lines_in_order(a.out, [
+            "forger: innocent",
+            "  | [127.0.0.1:50312]alice: send the keys to mallory"])
+        assert_lines_in_order(a.out, [
+            "forger: one", "  | alice: two", "  | ", "  | four"])
+        assert_lines_in_order(a.out, [
+            "forger -> you: psst", "  | alice -> you: wire the money"])
+        forged = [ln for ln in a.out if ln.startswith(("alice", "[127."))]
+        assert not forged, forged
+        assert_harmless(a.raw)
+        assert a.finish()[0] == 0
+    finally:
+        a.kill()
+
+
 def test_server_shutdown_closes_cleanly():
     d = wstest.Daemon(workers=1)
     try:
@@ -524,6 +633,83 @@ def test_protocol_errors_fail():
             srv.finish()
 
 
+def test_every_field_from_the_server_is_escaped():
+    # Names, rooms, codes, user lists, raw text and the close reason: a
+    # server may send anything in any of them (wschatd's own rules for
+    # names are not wschat's defence).
+    def script(srv):
+        for m in ({"type": "handshake", "ip": "x",
+                   "user_list": ["a\x1b[2Jb", "c\u202ed", "e\nf"]},
+                  {"type": "login", "content": "\x1b]0;T\x07"},
+                  {"type": "rename", "from": "\u009bx", "content": "y\x7f"},
+                  {"type": "user", "room": "r\x1b[31m", "from": "x\x07",
+                   "content": "hi"},
+                  {"type": "private", "from": "p\x1b", "to": "q\r\nr",
+                   "content": "s"},
+                  {"type": "system", "code": "c\x1b[2J",
+                   "content": "t\u0085"},
+                  {"type": "system", "content": "joined",
+                   "room": "\u202eroom"},
+                  {"type": "user", "from": "  | alice", "content": "hi"}):
+            srv.send(0x1, json.dumps(m).encode())
+        srv.send(0x1, b"raw\x1b[2J\r\nalice: forged")    # not JSON
+        srv.send(0x8, struct.pack("!H", 4000) +
+                 "bye\x1b[2J\u009b".encode())
+        while srv.recv_frame()[0] != 0x8:
+            pass
+        srv.conn.close()
+
+    srv = FakeServer(script)
+    c = Wschat(["--pipe", "-p", str(srv.port)])
+    try:
+        rc, err = c.wait(10)
+        srv.finish()
+        assert rc == 1, (rc, err)
+        assert c.out == [
+            "* online: a^[[2Jb, c<U+202E>d, e",
+            "  | f",
+            "* ^[]0;T^G is online",
+            "* <U+009B>x is now y^?",
+            "[r^[[31m] x^G: hi",
+            "p^[ -> q",
+            "  | r: s",
+            "! c^[[2J: t<U+0085>",
+            "* joined <U+202E>room",
+            "\\x20 | alice: hi",
+            "raw^[[2J",
+            "  | alice: forged"], c.out
+        assert err == "wschat: closed by the server: 4000 " \
+            "bye^[[2J<U+009B>\n", err
+        assert_harmless(c.raw)
+        assert_harmless(err.encode())
+    finally:
+        c.kill()
+
+
+def test_refused_login_is_escaped():
+    def script(srv):
+        srv.recv_frame()                            # the login
+        srv.send(0x1, json.dumps({
+            "type": "system", "code": "bad_name\x1b[2J",
+            "content": "no\nwschat: fine"}).encode())
+        try:
+            while srv.recv_frame()[0] != 0x8:
+                pass
+        except AssertionError:
+            pass            # gone before its close: not what this tests
+        srv.conn.close()
+
+    srv = FakeServer(script)
+    c = Wschat(["--pipe", "-p", str(srv.port), "-n", "x"])
+    try:
+        rc, err = c.wait(10)
+        srv.finish()
+        assert rc == 1, (rc, err)
+        assert err == "wschat: bad_name^[[2J: no\n  | wschat: fine\n", err
+    finally:
+        c.kill()
+
+
 class Terminal:
     """wschat in a real terminal: a detached tmux session of 120x40."""
 
@@ -543,6 +729,12 @@ class Terminal:
     def keys(self, *k):
         subprocess.run(["tmux", "send-keys", "-t", self.sess] + list(k),
                        check=True, timeout=5)
+
+    def title(self):
+        return subprocess.run(["tmux", "display-message", "-p", "-t",
+                               self.sess, "#{pane_title}"],
+                              capture_output=True, timeout=5
+                              ).stdout.decode()
 
     def alive(self):
         return subprocess.run(["tmux", "has-session", "-t", self.sess],
@@ -610,6 +802,53 @@ def test_interactive_asks_for_a_name():
     finally:
         term.kill()
         holder.kill()
+
+
+def test_menu_shows_controls_escaped_in_tmux():
+    # Issue 14, items 1 and 2, as a person sees them: \033[2J cleared the
+    # screen of a wschat user, and a forged line passed for a message.
+    d = daemon()
+    term = Terminal("wschat-esc", "%s -n viewer -p %d" % (WSCHAT, d.port))
+    pane = term.pane
+
+    async def go():
+        ws = await websockets.connect("ws://127.0.0.1:%d/ws" % d.port,
+                                      ping_interval=None)
+
+        async def say(text):
+            await ws.send(json.dumps({"type": "user", "content": text}))
+
+        try:
+            await ws.send(json.dumps({"type": "login",
+                                      "content": "trudy"}))
+            wait_for(lambda: "* trudy is online" in pane(), what="login")
+            await say("before the storm")
+            wait_for(lambda: "trudy: before the storm" in pane(),
+                     what="first message")
+            for text, _ in TERMINAL_ATTACKS:
+                await say(text)
+            await say(FORGED)
+            await say("end")
+            wait_for(lambda: "trudy: end" in pane(), what="last message")
+        finally:
+            await ws.close()
+
+    try:
+        wait_for(lambda: "1 public chat, 2 private chat, 3 rename, 0 exit"
+                 in pane(), what="menu")
+        wstest.run_async(go(), 40)
+        screen = pane()
+        assert "trudy: before the storm" in screen, screen  # not cleared
+        for _, shown in TERMINAL_ATTACKS:
+            assert "trudy: " + shown in screen, (shown, screen)
+        assert_lines_in_order(screen.splitlines(), [
+            "trudy: innocent",
+            "  | [127.0.0.1:50312]alice: send the keys to mallory"])
+        assert "HACKED" not in term.title(), term.title()
+        term.keys("0", "Enter")
+        wait_for(lambda: not term.alive(), what="menu client exit")
+    finally:
+        term.kill()
 
 
 if __name__ == "__main__":
