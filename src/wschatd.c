@@ -67,7 +67,7 @@ wschatd_test_listen(const struct cfg *cfg)
 	const struct cfg_addr	*a[2] = { &cfg->listen, &cfg->line_listen };
 	const char		*what[2] = { "listen", "line_listen" };
 	pid_t			 running;
-	int			 i, fd, one = 1, bad = 0;
+	int			 i, fd, one = 1, bad = 0, error;
 
 	for (i = 0; i < 2; i++) {
 		if (a[i]->off || cfg_addr_port(a[i]) == 0)
@@ -79,7 +79,9 @@ wschatd_test_listen(const struct cfg *cfg)
 		    sizeof(one));
 		if (bind(fd, (const struct sockaddr *)&a[i]->ss,
 		    a[i]->sslen) == -1) {
-			if (errno == EADDRINUSE && (running =
+			/* Asking the pidfile sets errno of its own. */
+			error = errno;
+			if (error == EADDRINUSE && (running =
 			    pidfile_running(cfg->pidfile)) != 0)
 				fprintf(stderr, "%s: %s %s: in use by the "
 				    "running wschatd (pid %d)\n", WSCHATD_NAME,
@@ -87,7 +89,7 @@ wschatd_test_listen(const struct cfg *cfg)
 			else {
 				fprintf(stderr, "%s: %s %s: %s\n",
 				    WSCHATD_NAME, what[i], a[i]->text,
-				    strerror(errno));
+				    strerror(error));
 				bad = 1;
 			}
 		}

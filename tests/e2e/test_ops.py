@@ -190,6 +190,26 @@ def test_config_test_reports_port_in_use():
         assert "in use by the running wschatd (pid %d)" % d.pid in out, out
 
 
+def test_config_test_names_the_bind_error_with_an_absent_pidfile():
+    # Asking the pidfile who holds the port (nobody: no file) clobbered
+    # errno, and -t said "No such file or directory" for a port in use.
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    try:
+        port = blocker.getsockname()[1]
+        with tempfile.TemporaryDirectory() as tmp:
+            pidfile = os.path.join(tmp, "wschatd.pid")
+            rc, out = run(["-t", "-l", "127.0.0.1:%d" % port, "-L", "off",
+                           "-o", "webroot=" + WWW, "-o", "pidfile=" + pidfile])
+        assert rc == 1, out
+        assert "listen 127.0.0.1:%d: Address already in use" % port in out, \
+            out
+        assert "No such file" not in out, out
+    finally:
+        blocker.close()
+
+
 # --------------------------------------------------------------- reload
 
 
