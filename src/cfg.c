@@ -403,6 +403,8 @@ cfg_init(struct cfg *c)
 		if (cfg_set(c, cfg_keys[i].name, cfg_keys[i].def, NULL) == -1)
 			fatalx("%s: bad default for %s", __func__,
 			    cfg_keys[i].name);
+	/* The built-in pidfile is no choice of the user's. */
+	c->pidfile_set = 0;
 }
 
 void
@@ -469,6 +471,8 @@ cfg_apply(struct cfg *c, const struct cfg_key *k, const char *v, char **cause)
 		sp = (char **)field;
 		free(*sp);
 		*sp = v[0] != '\0' ? xstrdup(v) : NULL;
+		if (sp == &c->pidfile)
+			c->pidfile_set = 1;
 		return (0);
 	case CFG_ADDR:
 		if (cfg_parse_addr(v, (struct cfg_addr *)field, cause) == -1)
@@ -761,6 +765,23 @@ cfg_read(struct cfg *c, const char *file, const struct cfg_override *ov,
 	}
 	c->conffile = file != NULL ? xstrdup(file) : NULL;
 	return (0);
+}
+
+/*
+ * What -f changes in c: c->foreground, and the pidfile.  A foreground run
+ * takes one only if the file or the command line set it; the built-in
+ * pidfile is the daemon's, as an init script or systemd finds it, and a
+ * user in a terminal may not be allowed to create it.  Call it after
+ * each cfg_read(): main() at start, the master on every SIGHUP.
+ */
+void
+cfg_foreground(struct cfg *c, int foreground)
+{
+	c->foreground = foreground;
+	if (foreground && !c->pidfile_set) {
+		free(c->pidfile);
+		c->pidfile = NULL;
+	}
 }
 
 void

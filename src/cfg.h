@@ -68,6 +68,7 @@ struct cfg {
 	char		*metrics_allow;		/* who may see it; NULL: any */
 	/* Derived, not settings. */
 	char		*conffile;		/* the file read, or NULL */
+	int		 pidfile_set;		/* by the file or -o */
 	uid_t		 uid;			/* of user; -1: no change */
 	gid_t		 gid;			/* of group; -1: no change */
 	int		 foreground;		/* -f */
@@ -95,6 +96,7 @@ int		 cfg_read(struct cfg *, const char *,
 		    const struct cfg_override *, size_t, char **);
 void		 cfg_init(struct cfg *);
 void		 cfg_clear(struct cfg *);
+void		 cfg_foreground(struct cfg *, int);
 int		 cfg_set(struct cfg *, const char *, const char *, char **);
 int		 cfg_set_kv(struct cfg *, const char *, char **);
 int		 cfg_load(struct cfg *, const char *, char **);

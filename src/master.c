@@ -577,7 +577,7 @@ master_reload(void)
 	if (cfg_read(ncfg, master_conffile, master_ov, master_nov,
 	    &cause) == -1)
 		goto refuse;
-	ncfg->foreground = ocfg->foreground;
+	cfg_foreground(ncfg, ocfg->foreground);
 	ncfg->debug = ocfg->debug;
 	master_keep_restart_only(ncfg);
 	n = ncfg->workers;

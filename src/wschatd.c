@@ -4,9 +4,10 @@
  * wschatd.c: main.  Reads the command line: -c and the settings it
  * overrides (-w -l -L -o, which win over the file), for cfg_read() now
  * and for the master to read again on SIGHUP; tests the configuration
- * (-t, -d); takes the pidfile (pidfile.c); lets the master bind its
- * sockets while errors still reach the terminal; detaches unless -f; and
- * hands over to the master (master.c), which forks the workers.
+ * (-t, -d); takes the pidfile (pidfile.c), which -f does only if one is
+ * configured; lets the master bind its sockets while errors still reach
+ * the terminal; detaches unless -f; and hands over to the master
+ * (master.c), which forks the workers.
  */
 
 #include <sys/socket.h>
@@ -40,8 +41,9 @@ usage(FILE *f)
 	    "  -c file        configuration file (default "
 	    WSCHATD_CONFFILE ", if it exists)\n"
 	    "  -d             debug logging; with -t, print every setting\n"
-	    "  -f             stay in the foreground (log to stderr unless "
-	    "log is set)\n"
+	    "  -f             stay in the foreground; log to stderr, and no "
+	    "pidfile,\n"
+	    "                 unless log or pidfile is set\n"
 	    "  -t             test the configuration and exit\n"
 	    "  -w N           number of workers (default: number of CPUs)\n"
 	    "  -l ADDR:PORT   HTTP/WebSocket listen address\n"
@@ -206,6 +208,7 @@ main(int argc, char *argv[])
 
 	if (cfg_read(&cfg, conffile, ov, nov, &cause) == -1)
 		goto bad;
+	cfg_foreground(&cfg, foreground);
 	if (debug)
 		cfg.debug = 1;
 	if (test) {
@@ -232,7 +235,6 @@ main(int argc, char *argv[])
 	/* Sockets and the bus now, while errors still reach the terminal. */
 	log_stderr_too(1);
 	master_setup(&cfg, conffile, ov, nov);
-	cfg.foreground = foreground;
 	if (!foreground)
 		ready = wschatd_daemonize();
 	if (pidfile_write() == -1)

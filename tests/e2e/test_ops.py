@@ -133,6 +133,104 @@ def test_stale_pidfile_is_taken_over():
         assert d.pid != 999999
 
 
+def as_nobody():
+    """The command that runs what follows it as nobody, or None (and a
+    line saying why) where that cannot be: not root, or a wschatd that
+    nobody may not run (a build tree out of its reach, a wrapper)."""
+    if os.geteuid() != 0:
+        print("skipped: not root")
+        return None
+    nobody = pwd.getpwnam("nobody")
+    cmd = ["setpriv", "--reuid=%d" % nobody.pw_uid,
+           "--regid=%d" % nobody.pw_gid, "--clear-groups"]
+    p = subprocess.run(cmd + [wstest.WSCHATD, "-v"], cwd="/",
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=60)
+    if p.returncode != 0:
+        print("skipped: nobody cannot run %s: %s" % (wstest.WSCHATD,
+                                                     p.stderr.strip()))
+        return None
+    return cmd
+
+
+def start_foreground(cmd, logpath):
+    """Start cmd, a wschatd -f, with its stderr in logpath; wait until it
+    listens.  Returns (process, HTTP port)."""
+    with open(logpath, "w") as log:
+        proc = subprocess.Popen(cmd, cwd="/", stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=log)
+
+    def port():
+        text = open(logpath).read()
+        assert proc.poll() is None, "exited with %d:\n%s" % (
+            proc.returncode, text)
+        m = re.search(r"http listening on 127\.0\.0\.1:(\d+)", text)
+        return m and int(m.group(1))
+    try:
+        return proc, wait_for(port, what="wschatd -f to listen")
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+
+
+def stop_foreground(proc, logpath):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+    assert proc.returncode == 0, "exit %d:\n%s" % (proc.returncode,
+                                                   open(logpath).read())
+
+
+def test_foreground_run_has_no_pidfile_unless_configured():
+    # A user who may not write the default pidfile's directory could not
+    # run wschatd -f at all (issue 14, item 14).  In the foreground, the
+    # built-in pidfile is not taken; one set by the file or -o is.
+    nobody = as_nobody()
+    if nobody is None:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)
+        conf = os.path.join(tmp, "wschatd.conf")
+        logpath = os.path.join(tmp, "stderr.log")
+        lines = ["workers 1", "listen 127.0.0.1:0", "line_listen off",
+                 "webroot " + WWW]
+        write_conf(conf, lines)
+        os.chmod(conf, 0o644)
+        rc, out = run(["-t", "-d", "-c", conf])
+        default = re.search(r'^pidfile "(/.+)"$', out, re.M).group(1)
+        existed = os.path.exists(default)
+        proc, port = start_foreground(nobody + [wstest.WSCHATD, "-f", "-c",
+                                                conf], logpath)
+        try:
+            raw = wstest.http_raw(port, b"GET /healthz HTTP/1.1\r\n"
+                                  b"Host: x\r\nConnection: close\r\n\r\n")
+            assert wstest.parse_response(raw)[0] == 200
+            assert os.path.exists(default) == existed, default
+            # A reload reads the same way: no pidfile, nothing changed.
+            os.kill(proc.pid, signal.SIGHUP)
+            wait_for(lambda: "generation 1" in open(logpath).read(),
+                     what="the reload")
+            assert "pidfile changed" not in open(logpath).read()
+        finally:
+            stop_foreground(proc, logpath)
+        # Configured, in the file or with -o: written, and removed at the
+        # stop.
+        pidfile = os.path.join(tmp, "wschatd.pid")
+        write_conf(conf, lines + ["pidfile " + pidfile])
+        for extra in ([], ["-o", "pidfile=" + pidfile]):
+            if extra:
+                write_conf(conf, lines)
+            proc, port = start_foreground([wstest.WSCHATD, "-f", "-c", conf]
+                                          + extra, logpath)
+            try:
+                with open(pidfile) as f:
+                    assert int(f.read()) == proc.pid, extra
+            finally:
+                stop_foreground(proc, logpath)
+            assert not os.path.exists(pidfile), "pidfile left behind"
+
+
 def test_start_failure_reaches_the_terminal():
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", 0))

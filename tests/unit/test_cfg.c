@@ -434,6 +434,39 @@ Test(cfg, read_again_takes_the_new_file_and_the_same_overrides,
 	cr_assert_eq(cfg.idle_timeout, 90);
 }
 
+Test(cfg, foreground_keeps_only_a_pidfile_that_was_set,
+    .fini = conf_remove)
+{
+	const struct cfg_override	 ov[] = { { NULL, "pidfile=/b.pid" } };
+	const struct cfg_override	 none[] = { { NULL, "pidfile=" } };
+	char				*cause = NULL;
+
+	/* The built-in pidfile is the daemon's: -f takes none. */
+	conf_write("workers 2\n");
+	cr_assert_eq(conf_read(conf_file, NULL, 0, &cause), 0, "%s", cause);
+	cr_assert_not_null(cfg.pidfile);
+	cfg_foreground(&cfg, 0);
+	cr_assert_not_null(cfg.pidfile, "a daemon keeps the default");
+	cr_assert_eq(conf_read(conf_file, NULL, 0, &cause), 0, "%s", cause);
+	cfg_foreground(&cfg, 1);
+	cr_assert_null(cfg.pidfile);
+	cr_assert_eq(cfg.foreground, 1);
+	/* Set in the file, or on the command line: kept. */
+	conf_write("pidfile /a.pid\n");
+	cr_assert_eq(conf_read(conf_file, NULL, 0, &cause), 0, "%s", cause);
+	cfg_foreground(&cfg, 1);
+	cr_assert_str_eq(cfg.pidfile, "/a.pid");
+	cr_assert_eq(conf_read(conf_file, ov, NITEMS(ov), &cause), 0, "%s",
+	    cause);
+	cfg_foreground(&cfg, 1);
+	cr_assert_str_eq(cfg.pidfile, "/b.pid");
+	conf_write("workers 2\n");
+	cr_assert_eq(conf_read(conf_file, none, NITEMS(none), &cause), 0,
+	    "%s", cause);
+	cfg_foreground(&cfg, 0);
+	cr_assert_null(cfg.pidfile, "set to none");
+}
+
 Test(cfg, read_reports_the_override_that_fails, .fini = conf_remove)
 {
 	static const struct {
