@@ -6,8 +6,9 @@
  * unlinks the file while still holding it; so a held lock, not the pid
  * inside, says whether a wschatd runs, and a stale file is harmless.  One
  * pidfile a process: its descriptor is file-static here, and each forked
- * worker drops it with pidfile_close().  Which path, and whether there is
- * a pidfile at all, is the caller's (the pidfile setting).
+ * worker drops it with pidfile_close(); wschatd -t asks pidfile_check()
+ * whether it could be taken.  Which path, and whether there is a pidfile
+ * at all, is the caller's (the pidfile setting, and -f).
  */
 
 #include <sys/file.h>
@@ -58,6 +59,46 @@ pidfile_running(const char *path)
 		pid = pidfile_read(fd);
 	close(fd);
 	return (pid);
+}
+
+/*
+ * Could pidfile_open() take the pidfile at path, as far as this process's
+ * rights go?  An existing file must open for writing; a missing one needs
+ * a directory this process may create it in.  A file the running wschatd
+ * holds is fine: wschatd -t checks before a reload too, and a reload keeps
+ * the pidfile.  Returns 0, or -1 with *cause (caller frees) saying what
+ * pidfile_open() would.  Creates, writes and locks nothing.  wschatd -t.
+ */
+int
+pidfile_check(const char *path, char **cause)
+{
+	char	*dir, *slash;
+	int	 fd, error;
+
+	if (pidfile_running(path) != 0)
+		return (0);
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) != -1) {
+		close(fd);
+		return (0);
+	}
+	error = errno;
+	if (error == ENOENT) {
+		/* No file (or no directory): could we create it? */
+		dir = xstrdup(path);
+		if ((slash = strrchr(dir, '/')) != NULL)
+			slash[slash == dir ? 1 : 0] = '\0';
+		/* By the effective ids, as open() goes. */
+		if (faccessat(AT_FDCWD, slash != NULL ? dir : ".",
+		    W_OK | X_OK, AT_EACCESS) == 0)
+			error = 0;
+		else
+			error = errno;
+		free(dir);
+		if (error == 0)
+			return (0);
+	}
+	xasprintf(cause, "pidfile %s: %s", path, strerror(error));
+	return (-1);
 }
 
 /*

@@ -101,6 +101,22 @@ wschatd_test_listen(const struct cfg *cfg)
 }
 
 /*
+ * -t: could the pidfile be taken?  Only the one this run would take: with
+ * -f, none unless configured (cfg_foreground).
+ */
+static int
+wschatd_test_pidfile(const struct cfg *cfg)
+{
+	char	*cause = NULL;
+
+	if (cfg->pidfile == NULL || pidfile_check(cfg->pidfile, &cause) == 0)
+		return (0);
+	fprintf(stderr, "%s: %s\n", WSCHATD_NAME, cause);
+	free(cause);
+	return (-1);
+}
+
+/*
  * Detach: fork, and let the parent exit only once the child says it runs
  * (a byte on a pipe), with 0; or 1 if the child died first -- so that an
  * init script learns whether the start worked.  The child gets a new
@@ -214,7 +230,9 @@ main(int argc, char *argv[])
 	if (test) {
 		if (debug)
 			cfg_dump(&cfg, wschatd_dump_line, NULL);
-		if (wschatd_test_listen(&cfg) == -1) {
+		/* Every reason a start would fail, not only the first. */
+		rv = wschatd_test_listen(&cfg);
+		if (wschatd_test_pidfile(&cfg) == -1 || rv == -1) {
 			cfg_clear(&cfg);
 			return (1);
 		}

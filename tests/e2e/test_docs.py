@@ -46,9 +46,10 @@ def run(cmd):
 
 def settings():
     """The keys of every effective setting, as wschatd -t -d prints them,
-    with an empty file as configuration (not the installed one)."""
+    with an empty file as configuration (not the installed one), for a
+    foreground run (-f), which needs no pidfile's directory."""
     with tempfile.NamedTemporaryFile("w", suffix=".conf") as f:
-        p = run([WSCHATD, "-t", "-d", "-c", f.name,
+        p = run([WSCHATD, "-t", "-d", "-f", "-c", f.name,
                  "-o", "webroot=" + os.path.join(SRCDIR, "www")])
     assert p.returncode == 0, p.stderr
     keys = [line.split()[0] for line in p.stdout.splitlines() if line.strip()]

@@ -316,6 +316,30 @@ def test_port_in_use_fails_start():
     assert rc == 3, (rc, out)
 
 
+def test_start_makes_the_pidfile_directory():
+    # wschatd -t checks that the pidfile can be created: the script makes
+    # its directory (as on a fresh /run) before that check, and finds the
+    # pidfile in the settings although -t fails without the directory.
+    rundir = os.path.join(TMP, "run", "wschatd")
+    pidfile = os.path.join(rundir, "wschatd.pid")
+    write_conf("pidfile " + pidfile)
+    assert not os.path.exists(rundir)
+    rc, out = init("start")
+    try:
+        assert rc == 0, out
+        with open(pidfile) as f:
+            pid = int(f.read())
+        assert alive(pid) and exe(pid) == DAEMON
+        rc, out = init("status")
+        assert rc == 0, out
+    finally:
+        rc, out = init("stop")
+    assert rc == 0, out
+    assert not os.path.exists(pidfile), "pidfile left behind"
+    wait_for(lambda: not prefix_pids(), timeout=5, what="the daemon to go")
+    write_conf()
+
+
 if __name__ == "__main__":
     t0 = time.monotonic()
     try:

@@ -308,6 +308,77 @@ def test_config_test_names_the_bind_error_with_an_absent_pidfile():
         blocker.close()
 
 
+def test_config_test_reports_a_pidfile_it_cannot_create():
+    # As a user who may not create the pidfile, -t said "configuration
+    # ok" and the start then failed on it (issue 14, item 14).  -t checks
+    # the pidfile of the run it is asked about: the built-in one of the
+    # daemon, or with -f only one that is configured.
+    nobody = as_nobody()
+    if nobody is None:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)
+        conf = os.path.join(tmp, "wschatd.conf")
+        write_conf(conf, ["listen 127.0.0.1:%d" % free_port(),
+                          "line_listen off", "webroot " + WWW])
+        os.chmod(conf, 0o644)
+
+        def check(*args):
+            p = subprocess.run(nobody + [wstest.WSCHATD, "-t", "-c", conf] +
+                               list(args), cwd="/", stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True, timeout=15)
+            return p.returncode, p.stdout + p.stderr
+
+        # The built-in pidfile: in a directory only root may write, or in
+        # none (not installed).
+        rc, out = check()
+        assert rc == 1, out
+        assert re.search(r"^wschatd: pidfile /\S+: ", out, re.M), out
+        assert "configuration ok" not in out, out
+        rc, out = check("-f")
+        assert rc == 0 and "configuration ok" in out, out
+        # Configured: -f takes it too.  No file, or a file of root's.
+        pidfile = os.path.join(tmp, "wschatd.pid")
+        for extra in ([], ["-f"]):
+            rc, out = check("-o", "pidfile=" + pidfile, *extra)
+            assert rc == 1, (extra, out)
+            assert "pidfile %s: Permission denied" % pidfile in out, out
+        open(pidfile, "w").close()
+        rc, out = check("-o", "pidfile=" + pidfile, "-f")
+        assert rc == 1, out
+        assert "pidfile %s: Permission denied" % pidfile in out, out
+        os.unlink(pidfile)
+        # Every reason, not only the first.
+        blocker = socket.socket()
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        try:
+            rc, out = check("-o", "pidfile=" + pidfile, "-l",
+                            "127.0.0.1:%d" % blocker.getsockname()[1])
+        finally:
+            blocker.close()
+        assert rc == 1, out
+        assert "Address already in use" in out, out
+        assert "pidfile %s: Permission denied" % pidfile in out, out
+        # A directory it may write: fine, and -t creates nothing there.
+        rundir = os.path.join(tmp, "run")
+        os.mkdir(rundir)
+        os.chown(rundir, pwd.getpwnam("nobody").pw_uid, -1)
+        rc, out = check("-o", "pidfile=" + os.path.join(rundir, "w.pid"))
+        assert rc == 0 and "configuration ok" in out, out
+        assert os.listdir(rundir) == [], os.listdir(rundir)
+    # The running wschatd's own pidfile is no error (-t before a reload),
+    # even where the one checking could not take it.
+    with Detached() as d:
+        os.chmod(d.tmp.name, 0o755)
+        rc, out = d.start()
+        assert rc == 0, out
+        p = subprocess.run(nobody + [wstest.WSCHATD, "-t", "-c", d.conf],
+                           cwd="/", stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=15)
+        assert p.returncode == 0, p.stdout + p.stderr
+
+
 # --------------------------------------------------------------- reload
 
 

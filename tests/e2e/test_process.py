@@ -271,7 +271,8 @@ def test_zero_workers_means_one_per_cpu():
 
 
 def test_config_test_ok():
-    rc, out = run_cmd(["-t", "-o", "webroot=www"], cwd=wstest.SRCDIR)
+    # -f: a foreground run, with no pidfile to check.
+    rc, out = run_cmd(["-t", "-f", "-o", "webroot=www"], cwd=wstest.SRCDIR)
     assert rc == 0, (rc, out)
     assert "configuration ok" in out, out
 
@@ -316,7 +317,7 @@ def test_config_file_error_names_file_and_line():
         good = os.path.join(tmp, "good.conf")
         with open(good, "w") as f:
             f.write("# ok\nmax_message_size 2m\necho off\nworkers 2\n")
-        rc, out = run_cmd(["-t", "-c", good, "-o", "webroot=" + tmp])
+        rc, out = run_cmd(["-t", "-f", "-c", good, "-o", "webroot=" + tmp])
         assert rc == 0 and "configuration ok" in out, (rc, out)
 
 
