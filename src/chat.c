@@ -123,10 +123,15 @@ chat_cmd_parse_json(const char *buf, size_t len, struct chat_cmd *cmd)
 	/* \u0000 is valid JSON: let it through; names refuse it later. */
 	if ((root = json_loadb(buf, len, JSON_REJECT_DUPLICATES |
 	    JSON_ALLOW_NUL, &err)) == NULL) {
-		/* An object, but ambiguous: which "type" was meant? */
-		if (json_error_code(&err) == json_error_duplicate_key)
-			return (CHAT_PARSE_BAD);
-		return (CHAT_PARSE_NOT_OBJECT);	/* "{ hi" is chat too */
+		/*
+		 * Meant as an object, but broken: an error, not chat that
+		 * shows everyone the source of a command (or a duplicate
+		 * key, which leaves open which "type" was meant).
+		 */
+		if (json_error_code(&err) != json_error_duplicate_key)
+			cmd->error = "not valid JSON (text that starts with "
+			    "\"{\" must be a JSON object)";
+		return (CHAT_PARSE_BAD);
 	}
 	cmd->priv = root;
 	if (!json_is_object(root))
@@ -295,6 +300,19 @@ chat_cmd_parse_msgpack(const char *buf, size_t len, struct chat_cmd *cmd)
 	return (rv);
 }
 
+/* Is the text empty, or all blanks (space, tab, CR, LF, VT, FF)? */
+static int
+chat_blank(const char *p, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' &&
+		    p[i] != '\n' && p[i] != '\v' && p[i] != '\f')
+			return (0);
+	return (1);
+}
+
 void
 chat_cmd_parse(enum chat_fmt fmt, int binary, const char *p, size_t len,
     struct chat_cmd *cmd)
@@ -323,9 +341,14 @@ chat_cmd_parse(enum chat_fmt fmt, int binary, const char *p, size_t len,
 		cmd->has_content = 1;
 	} else if (rv != CHAT_PARSE_OK) {
 		cmd->type = CHAT_BAD;
-		cmd->error = "a message is an object with a \"type\" and "
-		    "string fields";
+		if (cmd->error == NULL)
+			cmd->error = "a message is an object with a \"type\" "
+			    "and string fields";
 	}
+	/* Nothing to read: not worth a line on everyone's screen. */
+	if (cmd->type == CHAT_USER && cmd->has_content &&
+	    chat_blank(cmd->content.p, cmd->content.len))
+		cmd->type = CHAT_NONE;
 }
 
 /* ---------------------------------------------------------------- */

@@ -60,8 +60,8 @@ struct chat_str {
 /*
  * A client's command.  Its strings point into the parsed input or into
  * cmd->priv (a jansson value): valid until chat_cmd_clear().  CHAT_NONE
- * is a command to ignore (an empty line); CHAT_BAD one to answer with
- * bad_message and cmd->error.
+ * is a command to ignore (an empty line, empty chat); CHAT_BAD one to
+ * answer with bad_message and cmd->error.
  */
 struct chat_cmd {
 	enum chat_type	 type;
@@ -77,12 +77,18 @@ struct chat_cmd {
 
 #define CHAT_PARSE_OK		0
 #define CHAT_PARSE_NOT_OBJECT	1	/* not a JSON/MessagePack map: raw chat */
-#define CHAT_PARSE_BAD		(-1)	/* a map, but malformed: bad_message */
+#define CHAT_PARSE_BAD		(-1)	/* a map (or text that starts like
+					 * a JSON object), but malformed:
+					 * bad_message, cmd->error may say
+					 * why */
 
 /*
  * A message from a chat client, in its format (binary: a WebSocket binary
  * frame), into *cmd: a command, raw text as a CHAT_USER command, or
- * CHAT_BAD.  Always fills *cmd; chat_cmd_clear() it after use.
+ * CHAT_BAD (text that starts, after blanks, with "{" but is not a JSON
+ * object is not raw text but bad).  Chat with nothing but blanks in it
+ * (an empty frame, "  ", {"type":"user","content":""}) is CHAT_NONE.
+ * Always fills *cmd; chat_cmd_clear() it after use.
  */
 void		 chat_cmd_parse(enum chat_fmt, int, const char *, size_t,
 		    struct chat_cmd *);

@@ -795,6 +795,8 @@ hub_command(struct conn *c, const struct chat_cmd *cmd)
 		hub_logout(c);
 		conn_hangup(c, WS_CLOSE_NORMAL, "logged out");
 		break;
+	case CHAT_NONE:
+		break;		/* empty chat: nothing to send */
 	case CHAT_BAD:
 		hub_system(c, "bad_message", "%s", cmd->error);
 		break;

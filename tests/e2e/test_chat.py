@@ -712,8 +712,8 @@ def test_bad_input_keeps_the_connection_open():
                          **{"from": me})
             assert not c.closed
         # Text that is not a JSON object is chat, whole.
-        for text in ["hello", "[1]", "{oops", "  {\"type\"", "42",
-                     '"str"', "null", "{}x", ""]:
+        for text in ["hello", "[1]", "x {oops", " [{", "42",
+                     '"str"', "null", " . "]:
             await c.ws.send(text)
             m = await c.next()
             check_fields(m, type="user", content=text,
@@ -726,6 +726,66 @@ def test_bad_input_keeps_the_connection_open():
         assert "extra" not in m, m
         assert not c.closed and c.ws.close_code is None
         c.check()
+    on_main(go, 30)
+
+
+def test_text_that_starts_like_an_object_but_is_not_json_is_an_error():
+    """Text that starts like an object (after blanks) but is not JSON is
+    answered bad_message and reaches nobody, whole or in part: it is a
+    command gone wrong, not chat."""
+    async def go(pool):
+        c = await pool.connect()
+        other = await pool.connect()
+        bad = ["{bad json", "{oops", "  {\"type\"", "\t\n{", "{}x",
+               '{"type":"user",}', '{"type":"user","content":"hi"} {}']
+        for i, text in enumerate(bad):
+            await c.ws.send(text)
+            m = await c.next()
+            check_fields(m, type="system", code="bad_message")
+            assert "JSON" in m["content"], m
+            await c.send({"type": "user", "content": "after %d" % i})
+            m = await c.next()
+            check_fields(m, type="user", content="after %d" % i)
+        await other.find(type="user", content="after %d" % (len(bad) - 1))
+        got = [m.get("content") for m in other.find_all(type="user")]
+        assert got == ["after %d" % i for i in range(len(bad))], got
+        assert not other.find_all(type="system"), other.last()
+        for cl in (c, other):
+            assert not cl.closed
+            cl.check()
+    on_main(go, 30)
+
+
+def test_empty_chat_is_ignored():
+    """Chat with nothing but blanks in it (an empty frame, blanks,
+    "content":"" or blanks, in JSON or MessagePack) is dropped without
+    an answer; only the marker sent after each reaches anyone."""
+    async def go(pool):
+        c = await pool.connect()
+        other = await pool.connect()
+        mp = await pool.connect(mp=True)
+        me = "127.0.0.1:%d" % c.port
+        empty = ["", " ", "\t \r\n", '{"type":"user","content":""}',
+                 '{"type":"user","content":" \\n\\t "}']
+        for i, text in enumerate(empty):
+            await c.ws.send(text)
+            await c.send({"type": "user", "content": "marker %d" % i})
+            m = await c.next()
+            check_fields(m, type="user", content="marker %d" % i,
+                         **{"from": me})
+        for i, obj in enumerate([{"type": "user", "content": ""},
+                                 {"type": "user", "content": "   "}]):
+            await mp.send(obj)
+            await mp.send({"type": "user", "content": "mp %d" % i})
+            await mp.find(type="user", content="mp %d" % i)
+        await other.find(type="user", content="mp 1")
+        got = [m.get("content") for m in other.find_all(type="user")]
+        assert got == ["marker %d" % i for i in range(len(empty))] + \
+            ["mp 0", "mp 1"], got
+        assert not other.find_all(type="system"), other.last()
+        for cl in (c, other, mp):
+            assert not cl.closed
+            cl.check()
     on_main(go, 30)
 
 

@@ -55,13 +55,34 @@ Test(chat, parses_to_with_unknown_fields_ignored)
 Test(chat, treats_non_objects_as_raw_chat)
 {
 	static const char *in[] = { "hello", "", "  ", "[1,2]", "\"str\"",
-	    "42", "{oops", "{\"type\":\"user\"", "null" };
+	    "42", "null", "x {\"type\":\"user\"}", "[{" };
 	struct chat_cmd	 cmd;
 	size_t		 i;
 
 	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
 		cr_assert_eq(chat_cmd_parse_json(in[i], strlen(in[i]), &cmd),
 		    CHAT_PARSE_NOT_OBJECT, "%s", in[i]);
+		chat_cmd_clear(&cmd);
+	}
+}
+
+Test(chat, refuses_text_that_starts_like_an_object_but_is_not_json)
+{
+	static const char *in[] = { "{bad json", "{oops", "{", " \t\r\n{",
+	    "{\"type\":\"user\"", "{\"type\":\"user\",\"content\":\"x\"}x",
+	    "{}{}", "{\"type\":\"user\",}", "{'type':'user'}" };
+	struct chat_cmd	 cmd;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		cr_assert_eq(chat_cmd_parse_json(in[i], strlen(in[i]), &cmd),
+		    CHAT_PARSE_BAD, "%s", in[i]);
+		chat_cmd_clear(&cmd);
+		/* Answered bad_message, with a reason; never chat. */
+		chat_cmd_parse(CHAT_FMT_JSON, 0, in[i], strlen(in[i]), &cmd);
+		cr_assert_eq(cmd.type, CHAT_BAD, "%s", in[i]);
+		cr_assert_not_null(cmd.error);
+		cr_assert_not_null(strstr(cmd.error, "JSON"), "%s", cmd.error);
 		chat_cmd_clear(&cmd);
 	}
 }
@@ -243,6 +264,45 @@ Test(chat, refuses_msgpack_counting_more_than_it_holds)
 	chat_cmd_clear(&cmd);
 	cr_assert_eq(chat_cmd_parse_msgpack(inner, sizeof(inner), &cmd),
 	    CHAT_PARSE_BAD);
+	chat_cmd_clear(&cmd);
+}
+
+Test(chat, ignores_empty_chat)
+{
+	static const char *in[] = { "", " ", " \t\r\n\v\f",
+	    "{\"type\":\"user\",\"content\":\"\"}",
+	    "{\"type\":\"user\",\"content\":\" \\t\\n \"}" };
+	/* Not blank: a dot, a no-break space, an escaped NUL. */
+	static const char *chat[] = { ".", " . ", "\xc2\xa0",
+	    "{\"type\":\"user\",\"content\":\" x \"}",
+	    "{\"type\":\"user\",\"content\":\"\\u0000\"}" };
+	struct chat_cmd	 cmd;
+	char		 mp[64];
+	size_t		 i, n;
+
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		chat_cmd_parse(CHAT_FMT_JSON, 0, in[i], strlen(in[i]), &cmd);
+		cr_assert_eq(cmd.type, CHAT_NONE, "%s", in[i]);
+		chat_cmd_clear(&cmd);
+	}
+	for (i = 0; i < sizeof(chat) / sizeof(chat[0]); i++) {
+		chat_cmd_parse(CHAT_FMT_JSON, 0, chat[i], strlen(chat[i]),
+		    &cmd);
+		cr_assert_eq(cmd.type, CHAT_USER, "%s", chat[i]);
+		chat_cmd_clear(&cmd);
+	}
+	/* The same in MessagePack; and an empty private message is not chat. */
+	n = pack_cmd(mp, sizeof(mp), "user", "content", "  ", 0);
+	chat_cmd_parse(CHAT_FMT_MSGPACK, 1, mp, n, &cmd);
+	cr_assert_eq(cmd.type, CHAT_NONE);
+	chat_cmd_clear(&cmd);
+	n = pack_cmd(mp, sizeof(mp), "user", "content", "", 1);
+	chat_cmd_parse(CHAT_FMT_MSGPACK, 1, mp, n, &cmd);
+	cr_assert_eq(cmd.type, CHAT_NONE);
+	chat_cmd_clear(&cmd);
+	n = pack_cmd(mp, sizeof(mp), "to", "content", "", 0);
+	chat_cmd_parse(CHAT_FMT_MSGPACK, 1, mp, n, &cmd);
+	cr_assert_eq(cmd.type, CHAT_TO);
 	chat_cmd_clear(&cmd);
 }
 
