@@ -34,6 +34,9 @@ enum chat_type {
 	CHAT_TO,
 	CHAT_JOIN,
 	CHAT_LEAVE,
+	/* the line port only: no type on /ws, never on the bus */
+	CHAT_HELP,		/* "help"; to the client: the list of commands */
+	CHAT_QUIT,		/* "quit": a goodbye line, then as logout */
 	CHAT_UNKNOWN,		/* an object with a type we do not know */
 	CHAT_BAD		/* malformed: cmd->error says why */
 };
@@ -96,9 +99,10 @@ int		 chat_cmd_parse_json(const char *, size_t, struct chat_cmd *);
 int		 chat_cmd_parse_msgpack(const char *, size_t, struct chat_cmd *);
 /*
  * One line of the line port, without its end (LF, or CRLF), into *cmd:
- * "who", "rename NAME", "to NAME text", or chat; CHAT_NONE for an empty
- * line; CHAT_BAD for a NUL byte or invalid UTF-8.  Its strings point into
- * buf.  chat_line.c.
+ * "who", "rename NAME", "to NAME text", "help", "quit", or chat;
+ * CHAT_NONE for an empty line; CHAT_BAD for a NUL byte, invalid UTF-8 or
+ * a command that lacks its arguments.  Its strings point into buf.
+ * chat_line.c.
  */
 void		 chat_cmd_parse_line(const char *, size_t, struct chat_cmd *);
 void		 chat_cmd_clear(struct chat_cmd *);
@@ -131,8 +135,9 @@ uint8_t		*chat_msg_json(const struct chat_msg *, size_t *);
 uint8_t		*chat_msg_msgpack(const struct chat_msg *, size_t *);
 /*
  * The same for the line protocol: one line ending in LF, like
- * "[ip:port]name: text", with CR and LF in the text turned into spaces.
- * Returns NULL with *len 0 if the type has no line form (handshake, who).
+ * "[ip:port]name: text", with CR and LF in the text turned into spaces
+ * (CHAT_HELP: the list of commands, one "system: " line each).  Returns
+ * NULL with *len 0 if the type has no line form (handshake, who).
  * chat_line.c.
  */
 uint8_t		*chat_msg_line(const struct chat_msg *, size_t *);

@@ -5,10 +5,11 @@
  * users type into.  The reader cuts the input, fed in pieces of any size,
  * into lines (LF or CRLF) of at most max_line_length bytes.  A line
  * becomes the same struct chat_cmd that a JSON or MessagePack message
- * becomes: "who", "rename NAME", "to NAME text", or chat.  A message out
- * becomes one line ending in LF, "[ip:port]name: text" and the like, with
- * CR and LF inside the text turned into spaces so that a message is
- * always one line.  Reading the socket is conn_line.c's business, what a
+ * becomes: "who", "rename NAME", "to NAME text", "help", "quit", or
+ * chat.  A message out becomes one line ending in LF, "[ip:port]name:
+ * text" and the like, with CR and LF inside the text turned into spaces
+ * so that a message is always one line; the answer to "help" is a few
+ * such lines.  Reading the socket is conn_line.c's business, what a
  * command means hub.c's.
  */
 
@@ -203,7 +204,13 @@ chat_cmd_parse_line(const char *p, size_t len, struct chat_cmd *cmd)
 	wlen = chat_line_word(&rest, &rlen);
 	if (wlen == 3 && memcmp(word, "who", 3) == 0 && rlen == 0)
 		cmd->type = CHAT_WHO;
-	else if (wlen == 6 && memcmp(word, "rename", 6) == 0) {
+	else if (wlen == 4 && memcmp(word, "help", 4) == 0 && rlen == 0) {
+		cmd->type = CHAT_HELP;
+		cmd->type_text = CHAT_STR("help");	/* no type on /ws */
+	} else if (wlen == 4 && memcmp(word, "quit", 4) == 0 && rlen == 0) {
+		cmd->type = CHAT_QUIT;
+		cmd->type_text = CHAT_STR("quit");
+	} else if (wlen == 6 && memcmp(word, "rename", 6) == 0) {
 		if (rlen == 0) {
 			cmd->type = CHAT_BAD;
 			cmd->error = "rename needs a name: rename NAME";
@@ -233,8 +240,10 @@ chat_cmd_parse_line(const char *p, size_t len, struct chat_cmd *cmd)
 		cmd->content.len = len;
 		cmd->has_content = 1;
 	}
-	cmd->type_text.p = chat_type_name(cmd->type);
-	cmd->type_text.len = strlen(cmd->type_text.p);
+	if (cmd->type_text.p == NULL) {
+		cmd->type_text.p = chat_type_name(cmd->type);
+		cmd->type_text.len = strlen(cmd->type_text.p);
+	}
 }
 
 /*
@@ -341,11 +350,25 @@ chat_line_text(struct buf *b, struct chat_str s)
 	chat_line_escape(b, s.p + from, s.len - from);
 }
 
+/*
+ * What "help" answers, a "system: " line each: every command that
+ * chat_cmd_parse_line() takes, and what the other lines are.
+ */
+static const char *const chat_line_help[] = {
+	"who - list everyone online",
+	"rename NAME - change your name to NAME",
+	"to NAME TEXT - send TEXT to NAME only",
+	"help - show this list",
+	"quit - leave the chat",
+	"anything else - chat to everyone in the lobby",
+};
+
 uint8_t *
 chat_msg_line(const struct chat_msg *m, size_t *len)
 {
 	struct buf	 b;
 	const char	*what = NULL;
+	size_t		 i;
 
 	*len = 0;
 	buf_init(&b, WS_HEADROOM);
@@ -379,6 +402,15 @@ chat_msg_line(const struct chat_msg *m, size_t *len)
 		buf_add(&b, what, strlen(what));
 		chat_line_text(&b, m->content);
 		break;
+	case CHAT_HELP:
+		for (i = 0; i < sizeof(chat_line_help) /
+		    sizeof(chat_line_help[0]); i++) {
+			buf_add(&b, "system: ", 8);
+			buf_add(&b, chat_line_help[i],
+			    strlen(chat_line_help[i]));
+			buf_add(&b, "\n", 1);
+		}
+		return (buf_finish(&b, len));
 	default:
 		return (NULL);
 	}

@@ -746,6 +746,8 @@ hub_message_rate_ok(struct conn *c)
 static void
 hub_command(struct conn *c, const struct chat_cmd *cmd)
 {
+	struct chat_msg	 m;
+
 	switch (cmd->type) {
 	case CHAT_LOGIN:
 	case CHAT_RENAME:
@@ -791,6 +793,17 @@ hub_command(struct conn *c, const struct chat_cmd *cmd)
 	case CHAT_LEAVE:
 		hub_join(c, CHAT_STR(HUB_LOBBY));
 		break;
+	case CHAT_HELP:
+		/* The line port's: its codec writes the list. */
+		memset(&m, 0, sizeof(m));
+		m.type = CHAT_HELP;
+		hub_send(c, &m);
+		break;
+	case CHAT_QUIT:
+		/* The line port's logout: a line says goodbye, as a close
+		 * frame's reason does on a WebSocket. */
+		hub_system(c, NULL, "goodbye");
+		/* FALLTHROUGH */
 	case CHAT_LOGOUT:
 		hub_logout(c);
 		conn_hangup(c, WS_CLOSE_NORMAL, "logged out");

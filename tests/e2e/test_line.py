@@ -240,6 +240,64 @@ def test_a_private_message_is_never_broadcast():
             u.close()
 
 
+HELP = [
+    "system: who - list everyone online",
+    "system: rename NAME - change your name to NAME",
+    "system: to NAME TEXT - send TEXT to NAME only",
+    "system: help - show this list",
+    "system: quit - leave the chat",
+    "system: anything else - chat to everyone in the lobby",
+]
+
+
+def test_help_lists_the_commands():
+    # One system line per command, to the asker alone; "help me" is chat.
+    d = daemon()
+    a, b = Line(d), Line(d)
+    try:
+        a.wait_line("[%s]%s: online" % (b.name, b.name))
+        a.buf = b""
+        a.send("  help\t\n")
+        a.wait_line(HELP[-1])
+        # Others' comings and goings may come between, not other notices.
+        got = [ln for ln in a.lines() if not ln.startswith("[")]
+        assert got == HELP, a.lines()
+        # Every command the document lists is in it.
+        for word in ("who", "rename", "to", "help", "quit"):
+            assert any(ln.startswith("system: %s " % word) for ln in HELP)
+        a.send("help me\n")
+        b.wait_line("[%s]%s: help me" % (a.name, a.name))
+        assert not [ln for ln in b.lines() if ln.startswith("system:")], \
+            b.lines()
+    finally:
+        a.close()
+        b.close()
+
+
+def test_quit_says_goodbye_and_closes():
+    # A goodbye line, the last one; then the server closes the connection
+    # and everyone sees the user go, as after any logout.
+    d = daemon()
+    a, b, rest = on_two_workers(d)
+    try:
+        a.wait_line("[%s]%s: online" % (b.name, b.name))
+        b.send("rename quitter\n")
+        a.wait_line("[%s]%s: renamed to quitter" % (b.name, b.name))
+        b.send("quit now\n")
+        a.wait_line("[%s]quitter: quit now" % b.name)
+        b.send(" quit \r\nnever sent\n")
+        b.wait_eof()
+        assert b.lines()[-1] == "system: goodbye", b.lines()[-4:]
+        a.wait_line("[%s]quitter: offline" % b.name)
+        # Its name is free at once.
+        a.send("rename quitter\n")
+        a.wait_line("[%s]%s: renamed to quitter" % (a.name, a.name))
+        assert not [ln for ln in a.lines() if "never sent" in ln]
+    finally:
+        for u in [a, b] + rest:
+            u.close()
+
+
 def test_empty_lines_are_ignored():
     d = daemon()
     u = Line(d)

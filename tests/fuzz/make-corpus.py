@@ -208,6 +208,8 @@ CORPUS = {
         "no-lf": line(16, 0x0c, b"y" * 40),
         "partial": line(63, 0x0d, b"who\r"),
         "max-zero": line(0, 0x0e, b"\n\r\nx\n\n"),
+        "help-quit": line(63, 0x0f, b"help\n quit\t\nhelp me\nquit now\n"
+                                    b"  \t\n"),
     },
     "cfg": {
         "sample": None,  # filled from wschatd.conf

@@ -170,6 +170,45 @@ Test(chat_line, treats_who_with_anything_more_as_chat)
 	}
 }
 
+Test(chat_line, parses_help_and_quit)
+{
+	static const struct {
+		const char	*in;
+		int		 type;
+		const char	*text;
+	} t[] = {
+		{ "help", CHAT_HELP, "help" },
+		{ " help\t", CHAT_HELP, "help" },
+		{ "quit", CHAT_QUIT, "quit" },
+		{ "\tquit \r", CHAT_QUIT, "quit" },
+	};
+	struct chat_cmd	 cmd;
+	size_t		 i;
+
+	for (i = 0; i < NITEMS(t); i++) {
+		parse(&cmd, t[i].in, strlen(t[i].in));
+		cr_assert_eq(cmd.type, t[i].type, "%s", t[i].in);
+		cr_assert(str_is(cmd.type_text, t[i].text), "%s", t[i].in);
+		cr_assert(!cmd.has_content, "%s", t[i].in);
+		chat_cmd_clear(&cmd);
+	}
+}
+
+Test(chat_line, treats_help_and_quit_with_anything_more_as_chat)
+{
+	static const char *in_[] = { "help me", "quit now", "HELP", "Quit",
+	    "helpful", "quitter", "hel", "qui" };
+	struct chat_cmd	 cmd;
+	size_t		 i;
+
+	for (i = 0; i < NITEMS(in_); i++) {
+		parse(&cmd, in_[i], strlen(in_[i]));
+		cr_assert_eq(cmd.type, CHAT_USER, "%s", in_[i]);
+		cr_assert(str_is(cmd.content, in_[i]), "%s", in_[i]);
+		chat_cmd_clear(&cmd);
+	}
+}
+
 Test(chat_line, parses_rename_with_the_rest_of_the_line_as_the_name)
 {
 	struct chat_cmd	 cmd;
@@ -479,6 +518,21 @@ Test(chat_line, writes_a_private_message_without_the_address)
 	assert_line(&m, "ann says to you: psst\n");
 }
 
+Test(chat_line, answers_help_with_a_system_line_per_command)
+{
+	struct chat_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_HELP;
+	assert_line(&m,
+	    "system: who - list everyone online\n"
+	    "system: rename NAME - change your name to NAME\n"
+	    "system: to NAME TEXT - send TEXT to NAME only\n"
+	    "system: help - show this list\n"
+	    "system: quit - leave the chat\n"
+	    "system: anything else - chat to everyone in the lobby\n");
+}
+
 Test(chat_line, writes_system_messages_and_errors)
 {
 	struct chat_msg	 m;
@@ -495,7 +549,7 @@ Test(chat_line, writes_system_messages_and_errors)
 Test(chat_line, has_no_line_for_a_handshake_or_a_user_list)
 {
 	static const enum chat_type type[] = { CHAT_HANDSHAKE, CHAT_WHO,
-	    CHAT_NONE, CHAT_TO, CHAT_JOIN, CHAT_LEAVE, CHAT_UNKNOWN,
+	    CHAT_NONE, CHAT_TO, CHAT_JOIN, CHAT_LEAVE, CHAT_QUIT, CHAT_UNKNOWN,
 	    CHAT_BAD };
 	static const struct chat_str users[] = { { "ann", 3 } };
 	struct chat_msg	 m;
@@ -848,8 +902,10 @@ Test(chat_line, reader_clears_twice_and_from_zero)
 
 Test(chat_line, reads_commands_sent_with_crlf)
 {
-	static const char	 s[] = "who\r\nrename al\r\nto al x\r\n";
-	static const int	 type[] = { CHAT_WHO, CHAT_RENAME, CHAT_TO };
+	static const char	 s[] = "who\r\nrename al\r\nto al x\r\n"
+				    "help\r\nquit\r\n";
+	static const int	 type[] = { CHAT_WHO, CHAT_RENAME, CHAT_TO,
+				    CHAT_HELP, CHAT_QUIT };
 	struct chat_cmd		 cmd;
 	size_t			 i, off = 0, used;
 	const char		*p = copy_into(&piece, LIT(s));
