@@ -124,6 +124,8 @@ struct chat_msg {
 	const struct chat_str	*user_list;
 	size_t			 nusers;
 	int			 has_user_list;
+	/* PRIVATE: the sender's own copy (the line format says so). */
+	int			 sender_copy;
 };
 
 /*
@@ -136,9 +138,9 @@ uint8_t		*chat_msg_msgpack(const struct chat_msg *, size_t *);
 /*
  * The same for the line protocol: one line ending in LF, like
  * "[ip:port]name: text", with CR and LF in the text turned into spaces
- * (CHAT_HELP: the list of commands, one "system: " line each).  Returns
- * NULL with *len 0 if the type has no line form (handshake, who).
- * chat_line.c.
+ * (CHAT_HELP: the list of commands, one "system: " line each; a private
+ * message's sender_copy: "you -> TO: text").  Returns NULL with *len 0 if
+ * the type has no line form (handshake, who).  chat_line.c.
  */
 uint8_t		*chat_msg_line(const struct chat_msg *, size_t *);
 /* Text for a terminal: every control shown, none acting.  chat_line.c. */

@@ -393,8 +393,15 @@ chat_msg_line(const struct chat_msg *m, size_t *len)
 		}
 		break;
 	case CHAT_PRIVATE:
-		chat_line_text(&b, m->from);
-		buf_add(&b, " says to you: ", 14);
+		if (m->sender_copy) {
+			/* As wschat shows a private message one sent. */
+			buf_add(&b, "you -> ", 7);
+			chat_line_text(&b, m->to);
+			buf_add(&b, ": ", 2);
+		} else {
+			chat_line_text(&b, m->from);
+			buf_add(&b, " says to you: ", 14);
+		}
 		chat_line_text(&b, m->content);
 		break;
 	case CHAT_SYSTEM:

@@ -884,6 +884,30 @@ hub_deliver_all(struct worker *w, struct hub_frames *f)
 }
 
 /*
+ * A private message's copy for its sender, c.  A WebSocket user gets the
+ * addressee's frame; a line user's line says "you -> NAME", not "NAME
+ * says to you", so it is encoded apart, for c alone (f caches one frame
+ * per format: that of the addressee).
+ */
+static void
+hub_send_copy(struct hub_frames *f, struct conn *c)
+{
+	struct chat_msg		 m;
+	struct hub_frames	 own = { .w = f->w, .m = &m };
+
+	if (c->fmt != CHAT_FMT_LINE) {
+		hub_send_to(f, c);
+		return;
+	}
+	m = *f->m;
+	m.sender_copy = 1;
+	hub_send_to(&own, c);
+	if (own.largest > f->largest)
+		f->largest = own.largest;
+	hub_frames_clear(&own);
+}
+
+/*
  * One bus event, from any worker or the master, to the local clients.
  * Returns the size of the largest frame it queued for one client, which
  * the bus counts against its budget for the pass.  Worker process.
@@ -915,13 +939,11 @@ hub_deliver(struct worker *w, const struct chat_env *e)
 		if (e->to_worker == w->id &&
 		    (c = hub_byid_find(w, e->to_conn)) != NULL)
 			hub_send_to(&f, c);
-		/* And back to the sender, unless it wrote to itself, or is
-		 * a line user: "NAME says to you" would be wrong there. */
+		/* And back to the sender, unless it wrote to itself. */
 		if (e->worker == w->id && !(e->to_worker == e->worker &&
 		    e->to_conn == e->conn) &&
-		    (c = hub_byid_find(w, e->conn)) != NULL &&
-		    c->fmt != CHAT_FMT_LINE)
-			hub_send_to(&f, c);
+		    (c = hub_byid_find(w, e->conn)) != NULL)
+			hub_send_copy(&f, c);
 		break;
 	case CHAT_LOGIN:
 		m.user = e->from;

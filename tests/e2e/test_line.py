@@ -298,6 +298,49 @@ def test_quit_says_goodbye_and_closes():
             u.close()
 
 
+def test_a_line_user_sees_the_private_messages_it_sends():
+    # "you -> NAME: text", as wschat shows it, to a line user and to a
+    # WebSocket user, on this worker and on another; the addressee's line
+    # is unchanged, and a message to oneself comes once.
+    d = daemon()
+
+    async def go():
+        a, b, rest = on_two_workers(d)
+        try:
+            a.wait_line("[%s]%s: online" % (b.name, b.name))
+            b.send("rename bea\n")
+            a.wait_line("[%s]%s: renamed to bea" % (b.name, b.name))
+            a.send("to bea  psst \033[2J\n")
+            a.wait_line("you -> bea: psst ^[[2J")
+            b.wait_line("%s says to you: psst ^[[2J" % a.name)
+            assert not [ln for ln in b.lines() if ln.startswith("you ->")]
+            owners = d.line_owners([u.port for u in [a] + rest])
+            same = [u for u, o in zip(rest, owners[1:]) if o == owners[0]]
+            assert same, "nobody else on a's worker"
+            same = same[0]
+            a.send("to %s same worker\n" % same.name)
+            a.wait_line("you -> %s: same worker" % same.name)
+            same.wait_line("%s says to you: same worker" % a.name)
+            ws, hs = await ws_connect(d)
+            await ws.send(json.dumps({"type": "login", "content": "webby"}))
+            a.wait_line("[%s]webby: online" % hs["ip"])
+            a.send("to webby hi web\n")
+            a.wait_line("you -> webby: hi web")
+            m = await ws_find(ws, lambda m: m["type"] == "private")
+            assert (m["from"], m["to"], m["content"]) == \
+                (a.name, "webby", "hi web"), m
+            await ws.close()
+            a.send("to %s me\n" % a.name)
+            a.send("marker\n")
+            a.wait_line("[%s]%s: marker" % (a.name, a.name))
+            mine = [ln for ln in a.lines() if ln.endswith(": me")]
+            assert mine == ["%s says to you: me" % a.name], mine
+        finally:
+            for u in [a, b] + rest:
+                u.close()
+    wstest.run_async(go(), 60)
+
+
 def test_empty_lines_are_ignored():
     d = daemon()
     u = Line(d)

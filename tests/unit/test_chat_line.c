@@ -518,6 +518,26 @@ Test(chat_line, writes_a_private_message_without_the_address)
 	assert_line(&m, "ann says to you: psst\n");
 }
 
+Test(chat_line, writes_the_senders_copy_of_a_private_message)
+{
+	struct chat_msg	 m;
+
+	msg_init(&m, CHAT_PRIVATE);
+	m.to = S("bob");
+	m.content = S("psst");
+	m.sender_copy = 1;
+	assert_line(&m, "you -> bob: psst\n");
+	/* The addressee's name is the others' text: one line, no controls. */
+	m.to = S("b\033[2J\nb");
+	m.content = S("a\r\nb");
+	assert_line(&m, "you -> b^[[2J b: a  b\n");
+	/* The addressee's own line does not change. */
+	m.to = S("bob");
+	m.content = S("psst");
+	m.sender_copy = 0;
+	assert_line(&m, "ann says to you: psst\n");
+}
+
 Test(chat_line, answers_help_with_a_system_line_per_command)
 {
 	struct chat_msg	 m;
