@@ -6,8 +6,8 @@
  * lines (LF or CRLF, at most max_line_length bytes: a longer one ends the
  * connection), and hands each line to the hub (hub_input()), which parses
  * it with chat_line.c like any other chat message.  The user is in the
- * chat from accept to close.  The connection's lifetime and output are
- * conn.c's.
+ * chat from accept to close; when the worker stops it is told so in a
+ * line.  The connection's lifetime and output are conn.c's.
  */
 
 #include <event2/buffer.h>
@@ -18,6 +18,7 @@
 #include "worker.h"
 
 static void	 conn_line_read(struct conn *);
+static void	 conn_line_shutdown(struct conn *);
 static void	 conn_line_clear(struct conn *);
 
 static const struct conn_proto conn_line_proto = {
@@ -25,6 +26,7 @@ static const struct conn_proto conn_line_proto = {
 	.stkind = SHM_ST_CONN_LINE,
 	.msgkind = SHM_ST_MSG_LINE,
 	.read = conn_line_read,
+	.shutdown = conn_line_shutdown,
 	.leave = hub_close,
 	.clear = conn_line_clear,
 };
@@ -98,6 +100,23 @@ toolong:
 	    "error: line longer than %zu bytes\n", r->max);
 	log_client("conn %llu %s: line too long", (unsigned long long)c->id,
 	    c->peer);
+	conn_flush(c);
+}
+
+/*
+ * The worker stops (SIGTERM, or drain_timeout after a reload): a line
+ * says why, as a WebSocket's close 1001 does, after whatever is queued
+ * already; then the connection is flushed and closed.
+ */
+static void
+conn_line_shutdown(struct conn *c)
+{
+	static const char	 bye[] = "system: server shutting down\n";
+
+	if (evbuffer_add(bufferevent_get_output(c->bev), bye,
+	    sizeof(bye) - 1) == -1)
+		log_warnx("conn %llu %s: cannot queue the shutdown line",
+		    (unsigned long long)c->id, c->peer);
 	conn_flush(c);
 }
 

@@ -2,7 +2,8 @@
 """End-to-end tests of wschatd's process model and command line: the
 worker count, that every worker accepts, respawn of a killed worker with
 the other workers' clients unaffected, graceful SIGTERM/SIGINT (close 1001
-to every WebSocket, exit 0), and the command line's errors."""
+to every WebSocket, a line to every line user, exit 0; the same after a
+reload's drain_timeout), and the command line's errors."""
 
 import asyncio
 import atexit
@@ -18,6 +19,7 @@ import time
 import websockets
 
 import wstest
+from test_line import Line
 from test_metrics import scrape
 from wstest import Daemon, RawWS, wait_for
 
@@ -212,6 +214,58 @@ def test_sigterm_closes_websockets_with_1001():
         finally:
             close_all(conns)
             idle.close()
+
+
+def expect_shutdown_line(u):
+    """A line user is told that the server stops, in its last line, and
+    then the server closes the connection."""
+    u.wait_eof(10)
+    assert u.lines() and u.lines()[-1] == "system: server shutting down", \
+        "%s: last lines %r" % (u.name, u.lines()[-4:])
+    assert u.buf.endswith(b"\n"), u.buf[-80:]
+
+
+def test_sigterm_tells_line_users_before_closing():
+    with Daemon(workers=2) as d:
+        pids = d.worker_pids()
+        users = [Line(d) for _ in range(8)]
+        owners = d.line_owners([u.port for u in users])
+        assert len(set(owners)) == 2, owners
+        try:
+            t0 = time.monotonic()
+            d.proc.send_signal(signal.SIGTERM)
+            for u in users:
+                expect_shutdown_line(u)
+                u.close()
+            expect_graceful_exit(d, "SIGTERM", t0, pids)
+        finally:
+            for u in users:
+                u.close()
+
+
+def test_drain_timeout_tells_line_users_before_closing():
+    # After a reload the old worker keeps its line users until they leave
+    # or drain_timeout passes; then they are told, as WebSocket users get
+    # close 1001.  The new worker's users stay.
+    with tempfile.TemporaryDirectory() as tmp:
+        conf = os.path.join(tmp, "drain.conf")
+        with open(conf, "w") as f:
+            f.write("drain_timeout 1\n")
+        with Daemon(workers=1, args=["-c", conf]) as d:
+            old = Line(d)
+            os.kill(d.proc.pid, signal.SIGHUP)
+            wait_for(lambda: "retiring" in d.log(), what="the reload")
+            new = Line(d)
+            assert d.line_owners([new.port]) != d.line_owners([old.port])
+            expect_shutdown_line(old)
+            wait_for(lambda: "drain_timeout: stopping" in d.log(),
+                     what="the drain_timeout log line")
+            new.wait_line("[%s]%s: offline" % (old.name, old.name))
+            new.send("still here\n")
+            new.wait_line("[%s]%s: still here" % (new.name, new.name))
+            assert not new.eof
+            old.close()
+            new.close()
 
 
 def test_sigint_closes_websockets_with_1001():
