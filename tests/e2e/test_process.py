@@ -144,7 +144,11 @@ def test_killed_worker_is_respawned_others_unaffected():
         new = set(after) - set(before)
         assert len(new) == 1, (before, after)
         newpid = new.pop()
-        assert re.search(r"worker \d+ started, pid %d" % newpid, d.log())
+        # The child is in /proc as soon as fork() returns; the master
+        # logs it just after, and may not have run yet under load.
+        wait_for(lambda: re.search(r"worker \d+ started, pid %d" % newpid,
+                                   d.log()),
+                 what="the master to log the respawned worker")
         assert scrape(d).get("wschatd_worker_respawns_total") >= 1
 
         survivors = [c for c, o in zip(conns, owners) if o != victim]
