@@ -37,7 +37,7 @@
 #define SHM_ERR		(-1)	/* errno says why */
 
 #define SHM_MAGIC	0x77736368617464ULL	/* "wschatd" */
-#define SHM_VERSION	3
+#define SHM_VERSION	4
 #define SHM_HASH_KEY_LEN 16	/* bytes: SipHash's key */
 #define SHM_NAME_MAX	32	/* bytes of UTF-8 in a name */
 #define SHM_PEER_MAX	64	/* an owner's address, "[v6]:port" fits */
@@ -146,6 +146,7 @@ shm_stat_sub(_Atomic uint64_t *st, uint64_t n)
 #define SHM_PS_CLAIM	2	/* name written, claim not yet decided */
 #define SHM_PS_LIVE	3	/* the name is taken */
 #define SHM_PS_TOMB	4	/* was used, free again */
+#define SHM_PS_RECASE	5	/* live; its owner respells it */
 
 struct shm_pslot {
 	_Atomic uint64_t	 ps_state;	/* gen << 8 | state */
@@ -252,6 +253,7 @@ uint64_t	 shm_ring_lag(struct shm_ring *, const struct shm_cursor *);
 uint64_t	 shm_hash_siphash(const uint8_t [SHM_HASH_KEY_LEN],
 		    const void *, size_t);
 uint64_t	 shm_hash(const struct shm_region *, const char *, size_t);
+int		 shm_hash_equal(const char *, size_t, const char *, size_t);
 
 /* shm_ipc.c */
 int		 shm_ipc_add(const struct shm_region *, unsigned,
@@ -280,6 +282,8 @@ int		 shm_presence_claim(const struct shm_region *, const char *,
 		    uint32_t *);
 int		 shm_presence_release(const struct shm_region *, uint32_t,
 		    uint32_t, uint64_t);
+int		 shm_presence_recase(const struct shm_region *, uint32_t,
+		    uint32_t, uint64_t, const char *, size_t);
 int		 shm_presence_lookup(const struct shm_region *, const char *,
 		    size_t, struct shm_presence_entry *);
 uint64_t	 shm_presence_gen(const struct shm_region *);

@@ -22,6 +22,15 @@
  * CASes in steps 3 and 4 decide between them: exactly one name goes LIVE.
  * A dead worker's slots, BUSY ones included, are freed by the master with
  * shm_presence_reap().
+ *
+ * A name is one name whatever its ASCII case: claims and lookups hash and
+ * compare with shm_hash() and shm_hash_equal(), which fold ASCII letters,
+ * so "Alice" is taken while "alice" is online and a lookup of "ALICE"
+ * finds her.  A slot keeps the name as its owner wrote it.  The owner may
+ * change only the case of its name in place (shm_presence_recase()): the
+ * slot goes from LIVE to RECASE and back, with a new generation, so that
+ * readers wait for the new spelling as they wait for a BUSY slot, and a
+ * claimer never sees the name free.
  */
 
 #include <errno.h>
@@ -36,9 +45,14 @@
 #define PS_WORD(g, wk, st) \
 	((uint64_t)(g) << 16 | (uint64_t)((wk) & 0xff) << 8 | (st))
 
-/* A BUSY slot becomes readable within a memcpy; its owner's death ends
- * it through the master.  Spin this many times at most, yielding. */
+/* A BUSY (or RECASE) slot becomes readable within a memcpy; its owner's
+ * death ends it through the master.  Spin this many times at most,
+ * yielding. */
 #define PS_SPIN_MAX	1000000
+
+/* Being written: a reader waits, and copies the slot after. */
+#define PS_WRITING(w) \
+	(PS_STATE(w) == SHM_PS_BUSY || PS_STATE(w) == SHM_PS_RECASE)
 
 static void	 shm_presence_changed(const struct shm_region *);
 
@@ -57,7 +71,7 @@ shm_presence_read(struct shm_pslot *s, struct shm_presence_entry *e,
 	for (;;) {
 		/* Acquire: pairs with the release publishing CLAIM. */
 		w = atomic_load_explicit(&s->ps_state, memory_order_acquire);
-		if (PS_STATE(w) == SHM_PS_BUSY && ++spins < PS_SPIN_MAX) {
+		if (PS_WRITING(w) && ++spins < PS_SPIN_MAX) {
 			sched_yield();
 			continue;
 		}
@@ -75,7 +89,7 @@ shm_presence_read(struct shm_pslot *s, struct shm_presence_entry *e,
 		atomic_thread_fence(memory_order_acquire);
 		w2 = atomic_load_explicit(&s->ps_state, memory_order_relaxed);
 		/* Same generation, written: the same occupant, a valid copy. */
-		if (PS_GEN(w2) == PS_GEN(w) && PS_STATE(w2) != SHM_PS_BUSY)
+		if (PS_GEN(w2) == PS_GEN(w) && !PS_WRITING(w2))
 			return (w2);
 	}
 }
@@ -93,7 +107,8 @@ shm_presence_max(_Atomic uint32_t *a, uint32_t v)
 
 /*
  * Claim name for (worker, conn), whose address peer (or NULL) is shown by
- * the line protocol's "who".  Returns SHM_OK with *slot set (give it
+ * the line protocol's "who".  The name is taken if anyone holds it in
+ * any ASCII case.  Returns SHM_OK with *slot set (give it
  * back to shm_presence_release()), SHM_TAKEN, SHM_FULL, or SHM_ERR with
  * errno EINVAL if worker does not fit the state word (above 255).  Any
  * worker, any time; the caller checked that name is 1..SHM_NAME_MAX bytes.
@@ -157,8 +172,8 @@ shm_presence_claim(const struct shm_region *reg, const char *name,
 again:
 		w = shm_presence_read(s, &other, &olen);
 		if ((PS_STATE(w) != SHM_PS_CLAIM &&
-		    PS_STATE(w) != SHM_PS_LIVE) || olen != len ||
-		    memcmp(other.name, name, len) != 0)
+		    PS_STATE(w) != SHM_PS_LIVE) ||
+		    !shm_hash_equal(other.name, olen, name, len))
 			continue;
 		if (PS_STATE(w) == SHM_PS_LIVE || d < mine)
 			goto lost;
@@ -214,7 +229,61 @@ shm_presence_release(const struct shm_region *reg, uint32_t slot,
 	return (SHM_OK);
 }
 
-/* Who has name?  Returns SHM_OK and fills *e, or SHM_EMPTY.  Any process. */
+/*
+ * Change the spelling of the name in slot, which (worker, conn) holds, to
+ * name: the same name in another ASCII case (shm_hash_equal()).  The name
+ * stays taken throughout; lookups and lists see the old spelling or the
+ * new one.  Returns SHM_OK, or SHM_ERR with errno EINVAL if name is not
+ * the same name, or EPERM if the slot is not theirs (released or
+ * reaped).  The owning worker.
+ */
+int
+shm_presence_recase(const struct shm_region *reg, uint32_t slot,
+    uint32_t worker, uint64_t conn, const char *name, size_t len)
+{
+	struct shm_pslot	*s;
+	uint64_t		 w, mw;
+	size_t			 olen;
+
+	if (slot >= reg->hdr->sh_pslots) {
+		errno = EPERM;
+		return (SHM_ERR);
+	}
+	s = &shm_region_pslots(reg)[slot];
+	w = atomic_load(&s->ps_state);
+	if (PS_STATE(w) != SHM_PS_LIVE || PS_WORKER(w) != worker ||
+	    s->ps_conn != conn) {
+		errno = EPERM;
+		return (SHM_ERR);
+	}
+	/* Only the owner writes a LIVE slot's name: no copy needed. */
+	olen = s->ps_len > SHM_NAME_MAX ? SHM_NAME_MAX : s->ps_len;
+	if (!shm_hash_equal(s->ps_name, olen, name, len)) {
+		errno = EINVAL;
+		return (SHM_ERR);
+	}
+	/*
+	 * Seq_cst CAS to RECASE with a new generation: a reader that copied
+	 * the old spelling and sees another generation after copies again,
+	 * once we are done (seqlock rule, as for BUSY).  Only the reaper
+	 * may end the slot meanwhile, and it counts RECASE as LIVE.
+	 */
+	mw = PS_WORD(PS_GEN(w) + 1, worker, SHM_PS_RECASE);
+	if (!atomic_compare_exchange_strong(&s->ps_state, &w, mw)) {
+		errno = EPERM;
+		return (SHM_ERR);
+	}
+	memcpy(s->ps_name, name, len);
+	/* Seq_cst store (release included): the new spelling first. */
+	atomic_store(&s->ps_state, PS_WORD(PS_GEN(mw), worker, SHM_PS_LIVE));
+	shm_presence_changed(reg);
+	return (SHM_OK);
+}
+
+/*
+ * Who has name, in any ASCII case?  Returns SHM_OK and fills *e (e->name
+ * as its owner wrote it), or SHM_EMPTY.  Any process.
+ */
 int
 shm_presence_lookup(const struct shm_region *reg, const char *name,
     size_t len, struct shm_presence_entry *e)
@@ -228,8 +297,8 @@ shm_presence_lookup(const struct shm_region *reg, const char *name,
 	mp = atomic_load(&h->sh_maxprobe);
 	for (d = 0; d <= mp && d < h->sh_pslots; d++) {
 		w = shm_presence_read(&ps[(hash + d) & mask], e, &elen);
-		if (PS_STATE(w) == SHM_PS_LIVE && elen == len &&
-		    memcmp(e->name, name, len) == 0)
+		if (PS_STATE(w) == SHM_PS_LIVE &&
+		    shm_hash_equal(e->name, elen, name, len))
 			return (SHM_OK);
 	}
 	return (SHM_EMPTY);
@@ -270,9 +339,10 @@ shm_presence_list(const struct shm_region *reg,
 	size_t			 n = 0, len;
 
 	for (i = 0; i < reg->hdr->sh_pslots && n < max; i++) {
-		/* Relaxed first look: most slots are not LIVE. */
+		/* Relaxed first look: most slots are not LIVE (a RECASE
+		 * one is, and is read once its owner is done). */
 		w = atomic_load_explicit(&ps[i].ps_state, memory_order_relaxed);
-		if (PS_STATE(w) != SHM_PS_LIVE)
+		if (PS_STATE(w) != SHM_PS_LIVE && PS_STATE(w) != SHM_PS_RECASE)
 			continue;
 		w = shm_presence_read(&ps[i], &out[n], &len);
 		if (PS_STATE(w) == SHM_PS_LIVE)
@@ -306,7 +376,8 @@ shm_presence_reap(const struct shm_region *reg, uint32_t worker,
 		if (!atomic_compare_exchange_strong(&s->ps_state, &w,
 		    PS_WORD(PS_GEN(w), worker, SHM_PS_TOMB)))
 			continue;
-		if (PS_STATE(w) != SHM_PS_LIVE)
+		/* A name whose owner died rewriting its case was online. */
+		if (PS_STATE(w) != SHM_PS_LIVE && PS_STATE(w) != SHM_PS_RECASE)
 			continue;
 		live++;
 		/* Relaxed: a gauge. */

@@ -3,14 +3,17 @@
  *
  * test_presence.c: unit tests of the shared table of online names in
  * shm_presence.c.  Single-process tests check the API: claim, lookup,
- * release, list, reap, a full table, and a long random run against a
- * reference model in a small table (colliding probe sequences, TOMBs).
+ * release, list, reap, a full table, names that differ only in ASCII case
+ * (one name, kept as its owner wrote it, respelt with recase), and a long
+ * random run against a reference model in a small table (colliding probe
+ * sequences, TOMBs, every name claimed and looked up in random case).
  * Slots a worker killed mid-claim leaves behind (BUSY, CLAIM) are made by
  * hand.  The cross-process tests fork eight claimers that race for the
- * same name at a shared start barrier, round after round, and check that
- * exactly one wins each round; variants add colliding names and TOMBs, run
- * without barriers, and SIGKILL claimers mid-run while the parent reaps
- * them as the master would.
+ * same name (each spelling it in its own ASCII case) at a shared start
+ * barrier, round after round, and check that exactly one wins each round;
+ * variants add colliding names and TOMBs, run without barriers, SIGKILL
+ * claimers mid-run while the parent reaps them as the master would, and
+ * have the holder respell its name while the others try to take it.
  */
 
 #include <sys/mman.h>
@@ -174,36 +177,125 @@ Test(shm_presence, a_taken_name_is_refused_to_everyone_else)
 	cr_assert_eq(shm_presence_list(&reg, &e, 1), 1);
 }
 
-Test(shm_presence, names_are_case_sensitive_and_length_exact)
+Test(shm_presence, names_are_one_name_whatever_their_ascii_case)
+{
+	struct shm_presence_entry	 e;
+	uint32_t			 s, s2 = UINT32_MAX;
+
+	cr_assert_eq(test_presence_claim("alice", 1, 1, &s), SHM_OK);
+	cr_assert_eq(test_presence_claim("Alice", 2, 2, &s2), SHM_TAKEN);
+	cr_assert_eq(test_presence_claim("ALICE", 3, 3, &s2), SHM_TAKEN);
+	cr_assert_eq(test_presence_claim("aLiCe", 1, 1, &s2), SHM_TAKEN);
+	cr_assert_eq(s2, UINT32_MAX, "slot set on SHM_TAKEN");
+	/* Found in any case, and shown as its owner wrote it. */
+	cr_assert_eq(test_presence_lookup("ALICE", &e), SHM_OK);
+	cr_assert_str_eq(e.name, "alice");
+	cr_assert_eq(e.worker, 1);
+	cr_assert_eq(test_presence_lookup("alicE", &e), SHM_OK);
+	cr_assert_eq(test_presence_claim("Bob", 4, 4, &s2), SHM_OK);
+	cr_assert_eq(test_presence_lookup("bob", &e), SHM_OK);
+	cr_assert_str_eq(e.name, "Bob");
+	cr_assert_eq(atomic_load(&reg.hdr->sh_users), 2);
+	/* Released in one case, free in every case. */
+	cr_assert_eq(shm_presence_release(&reg, s, 1, 1), SHM_OK);
+	cr_assert_eq(test_presence_lookup("alice", &e), SHM_EMPTY);
+	cr_assert_eq(test_presence_claim("ALICE", 3, 3, &s), SHM_OK);
+	cr_assert_eq(test_presence_lookup("alice", &e), SHM_OK);
+	cr_assert_str_eq(e.name, "ALICE");
+	cr_assert_eq(e.worker, 3);
+}
+
+Test(shm_presence, only_ascii_letters_fold_and_lengths_are_exact)
 {
 	struct shm_presence_entry	 e;
 	uint32_t			 s;
 	char				 longest[SHM_NAME_MAX + 1];
 
 	cr_assert_eq(test_presence_claim("alice", 1, 1, &s), SHM_OK);
-	cr_assert_eq(test_presence_claim("Alice", 2, 2, &s), SHM_OK);
-	cr_assert_eq(test_presence_claim("ALICE", 3, 3, &s), SHM_OK);
 	cr_assert_eq(test_presence_claim("ali", 4, 4, &s), SHM_OK);
 	cr_assert_eq(test_presence_claim("alice2", 5, 5, &s), SHM_OK);
-	cr_assert_eq(test_presence_lookup("Alice", &e), SHM_OK);
-	cr_assert_eq(e.worker, 2);
-	cr_assert_eq(test_presence_lookup("ali", &e), SHM_OK);
+	cr_assert_eq(test_presence_lookup("ALI", &e), SHM_OK);
 	cr_assert_eq(e.worker, 4);
-	cr_assert_eq(test_presence_lookup("alicE", &e), SHM_EMPTY);
 	cr_assert_eq(test_presence_lookup("alic", &e), SHM_EMPTY);
 	/* Same bytes, shorter length. */
 	cr_assert_eq(shm_presence_lookup(&reg, "alice", 4, &e), SHM_EMPTY);
 	cr_assert_eq(shm_presence_claim(&reg, "alice", 4, 6, 0, 6, NULL, &s),
 	    SHM_OK);
-	/* UTF-8 names are bytes. */
+	/* Not letters: '@' is 'A' - 1, '[' is 'Z' + 1, '`' is 'a' - 1. */
+	cr_assert_eq(test_presence_claim("x@", 1, 2, &s), SHM_OK);
+	cr_assert_eq(test_presence_claim("x`", 1, 3, &s), SHM_OK);
+	cr_assert_eq(test_presence_claim("x[", 1, 4, &s), SHM_OK);
+	cr_assert_eq(test_presence_claim("x{", 1, 5, &s), SHM_OK);
+	cr_assert_eq(test_presence_claim("X{", 1, 6, &s), SHM_TAKEN);
+	/* UTF-8 beyond ASCII is bytes: no folding of \u00e9 and \u00c9. */
 	cr_assert_eq(test_presence_claim("\xc3\xa9lise", 1, 9, &s), SHM_OK);
 	cr_assert_eq(test_presence_claim("\xc3\x89lise", 1, 9, &s), SHM_OK);
+	cr_assert_eq(test_presence_claim("\xc3\x89LISE", 1, 9, &s),
+	    SHM_TAKEN);
 	memset(longest, 'z', SHM_NAME_MAX);
 	longest[SHM_NAME_MAX] = '\0';
 	cr_assert_eq(test_presence_claim(longest, 7, 7, &s), SHM_OK);
 	cr_assert_eq(test_presence_lookup(longest, &e), SHM_OK);
 	cr_assert_str_eq(e.name, longest);
+	longest[SHM_NAME_MAX - 1] = 'Z';
 	cr_assert_eq(test_presence_claim(longest, 1, 1, &s), SHM_TAKEN);
+}
+
+Test(shm_presence, hash_and_equality_fold_ascii_letters_only)
+{
+	cr_assert_eq(shm_hash(&reg, "Alice", 5), shm_hash(&reg, "aLICE", 5));
+	cr_assert_eq(shm_hash(&reg, "AZaz09", 6), shm_hash(&reg, "azAZ09", 6));
+	cr_assert_neq(shm_hash(&reg, "x@", 2), shm_hash(&reg, "x`", 2));
+	/* Longer than SipHash's 8-byte blocks: the fold reaches them all. */
+	cr_assert_eq(shm_hash(&reg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345", 32),
+	    shm_hash(&reg, "abcdefghijklmnopqrstuvwxyz012345", 32));
+	cr_assert(shm_hash_equal("Alice", 5, "aLICE", 5));
+	cr_assert(!shm_hash_equal("alice", 5, "alice", 4));
+	cr_assert(!shm_hash_equal("x@", 2, "x`", 2));
+	cr_assert(!shm_hash_equal("x[", 2, "x{", 2));
+	cr_assert(!shm_hash_equal("\xc3\xa9", 2, "\xc3\x89", 2));
+	cr_assert(shm_hash_equal("", 0, "", 0));
+}
+
+Test(shm_presence, the_owner_changes_only_the_case_of_its_name)
+{
+	struct shm_presence_entry	 e;
+	uint32_t			 s, s2;
+	uint64_t			 g;
+
+	cr_assert_eq(test_presence_claim("alice", 2, 20, &s), SHM_OK);
+	g = shm_presence_gen(&reg);
+	cr_assert_eq(shm_presence_recase(&reg, s, 2, 20, "Alice", 5), SHM_OK);
+	cr_assert_eq(shm_presence_gen(&reg), g + 1);
+	cr_assert_eq(test_presence_lookup("alice", &e), SHM_OK);
+	cr_assert_str_eq(e.name, "Alice");
+	cr_assert_eq(e.conn, 20);
+	cr_assert_eq(shm_presence_list(&reg, &e, 1), 1);
+	cr_assert_str_eq(e.name, "Alice");
+	cr_assert_eq(T_STATE(atomic_load(&test_presence_slot(s)->ps_state)),
+	    SHM_PS_LIVE);
+	cr_assert_eq(atomic_load(&reg.hdr->sh_users), 1);
+	/* Still taken, in every case. */
+	cr_assert_eq(test_presence_claim("alice", 3, 30, &s2), SHM_TAKEN);
+	/* Another name, or someone else's slot: refused, nothing changed. */
+	errno = 0;
+	cr_assert_eq(shm_presence_recase(&reg, s, 2, 20, "alicia", 6),
+	    SHM_ERR);
+	cr_assert_eq(errno, EINVAL);
+	cr_assert_eq(shm_presence_recase(&reg, s, 2, 20, "alic", 4), SHM_ERR);
+	cr_assert_eq(shm_presence_recase(&reg, s, 3, 20, "ALICE", 5), SHM_ERR);
+	cr_assert_eq(errno, EPERM);
+	cr_assert_eq(shm_presence_recase(&reg, s, 2, 21, "ALICE", 5), SHM_ERR);
+	cr_assert_eq(shm_presence_recase(&reg, 64, 2, 20, "ALICE", 5),
+	    SHM_ERR);
+	cr_assert_eq(shm_presence_gen(&reg), g + 1);
+	cr_assert_eq(test_presence_lookup("ALICE", &e), SHM_OK);
+	cr_assert_str_eq(e.name, "Alice");
+	/* The new generation is the owner's still: it releases. */
+	cr_assert_eq(shm_presence_release(&reg, s, 2, 20), SHM_OK);
+	cr_assert_eq(shm_presence_recase(&reg, s, 2, 20, "alice", 5), SHM_ERR);
+	cr_assert_eq(errno, EPERM);
+	cr_assert_eq(test_presence_lookup("alice", &e), SHM_EMPTY);
 }
 
 Test(shm_presence, release_by_anyone_but_the_owner_fails)
@@ -277,9 +369,28 @@ Test(shm_presence, a_full_table_says_full)
 	}
 }
 
+/*
+ * name spelt in the ASCII case that the bits of spell say, one bit a
+ * letter (1: upper case).
+ */
+static void
+test_presence_spell(char *out, size_t sz, const char *name, unsigned spell)
+{
+	size_t	 i;
+
+	snprintf(out, sz, "%s", name);
+	for (i = 0; out[i] != '\0'; i++)
+		if (out[i] >= 'a' && out[i] <= 'z') {
+			if (spell & 1)
+				out[i] -= 'a' - 'A';
+			spell >>= 1;
+		}
+}
+
 /* A reference model: what should be in the table. */
 struct test_model {
-	char		 name[SHM_NAME_MAX + 1];
+	char		 name[SHM_NAME_MAX + 1];	/* in lower case */
+	char		 held[SHM_NAME_MAX + 1];	/* as claimed */
 	int		 live;
 	uint32_t	 slot, worker;
 	uint64_t	 conn;
@@ -293,9 +404,11 @@ test_presence_cmp(const void *a, const void *b)
 }
 
 /*
- * Random claims and releases of 40 names in 16 slots (every probe sequence
- * collides; TOMBs everywhere) against the model: results, lookups and the
- * list must agree after every step.
+ * Random claims, releases and changes of case of 40 names in 16 slots
+ * (every probe sequence collides; TOMBs everywhere) against the model,
+ * each claim and lookup spelling the name in a random ASCII case: results,
+ * lookups (which find the name as it was claimed) and the list must agree
+ * after every step.
  */
 static void
 test_presence_model_run(unsigned pslots, unsigned nnames, unsigned steps)
@@ -306,17 +419,25 @@ test_presence_model_run(unsigned pslots, unsigned nnames, unsigned steps)
 	uint32_t			 slot;
 	unsigned long			 rnd = 12345;
 	int				 rc;
+	char				 spelt[SHM_NAME_MAX + 1];
 
 	shm_region_close(&reg);
 	test_presence_open(pslots);
 	memset(m, 0, sizeof(m));
 	for (i = 0; i < nnames; i++)
-		snprintf(m[i].name, sizeof(m[i].name), "n%u", i);
+		snprintf(m[i].name, sizeof(m[i].name), "name%u", i);
 	for (step = 0; step < steps; step++) {
 		rnd = rnd * 6364136223846793005UL + 1442695040888963407UL;
 		k = (unsigned)(rnd >> 33) % nnames;
-		if (!m[k].live || (rnd >> 20) % 4 == 0) {
-			rc = test_presence_claim(m[k].name, k % 8, step, &slot);
+		test_presence_spell(spelt, sizeof(spelt), m[k].name,
+		    (unsigned)(rnd >> 8));
+		if (m[k].live && (rnd >> 20) % 8 == 1) {
+			cr_assert_eq(shm_presence_recase(&reg, m[k].slot,
+			    m[k].worker, m[k].conn, spelt, strlen(spelt)),
+			    SHM_OK, "step %u: recase %s", step, spelt);
+			strcpy(m[k].held, spelt);
+		} else if (!m[k].live || (rnd >> 20) % 4 == 0) {
+			rc = test_presence_claim(spelt, k % 8, step, &slot);
 			if (m[k].live)
 				cr_assert(rc == SHM_TAKEN || (rc == SHM_FULL &&
 				    nlive == pslots), "step %u: claim of "
@@ -325,7 +446,8 @@ test_presence_model_run(unsigned pslots, unsigned nnames, unsigned steps)
 				cr_assert_eq(rc, SHM_FULL, "step %u", step);
 			else {
 				cr_assert_eq(rc, SHM_OK, "step %u: claim %s: "
-				    "%d", step, m[k].name, rc);
+				    "%d", step, spelt, rc);
+				strcpy(m[k].held, spelt);
 				m[k].live = 1;
 				m[k].slot = slot;
 				m[k].worker = k % 8;
@@ -339,17 +461,22 @@ test_presence_model_run(unsigned pslots, unsigned nnames, unsigned steps)
 			nlive--;
 		}
 		for (i = 0; i < nnames; i++) {
-			rc = test_presence_lookup(m[i].name, &e);
+			test_presence_spell(spelt, sizeof(spelt), m[i].name,
+			    step + i);
+			rc = test_presence_lookup(spelt, &e);
 			cr_assert_eq(rc, m[i].live ? SHM_OK : SHM_EMPTY,
-			    "step %u: lookup %s", step, m[i].name);
+			    "step %u: lookup %s", step, spelt);
 			if (m[i].live)
 				cr_assert(e.conn == m[i].conn &&
-				    e.worker == m[i].worker, "step %u", step);
+				    e.worker == m[i].worker &&
+				    strcmp(e.name, m[i].held) == 0,
+				    "step %u: %s found as %s, claimed as %s",
+				    step, spelt, e.name, m[i].held);
 		}
 		nlist = (unsigned)shm_presence_list(&reg, list, 64);
 		for (i = 0, nwant = 0; i < nnames; i++)
 			if (m[i].live) {
-				strcpy(want[nwant].name, m[i].name);
+				strcpy(want[nwant].name, m[i].held);
 				nwant++;
 			}
 		cr_assert_eq(nlist, nwant, "step %u", step);
@@ -504,6 +631,25 @@ Test(shm_presence, reap_frees_every_slot_of_one_worker_and_no_other)
 	cr_assert_eq(test_presence_claim("w3a", 3, 35, &s[2]), SHM_OK);
 }
 
+/* A worker killed while it respelt its name had the name online. */
+Test(shm_presence, a_name_whose_owner_died_recasing_it_is_reaped_as_online)
+{
+	struct shm_presence_entry	 e[2];
+	uint32_t			 home, s;
+
+	home = test_presence_home("carol");
+	test_presence_forge(home, "Carol", 3, 33, SHM_PS_RECASE);
+	atomic_store(&reg.hdr->sh_users, 1);
+	memset(e, 0, sizeof(e));
+	cr_assert_eq(shm_presence_reap(&reg, 3, e, 2), 1);
+	cr_assert_str_eq(e[0].name, "Carol");
+	cr_assert_eq(e[0].conn, 33);
+	cr_assert_eq(atomic_load(&reg.hdr->sh_users), 0);
+	cr_assert_eq(T_STATE(atomic_load(&test_presence_slot(home)->
+	    ps_state)), SHM_PS_TOMB);
+	cr_assert_eq(test_presence_claim("CAROL", 1, 10, &s), SHM_OK);
+}
+
 Test(shm_presence, a_reaped_claim_no_longer_decides_a_later_claim)
 {
 	struct shm_presence_entry	 e;
@@ -639,7 +785,8 @@ race_barrier(int me, uint64_t t)
 }
 
 /*
- * One claimer: worker me, round after round, all at the same moment.  A
+ * One claimer: worker me, round after round, all at the same moment, with
+ * the name spelt in an ASCII case of its own (racer 0 in lower case).  A
  * round is five steps: claim; racer 0 checks the winner; the winner
  * releases; racer 0 may empty the table; all done.
  */
@@ -647,11 +794,13 @@ static void
 race_child(int me)
 {
 	struct shm_presence_entry	 e[RACE_K + 8];
-	const char			*name = race->names[me %
-					    race->nnames];
+	char				 name[SHM_NAME_MAX + 1];
 	int				 n = me % race->nnames, r, rc, i, k;
 	uint32_t			 slot;
 	size_t				 cnt;
+
+	test_presence_spell(name, sizeof(name), race->names[n],
+	    (unsigned)me);
 
 	for (r = 0; r < race->rounds; r++) {
 		race_barrier(me, RACE_STEPS * (uint64_t)r + 1);
@@ -675,8 +824,9 @@ race_child(int me)
 			cnt = shm_presence_list(&reg, e, RACE_K + 8);
 			for (k = 0; k < race->nnames; k++) {
 				for (i = 0, rc = 0; i < (int)cnt; i++)
-					if (strcmp(e[i].name,
-					    race->names[k]) == 0)
+					if (shm_hash_equal(e[i].name,
+					    strlen(e[i].name), race->names[k],
+					    strlen(race->names[k])))
 						rc++;
 				if (rc > 1)
 					atomic_fetch_add(&race->violations, 1);
@@ -965,11 +1115,14 @@ static void
 race_free_child(int me, double until)
 {
 	struct shm_presence_entry	 e;
-	const char			*name = race->names[me % 2];
+	char				 name[SHM_NAME_MAX + 1];
 	int				 n = me % 2;
 	uint32_t			 slot;
 	uint64_t			 conn = 0;
 	int				 rc;
+
+	test_presence_spell(name, sizeof(name), race->names[n],
+	    (unsigned)me);
 
 	while (test_presence_now() < until) {
 		rc = test_presence_claim(name, (uint32_t)me, ++conn, &slot);
@@ -1021,6 +1174,85 @@ Test(shm_presence, racers_without_a_barrier_never_hold_a_name_together)
 	    (unsigned long long)race->violations);
 	cr_assert_gt(total, 1000, "only %llu wins", (unsigned long long)total);
 	cr_log_info("%llu wins in 2 s", (unsigned long long)total);
+	munmap(race, sizeof(*race));
+}
+
+/*
+ * One process respells a name it holds, as fast as it can, while seven
+ * others try to claim it in their own case and look it up: nobody ever
+ * wins it, a lookup always finds it, a list always has it once.
+ */
+static void
+race_recase_child(int me, double until, uint32_t slot)
+{
+	struct shm_presence_entry	 e[8];
+	char				 name[SHM_NAME_MAX + 1];
+	uint32_t			 s;
+	uint64_t			 conn = 0;
+	size_t				 n, i, k;
+	unsigned			 spell = 0;
+
+	test_presence_spell(name, sizeof(name), "alice", (unsigned)me);
+	while (test_presence_now() < until) {
+		if (me == 0) {
+			test_presence_spell(name, sizeof(name), "alice",
+			    ++spell);
+			if (shm_presence_recase(&reg, slot, T_PARENT, 1, name,
+			    5) != SHM_OK)
+				atomic_fetch_add(&race->violations, 1);
+			atomic_fetch_add(&race->wins[me], 1);
+			continue;
+		}
+		if (test_presence_claim(name, (uint32_t)me, ++conn, &s) !=
+		    SHM_TAKEN)
+			atomic_fetch_add(&race->violations, 1);
+		if (test_presence_lookup(name, e) != SHM_OK ||
+		    e[0].conn != 1 || !shm_hash_equal(e[0].name,
+		    strlen(e[0].name), "alice", 5))
+			atomic_fetch_add(&race->violations, 1);
+		n = shm_presence_list(&reg, e, 8);
+		for (i = k = 0; i < n; i++)
+			k += shm_hash_equal(e[i].name, strlen(e[i].name),
+			    "alice", 5);
+		if (k != 1)
+			atomic_fetch_add(&race->violations, 1);
+		atomic_fetch_add(&race->wins[me], 1);
+	}
+	_exit(0);
+}
+
+Test(shm_presence, a_name_respelt_by_its_owner_stays_taken_for_racers)
+{
+	pid_t		 pids[RACE_K];
+	char		 b[16];
+	double		 until;
+	uint32_t	 slot;
+	int		 i, status;
+
+	shm_region_close(&reg);
+	test_presence_open(16);
+	race_colliding_setup(b, sizeof(b));
+	cr_assert_eq(test_presence_claim("alice", T_PARENT, 1, &slot), SHM_OK);
+	race_open(1, "alice", "", 0);
+	until = test_presence_now() + 2;
+	for (i = 0; i < RACE_K; i++) {
+		pids[i] = fork();
+		cr_assert_neq(pids[i], -1);
+		if (pids[i] == 0)
+			race_recase_child(i, until, slot);
+	}
+	for (i = 0; i < RACE_K; i++) {
+		cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	cr_assert_eq(race->violations, 0, "%llu violations",
+	    (unsigned long long)race->violations);
+	cr_assert_gt(race->wins[0], 1000, "only %llu respellings",
+	    (unsigned long long)race->wins[0]);
+	cr_log_info("%llu respellings, %llu claims by racer 1 in 2 s",
+	    (unsigned long long)race->wins[0],
+	    (unsigned long long)race->wins[1]);
+	cr_assert_eq(shm_presence_release(&reg, slot, T_PARENT, 1), SHM_OK);
 	munmap(race, sizeof(*race));
 }
 

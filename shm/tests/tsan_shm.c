@@ -4,8 +4,10 @@
  * tsan_shm.c: the shm protocols with threads instead of processes, for
  * ThreadSanitizer (which does not follow fork()).  Two producer threads
  * publish on their rings while two reader threads read both, checking
- * every record; then eight threads race to claim one name, round after
- * round.  The region is the same anonymous mapping the daemon uses.
+ * every record; then eight threads race to claim one name, each in its
+ * own ASCII case, round after round, the winner respelling it at once
+ * while the others still look.  The region is the same anonymous mapping
+ * the daemon uses.
  *
  * Build: gcc -std=gnu11 -D_GNU_SOURCE -O1 -g -fsanitize=thread -Ishm
  *        shm/tests/tsan_shm.c shm/shm_*.c -lpthread -o tsan_shm
@@ -112,17 +114,34 @@ ts_barrier(int me, int t)
 			sched_yield();
 }
 
+/* "alice" with the letters that the bits of spell say in upper case. */
+static void
+ts_spell(char name[6], unsigned spell)
+{
+	int	 i;
+
+	for (i = 0; i < 5; i++)
+		name[i] = "alice"[i] - (spell >> i & 1 ? 'a' - 'A' : 0);
+	name[5] = '\0';
+}
+
 static void *
 ts_claimer(void *arg)
 {
 	int		 me = (int)(intptr_t)arg, r;
 	uint32_t	 slot;
+	char		 name[6], again[6];
 
+	ts_spell(name, (unsigned)me);
 	for (r = 0; r < TS_ROUNDS; r++) {
 		ts_barrier(me, 3 * r + 1);
-		if (shm_presence_claim(&reg, "alice", 5, (uint32_t)me, 0,
+		if (shm_presence_claim(&reg, name, 5, (uint32_t)me, 0,
 		    (uint64_t)r, NULL, &slot) == SHM_OK) {
 			atomic_fetch_add(&wins[r], 1);
+			ts_spell(again, (unsigned)r);
+			if (shm_presence_recase(&reg, slot, (uint32_t)me,
+			    (uint64_t)r, again, 5) != SHM_OK)
+				atomic_fetch_add(&errors, 1);
 			ts_barrier(me, 3 * r + 2);
 			if (shm_presence_release(&reg, slot, (uint32_t)me,
 			    (uint64_t)r) != SHM_OK)
