@@ -9,7 +9,8 @@
  * format (JSON, MessagePack, line) and the same frame goes to every local
  * recipient (copied if small, by reference if large: conn_send()).  Names
  * are claimed in the shared presence table, so they are unique across
- * workers; rooms are per-worker lists of local members.  conn.c owns the
+ * workers regardless of ASCII case; rooms are per-worker lists of local
+ * members.  conn.c owns the
  * connections; bus.c moves the events.
  *
  * A chat message's path, one function per file.  The socket's bytes
@@ -545,10 +546,43 @@ hub_close(struct conn *c)
 	}
 }
 
+/*
+ * name is taken: say so, and by whom if only its ASCII case differs (a
+ * lookup a moment after the claim; the holder may have left since).
+ */
+static void
+hub_taken(struct conn *c, struct chat_str name)
+{
+	struct shm_presence_entry	 e;
+
+	if (shm_presence_lookup(c->w->reg, name.p, name.len, &e) == SHM_OK &&
+	    (strlen(e.name) != name.len ||
+	    memcmp(e.name, name.p, name.len) != 0))
+		hub_system(c, "name_taken", "the name %.*s is taken: %s is "
+		    "online, and names that differ only in case are one name",
+		    (int)name.len, name.p, e.name);
+	else
+		hub_system(c, "name_taken", "the name %.*s is taken",
+		    (int)name.len, name.p);
+}
+
+/* Tell everyone c, named old until now, has its new name. */
+static void
+hub_renamed(struct conn *c, const char *old)
+{
+	struct chat_env	 e;
+
+	hub_env_init(c, &e, CHAT_RENAME);
+	e.from.p = old;
+	e.from.len = strlen(old);
+	e.to.p = c->chat.name;
+	e.to.len = c->chat.namelen;
+	hub_publish(c, &e);
+}
+
 static void
 hub_login(struct conn *c, struct chat_str name)
 {
-	struct chat_env	 e;
 	char		 old[SHM_NAME_MAX + 1];
 	uint32_t	 slot, oldslot = c->chat.pslot;
 	int		 rv, was = c->chat.logged_in;
@@ -570,32 +604,41 @@ hub_login(struct conn *c, struct chat_str name)
 		hub_system(c, NULL, "you are %s already", c->chat.name);
 		return;
 	}
+	memcpy(old, c->chat.name, c->chat.namelen);
+	old[c->chat.namelen] = '\0';
+	/*
+	 * Our own name in another case (alice to Alice) is ours already: a
+	 * claim would find it taken, by us.  Respell it where it is.
+	 */
+	if (was && shm_hash_equal(name.p, name.len, c->chat.name,
+	    c->chat.namelen)) {
+		if (shm_presence_recase(c->w->reg, c->chat.pslot, c->w->id,
+		    c->id, name.p, name.len) != SHM_OK) {
+			hub_system(c, "server_error", "cannot rename: %s",
+			    strerror(errno));
+			return;
+		}
+		hub_set_name(c, name.p, name.len);
+		hub_renamed(c, old);
+		return;
+	}
 	rv = shm_presence_claim(c->w->reg, name.p, name.len, c->w->id,
-	    c->fmt, c->id,
-	    c->peer, &slot);
+	    c->fmt, c->id, c->peer, &slot);
 	if (rv == SHM_TAKEN) {
-		hub_system(c, "name_taken", "the name %.*s is taken",
-		    (int)name.len, name.p);
+		hub_taken(c, name);
 		return;
 	}
 	if (rv != SHM_OK) {
 		hub_system(c, "server_full", "too many users online");
 		return;
 	}
-	memcpy(old, c->chat.name, c->chat.namelen);
-	old[c->chat.namelen] = '\0';
 	hub_set_name(c, name.p, name.len);
 	if (was) {
 		c->chat.pslot = slot;
 		/* The new name is ours before the old one goes: no gap. */
 		shm_presence_release(c->w->reg, oldslot, c->w->id,
 		    c->id);
-		hub_env_init(c, &e, CHAT_RENAME);
-		e.from.p = old;
-		e.from.len = strlen(old);
-		e.to.p = c->chat.name;
-		e.to.len = c->chat.namelen;
-		hub_publish(c, &e);
+		hub_renamed(c, old);
 	} else
 		hub_online(c, slot);
 }
@@ -624,7 +667,9 @@ hub_private(struct conn *c, const struct chat_cmd *cmd)
 		return;
 	}
 	hub_env_init(c, &e, CHAT_PRIVATE);
-	e.to = cmd->to;
+	/* The name as its owner writes it, whatever case was asked for. */
+	e.to.p = to.name;
+	e.to.len = strlen(to.name);
 	e.content = cmd->content;
 	e.to_worker = to.worker;
 	e.to_conn = to.conn;

@@ -385,6 +385,55 @@ def test_names_are_unique_across_workers():
     on_main(go, 40)
 
 
+def test_names_are_unique_regardless_of_ascii_case_on_every_worker():
+    async def go(pool):
+        a, b, c = await on_distinct_workers(pool, 3)
+        mp = await pool.connect(mp=True)
+        await a.login("alice")
+        # Taken while alice is online, in any case, on any worker.
+        for x, n in ((b, "Alice"), (c, "ALICE"), (mp, "aLiCe")):
+            await x.send({"type": "login", "content": n})
+            m = await x.find(type="system", code="name_taken")
+            assert n in m["content"] and "alice" in m["content"], m
+        await b.login("bob")
+        await b.send({"type": "rename", "content": "ALICE"})
+        await b.find(type="system", code="name_taken")
+        m = await c.who()
+        assert sorted(m["user_list"]) == ["alice", "bob"], m
+        # Her own name in another case is hers: a rename everyone sees.
+        await a.send({"type": "rename", "content": "Alice"})
+        for x in (a, b, c):
+            m = await x.find(type="rename", content="Alice")
+            check_fields(m, **{"from": "alice"})
+            assert sorted(m["user_list"]) == ["Alice", "bob"], m
+        await c.send({"type": "login", "content": "alice"})
+        await c.count(2, type="system", code="name_taken",
+                      what="alice taken as Alice")
+        # Gone, the name is free again in every case.
+        await a.send({"type": "logout"})
+        await c.find(type="logout", user="Alice")
+        await c.login("ALICE")
+        m = await b.who()
+        assert sorted(m["user_list"]) == ["ALICE", "bob"], m
+    on_main(go)
+
+
+def test_private_messages_find_a_name_in_any_ascii_case():
+    async def go(pool):
+        a, b = await on_distinct_workers(pool, 2)
+        await a.login("alice")
+        await b.login("Bob")
+        await b.send({"type": "to", "to": "ALICE", "content": "psst"})
+        for x in (a, b):
+            m = await x.find(type="private", content="psst")
+            # Addressed by the name she has, not as it was typed.
+            check_fields(m, to="alice", **{"from": "Bob"})
+        await a.send({"type": "to", "to": "bob", "content": "hi"})
+        m = await b.find(type="private", content="hi")
+        check_fields(m, to="Bob", **{"from": "alice"})
+    on_main(go)
+
+
 # ---------------------------------------------------------------- 4. private
 
 

@@ -341,6 +341,39 @@ def test_a_line_user_sees_the_private_messages_it_sends():
     wstest.run_async(go(), 60)
 
 
+def test_names_are_one_name_in_any_ascii_case_on_the_line_port():
+    d = daemon()
+
+    async def go():
+        ln = Line(d)
+        try:
+            ws, hs = await ws_connect(d)
+            await ws.send(json.dumps({"type": "login", "content": "alice"}))
+            ln.wait_line("[%s]alice: online" % hs["ip"])
+            ln.send("rename Alice\n")
+            ln.wait_line("error: the name Alice is taken: alice is online, "
+                         "and names that differ only in case are one name")
+            ln.send("to ALICE hi\n")
+            m = await ws_find(ws, lambda m: m["type"] == "private")
+            assert (m["from"], m["to"], m["content"]) == \
+                (ln.name, "alice", "hi"), m
+            # The sender's copy names her as she writes her name.
+            ln.wait_line("you -> alice: hi")
+            ln.send("rename Liner\n")
+            ln.wait_line("[%s]%s: renamed to Liner" % (ln.name, ln.name))
+            await ws.send(json.dumps({"type": "to", "to": "LINER",
+                                      "content": "back"}))
+            ln.wait_line("alice says to you: back")
+            await ws.send(json.dumps({"type": "rename",
+                                      "content": "liner"}))
+            m = await ws_find(ws, lambda m: m["type"] == "system")
+            assert m["code"] == "name_taken", m
+            await ws.close()
+        finally:
+            ln.close()
+    wstest.run_async(go(), 60)
+
+
 def test_empty_lines_are_ignored():
     d = daemon()
     u = Line(d)
