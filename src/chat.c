@@ -61,27 +61,6 @@ chat_type_parse(const char *p, size_t len)
 	return (CHAT_UNKNOWN);
 }
 
-int
-chat_name_valid(const char *p, size_t len)
-{
-	size_t	 i;
-
-	if (len == 0 || len > 32)
-		return (0);
-	if (utf8_validate(UTF8_ACCEPT, (const uint8_t *)p, len, NULL) !=
-	    UTF8_ACCEPT)
-		return (0);
-	for (i = 0; i < len; i++) {
-		unsigned char c = p[i];
-		if (c < 0x20 || c == 0x7f)
-			return (0);
-		/* C1 controls, U+0080..U+009F, are C2 80..C2 9F. */
-		if (c == 0xc2 && i + 1 < len && (unsigned char)p[i + 1] < 0xa0)
-			return (0);
-	}
-	return (1);
-}
-
 void
 chat_cmd_clear(struct chat_cmd *cmd)
 {

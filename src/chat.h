@@ -5,9 +5,10 @@
  * commands from JSON (jansson), MessagePack or a line of the line port
  * (whose reader cuts the input into lines), all into one struct chat_cmd;
  * messages to clients in each of those formats; and the bus envelope that
- * carries an event between workers (MessagePack).  Pure functions over
- * (buf, len): no sockets, no libevent, no library's types; hub.c decides
- * what to send to whom.
+ * carries an event between workers (MessagePack); and the rules for
+ * names and room names (chat_name.c).  Pure functions over (buf, len):
+ * no sockets, no libevent, no library's types; hub.c decides what to send
+ * to whom.
  */
 
 #ifndef WSCHATD_CHAT_H
@@ -219,7 +220,57 @@ void		 chat_dec_free(struct chat_dec *);
 int		 chat_env_decode(struct chat_dec *, const char *, size_t,
 		    struct chat_env *);
 
-/* Names and rooms: 1..32 bytes of UTF-8 without control characters. */
-int		 chat_name_valid(const char *, size_t);
+/*
+ * The rules for names and room names (chat_name.c), the same for every
+ * protocol: 1 to CHAT_NAME_MAX bytes of UTF-8, without whitespace
+ * (Unicode White_Space), control (C0, DEL, C1) or format (Unicode Cf)
+ * characters; a user's name may not have the IP:PORT form of the names
+ * the server gives anonymous users.  That a name is free (in any ASCII
+ * case) is for the presence table to say.
+ */
+#define CHAT_NAME_MAX	32
+
+enum chat_name_kind {
+	CHAT_NAME_USER,		/* login, rename */
+	CHAT_NAME_ROOM		/* join: may look like an address */
+};
+
+enum chat_name_err {
+	CHAT_NAME_OK = 0,
+	CHAT_NAME_EMPTY,
+	CHAT_NAME_LONG,		/* more than CHAT_NAME_MAX bytes */
+	CHAT_NAME_UTF8,		/* not valid UTF-8 */
+	CHAT_NAME_SPACE,	/* whitespace: cp */
+	CHAT_NAME_CONTROL,	/* a control character: cp */
+	CHAT_NAME_FORMAT,	/* a format character: cp */
+	CHAT_NAME_ADDRESS	/* the IP:PORT form of a default name */
+};
+
+/* Why a name was refused. */
+struct chat_name_fault {
+	enum chat_name_err	 err;
+	enum chat_name_kind	 kind;
+	uint32_t		 cp;	/* SPACE, CONTROL, FORMAT: which */
+	size_t			 off;	/* its byte, from 0 */
+	size_t			 len;	/* the name's, in bytes */
+};
+
+/*
+ * Check the len bytes at p as a name of this kind.  Returns CHAT_NAME_OK,
+ * or why not, in this order: its length, UTF-8, its first character that
+ * is whitespace, a control or a format character, the IP:PORT form.  The
+ * same in f->err, with the rest of *f for chat_name_why(); f may be NULL.
+ * Any process.
+ */
+int		 chat_name_check(enum chat_name_kind, const char *, size_t,
+		    struct chat_name_fault *);
+/*
+ * The reason for a client, one line without an end, such as "a name may
+ * not contain whitespace (U+0020 at byte 3)", into buf (sz bytes, cut and
+ * NUL-ended as snprintf does).  Returns what snprintf returns.  Any
+ * process.
+ */
+int		 chat_name_why(const struct chat_name_fault *, char *,
+		    size_t);
 
 #endif /* WSCHATD_CHAT_H */

@@ -8,10 +8,10 @@
  * local clients it concerns.  Each event is encoded once per worker and
  * format (JSON, MessagePack, line) and the same frame goes to every local
  * recipient (copied if small, by reference if large: conn_send()).  Names
- * are claimed in the shared presence table, so they are unique across
- * workers regardless of ASCII case; rooms are per-worker lists of local
- * members.  conn.c owns the
- * connections; bus.c moves the events.
+ * are judged by chat_name_check() (chat_name.c), the same for every
+ * protocol, and claimed in the shared presence table, so they are unique
+ * across workers regardless of ASCII case; rooms are per-worker lists of
+ * local members.  conn.c owns the connections; bus.c moves the events.
  *
  * A chat message's path, one function per file.  The socket's bytes
  * reach conn_read_cb() in conn.c, which hands them to the connection's
@@ -583,13 +583,16 @@ hub_renamed(struct conn *c, const char *old)
 static void
 hub_login(struct conn *c, struct chat_str name)
 {
-	char		 old[SHM_NAME_MAX + 1];
-	uint32_t	 slot, oldslot = c->chat.pslot;
-	int		 rv, was = c->chat.logged_in;
+	struct chat_name_fault	 f;
+	char			 old[SHM_NAME_MAX + 1], why[128];
+	uint32_t		 slot, oldslot = c->chat.pslot;
+	int			 rv, was = c->chat.logged_in;
 
-	if (!chat_name_valid(name.p, name.len)) {
-		hub_system(c, "bad_name", "a name is 1 to 32 bytes of UTF-8 "
-		    "without control characters");
+	/* The rules of every protocol, and the reason for the refusal. */
+	if (chat_name_check(CHAT_NAME_USER, name.p, name.len, &f) !=
+	    CHAT_NAME_OK) {
+		chat_name_why(&f, why, sizeof(why));
+		hub_system(c, "bad_name", "%s", why);
 		return;
 	}
 	/* Relaxed: a gauge; it may overshoot by one claim per worker. */
@@ -706,11 +709,14 @@ hub_who(struct conn *c)
 static void
 hub_join(struct conn *c, struct chat_str room)
 {
-	struct chat_msg	 m;
+	struct chat_name_fault	 f;
+	struct chat_msg		 m;
+	char			 why[128];
 
-	if (!chat_name_valid(room.p, room.len)) {
-		hub_system(c, "bad_room", "a room name is 1 to 32 bytes of "
-		    "UTF-8 without control characters");
+	if (chat_name_check(CHAT_NAME_ROOM, room.p, room.len, &f) !=
+	    CHAT_NAME_OK) {
+		chat_name_why(&f, why, sizeof(why));
+		hub_system(c, "bad_room", "%s", why);
 		return;
 	}
 	if (hub_room_join(c, room.p, room.len) == -1) {

@@ -385,6 +385,89 @@ def test_names_are_unique_across_workers():
     on_main(go, 40)
 
 
+# Names that break a rule, one of each class, and a word of the reason
+# the server gives for it (docs/PROTOCOL.md, 4.3).
+BAD_NAMES = [
+    ("a b c", "whitespace (U+0020 at byte 2)"),
+    ("  ", "whitespace (U+0020 at byte 1)"),
+    (" ann2", "whitespace (U+0020 at byte 1)"),
+    ("vic \u00fc \U0001f642", "whitespace (U+0020 at byte 4)"),
+    ("tab\there", "whitespace (U+0009"),
+    ("nb\u00a0sp", "whitespace (U+00A0"),
+    ("ideo\u3000sp", "whitespace (U+3000"),
+    ("nel\u0085", "whitespace (U+0085"),
+    ("esc\x1b[2J", "control characters (U+001B"),
+    ("nul\x00", "control characters (U+0000"),
+    ("del\x7f", "control characters (U+007F"),
+    ("csi\u009b", "control characters (U+009B"),
+    ("\u202eecila", "format characters (U+202E at byte 1)"),
+    ("iso\u2066late", "format characters (U+2066"),
+    ("zw\u200bsp", "format characters (U+200B"),
+    ("soft\u00adhy", "format characters (U+00AD"),
+    ("\ufeffbom", "format characters (U+FEFF"),
+    ("tag\U000e0041", "format characters (U+E0041"),
+    ("127.0.0.1:5000", "IP:PORT"),
+    ("127.0.0.1:5000-2", "IP:PORT"),
+    ("[::1]:8888", "IP:PORT"),
+    ("x" * 33, "32 bytes of UTF-8; this one has 33"),
+    ("\u00e9" * 17, "this one has 34"),
+    ("", "not empty"),
+]
+
+
+async def refused(c, name, reason, cmd="login"):
+    """c sends cmd with name: it must get bad_name saying reason."""
+    since = len(c.msgs)
+    await c.send({"type": cmd, "content": name})
+    m = await c.find(since=since, type="system", code="bad_name")
+    assert reason in m["content"], "%s %r: %r" % (cmd, name, m)
+    assert c.find_all(since, type="login", user=name) == [], c.msgs[since:]
+    assert c.find_all(since, type="rename", content=name) == [], \
+        c.msgs[since:]
+
+
+def test_names_that_break_a_rule_are_refused_with_the_reason():
+    async def go(pool):
+        # JSON and MessagePack, logging in and renaming; at most 30
+        # logins and renames a minute for each (command_rate).
+        anon_json = await pool.connect()
+        anon_mp = await pool.connect(mp=True)
+        named_json = await pool.connect()
+        named_mp = await pool.connect(mp=True)
+        await named_json.login("named_json")
+        await named_mp.login("named_mp")
+        for name, reason in BAD_NAMES:
+            await refused(anon_json, name, reason, "login")
+            await refused(anon_mp, name, reason, "rename")
+            await refused(named_json, name, reason, "rename")
+            await refused(named_mp, name, reason, "login")
+        # Nothing changed for anyone.
+        m = await anon_json.who()
+        assert sorted(m["user_list"]) == ["named_json", "named_mp"], m
+        # Letters of any script and emoji are names.
+        for c, n, ev in ((anon_json, "vic_\u00fc_\U0001f642", "login"),
+                         (anon_mp, "\u00d1and\u00fa", "login"),
+                         (named_json, "\u674e\u5c0f\u9f8d", "rename"),
+                         (named_mp, "\U0001f44d\U0001f3fd", "rename")):
+            await c.send({"type": "login", "content": n})
+            await anon_json.find(type=ev, content=n)
+    on_main(go, 60)
+
+
+def test_a_login_of_two_spaces_leaves_no_blank_name_in_the_list():
+    async def go(pool):
+        watcher = await pool.connect()
+        await watcher.login("watcher")
+        blank = await pool.connect()
+        await blank.send({"type": "login", "content": "  "})
+        m = await blank.find(type="system", code="bad_name")
+        assert "whitespace" in m["content"], m
+        m = await watcher.who()
+        assert m["user_list"] == ["watcher"], m
+        assert watcher.find_all(type="login", user="  ") == []
+    on_main(go)
+
+
 def test_names_are_unique_regardless_of_ascii_case_on_every_worker():
     async def go(pool):
         a, b, c = await on_distinct_workers(pool, 3)
@@ -431,6 +514,24 @@ def test_private_messages_find_a_name_in_any_ascii_case():
         await a.send({"type": "to", "to": "bob", "content": "hi"})
         m = await b.find(type="private", content="hi")
         check_fields(m, to="Bob", **{"from": "alice"})
+    on_main(go)
+
+
+def test_room_names_refuse_whitespace_control_and_format_characters():
+    async def go(pool):
+        c = await pool.connect()
+        for room, reason in (("a b", "whitespace (U+0020 at byte 2)"),
+                             ("\u202emoor", "format characters (U+202E"),
+                             ("bell\x07", "control characters (U+0007"),
+                             ("nb\u00a0sp", "whitespace (U+00A0")):
+            since = len(c.msgs)
+            await c.send({"type": "join", "room": room})
+            m = await c.find(since=since, type="system", code="bad_room")
+            assert reason in m["content"] and "room name" in m["content"], m
+            assert c.find_all(since, content="joined") == [], c.msgs[since:]
+        # A room may look like an address: it poses as nobody.
+        await c.send({"type": "join", "room": "10.0.0.1:80"})
+        await c.find(type="system", content="joined", room="10.0.0.1:80")
     on_main(go)
 
 
@@ -661,8 +762,9 @@ def test_who_and_user_list_match_logged_in_names():
     async def go(pool):
         cs = await on_distinct_workers(pool, 4)
         cs += await pool.connect_many(2)
-        names = ["Zoë", "名前", "x" * 32, "é" * 16, "with space",
-                 "o'brien \"q\""]
+        # Names that need JSON escapes and every script, but no blanks.
+        names = ["Zoë", "名前", "x" * 32, "é" * 16, "back\\slash",
+                 "o'brien\"q\""]
         online = []
         for c, n in zip(cs, names):
             await c.send({"type": "login", "content": n})
@@ -682,7 +784,8 @@ def test_who_and_user_list_match_logged_in_names():
 
         # Bad names change nothing.
         for i, bad in enumerate(["", "x" * 33, "é" * 17, "a\nb",
-                                 "tab\there", "del\x7f", "c1\u0085"]):
+                                 "tab\there", "del\x7f", "c1\u0085",
+                                 "with space", "o'brien \"q\""]):
             await probe.send({"type": "login", "content": bad})
             await probe.count(i + 1, type="system", code="bad_name",
                               what="bad_name for %r" % bad)
@@ -709,7 +812,7 @@ def test_who_and_user_list_match_logged_in_names():
         await cs[4].find(type="system", code="name_taken")
         await cs[4].send({"type": "user", "content": "still me"})
         m = await probe.find(type="user", content="still me")
-        check_fields(m, **{"from": "with space"})
+        check_fields(m, **{"from": "back\\slash"})
         # The old names are free.
         await probe.login("名前")
         online.append("名前")

@@ -161,10 +161,18 @@ def test_line_and_websocket_users_are_one_chat():
             await ws.send(json.dumps({"type": "who"}))
             m = await ws_find(ws, lambda m: m["type"] == "who")
             assert {"webby", ln.name} <= set(m["user_list"]), m
-            # Names are unique across the two kinds.
+            # Names are unique across the two kinds.  A line user's
+            # default name is not to be had at all: it is an address.
             ws2, _ = await ws_connect(d)
             await ws2.send(json.dumps({"type": "login",
                                        "content": ln.name}))
+            m = await ws_find(ws2, lambda m: m["type"] == "system")
+            assert m["code"] == "bad_name", m
+            ln.send("rename liner\n")
+            m = await ws_find(ws, lambda m: m["type"] == "rename")
+            assert (m["from"], m["content"]) == (ln.name, "liner"), m
+            await ws2.send(json.dumps({"type": "login",
+                                       "content": "liner"}))
             m = await ws_find(ws2, lambda m: m["type"] == "system")
             assert m["code"] == "name_taken", m
             ln.send("rename webby\n")
@@ -173,7 +181,7 @@ def test_line_and_websocket_users_are_one_chat():
             # A line user leaving is a logout for WebSocket users.
             ln.close()
             m = await ws_find(ws, lambda m: m["type"] == "logout")
-            assert m["user"] == ln.name, m
+            assert m["user"] == "liner", m
             await ws.close()
         finally:
             ln.close()
@@ -339,6 +347,56 @@ def test_a_line_user_sees_the_private_messages_it_sends():
             for u in [a, b] + rest:
                 u.close()
     wstest.run_async(go(), 60)
+
+
+def test_rename_refuses_names_that_break_a_rule_with_the_reason():
+    # The rules of /ws, with the reason on the error line; a refused
+    # name is nobody's, and an accepted one can be written to.
+    d = daemon()
+    a, b = Line(d), Line(d)
+    try:
+        a.wait_line("[%s]%s: online" % (b.name, b.name))
+        space = "error: a name may not contain whitespace"
+        ctl = "error: a name may not contain control characters"
+        fmt = "error: a name may not contain invisible or bidi format " \
+            "characters"
+        addr = "error: a name may not look like IP:PORT, the name of an " \
+            "anonymous user"
+        for line, want in (
+                ("rename a b c", space + " (U+0020 at byte 2)"),
+                ("rename  a\tb", space + " (U+0009 at byte 2)"),
+                ("rename nb\u00a0sp", space + " (U+00A0 at byte 3)"),
+                ("rename ideo\u3000sp", space + " (U+3000 at byte 5)"),
+                ("rename esc\x1b[2J", ctl + " (U+001B at byte 4)"),
+                ("rename del\x7f", ctl + " (U+007F at byte 4)"),
+                ("rename csi\u009b", ctl + " (U+009B at byte 4)"),
+                ("rename \u202eecila", fmt + " (U+202E at byte 1)"),
+                ("rename zw\u200bsp", fmt + " (U+200B at byte 3)"),
+                ("rename \ufeffbom", fmt + " (U+FEFF at byte 1)"),
+                ("rename 127.0.0.1:5000", addr),
+                ("rename %s-2" % b.name, addr),
+                ("rename [::1]:8888", addr),
+                ("rename " + "x" * 33, "error: a name is 1 to 32 bytes of "
+                 "UTF-8; this one has 33")):
+            a.buf = b""
+            a.send(line + "\n")
+            a.wait_line(want)
+        # The name from the issue, which line users could not address,
+        # and the one they can.
+        a.send("rename vic \u00fc \U0001f642\n")
+        a.wait_line(space + " (U+0020 at byte 4)")
+        a.send("rename Zo\u00eb\U0001f642\n")
+        b.wait_line("[%s]%s: renamed to Zo\u00eb\U0001f642" %
+                    (a.name, a.name))
+        b.send("to zo\u00eb\U0001f642 found\n")
+        a.wait_line("%s says to you: found" % b.name)
+        # b saw none of the refused names.
+        renames = [ln for ln in b.lines() if "renamed to" in ln]
+        assert renames == ["[%s]%s: renamed to Zo\u00eb\U0001f642" %
+                           (a.name, a.name)], renames
+    finally:
+        a.close()
+        b.close()
 
 
 def test_names_are_one_name_in_any_ascii_case_on_the_line_port():

@@ -37,6 +37,30 @@ fuzz_chat_again(uint8_t *(*enc)(const struct chat_msg *, size_t *),
 	free(out);
 }
 
+/*
+ * What hub.c does with a name: check it, and say why it is refused.  An
+ * accepted one is 1 to 32 bytes of UTF-8 without blanks or controls.
+ */
+static void
+fuzz_chat_name(enum chat_name_kind kind, struct chat_str s)
+{
+	struct chat_name_fault	 f;
+	char			 why[256];
+	size_t			 i;
+	int			 err;
+
+	err = chat_name_check(kind, s.p, s.len, &f);
+	FUZZ_ASSERT(err == (int)f.err);
+	FUZZ_ASSERT(chat_name_why(&f, why, sizeof(why)) > 0);
+	if (err != CHAT_NAME_OK)
+		return;
+	FUZZ_ASSERT(s.len >= 1 && s.len <= CHAT_NAME_MAX);
+	FUZZ_ASSERT(utf8_validate(UTF8_ACCEPT, (const uint8_t *)s.p, s.len,
+	    NULL) == UTF8_ACCEPT);
+	for (i = 0; i < s.len; i++)
+		FUZZ_ASSERT((unsigned char)s.p[i] > 0x20 && s.p[i] != 0x7f);
+}
+
 void
 fuzz_chat_cmd(fuzz_chat_parser parse, const uint8_t *data, size_t size)
 {
@@ -55,9 +79,11 @@ fuzz_chat_cmd(fuzz_chat_parser parse, const uint8_t *data, size_t size)
 	FUZZ_ASSERT(cmd.type != CHAT_NONE);
 	(void)chat_type_name(cmd.type);
 	if (cmd.to.p != NULL)
-		(void)chat_name_valid(cmd.to.p, cmd.to.len);
+		fuzz_chat_name(CHAT_NAME_USER, cmd.to);
 	if (cmd.room.p != NULL)
-		(void)chat_name_valid(cmd.room.p, cmd.room.len);
+		fuzz_chat_name(CHAT_NAME_ROOM, cmd.room);
+	if (cmd.has_content)
+		fuzz_chat_name(CHAT_NAME_USER, cmd.content);
 	if (!cmd.has_content)
 		goto out;
 	/* Whatever a decoder lets through is text the encoders must take. */

@@ -2,7 +2,8 @@
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
  * test_chat.c: the chat codecs: client commands from JSON and MessagePack,
- * messages to clients in both, the bus envelope, names.
+ * messages to clients in both, the bus envelope.  Names have a file of
+ * their own, test_chat_name.c.
  */
 
 #include <stdlib.h>
@@ -446,24 +447,6 @@ Test(chat, refuses_undecodable_envelopes)
 	chat_dec_free(up);
 }
 
-Test(chat, validates_names)
-{
-	cr_assert(chat_name_valid("a", 1));
-	cr_assert(chat_name_valid("al ice", 6));
-	cr_assert(chat_name_valid("\xc3\xa9l\xc3\xa8ve", 7));
-	cr_assert(chat_name_valid("12345678901234567890123456789012", 32));
-	cr_assert(!chat_name_valid("123456789012345678901234567890123", 33));
-	cr_assert(!chat_name_valid("", 0));
-	cr_assert(!chat_name_valid("a\nb", 3));
-	cr_assert(!chat_name_valid("a\tb", 3));
-	cr_assert(!chat_name_valid("a\x7f", 2));
-	cr_assert(!chat_name_valid("a\xc2\x85", 3));	/* U+0085, C1 */
-	cr_assert(chat_name_valid("a\xc2\xa0", 3));	/* U+00A0 is fine */
-	cr_assert(!chat_name_valid("\xff", 1));
-	cr_assert(!chat_name_valid("\xc3", 1));
-	cr_assert(!chat_name_valid("a\0b", 3));
-}
-
 Test(chat, accepts_escaped_nul_in_json_strings)
 {
 	struct chat_cmd	 cmd;
@@ -474,7 +457,9 @@ Test(chat, accepts_escaped_nul_in_json_strings)
 	cr_assert_eq(cmd.type, CHAT_LOGIN);
 	cr_assert_eq(cmd.content.len, 3);
 	cr_assert_eq(cmd.content.p[1], '\0');
-	cr_assert(!chat_name_valid(cmd.content.p, cmd.content.len));
+	/* A name it cannot be (test_chat_name.c has the rules). */
+	cr_assert_eq(chat_name_check(CHAT_NAME_USER, cmd.content.p,
+	    cmd.content.len, NULL), CHAT_NAME_CONTROL);
 	chat_cmd_clear(&cmd);
 }
 
