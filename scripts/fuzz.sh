@@ -18,7 +18,7 @@ secs=${1:-30}
 out=${FUZZ_BUILD:-$top/build/fuzz}
 cc=${FUZZ_CC:-clang}
 targets=${FUZZ_TARGETS:-"http ws chat_json chat_msgpack env cfg line ws_client"}
-codecs="http ws utf8 cfg log now xmalloc chat chat_line buf bucket ws_client"
+codecs="http ws utf8 cfg log now xmalloc chat chat_line chat_name buf bucket ws_client"
 
 if ! command -v "$cc" >/dev/null; then
 	echo "fuzz: $cc not found (apt-get install clang libclang-rt-14-dev)"
