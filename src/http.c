@@ -266,11 +266,16 @@ http_header_count(const struct http_request *req, const char *name)
 	return (n);
 }
 
-/* Does the comma-separated list in v contain token (case-insensitive)? */
-static int
-http_list_has(const char *v, size_t len, const char *token)
+/*
+ * Does the comma-separated list in v (len bytes) have the element item
+ * (itemlen bytes, not 0)?  Elements are trimmed of blanks; compared
+ * without regard to case if nocase.  Either side of the handshake.
+ */
+int
+http_list_has(const char *v, size_t len, const char *item, size_t itemlen,
+    int nocase)
 {
-	size_t	 tlen = strlen(token), i = 0, s, e;
+	size_t	 i = 0, s, e;
 
 	while (i < len) {
 		while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
@@ -281,7 +286,9 @@ http_list_has(const char *v, size_t len, const char *token)
 		e = i;
 		while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
 			e--;
-		if (e - s == tlen && strncasecmp(v + s, token, tlen) == 0)
+		if (e > s && e - s == itemlen && (nocase ?
+		    strncasecmp(v + s, item, itemlen) == 0 :
+		    memcmp(v + s, item, itemlen) == 0))
 			return (1);
 	}
 	return (0);
@@ -296,7 +303,7 @@ http_header_has_token(const struct http_request *req, const char *name,
 	for (i = 0; i < req->nheaders; i++)
 		if (http_header_is(&req->headers[i], name) &&
 		    http_list_has(req->headers[i].value,
-		    req->headers[i].valuelen, token))
+		    req->headers[i].valuelen, token, strlen(token), 1))
 			return (1);
 	return (0);
 }

@@ -67,6 +67,7 @@ const struct http_header *
 int		 http_header_has_token(const struct http_request *,
 		    const char *, const char *);
 int		 http_header_count(const struct http_request *, const char *);
+int		 http_list_has(const char *, size_t, const char *, size_t, int);
 
 /*
  * Decode a request target into a file-system path below the web root:

@@ -135,33 +135,6 @@ ws_client_text_ok(const char *s, size_t len)
 	return (1);
 }
 
-/*
- * Whether the comma-separated list s (len bytes) has the element item
- * (itemlen bytes), compared without regard to case if nocase.
- */
-static int
-ws_client_list_has(const char *s, size_t len, const char *item,
-    size_t itemlen, int nocase)
-{
-	size_t	 i = 0, b, e;
-
-	while (i < len) {
-		while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == ','))
-			i++;
-		b = i;
-		while (i < len && s[i] != ',')
-			i++;
-		e = i;
-		while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t'))
-			e--;
-		if (e > b && e - b == itemlen && (nocase ?
-		    strncasecmp(s + b, item, itemlen) == 0 :
-		    memcmp(s + b, item, itemlen) == 0))
-			return (1);
-	}
-	return (0);
-}
-
 static int
 ws_client_is(const char *s, size_t len, const char *lit)
 {
@@ -247,7 +220,7 @@ ws_client_header(struct ws_client_handshake *hs, const char *n,
 			    "websocket"));
 	} else if (ws_client_is(n, nlen, "Connection")) {
 		/* Its tokens may come in more than one line. */
-		if (ws_client_list_has(v, vlen, "upgrade", 7, 1))
+		if (http_list_has(v, vlen, "upgrade", 7, 1))
 			*seen |= WS_CLIENT_SEEN_CONNECTION;
 	} else if (ws_client_is(n, nlen, "Sec-WebSocket-Accept")) {
 		if (*seen & WS_CLIENT_SEEN_ACCEPT)
@@ -265,7 +238,7 @@ ws_client_header(struct ws_client_handshake *hs, const char *n,
 		/* One of ours, exactly (RFC 6455, 4.1, item 6). */
 		if (vlen == 0 || hs->protocols == NULL ||
 		    memchr(v, ',', vlen) != NULL ||
-		    !ws_client_list_has(hs->protocols, strlen(hs->protocols),
+		    !http_list_has(hs->protocols, strlen(hs->protocols),
 		    v, vlen, 0))
 			return (ws_client_refuse(hs, "a subprotocol not "
 			    "offered"));
