@@ -298,10 +298,6 @@ chat_cmd_parse(enum chat_fmt fmt, int binary, const char *p, size_t len,
 {
 	int	 rv;
 
-	if (fmt == CHAT_FMT_LINE) {
-		chat_cmd_parse_line(p, len, cmd);
-		return;
-	}
 	if (fmt == CHAT_FMT_MSGPACK && binary)
 		rv = chat_cmd_parse_msgpack(p, len, cmd);
 	else if (!binary)
@@ -468,8 +464,6 @@ chat_msg_encode(enum chat_fmt fmt, const struct chat_msg *m, size_t *len)
 	switch (fmt) {
 	case CHAT_FMT_MSGPACK:
 		return (chat_msg_msgpack(m, len));
-	case CHAT_FMT_LINE:
-		return (chat_msg_line(m, len));
 	default:
 		return (chat_msg_json(m, len));
 	}

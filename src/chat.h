@@ -87,8 +87,8 @@ struct chat_cmd {
 					 * why */
 
 /*
- * A message from a chat client, in its format (binary: a WebSocket binary
- * frame), into *cmd: a command, raw text as a CHAT_USER command, or
+ * A message from a WebSocket chat client, in its format (JSON or
+ * MessagePack; binary: a binary frame), into *cmd: a command, raw text as a CHAT_USER command, or
  * CHAT_BAD (text that starts, after blanks, with "{" but is not a JSON
  * object is not raw text but bad).  Chat with nothing but blanks in it
  * (an empty frame, "  ", {"type":"user","content":""}) is CHAT_NONE.
@@ -146,7 +146,7 @@ uint8_t		*chat_msg_msgpack(const struct chat_msg *, size_t *);
 uint8_t		*chat_msg_line(const struct chat_msg *, size_t *);
 /* Text for a terminal: every control shown, none acting.  chat_line.c. */
 void		 chat_line_escape(struct buf *, const char *, size_t);
-/* msg in the format fmt (not CHAT_FMT_NONE): one of the three above. */
+/* msg for a WebSocket client of format fmt (JSON or MessagePack). */
 uint8_t		*chat_msg_encode(enum chat_fmt, const struct chat_msg *,
 		    size_t *);
 
