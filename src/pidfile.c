@@ -26,6 +26,9 @@
 
 static int	 pidfile_fd = -1;	/* open and locked; -1: none */
 static char	*pidfile_path;		/* its path, to remove it */
+static pid_t	 pidfile_owner;		/* who wrote it last */
+
+static void	 pidfile_atexit(void);
 
 /* The pid in a pidfile, or 0. */
 static pid_t
@@ -104,9 +107,11 @@ pidfile_check(const char *path, char **cause)
 /*
  * Take the pidfile at path: open (create) it and lock it for as long as
  * this process, and the daemon it becomes by fork(), lives.  A lock that
- * is held means another wschatd runs: refuse.  The pid is written later,
- * once known, by pidfile_write().  Returns 0, or -1 with *cause (caller
- * frees).  Master only, before it detaches; once a process.
+ * is held means another wschatd runs: refuse.  Our pid is written at
+ * once, so the file is never seen empty by a script that reads it as soon
+ * as the server listens; a daemon writes it again with pidfile_write()
+ * once it has forked.  Returns 0, or -1 with *cause (caller frees).
+ * Master only, before it detaches; once a process.
  */
 int
 pidfile_open(const char *path, char **cause)
@@ -131,6 +136,12 @@ pidfile_open(const char *path, char **cause)
 		return (-1);
 	}
 	pidfile_path = xstrdup(path);
+	atexit(pidfile_atexit);
+	if (pidfile_write() == -1) {
+		xasprintf(cause, "pidfile %s: %s", path, strerror(errno));
+		pidfile_remove();
+		return (-1);
+	}
 	return (0);
 }
 
@@ -147,7 +158,8 @@ pidfile_write(void)
 
 	if (pidfile_fd == -1)
 		return (0);
-	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	pidfile_owner = getpid();
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)pidfile_owner);
 	if (ftruncate(pidfile_fd, 0) == -1 ||
 	    pwrite(pidfile_fd, buf, (size_t)n, 0) != n)
 		return (-1);
@@ -166,6 +178,20 @@ pidfile_close(void)
 	if (pidfile_fd != -1)
 		close(pidfile_fd);
 	pidfile_fd = -1;
+}
+
+/*
+ * A start that fails after the pidfile is taken (a port in use, a
+ * setrlimit refused) leaves by fatal() and exit(): remove the file then
+ * too, but only in the process that wrote it.  A worker has closed its
+ * descriptor (pidfile_close()), and the parent of a daemon leaves by
+ * _exit().
+ */
+static void
+pidfile_atexit(void)
+{
+	if (getpid() == pidfile_owner)
+		pidfile_remove();
 }
 
 /*
