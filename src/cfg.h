@@ -49,6 +49,7 @@ struct cfg {
 	unsigned	 max_request_line;
 	unsigned	 max_headers;
 	unsigned	 max_line_length;	/* line protocol */
+	unsigned	 max_text_length;	/* chat text, every protocol */
 	uint64_t	 max_pending;		/* unsent bytes per connection */
 	uint64_t	 max_pending_total;	/* unsent bytes per worker; 0: any */
 	unsigned	 http_timeout;		/* seconds */
@@ -58,7 +59,9 @@ struct cfg {
 	unsigned	 close_timeout;		/* seconds */
 	unsigned	 shutdown_timeout;	/* seconds */
 	unsigned	 drain_timeout;		/* after a reload; 0: no limit */
-	unsigned	 idle_timeout;		/* seconds without chat; 0: never */
+	unsigned	 idle_timeout;		/* line port: seconds without chat;
+					   0: never */
+	unsigned	 ws_idle_timeout;	/* the same on /ws; 0: never */
 	unsigned	 max_users;		/* names online, server-wide */
 	unsigned	 command_rate;		/* login/rename/who a minute */
 	unsigned	 message_rate;		/* chat messages a second; 0: any */

@@ -165,6 +165,7 @@ struct chat_line_reader {
 	size_t		 have;
 	size_t		 cap;		/* at most max + 1 */
 	int		 skip;		/* to the LF of a line too long */
+	size_t		 skipped;	/* bytes of that line so far */
 	/* CHAT_LINE_LINE: the line, without its LF or CRLF */
 	const char	*ev_line;
 	size_t		 ev_len;
@@ -185,7 +186,7 @@ void		 chat_line_reader_clear(struct chat_line_reader *);
  * ended), CHAT_LINE_LINE (r->ev_line, r->ev_len bytes, no LF in them; call
  * again with the rest of buf), CHAT_LINE_TOOLONG (*used counts the bytes
  * up to the one that told; later feeds skip the rest of that line, to its
- * LF; the line port ends the connection), or CHAT_LINE_NOMEM (*used
+ * LF, counting its bytes in r->skipped), or CHAT_LINE_NOMEM (*used
  * counts only bytes skipped; the line begun is kept as it was).
  * r->ev_line points into buf (the line came whole in this feed) or into
  * the reader (it began in an earlier one): valid until the next feed or

@@ -84,10 +84,12 @@ chat_line_reader_feed(struct chat_line_reader *r, const char *buf,
 		/* The rest of a line that was too long. */
 		if ((lf = memchr(buf, '\n', len)) == NULL) {
 			*used = len;
+			r->skipped += len;
 			return (CHAT_LINE_AGAIN);
 		}
 		r->skip = 0;
 		skip = (size_t)(lf + 1 - buf);
+		r->skipped += skip;
 		buf += skip;
 		len -= skip;
 	}
@@ -109,6 +111,7 @@ chat_line_reader_feed(struct chat_line_reader *r, const char *buf,
 		if (c != '\r' || n > r->max + 1) {
 			*used = skip + (c != '\r' ? r->max + 1 : r->max + 2) -
 			    r->have;
+			r->skipped = r->have + *used - skip;
 			r->have = 0;
 			r->skip = 1;
 			return (CHAT_LINE_TOOLONG);

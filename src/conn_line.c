@@ -3,12 +3,14 @@
  *
  * conn_line.c: a connection on the line port, the chat for nc and telnet
  * users.  It feeds the input to chat_line.c's reader, which cuts it into
- * lines (LF or CRLF, at most max_line_length bytes: a longer one ends the
- * connection), and hands each line to the hub (hub_input()), which parses
+ * lines (LF or CRLF, at most max_line_length bytes: a longer one gets an
+ * error line and is skipped), and hands each line to the hub (hub_input()), which parses
  * it with chat_line.c like any other chat message.  The user is in the
  * chat from accept to close; when the worker stops it is told so in a
  * line.  The connection's lifetime and output are conn.c's.
  */
+
+#include <stdarg.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -58,11 +60,27 @@ conn_line_accept(struct worker *w, int fd, struct sockaddr *sa)
 	conn_leave(c);
 }
 
+/* An error line for c, after what is queued for it. */
+static void
+conn_line_error(struct conn *c, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	if (evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt,
+	    ap) == -1)
+		log_warnx("conn %llu %s: cannot queue an error line",
+		    (unsigned long long)c->id, c->peer);
+	va_end(ap);
+}
+
 /*
  * Feed the input to the line reader and hand each line to the hub, while
- * the connection reads.  A line over max_line_length ends the connection,
- * after an error line.  Paused (backpressure) or ending, the rest stays in
- * the input buffer; a line begun stays in the reader.
+ * the connection reads.  A line over max_line_length gets an error line
+ * and the rest of it is skipped: the user stays.  One that goes on past
+ * max_message_size is no mistake but a flood, and ends the connection.
+ * Paused (backpressure) or ending, the rest stays in the input buffer; a
+ * line begun stays in the reader.
  */
 static void
 conn_line_read(struct conn *c)
@@ -86,21 +104,27 @@ conn_line_read(struct conn *c)
 		evbuffer_drain(in, used);
 		switch (rv) {
 		case CHAT_LINE_TOOLONG:
-			goto toolong;
+			conn_line_error(c, "error: line longer than %zu bytes; "
+			    "not sent\n", r->max);
+			log_client("conn %llu %s: line too long",
+			    (unsigned long long)c->id, c->peer);
+			break;
 		case CHAT_LINE_NOMEM:
 			log_client("conn %llu %s: no memory for a line",
 			    (unsigned long long)c->id, c->peer);
 			conn_close(c, "no memory for a line");
 			return;
 		}
+		if (r->skip && r->skipped > c->w->cfg->max_message_size) {
+			conn_line_error(c, "error: line longer than %llu "
+			    "bytes; closing\n", (unsigned long long)
+			    c->w->cfg->max_message_size);
+			log_client("conn %llu %s: line over max_message_size; "
+			    "closing", (unsigned long long)c->id, c->peer);
+			conn_flush(c);
+			return;
+		}
 	}
-	return;
-toolong:
-	evbuffer_add_printf(bufferevent_get_output(c->bev),
-	    "error: line longer than %zu bytes\n", r->max);
-	log_client("conn %llu %s: line too long", (unsigned long long)c->id,
-	    c->peer);
-	conn_flush(c);
 }
 
 /*

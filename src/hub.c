@@ -566,6 +566,25 @@ hub_taken(struct conn *c, struct chat_str name)
 		    (int)name.len, name.p);
 }
 
+
+/*
+ * One limit for the text of a chat or private message, whatever the
+ * protocol it came in: max_text_length bytes.  Without it a WebSocket
+ * user could send line users a line of up to max_message_size that the
+ * line port would never accept from them.  A longer text is refused,
+ * with a reason, and the sender stays connected.
+ */
+static int
+hub_text_ok(struct conn *c, struct chat_str text)
+{
+	size_t	 max = c->w->cfg->max_text_length;
+
+	if (text.len <= max)
+		return (1);
+	hub_system(c, "text_too_long", "text of %zu bytes is longer than "
+	    "%zu; not sent", text.len, max);
+	return (0);
+}
 /* Tell everyone c, named old until now, has its new name. */
 static void
 hub_renamed(struct conn *c, const char *old)
@@ -669,6 +688,8 @@ hub_private(struct conn *c, const struct chat_cmd *cmd)
 		    hub_cut(cmd->to, 64), cmd->to.p);
 		return;
 	}
+	if (!hub_text_ok(c, cmd->content))
+		return;
 	hub_env_init(c, &e, CHAT_PRIVATE);
 	/* The name as its owner writes it, whatever case was asked for. */
 	e.to.p = to.name;
@@ -684,6 +705,8 @@ hub_chat(struct conn *c, struct chat_str content)
 {
 	struct chat_env	 e;
 
+	if (!hub_text_ok(c, content))
+		return;
 	hub_env_init(c, &e, CHAT_USER);
 	e.content = content;
 	shm_stat_add(&c->w->st->st_chat, 1);
@@ -1052,21 +1075,28 @@ hub_lost(struct worker *w, uint64_t n)
 }
 
 /*
- * Once a second: kick who has not chatted for idle_timeout.  Worker
- * process.
+ * Once a second: kick who has not chatted for its idle limit, on the line
+ * port idle_timeout and on /ws ws_idle_timeout.  They differ because a
+ * WebSocket client proves it is alive with pongs, so someone reading a
+ * busy room without typing is no dead connection; a line client has no
+ * such proof, and the nc chat room the line port comes from kicked quiet
+ * users.  Worker process.
  */
 void
 hub_sweep(struct worker *w)
 {
 	struct conn	*c, *next;
 	time_t		 now = now_mono();
-	unsigned	 limit = w->cfg->idle_timeout;
+	unsigned	 limit, line = w->cfg->idle_timeout,
+			 ws = w->cfg->ws_idle_timeout;
 
-	if (limit == 0)
+	if (line == 0 && ws == 0)
 		return;
 	for (c = TAILQ_FIRST(&w->hub.members); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, chat.all_entry);
-		if (!hub_is_chat(c) || now - c->chat.last_active < (time_t)limit)
+		limit = c->fmt == CHAT_FMT_LINE ? line : ws;
+		if (limit == 0 || !hub_is_chat(c) ||
+		    now - c->chat.last_active < (time_t)limit)
 			continue;
 		hub_system(c, "idle_timeout", "no activity for %u seconds",
 		    limit);

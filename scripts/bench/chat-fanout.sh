@@ -63,7 +63,7 @@ run() {
 	log=$tmp/$tag.log
 	out=$tmp/$tag.out
 
-	start_daemon "$nw" -o idle_timeout=0
+	start_daemon "$nw" -o idle_timeout=0 -o max_text_length=1g
 
 	echo "== $nw worker(s), $size-byte messages: wschatd pid $pid," \
 	    "workers $workers, port $port"

@@ -35,7 +35,9 @@ def daemon(name, **kw):
 
 
 def main_daemon():
-    return daemon("main", workers=4, line=False)
+    # Big messages are its tests' business: text up to max_message_size.
+    return daemon("main", workers=4, line=False,
+                  opts={"max_text_length": "1m"})
 
 
 # ---------------------------------------------------------------- helpers
@@ -1053,8 +1055,31 @@ def test_slow_consumer_is_dropped_others_get_everything():
     assert "127.0.0.1:%d" % held["port"] in lines[0], lines
 
 
+def test_a_quiet_websocket_reader_is_not_kicked_by_default():
+    # Issue 14, item 6: idle_timeout is the line port's.  Someone reading
+    # a busy room without typing stays; pings prove the client is alive.
+    d = daemon("reader", workers=2, opts={"idle_timeout": 1,
+                                            "ping_interval": 1})
+
+    async def go(pool):
+        reader, talker = await pool.connect_many(2)
+        await reader.login("reader")
+        await talker.login("talker")
+        for k in range(4):
+            await talker.send({"type": "user", "content": "tick %d" % k})
+            await asyncio.sleep(1)
+        await reader.find(5, type="user", content="tick 3")
+        assert reader.find_all(code="idle_timeout") == [], reader.msgs
+        assert not reader.closed
+        await reader.send({"type": "who"})
+        await reader.find(5, type="who")
+    with_pool(d, go, 30)
+
+
 def test_idle_client_is_kicked_active_one_stays():
-    d = daemon("idle", workers=2, line=False, opts={"idle_timeout": 2})
+    # The WebSocket idle kick is a setting of its own, off by default.
+    d = daemon("idle", workers=2, line=False,
+               opts={"ws_idle_timeout": 2, "idle_timeout": 0})
 
     async def go(pool):
         idle, busy = await pool.connect_many(2)
@@ -1144,7 +1169,8 @@ def test_big_messages_do_not_make_readers_slow_consumers():
     # were keeping up.  chatbench (scripts/bench) checks every delivery.
     bench = os.environ.get("CHATBENCH") or os.path.join(
         os.path.dirname(wstest.WSCHATD), "scripts", "bench", "chatbench")
-    d = daemon("big", workers=2, line=False, opts={"idle_timeout": 0})
+    d = daemon("big", workers=2, line=False,
+               opts={"idle_timeout": 0, "max_text_length": "1m"})
     for run_no in range(3):
         p = subprocess.run([bench, "-p", str(d.port), "-c", "20", "-s", "2",
                             "-m", "50", "-z", "200000", "-w", "8", "-d",

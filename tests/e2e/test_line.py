@@ -445,7 +445,7 @@ def test_empty_lines_are_ignored():
 
 
 def test_hostile_input_costs_only_the_sender():
-    d = daemon()
+    d = daemon("flood", opts={"max_message_size": 65536})
     bystander, other = Line(d), Line(d)
     try:
         bystander.wait_line("[%s]%s: online" % (other.name, other.name))
@@ -460,9 +460,17 @@ def test_hostile_input_costs_only_the_sender():
         assert errors == ["error: NUL byte in the line; ignored"] + \
             ["error: the line is not UTF-8; ignored"] * 2, errors
         assert not [ln for ln in bystander.lines() if "a\x00b" in ln]
-        # Binary garbage without a newline past the limit: error, close.
-        other.send(bytes(range(128, 256)) * 40)
+        # Binary garbage without a newline past max_line_length: an
+        # error, the rest of the line is skipped, and other stays.
+        other.send(bytes(range(128, 256)) * 80)
         other.wait(lambda ln: ln.startswith("error: line longer"))
+        other.send(b"\nafter the garbage\n")
+        bystander.wait_line("[%s]%s: after the garbage" % (other.name,
+                                                             other.name))
+        # One that goes on past max_message_size is a flood: closed.
+        other.send(b"z" * 70000)
+        other.wait(lambda ln: ln.startswith("error: line longer") and
+                   ln.endswith("closing"))
         other.wait_eof()
         bystander.wait_line("[%s]%s: offline" % (other.name, other.name))
         bystander.send("bystander fine\n")
@@ -474,15 +482,17 @@ def test_hostile_input_costs_only_the_sender():
 
 
 def test_a_line_user_cut_off_leaves_the_chat_at_once():
-    # After a line too long the server half-closes and waits up to
+    # After a line that goes on past max_message_size the server half-closes and waits up to
     # close_timeout for the user's FIN; nc need not send one.  The user
     # is offline (and its name free) from the moment it is cut off.
-    d = daemon("linger", opts={"close_timeout": 120})
+    d = daemon("linger", opts={"close_timeout": 120,
+                               "max_message_size": 4096})
     bystander, other = Line(d), Line(d)
     try:
         bystander.wait_line("[%s]%s: online" % (other.name, other.name))
-        other.send(b"y" * 5000)
-        other.wait(lambda ln: ln.startswith("error: line longer"))
+        other.send(b"y" * 20000)
+        other.wait(lambda ln: ln.startswith("error: line longer") and
+                   ln.endswith("closing"))
         other.wait_eof()
         # other's socket stays open: no FIN from it.
         bystander.wait_line("[%s]%s: offline" % (other.name, other.name),
@@ -554,6 +564,55 @@ def test_a_line_user_that_never_reads_is_dropped():
         rsock.close()
         slow.close()
         talker.close()
+
+
+def test_one_text_limit_on_every_port():
+    # Issue 14, item 15: a line user's 5,000-byte line was an error and a
+    # disconnect while a web user's 10,000 characters reached line users.
+    # Now max_text_length (4k) holds for both, and nobody is cut off.
+    d = daemon("textlimit")
+    liner, bystander = Line(d), Line(d)
+
+    async def go():
+        ws, hs = await ws_connect(d)
+        try:
+            await ws.send(json.dumps({"type": "login", "content": "webby"}))
+            await ws_find(ws, lambda m: m["type"] == "login")
+            for msg in ({"type": "user", "content": "w" * 10000},
+                        {"type": "to", "to": liner.name,
+                         "content": "p" * 5000},
+                        "r" * 4097):
+                await ws.send(msg if isinstance(msg, str) else
+                              json.dumps(msg))
+                m = await ws_find(ws, lambda m: m["type"] == "system")
+                assert m["code"] == "text_too_long", m
+                assert "4096" in m["content"], m
+            # Exactly the limit goes through.
+            await ws.send(json.dumps({"type": "user",
+                                      "content": "k" * 4096}))
+            bystander.wait_line("[%s]webby: %s" % (hs["ip"], "k" * 4096))
+        finally:
+            await ws.close()
+    try:
+        wstest.run_async(go(), 30)
+        liner.send(b"l" * 5000 + b"\n")
+        liner.wait_line("error: text of 5000 bytes is longer than 4096; "
+                        "not sent")
+        liner.send(b"to " + bystander.name.encode() + b" " + b"q" * 4097
+                   + b"\n")
+        liner.wait(lambda ln: ln.startswith("error: text of 4097 bytes"))
+        # A line over max_line_length (8k): an error, and liner stays.
+        liner.send(b"m" * 9000 + b"\n")
+        liner.wait(lambda ln: ln.startswith("error: line longer than 8192"))
+        liner.send(b"still here\n")
+        bystander.wait_line("[%s]%s: still here" % (liner.name, liner.name))
+        for u in (liner, bystander):
+            long = [ln for ln in u.lines() if len(ln) > 4200]
+            assert long == [], [ln[:80] for ln in long]
+        assert not liner.eof
+    finally:
+        liner.close()
+        bystander.close()
 
 
 def test_idle_line_user_is_kicked():

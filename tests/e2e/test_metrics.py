@@ -311,7 +311,8 @@ def test_figures_move_when_traffic_flows():
 
 
 def test_a_dropped_slow_consumer_is_counted():
-    d = daemon("slow", line=False, opts={"max_pending": 131072})
+    d = daemon("slow", line=False, opts={"max_pending": 131072,
+                                         "max_text_length": "64k"})
     before = scrape(d)
     # The kernel takes up to tcp_wmem's maximum for the slow client before
     # the daemon holds any unsent data: send half as much again.
@@ -345,7 +346,7 @@ def test_a_dropped_slow_consumer_is_counted():
 
 
 def test_idle_kick_is_counted():
-    d = daemon("idle", line=False, opts={"idle_timeout": 1})
+    d = daemon("idle", line=False, opts={"ws_idle_timeout": 1})
     before = scrape(d)
 
     async def go():
