@@ -941,3 +941,37 @@ Test(chat_line, reads_commands_sent_with_crlf)
 	}
 	cr_assert_eq(off, sizeof(s) - 1);
 }
+
+/*
+ * The line port closes a line that goes on past max_message_size: the
+ * reader counts every byte of a line too long, however it is cut, up to
+ * and with its LF; the next line too long is counted afresh.
+ */
+Test(chat_line, reader_counts_the_bytes_of_a_line_too_long)
+{
+	static const char	 s[] = "aaaaaaaaaaaaaaaaaaaa\nnext\n";
+	size_t			 cut, off, used, n;
+	int			 rv, lines;
+
+	for (cut = 0; cut <= sizeof(s) - 1; cut++) {
+		chat_line_reader_init(&rd, 8);
+		off = 0;
+		lines = 0;
+		while (off < sizeof(s) - 1) {
+			n = (off < cut ? cut : sizeof(s) - 1) - off;
+			copy_into(&piece, s + off, n);
+			rv = chat_line_reader_feed(&rd, piece, n, &used);
+			off += used;
+			if (rv == CHAT_LINE_TOOLONG)
+				cr_assert_eq(rd.skipped, 9, "cut %zu", cut);
+			if (rv == CHAT_LINE_LINE) {
+				cr_assert_eq(rd.skipped, 21, "cut %zu: %zu",
+				    cut, rd.skipped);
+				cr_assert_eq(rd.ev_len, 4);
+				lines++;
+			}
+		}
+		cr_assert_eq(lines, 1, "cut %zu", cut);
+		chat_line_reader_clear(&rd);
+	}
+}
