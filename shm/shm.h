@@ -37,7 +37,7 @@
 #define SHM_ERR		(-1)	/* errno says why */
 
 #define SHM_MAGIC	0x77736368617464ULL	/* "wschatd" */
-#define SHM_VERSION	4
+#define SHM_VERSION	5
 #define SHM_HASH_KEY_LEN 16	/* bytes: SipHash's key */
 #define SHM_NAME_MAX	32	/* bytes of UTF-8 in a name */
 #define SHM_PEER_MAX	64	/* an owner's address, "[v6]:port" fits */
@@ -146,7 +146,8 @@ shm_stat_sub(_Atomic uint64_t *st, uint64_t n)
 #define SHM_PS_CLAIM	2	/* name written, claim not yet decided */
 #define SHM_PS_LIVE	3	/* the name is taken */
 #define SHM_PS_TOMB	4	/* was used, free again */
-#define SHM_PS_RECASE	5	/* live; its owner respells it */
+#define SHM_PS_RECASE	5	/* live; its owner respells it, or
+					 * moves it to another room */
 
 struct shm_pslot {
 	_Atomic uint64_t	 ps_state;	/* gen << 8 | state */
@@ -156,8 +157,11 @@ struct shm_pslot {
 	uint8_t			 ps_len;
 	char			 ps_name[SHM_NAME_MAX + 7];
 	char			 ps_peer[SHM_PEER_MAX];	/* "ip:port", NUL-ended */
+	/* The owner's room, for "who" in a room and "rooms" (hub.c). */
+	uint8_t			 ps_roomlen;
+	char			 ps_room[SHM_NAME_MAX + 31];
 };
-_Static_assert(sizeof(struct shm_pslot) == 128, "shm_pslot layout");
+_Static_assert(sizeof(struct shm_pslot) == 192, "shm_pslot layout");
 
 struct shm_hdr {
 	uint64_t			 sh_magic;
@@ -272,6 +276,7 @@ void		 shm_ipc_reap(const struct shm_region *, unsigned);
 struct shm_presence_entry {
 	char		 name[SHM_NAME_MAX + 1];
 	char		 peer[SHM_PEER_MAX];
+	char		 room[SHM_NAME_MAX + 1];	/* "" if none given */
 	uint32_t	 worker;
 	uint32_t	 kind;
 	uint64_t	 conn;
@@ -279,10 +284,12 @@ struct shm_presence_entry {
 
 int		 shm_presence_claim(const struct shm_region *, const char *,
 		    size_t, uint32_t, uint32_t, uint64_t, const char *,
-		    uint32_t *);
+		    const char *, uint32_t *);
 int		 shm_presence_release(const struct shm_region *, uint32_t,
 		    uint32_t, uint64_t);
 int		 shm_presence_recase(const struct shm_region *, uint32_t,
+		    uint32_t, uint64_t, const char *, size_t);
+int		 shm_presence_move(const struct shm_region *, uint32_t,
 		    uint32_t, uint64_t, const char *, size_t);
 int		 shm_presence_lookup(const struct shm_region *, const char *,
 		    size_t, struct shm_presence_entry *);

@@ -30,7 +30,10 @@
  * change only the case of its name in place (shm_presence_recase()): the
  * slot goes from LIVE to RECASE and back, with a new generation, so that
  * readers wait for the new spelling as they wait for a BUSY slot, and a
- * claimer never sees the name free.
+ * claimer never sees the name free.  A slot also keeps its owner's room,
+ * for the server-wide "who" of a room and the list of rooms; the owner
+ * moves it to another room the same way (shm_presence_move()), so a copy
+ * of a slot has the name and the room of one moment.
  */
 
 #include <errno.h>
@@ -56,6 +59,38 @@
 
 static void	 shm_presence_changed(const struct shm_region *);
 
+/* A room name as the slot keeps it: NUL-padded, cut to SHM_NAME_MAX. */
+static void
+shm_presence_set_room(struct shm_pslot *s, const char *room, size_t len)
+{
+	if (len > SHM_NAME_MAX)
+		len = SHM_NAME_MAX;
+	memset(s->ps_room, 0, sizeof(s->ps_room));
+	if (len > 0)
+		memcpy(s->ps_room, room, len);
+	s->ps_roomlen = (uint8_t)len;
+}
+
+/* The fields of a slot whose writer is done or dead, into e. */
+static void
+shm_presence_copy(const struct shm_pslot *s, struct shm_presence_entry *e,
+    size_t *len)
+{
+	size_t	 rlen;
+
+	*len = s->ps_len > SHM_NAME_MAX ? SHM_NAME_MAX : s->ps_len;
+	memcpy(e->name, s->ps_name, *len);
+	e->name[*len] = '\0';
+	memcpy(e->peer, s->ps_peer, SHM_PEER_MAX);
+	e->peer[SHM_PEER_MAX - 1] = '\0';
+	rlen = s->ps_roomlen > SHM_NAME_MAX ? SHM_NAME_MAX : s->ps_roomlen;
+	memcpy(e->room, s->ps_room, rlen);
+	e->room[rlen] = '\0';
+	e->worker = s->ps_worker;
+	e->kind = s->ps_kind;
+	e->conn = s->ps_conn;
+}
+
 /*
  * Copy slot s's occupant into e if it has a readable one (CLAIM or LIVE)
  * that did not change while being copied.  Returns the state word seen;
@@ -77,14 +112,7 @@ shm_presence_read(struct shm_pslot *s, struct shm_presence_entry *e,
 		}
 		if (PS_STATE(w) != SHM_PS_CLAIM && PS_STATE(w) != SHM_PS_LIVE)
 			return (w);
-		*len = s->ps_len > SHM_NAME_MAX ? SHM_NAME_MAX : s->ps_len;
-		memcpy(e->name, s->ps_name, *len);
-		e->name[*len] = '\0';
-		memcpy(e->peer, s->ps_peer, SHM_PEER_MAX);
-		e->peer[SHM_PEER_MAX - 1] = '\0';
-		e->worker = s->ps_worker;
-		e->kind = s->ps_kind;
-		e->conn = s->ps_conn;
+		shm_presence_copy(s, e, len);
 		/* Acquire fence: the copy before the re-check (seqlock rule). */
 		atomic_thread_fence(memory_order_acquire);
 		w2 = atomic_load_explicit(&s->ps_state, memory_order_relaxed);
@@ -107,7 +135,7 @@ shm_presence_max(_Atomic uint32_t *a, uint32_t v)
 
 /*
  * Claim name for (worker, conn), whose address peer (or NULL) is shown by
- * the line protocol's "who".  The name is taken if anyone holds it in
+ * the line protocol's "who", in room (NUL-ended; NULL: none).  The name is taken if anyone holds it in
  * any ASCII case.  Returns SHM_OK with *slot set (give it
  * back to shm_presence_release()), SHM_TAKEN, SHM_FULL, or SHM_ERR with
  * errno EINVAL if worker does not fit the state word (above 255).  Any
@@ -116,7 +144,7 @@ shm_presence_max(_Atomic uint32_t *a, uint32_t v)
 int
 shm_presence_claim(const struct shm_region *reg, const char *name,
     size_t len, uint32_t worker, uint32_t kind, uint64_t conn,
-    const char *peer, uint32_t *slot)
+    const char *peer, const char *room, uint32_t *slot)
 {
 	struct shm_hdr		*h = reg->hdr;
 	struct shm_pslot	*ps = shm_region_pslots(reg), *s, *me = NULL;
@@ -156,6 +184,7 @@ shm_presence_claim(const struct shm_region *reg, const char *name,
 	/* strncpy: NUL-padded, and the last byte stays NUL. */
 	strncpy(me->ps_peer, peer != NULL ? peer : "", SHM_PEER_MAX - 1);
 	me->ps_peer[SHM_PEER_MAX - 1] = '\0';
+	shm_presence_set_room(me, room, room != NULL ? strlen(room) : 0);
 	mw = PS_WORD(PS_GEN(mw), worker, SHM_PS_CLAIM);
 	/* Seq_cst store (release included): the name is readable first. */
 	atomic_store(&me->ps_state, mw);
@@ -230,16 +259,16 @@ shm_presence_release(const struct shm_region *reg, uint32_t slot,
 }
 
 /*
- * Change the spelling of the name in slot, which (worker, conn) holds, to
- * name: the same name in another ASCII case (shm_hash_equal()).  The name
- * stays taken throughout; lookups and lists see the old spelling or the
- * new one.  Returns SHM_OK, or SHM_ERR with errno EINVAL if name is not
- * the same name, or EPERM if the slot is not theirs (released or
- * reaped).  The owning worker.
+ * Rewrite what the owner may change in its LIVE slot: the spelling of its
+ * name (name, len; NULL: keep it) and its room (room, rlen; NULL: keep
+ * it).  Returns SHM_OK, or SHM_ERR with errno EINVAL if name is not the
+ * same name in another ASCII case, or EPERM if the slot is not (worker,
+ * conn)'s (released or reaped).  The owning worker.
  */
-int
-shm_presence_recase(const struct shm_region *reg, uint32_t slot,
-    uint32_t worker, uint64_t conn, const char *name, size_t len)
+static int
+shm_presence_rewrite(const struct shm_region *reg, uint32_t slot,
+    uint32_t worker, uint64_t conn, const char *name, size_t len,
+    const char *room, size_t rlen)
 {
 	struct shm_pslot	*s;
 	uint64_t		 w, mw;
@@ -258,13 +287,13 @@ shm_presence_recase(const struct shm_region *reg, uint32_t slot,
 	}
 	/* Only the owner writes a LIVE slot's name: no copy needed. */
 	olen = s->ps_len > SHM_NAME_MAX ? SHM_NAME_MAX : s->ps_len;
-	if (!shm_hash_equal(s->ps_name, olen, name, len)) {
+	if (name != NULL && !shm_hash_equal(s->ps_name, olen, name, len)) {
 		errno = EINVAL;
 		return (SHM_ERR);
 	}
 	/*
 	 * Seq_cst CAS to RECASE with a new generation: a reader that copied
-	 * the old spelling and sees another generation after copies again,
+	 * the old slot and sees another generation after copies again,
 	 * once we are done (seqlock rule, as for BUSY).  Only the reaper
 	 * may end the slot meanwhile, and it counts RECASE as LIVE.
 	 */
@@ -273,11 +302,44 @@ shm_presence_recase(const struct shm_region *reg, uint32_t slot,
 		errno = EPERM;
 		return (SHM_ERR);
 	}
-	memcpy(s->ps_name, name, len);
-	/* Seq_cst store (release included): the new spelling first. */
+	if (name != NULL)
+		memcpy(s->ps_name, name, len);
+	if (room != NULL)
+		shm_presence_set_room(s, room, rlen);
+	/* Seq_cst store (release included): the new fields first. */
 	atomic_store(&s->ps_state, PS_WORD(PS_GEN(mw), worker, SHM_PS_LIVE));
 	shm_presence_changed(reg);
 	return (SHM_OK);
+}
+
+/*
+ * Change the spelling of the name in slot, which (worker, conn) holds, to
+ * name: the same name in another ASCII case (shm_hash_equal()).  The name
+ * stays taken throughout; lookups and lists see the old spelling or the
+ * new one.  Returns SHM_OK, or SHM_ERR with errno EINVAL if name is not
+ * the same name, or EPERM if the slot is not theirs (released or
+ * reaped).  The owning worker.
+ */
+int
+shm_presence_recase(const struct shm_region *reg, uint32_t slot,
+    uint32_t worker, uint64_t conn, const char *name, size_t len)
+{
+	return (shm_presence_rewrite(reg, slot, worker, conn, name, len,
+	    NULL, 0));
+}
+
+/*
+ * Move the name in slot, which (worker, conn) holds, to the room of len
+ * bytes at room (cut to SHM_NAME_MAX).  Lists see it in the old room or
+ * the new one, never in neither.  Returns SHM_OK, or SHM_ERR with errno
+ * EPERM if the slot is not theirs.  The owning worker.
+ */
+int
+shm_presence_move(const struct shm_region *reg, uint32_t slot,
+    uint32_t worker, uint64_t conn, const char *room, size_t len)
+{
+	return (shm_presence_rewrite(reg, slot, worker, conn, NULL, 0,
+	    room, len));
 }
 
 /*
@@ -304,7 +366,6 @@ shm_presence_lookup(const struct shm_region *reg, const char *name,
 	return (SHM_EMPTY);
 }
 
-/* Copy up to max online names into out, in table order; returns count. */
 /*
  * After a slot went LIVE or stopped being LIVE.  Release: whoever sees
  * the new generation sees the slot's new state too (shm_presence_gen).
@@ -329,6 +390,7 @@ shm_presence_gen(const struct shm_region *reg)
 	    memory_order_acquire));
 }
 
+/* Copy up to max online names into out, in table order; returns count. */
 size_t
 shm_presence_list(const struct shm_region *reg,
     struct shm_presence_entry *out, size_t max)
@@ -386,15 +448,8 @@ shm_presence_reap(const struct shm_region *reg, uint32_t worker,
 		shm_presence_changed(reg);
 		if (n < max) {
 			/* The owner is dead: these fields no longer change. */
-			len = s->ps_len > SHM_NAME_MAX ? SHM_NAME_MAX :
-			    s->ps_len;
-			memcpy(out[n].name, s->ps_name, len);
-			out[n].name[len] = '\0';
-			memcpy(out[n].peer, s->ps_peer, SHM_PEER_MAX);
-			out[n].peer[SHM_PEER_MAX - 1] = '\0';
+			shm_presence_copy(s, &out[n], &len);
 			out[n].worker = worker;
-			out[n].kind = s->ps_kind;
-			out[n].conn = s->ps_conn;
 			n++;
 		}
 	}

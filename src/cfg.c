@@ -122,6 +122,8 @@ static const struct cfg_key cfg_keys[] = {
 	{ "idle_timeout",	CFG_TIME, O(idle_timeout), 0, 604800, "300", NULL },
 	{ "ws_idle_timeout",	CFG_TIME, O(ws_idle_timeout), 0, 604800, "0", NULL },
 	{ "max_users",		CFG_UINT, O(max_users), 16, 1 << 22, "16384", NULL },
+	{ "max_rooms",		CFG_UINT, O(max_rooms), 1, 1 << 22, "1024", NULL },
+	{ "max_who_page",	CFG_UINT, O(max_who_page), 1, 1 << 22, "1000", NULL },
 	{ "command_rate",	CFG_UINT, O(command_rate), 1, 1000000, "30", NULL },
 	{ "message_rate",	CFG_UINT, O(message_rate), 0, 1000000, "0", NULL },
 	{ "message_burst",	CFG_UINT, O(message_burst), 1, 1000000, "100", NULL },

@@ -63,7 +63,9 @@ struct cfg {
 					   0: never */
 	unsigned	 ws_idle_timeout;	/* the same on /ws; 0: never */
 	unsigned	 max_users;		/* names online, server-wide */
-	unsigned	 command_rate;		/* login/rename/who a minute */
+	unsigned	 max_rooms;		/* rooms besides lobby */
+	unsigned	 max_who_page;		/* names in a paged who */
+	unsigned	 command_rate;		/* login/rename/who... a minute */
 	unsigned	 message_rate;		/* chat messages a second; 0: any */
 	unsigned	 message_burst;		/* bucket size of message_rate */
 	uint64_t	 bus_ring_size;		/* bytes per producer ring */

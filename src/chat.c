@@ -35,6 +35,7 @@ static const struct {
 	{ "to",		CHAT_TO },
 	{ "join",	CHAT_JOIN },
 	{ "leave",	CHAT_LEAVE },
+	{ "rooms",	CHAT_ROOMS },
 };
 #define CHAT_NTYPES	(sizeof(chat_types) / sizeof(chat_types[0]))
 
@@ -87,7 +88,7 @@ chat_json_str(json_t *obj, const char *key, struct chat_str *out)
 int
 chat_cmd_parse_json(const char *buf, size_t len, struct chat_cmd *cmd)
 {
-	json_t		*root, *type;
+	json_t		*root, *type, *limit;
 	json_error_t	 err;
 	size_t		 i;
 	int		 rv;
@@ -123,9 +124,18 @@ chat_cmd_parse_json(const char *buf, size_t len, struct chat_cmd *cmd)
 	cmd->type = chat_type_parse(cmd->type_text.p, cmd->type_text.len);
 	if ((rv = chat_json_str(root, "content", &cmd->content)) == -1 ||
 	    chat_json_str(root, "to", &cmd->to) == -1 ||
-	    chat_json_str(root, "room", &cmd->room) == -1)
+	    chat_json_str(root, "room", &cmd->room) == -1 ||
+	    chat_json_str(root, "after", &cmd->after) == -1)
 		return (CHAT_PARSE_BAD);
 	cmd->has_content = rv == 1;
+	limit = json_object_get(root, "limit");
+	if (limit != NULL && !json_is_null(limit)) {
+		if (!json_is_integer(limit) || json_integer_value(limit) < 1) {
+			cmd->error = "\"limit\" is a whole number, 1 or more";
+			return (CHAT_PARSE_BAD);
+		}
+		cmd->limit = (uint64_t)json_integer_value(limit);
+	}
 	return (CHAT_PARSE_OK);
 }
 
@@ -259,6 +269,22 @@ chat_cmd_parse_msgpack(const char *buf, size_t len, struct chat_cmd *cmd)
 		} else if (key.len == 4 && memcmp(key.p, "room", 4) == 0) {
 			dst = &cmd->room;
 			bit = 8;
+		} else if (key.len == 5 && memcmp(key.p, "after", 5) == 0) {
+			dst = &cmd->after;
+			bit = 16;
+		} else if (key.len == 5 && memcmp(key.p, "limit", 5) == 0) {
+			if ((seen & 32) || (v->type != MSGPACK_OBJECT_NIL &&
+			    (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+			    v->via.u64 < 1))) {
+				cmd->error = "\"limit\" is a whole number, "
+				    "1 or more";
+				rv = CHAT_PARSE_BAD;
+				break;
+			}
+			if (v->type != MSGPACK_OBJECT_NIL)
+				cmd->limit = v->via.u64;
+			seen |= 32;
+			continue;
 		}
 		if (dst == NULL)
 			continue;
@@ -355,6 +381,28 @@ chat_json_set_str(json_t *obj, const char *key, struct chat_str s)
 	return (json_object_set_new(obj, key, v));
 }
 
+/* The "rooms" of a reply: [{"room":R,"members":N},...]; NULL if no memory. */
+static json_t *
+chat_json_rooms(const struct chat_msg *m)
+{
+	json_t	*list, *r;
+	size_t	 i;
+
+	if ((list = json_array()) == NULL)
+		return (NULL);
+	for (i = 0; i < m->nrooms; i++) {
+		if ((r = json_object()) == NULL ||
+		    json_array_append_new(list, r) == -1 ||
+		    chat_json_set_str(r, "room", m->rooms[i].room) == -1 ||
+		    json_object_set_new(r, "members",
+		    json_integer(m->rooms[i].members)) == -1) {
+			json_decref(list);
+			return (NULL);
+		}
+	}
+	return (list);
+}
+
 uint8_t *
 chat_msg_json(const struct chat_msg *m, size_t *len)
 {
@@ -389,6 +437,10 @@ chat_msg_json(const struct chat_msg *m, size_t *len)
 			    m->user_list[i].p, m->user_list[i].len));
 		bad |= json_object_set_new(o, "user_list", list);
 	}
+	if (m->rooms != NULL)
+		bad |= json_object_set_new(o, "rooms", chat_json_rooms(m));
+	if (m->more)
+		bad |= json_object_set_new(o, "more", json_true());
 	if (!bad)
 		bad = json_dump_callback(o, chat_buf_json_cb, &b,
 		    JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -430,7 +482,8 @@ chat_msg_msgpack(const struct chat_msg *m, size_t *len)
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		if (fields[i]->p != NULL)
 			n++;
-	n += (m->timestamp != 0) + (m->id != 0) + (m->has_user_list != 0);
+	n += (m->timestamp != 0) + (m->id != 0) + (m->has_user_list != 0) +
+	    (m->rooms != NULL) + (m->more != 0);
 	buf_init(&b, WS_HEADROOM);
 	msgpack_packer_init(&pk, &b, chat_buf_mp_cb);
 	msgpack_pack_map(&pk, n);
@@ -454,6 +507,20 @@ chat_msg_msgpack(const struct chat_msg *m, size_t *len)
 			msgpack_pack_str_body(&pk, m->user_list[i].p,
 			    m->user_list[i].len);
 		}
+	}
+	if (m->rooms != NULL) {
+		chat_mp_key(&pk, "rooms");
+		msgpack_pack_array(&pk, m->nrooms);
+		for (i = 0; i < m->nrooms; i++) {
+			msgpack_pack_map(&pk, 2);
+			chat_mp_kv(&pk, "room", m->rooms[i].room);
+			chat_mp_key(&pk, "members");
+			msgpack_pack_uint32(&pk, m->rooms[i].members);
+		}
+	}
+	if (m->more) {
+		chat_mp_key(&pk, "more");
+		msgpack_pack_true(&pk);
 	}
 	return (buf_finish(&b, len));
 }

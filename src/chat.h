@@ -33,8 +33,11 @@ enum chat_type {
 	CHAT_SYSTEM,
 	/* client to server only */
 	CHAT_TO,
+	/* client to server, and server to client: a member came or went */
 	CHAT_JOIN,
 	CHAT_LEAVE,
+	/* client to server, and the reply: the rooms and their sizes */
+	CHAT_ROOMS,
 	/* the line port only: no type on /ws, never on the bus */
 	CHAT_HELP,		/* "help"; to the client: the list of commands */
 	CHAT_QUIT,		/* "quit": a goodbye line, then as logout */
@@ -73,6 +76,8 @@ struct chat_cmd {
 	struct chat_str	 content;
 	struct chat_str	 to;
 	struct chat_str	 room;
+	struct chat_str	 after;		/* who: the page after this name */
+	uint64_t	 limit;		/* who: names at most; 0: absent */
 	int		 has_content;
 	const char	*error;		/* CHAT_BAD: why, one line */
 	int		 not_text;	/* CHAT_BAD: not even text (NUL, UTF-8) */
@@ -100,7 +105,8 @@ int		 chat_cmd_parse_json(const char *, size_t, struct chat_cmd *);
 int		 chat_cmd_parse_msgpack(const char *, size_t, struct chat_cmd *);
 /*
  * One line of the line port, without its end (LF, or CRLF), into *cmd:
- * "who", "rename NAME", "to NAME text", "help", "quit", or chat;
+ * "who", "who ROOM", "rename NAME", "to NAME text", "join ROOM", "leave",
+ * "rooms", "help", "quit", or chat;
  * CHAT_NONE for an empty line; CHAT_BAD for a NUL byte, invalid UTF-8 or
  * a command that lacks its arguments.  Its strings point into buf.
  * chat_line.c.
@@ -108,6 +114,12 @@ int		 chat_cmd_parse_msgpack(const char *, size_t, struct chat_cmd *);
 void		 chat_cmd_parse_line(const char *, size_t, struct chat_cmd *);
 void		 chat_cmd_clear(struct chat_cmd *);
 const char	*chat_type_name(enum chat_type);
+
+/* One room of a "rooms" reply. */
+struct chat_room_count {
+	struct chat_str		 room;
+	uint32_t		 members;
+};
 
 /* A message to clients; absent fields have p == NULL (or 0 for numbers). */
 struct chat_msg {
@@ -125,6 +137,9 @@ struct chat_msg {
 	const struct chat_str	*user_list;
 	size_t			 nusers;
 	int			 has_user_list;
+	const struct chat_room_count *rooms;	/* ROOMS */
+	size_t			 nrooms;
+	int			 more;	/* WHO, ROOMS: the list was cut */
 	/* PRIVATE: the sender's own copy (the line format says so). */
 	int			 sender_copy;
 };
@@ -140,7 +155,8 @@ uint8_t		*chat_msg_msgpack(const struct chat_msg *, size_t *);
  * The same for the line protocol: one line ending in LF, like
  * "[ip:port]name: text", with CR and LF in the text turned into spaces
  * (CHAT_HELP: the list of commands, one "system: " line each; a private
- * message's sender_copy: "you -> TO: text").  Returns NULL with *len 0 if
+ * message's sender_copy: "you -> TO: text"; CHAT_ROOMS: a "room ROOM: N
+ * online" line each).  Returns NULL with *len 0 if
  * the type has no line form (handshake, who).  chat_line.c.
  */
 uint8_t		*chat_msg_line(const struct chat_msg *, size_t *);

@@ -5,8 +5,8 @@
  * users type into.  The reader cuts the input, fed in pieces of any size,
  * into lines (LF or CRLF) of at most max_line_length bytes.  A line
  * becomes the same struct chat_cmd that a JSON or MessagePack message
- * becomes: "who", "rename NAME", "to NAME text", "help", "quit", or
- * chat.  A message out becomes one line ending in LF, "[ip:port]name:
+ * becomes: "who", "who ROOM", "rename NAME", "to NAME text", "join ROOM",
+ * "leave", "rooms", "help", "quit", or chat.  A message out becomes one line ending in LF, "[ip:port]name:
  * text" and the like, with CR and LF inside the text turned into spaces
  * so that a message is always one line; the answer to "help" is a few
  * such lines.  Reading the socket is conn_line.c's business, what a
@@ -172,6 +172,18 @@ chat_line_word(const char **p, size_t *n)
 	return (w);
 }
 
+/* Is the len bytes at p (trimmed) one word, without blanks? */
+static int
+chat_line_one_word(const char *p, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++)
+		if (chat_line_blank(p[i]))
+			return (0);
+	return (len > 0);
+}
+
 void
 chat_cmd_parse_line(const char *p, size_t len, struct chat_cmd *cmd)
 {
@@ -207,6 +219,27 @@ chat_cmd_parse_line(const char *p, size_t len, struct chat_cmd *cmd)
 	wlen = chat_line_word(&rest, &rlen);
 	if (wlen == 3 && memcmp(word, "who", 3) == 0 && rlen == 0)
 		cmd->type = CHAT_WHO;
+	else if (wlen == 3 && memcmp(word, "who", 3) == 0 &&
+	    chat_line_one_word(rest, rlen)) {
+		/* "who ROOM"; "who is there" stays chat. */
+		cmd->type = CHAT_WHO;
+		cmd->room.p = rest;
+		cmd->room.len = rlen;
+	} else if (wlen == 4 && memcmp(word, "join", 4) == 0) {
+		if (rlen == 0) {
+			cmd->type = CHAT_BAD;
+			cmd->error = "join needs a room: join ROOM";
+			return;
+		}
+		/* The rest of the line, as rename takes it: a room with a
+		 * blank in it is refused with the reason. */
+		cmd->type = CHAT_JOIN;
+		cmd->room.p = rest;
+		cmd->room.len = rlen;
+	} else if (wlen == 5 && memcmp(word, "leave", 5) == 0 && rlen == 0)
+		cmd->type = CHAT_LEAVE;
+	else if (wlen == 5 && memcmp(word, "rooms", 5) == 0 && rlen == 0)
+		cmd->type = CHAT_ROOMS;
 	else if (wlen == 4 && memcmp(word, "help", 4) == 0 && rlen == 0) {
 		cmd->type = CHAT_HELP;
 		cmd->type_text = CHAT_STR("help");	/* no type on /ws */
@@ -359,11 +392,15 @@ chat_line_text(struct buf *b, struct chat_str s)
  */
 static const char *const chat_line_help[] = {
 	"who - list everyone online",
+	"who ROOM - list who is in ROOM",
 	"rename NAME - change your name to NAME",
 	"to NAME TEXT - send TEXT to NAME only",
+	"join ROOM - move to ROOM (you start in lobby)",
+	"leave - go back to lobby",
+	"rooms - list the rooms and how many are in each",
 	"help - show this list",
 	"quit - leave the chat",
-	"anything else - chat to everyone in the lobby",
+	"anything else - chat to everyone in your room",
 };
 
 uint8_t *
@@ -371,6 +408,7 @@ chat_msg_line(const struct chat_msg *m, size_t *len)
 {
 	struct buf	 b;
 	const char	*what = NULL;
+	char		 num[32];
 	size_t		 i;
 
 	*len = 0;
@@ -380,6 +418,8 @@ chat_msg_line(const struct chat_msg *m, size_t *len)
 	case CHAT_LOGIN:
 	case CHAT_LOGOUT:
 	case CHAT_RENAME:
+	case CHAT_JOIN:
+	case CHAT_LEAVE:
 		buf_add(&b, "[", 1);
 		chat_line_text(&b, m->peer);
 		buf_add(&b, "]", 1);
@@ -390,6 +430,10 @@ chat_msg_line(const struct chat_msg *m, size_t *len)
 		else if (m->type == CHAT_RENAME) {
 			buf_add(&b, "renamed to ", 11);
 			chat_line_text(&b, m->content);
+		} else if (m->type == CHAT_JOIN || m->type == CHAT_LEAVE) {
+			what = m->type == CHAT_JOIN ? "joined " : "left ";
+			buf_add(&b, what, strlen(what));
+			chat_line_text(&b, m->room);
 		} else {
 			what = m->type == CHAT_LOGIN ? "online" : "offline";
 			buf_add(&b, what, strlen(what));
@@ -411,7 +455,22 @@ chat_msg_line(const struct chat_msg *m, size_t *len)
 		what = m->code.p != NULL ? "error: " : "system: ";
 		buf_add(&b, what, strlen(what));
 		chat_line_text(&b, m->content);
+		/* A notice about a room ("joined") names it. */
+		if (m->code.p == NULL && m->room.p != NULL) {
+			buf_add(&b, " ", 1);
+			chat_line_text(&b, m->room);
+		}
 		break;
+	case CHAT_ROOMS:
+		/* One "room ROOM: N online" line each. */
+		for (i = 0; i < m->nrooms; i++) {
+			buf_add(&b, "room ", 5);
+			chat_line_text(&b, m->rooms[i].room);
+			snprintf(num, sizeof(num), ": %u online\n",
+			    (unsigned)m->rooms[i].members);
+			buf_add(&b, num, strlen(num));
+		}
+		return (buf_finish(&b, len));
 	case CHAT_HELP:
 		for (i = 0; i < sizeof(chat_line_help) /
 		    sizeof(chat_line_help[0]); i++) {

@@ -11,7 +11,10 @@
  * are judged by chat_name_check() (chat_name.c), the same for every
  * protocol, and claimed in the shared presence table, so they are unique
  * across workers regardless of ASCII case; rooms are per-worker lists of
- * local members.  conn.c owns the connections; bus.c moves the events.
+ * local members, for fan-out, and each name's room is in its presence slot
+ * too, for the server-wide "who" of a room and "rooms".  Joining and
+ * leaving a room are bus events for the members of the room.  conn.c owns
+ * the connections; bus.c moves the events.
  *
  * A chat message's path, one function per file.  The socket's bytes
  * reach conn_read_cb() in conn.c, which hands them to the connection's
@@ -54,6 +57,13 @@ struct hub_room {
 	char			 name[SHM_NAME_MAX + 1];
 };
 
+static int
+hub_is_lobby(const char *name, size_t len)
+{
+	return (len == sizeof(HUB_LOBBY) - 1 &&
+	    memcmp(name, HUB_LOBBY, len) == 0);
+}
+
 /* In the chat, and not on its way out. */
 static int
 hub_is_chat(const struct conn *c)
@@ -83,6 +93,8 @@ hub_room_get(struct worker *w, const char *name, size_t len, int create)
 			return (r);
 	if (!create || (r = calloc(1, sizeof(*r))) == NULL)
 		return (NULL);
+	if (!hub_is_lobby(name, len))
+		w->hub.nrooms++;
 	TAILQ_INIT(&r->members);
 	memcpy(r->name, name, len);
 	r->namelen = len;
@@ -100,6 +112,7 @@ hub_room_drop(struct worker *w, struct hub_room *r)
 	while (*b != r)
 		b = &(*b)->next;
 	*b = r->next;
+	w->hub.nrooms--;
 	free(r);
 }
 
@@ -114,7 +127,7 @@ hub_room_leave(struct conn *c)
 	r->nmembers--;
 	c->chat.room = NULL;
 	/* Rooms exist while someone is in them; the lobby always does. */
-	if (r->nmembers == 0 && strcmp(r->name, HUB_LOBBY) != 0)
+	if (r->nmembers == 0 && !hub_is_lobby(r->name, r->namelen))
 		hub_room_drop(c->w, r);
 }
 
@@ -182,6 +195,10 @@ hub_init(struct worker *w)
 	w->hub.plistsz = w->reg->hdr->sh_pslots;
 	w->hub.plist = xcalloc(w->hub.plistsz, sizeof(*w->hub.plist));
 	w->hub.ulist = xcalloc(w->hub.plistsz, sizeof(*w->hub.ulist));
+	w->hub.picked = xcalloc(w->hub.plistsz, sizeof(*w->hub.picked));
+	w->hub.wlist = xcalloc(w->hub.plistsz, sizeof(*w->hub.wlist));
+	/* Every name in a room of its own, and the lobby. */
+	w->hub.rcount = xcalloc(w->hub.plistsz + 1, sizeof(*w->hub.rcount));
 	if (hub_room_get(w, HUB_LOBBY, strlen(HUB_LOBBY), 1) == NULL)
 		fatalx("%s: out of memory", __func__);
 }
@@ -201,6 +218,9 @@ hub_clear(struct worker *w)
 	free(w->hub.byid);
 	free(w->hub.plist);
 	free(w->hub.ulist);
+	free(w->hub.picked);
+	free(w->hub.wlist);
+	free(w->hub.rcount);
 	w->hub.rooms = NULL;
 	w->hub.byid = NULL;
 }
@@ -403,7 +423,7 @@ hub_open_line(struct conn *c)
 		snprintf(name, sizeof(name), i == 1 ? "%.32s" : "%.29s-%d",
 		    c->peer, i);
 		rv = shm_presence_claim(c->w->reg, name, strlen(name),
-		    c->w->id, CHAT_FMT_LINE, c->id, c->peer, &slot);
+		    c->w->id, CHAT_FMT_LINE, c->id, c->peer, HUB_LOBBY, &slot);
 	}
 	if (rv != SHM_OK) {
 		hub_system(c, "server_full", "no name free for you");
@@ -414,9 +434,22 @@ hub_open_line(struct conn *c)
 	hub_online(c, slot);
 }
 
-/* "who" for a line user: one "[ip:port]name: online" line per user. */
+/* Is e in room (room.p NULL: in any)? */
+static int
+hub_in_room(const struct shm_presence_entry *e, struct chat_str room)
+{
+	const char	*r = e->room[0] != '\0' ? e->room : HUB_LOBBY;
+
+	return (room.p == NULL || (strlen(r) == room.len &&
+	    memcmp(r, room.p, room.len) == 0));
+}
+
+/*
+ * "who" for a line user: one "[ip:port]name: online" line per user, of
+ * the server or (room.p set) of that room.
+ */
 static void
-hub_who_line(struct conn *c)
+hub_who_line(struct conn *c, struct chat_str room)
 {
 	struct worker	*w = c->w;
 	uint8_t		*buf;
@@ -430,9 +463,17 @@ hub_who_line(struct conn *c)
 		return;
 	}
 	for (i = 0; i < n; i++)
-		len += (size_t)snprintf((char *)buf + WS_HEADROOM + len,
-		    cap - len, "[%s]%s: online\n", w->hub.plist[i].peer,
-		    w->hub.plist[i].name);
+		if (hub_in_room(&w->hub.plist[i], room))
+			len += (size_t)snprintf((char *)buf + WS_HEADROOM +
+			    len, cap - len, "[%s]%s: online\n",
+			    w->hub.plist[i].peer, w->hub.plist[i].name);
+	if (len == 0) {
+		/* Only a room can be empty: the asker is online. */
+		free(buf);
+		hub_system(c, NULL, "nobody is in %.*s", (int)room.len,
+		    room.p);
+		return;
+	}
 	if ((o = ws_out_raw(buf, len)) != NULL) {
 		conn_send(c, o);
 		ws_out_unref(o);
@@ -644,8 +685,10 @@ hub_login(struct conn *c, struct chat_str name)
 		hub_renamed(c, old);
 		return;
 	}
+	/* In the room it is in: lists of the room have it at once. */
 	rv = shm_presence_claim(c->w->reg, name.p, name.len, c->w->id,
-	    c->fmt, c->id, c->peer, &slot);
+	    c->fmt, c->id, c->peer, c->chat.room != NULL ?
+	    c->chat.room->name : HUB_LOBBY, &slot);
 	if (rv == SHM_TAKEN) {
 		hub_taken(c, name);
 		return;
@@ -713,39 +756,216 @@ hub_chat(struct conn *c, struct chat_str content)
 	hub_publish(c, &e);
 }
 
-static void
-hub_who(struct conn *c)
+/* A room name a client sent: 1 if good, or answered with bad_room. */
+static int
+hub_room_ok(struct conn *c, struct chat_str room)
 {
-	struct chat_msg	 m;
+	struct chat_name_fault	 f;
+	char			 why[128];
 
+	if (chat_name_check(CHAT_NAME_ROOM, room.p, room.len, &f) ==
+	    CHAT_NAME_OK)
+		return (1);
+	chat_name_why(&f, why, sizeof(why));
+	hub_system(c, "bad_room", "%s", why);
+	return (0);
+}
+
+/* ASCII letters folded, as names are one name in any ASCII case. */
+static int
+hub_name_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t	 i, n = alen < blen ? alen : blen;
+	int	 x, y;
+
+	for (i = 0; i < n; i++) {
+		x = (unsigned char)a[i];
+		y = (unsigned char)b[i];
+		x = x >= 'A' && x <= 'Z' ? x - 'A' + 'a' : x;
+		y = y >= 'A' && y <= 'Z' ? y - 'A' + 'a' : y;
+		if (x != y)
+			return (x - y);
+	}
+	return ((alen > blen) - (alen < blen));
+}
+
+static int
+hub_picked_cmp(const void *a, const void *b)
+{
+	const struct shm_presence_entry *x =
+	    *(const struct shm_presence_entry *const *)a;
+	const struct shm_presence_entry *y =
+	    *(const struct shm_presence_entry *const *)b;
+
+	return (hub_name_cmp(x->name, strlen(x->name), y->name,
+	    strlen(y->name)));
+}
+
+/*
+ * who: the names of the server, or of one room (cmd->room), from the
+ * presence table, which knows every worker's names and their rooms.  A
+ * plain who is answered as it always was, the cached list in table
+ * order; with a room, "after" or "limit", the names are in name order
+ * (ASCII case folded), those after "after", at most "limit" of them up
+ * to max_who_page, with "more" if the list was cut.
+ */
+static void
+hub_who(struct conn *c, const struct chat_cmd *cmd)
+{
+	struct worker			*w = c->w;
+	const struct shm_presence_entry	*e;
+	struct chat_msg			 m;
+	size_t				 n, i, k = 0, max;
+
+	if (cmd->room.p != NULL && !hub_room_ok(c, cmd->room))
+		return;
 	if (c->fmt == CHAT_FMT_LINE) {
-		hub_who_line(c);
+		hub_who_line(c, cmd->room);
 		return;
 	}
-
 	memset(&m, 0, sizeof(m));
 	m.type = CHAT_WHO;
-	hub_user_list(c->w, &m);
+	if (cmd->room.p == NULL && cmd->after.p == NULL && cmd->limit == 0) {
+		hub_user_list(w, &m);
+		hub_send(c, &m);
+		return;
+	}
+	n = hub_presence(w);
+	for (i = 0; i < n; i++) {
+		e = &w->hub.plist[i];
+		if (hub_in_room(e, cmd->room) && (cmd->after.p == NULL ||
+		    hub_name_cmp(e->name, strlen(e->name), cmd->after.p,
+		    cmd->after.len) > 0))
+			w->hub.picked[k++] = e;
+	}
+	qsort(w->hub.picked, k, sizeof(*w->hub.picked), hub_picked_cmp);
+	max = k;
+	if (cmd->limit != 0)
+		max = cmd->limit < w->cfg->max_who_page ? cmd->limit :
+		    w->cfg->max_who_page;
+	if (k > max) {
+		k = max;
+		m.more = 1;
+	}
+	for (i = 0; i < k; i++) {
+		w->hub.wlist[i].p = w->hub.picked[i]->name;
+		w->hub.wlist[i].len = strlen(w->hub.picked[i]->name);
+	}
+	m.room = cmd->room;
+	m.user_list = w->hub.wlist;
+	m.nusers = k;
+	m.has_user_list = 1;
 	hub_send(c, &m);
+}
+
+static int
+hub_str_cmp(const void *a, const void *b)
+{
+	const struct chat_str	*x = a, *y = b;
+	int			 d;
+
+	if ((d = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len)) != 0)
+		return (d);
+	return ((x->len > y->len) - (x->len < y->len));
+}
+
+/*
+ * rooms: every room with a name in it, and how many, from the presence
+ * table (every worker): the lobby first, which always exists, then by
+ * name.  At most workers * max_rooms + 1 rooms: each name is in a room of
+ * its worker.
+ */
+static void
+hub_rooms(struct conn *c)
+{
+	struct worker		*w = c->w;
+	struct chat_room_count	*rc = w->hub.rcount;
+	struct chat_str		*r = w->hub.wlist;
+	struct chat_msg		 m;
+	size_t			 n, i, nr = 1;
+
+	n = hub_presence(w);
+	for (i = 0; i < n; i++) {
+		r[i].p = w->hub.plist[i].room[0] != '\0' ?
+		    w->hub.plist[i].room : HUB_LOBBY;
+		r[i].len = strlen(r[i].p);
+	}
+	qsort(r, n, sizeof(*r), hub_str_cmp);
+	rc[0].room = CHAT_STR(HUB_LOBBY);
+	rc[0].members = 0;
+	for (i = 0; i < n; i++) {
+		if (hub_is_lobby(r[i].p, r[i].len)) {
+			rc[0].members++;
+			continue;
+		}
+		if (nr == 1 || hub_str_cmp(&rc[nr - 1].room, &r[i]) != 0) {
+			rc[nr].room = r[i];
+			rc[nr++].members = 0;
+		}
+		rc[nr - 1].members++;
+	}
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_ROOMS;
+	m.rooms = rc;
+	m.nrooms = nr;
+	hub_send(c, &m);
+}
+
+/*
+ * c, logged in, moved from the room old to the one it is in: the
+ * presence table says so at once, and the two rooms hear it as a leave
+ * and a join.
+ */
+static void
+hub_moved(struct conn *c, const char *old)
+{
+	struct chat_env	 e;
+
+	if (shm_presence_move(c->w->reg, c->chat.pslot, c->w->id, c->id,
+	    c->chat.room->name, c->chat.room->namelen) != SHM_OK)
+		log_warnx("conn %llu %s: cannot record the room of %s",
+		    (unsigned long long)c->id, c->peer, c->chat.name);
+	hub_env_init(c, &e, CHAT_LEAVE);
+	e.room.p = old;
+	e.room.len = strlen(old);
+	hub_publish(c, &e);
+	hub_env_init(c, &e, CHAT_JOIN);
+	hub_publish(c, &e);
 }
 
 static void
 hub_join(struct conn *c, struct chat_str room)
 {
-	struct chat_name_fault	 f;
+	struct hub_room		*r = c->chat.room;
 	struct chat_msg		 m;
-	char			 why[128];
+	char			 old[SHM_NAME_MAX + 1];
+	unsigned		 others;
+	int			 moved;
 
-	if (chat_name_check(CHAT_NAME_ROOM, room.p, room.len, &f) !=
-	    CHAT_NAME_OK) {
-		chat_name_why(&f, why, sizeof(why));
-		hub_system(c, "bad_room", "%s", why);
+	if (!hub_room_ok(c, room))
+		return;
+	moved = r == NULL || r->namelen != room.len ||
+	    memcmp(r->name, room.p, room.len) != 0;
+	/* A room new on this worker: max_rooms, less the one c empties. */
+	others = c->w->hub.nrooms;
+	if (r != NULL && r->nmembers == 1 && !hub_is_lobby(r->name,
+	    r->namelen))
+		others--;
+	if (moved && !hub_is_lobby(room.p, room.len) &&
+	    hub_room_get(c->w, room.p, room.len, 0) == NULL &&
+	    others >= c->w->cfg->max_rooms) {
+		hub_system(c, "server_full", "cannot join: at most %u rooms "
+		    "at once", c->w->cfg->max_rooms);
 		return;
 	}
+	snprintf(old, sizeof(old), "%s", r != NULL ? r->name : HUB_LOBBY);
 	if (hub_room_join(c, room.p, room.len) == -1) {
 		hub_system(c, "server_error", "cannot join: out of memory");
 		return;
 	}
+	/* Names only: an anonymous connection is in no list either. */
+	if (moved && c->chat.logged_in)
+		hub_moved(c, old);
 	memset(&m, 0, sizeof(m));
 	m.type = CHAT_SYSTEM;
 	m.content = CHAT_STR("joined");
@@ -757,8 +977,9 @@ hub_join(struct conn *c, struct chat_str room)
 
 /*
  * Commands whose answers go to everyone or carry the whole user list
- * (login, rename, who) cost the server O(users): command_rate a minute
- * per connection at most.  Returns 1 if this one may go ahead.
+ * (login, rename, who, rooms), or to a whole room and change the
+ * presence table (join, leave) cost the server O(users): command_rate a
+ * minute per connection at most.  Returns 1 if this one may go ahead.
  */
 static int
 hub_rate_ok(struct conn *c)
@@ -771,8 +992,9 @@ hub_rate_ok(struct conn *c)
 	}
 	if (c->chat.rl_count >= c->w->cfg->command_rate) {
 		shm_stat_add(&c->w->st->st_rate_limited, 1);
-		hub_system(c, "rate_limited", "at most %u logins, renames and "
-		    "who a minute", c->w->cfg->command_rate);
+		hub_system(c, "rate_limited", "at most %u logins, renames, who, "
+		    "rooms, joins and leaves a minute",
+		    c->w->cfg->command_rate);
 		return (0);
 	}
 	c->chat.rl_count++;
@@ -826,12 +1048,20 @@ hub_command(struct conn *c, const struct chat_cmd *cmd)
 	case CHAT_LOGIN:
 	case CHAT_RENAME:
 	case CHAT_WHO:
+	case CHAT_ROOMS:
+	case CHAT_JOIN:
+	case CHAT_LEAVE:
 		if (!hub_rate_ok(c))
 			return;
 		break;
 	default:
 		break;
 	}
+	/* From now on it hears the lobby's joins and leaves too. */
+	if (cmd->type == CHAT_JOIN || cmd->type == CHAT_LEAVE ||
+	    cmd->type == CHAT_ROOMS || (cmd->type == CHAT_WHO &&
+	    cmd->room.p != NULL))
+		c->chat.rooms_used = 1;
 	switch (cmd->type) {
 	case CHAT_LOGIN:
 	case CHAT_RENAME:
@@ -855,7 +1085,10 @@ hub_command(struct conn *c, const struct chat_cmd *cmd)
 		hub_private(c, cmd);
 		break;
 	case CHAT_WHO:
-		hub_who(c);
+		hub_who(c, cmd);
+		break;
+	case CHAT_ROOMS:
+		hub_rooms(c);
 		break;
 	case CHAT_JOIN:
 		if (cmd->room.p == NULL) {
@@ -931,18 +1164,27 @@ hub_input(struct conn *c, int binary, const char *p, size_t len)
 /* ---------------------------------------------------------------- */
 /* Events from the bus                                              */
 
+/*
+ * An event to the members of room.  A join or leave (membership) goes to
+ * the lobby's members only if they have used rooms: the lobby of a client
+ * that never did is what it always was (the seed pages know no such
+ * events).
+ */
 static void
 hub_deliver_room(struct worker *w, struct hub_frames *f,
-    struct chat_str room)
+    struct chat_str room, int membership)
 {
 	struct hub_room	*r;
 	struct conn	*c, *next;
+	int		 lobby = hub_is_lobby(room.p, room.len);
 
-	if ((r = hub_room_get(w, room.p, room.len, 0)) == NULL)
+	if (room.p == NULL ||
+	    (r = hub_room_get(w, room.p, room.len, 0)) == NULL)
 		return;
 	for (c = TAILQ_FIRST(&r->members); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, chat.room_entry);
-		hub_send_to(f, c);
+		if (!membership || !lobby || c->chat.rooms_used)
+			hub_send_to(f, c);
 	}
 }
 
@@ -1003,7 +1245,7 @@ hub_deliver(struct worker *w, const struct chat_env *e)
 		m.timestamp = e->ts;
 		m.id = e->id;
 		m.room = e->room;
-		hub_deliver_room(w, &f, e->room);
+		hub_deliver_room(w, &f, e->room, 0);
 		break;
 	case CHAT_PRIVATE:
 		m.to = e->to;
@@ -1020,12 +1262,19 @@ hub_deliver(struct worker *w, const struct chat_env *e)
 			hub_send_copy(&f, c);
 		break;
 	case CHAT_LOGIN:
+		/* To everyone, as logouts and renames: a room's members see
+		 * who comes online wherever, and "room" says where. */
 		m.user = e->from;
 		m.content = e->from;
 		m.room = e->room.p != NULL ? e->room : CHAT_STR(HUB_LOBBY);
 		f.want_users = 1;
-		hub_deliver_room(w, &f, e->room.p != NULL ? e->room :
-		    CHAT_STR(HUB_LOBBY));
+		hub_deliver_all(w, &f);
+		break;
+	case CHAT_JOIN:
+	case CHAT_LEAVE:
+		m.room = e->room;
+		m.timestamp = e->ts;
+		hub_deliver_room(w, &f, e->room, 1);
 		break;
 	case CHAT_LOGOUT:
 		m.user = e->from;

@@ -40,7 +40,9 @@ struct hub_member {
 	unsigned		 mr_dropped;	/* messages dropped in a row */
 	uint32_t		 pslot;		/* presence slot when logged in */
 	unsigned		 open:1,	/* in hub.members */
-				 logged_in:1;
+				 logged_in:1,
+				 rooms_used:1;	/* has used rooms: sees
+						 * the lobby's join/leave */
 	uint8_t			 namelen;
 	char			 name[SHM_NAME_MAX + 1];
 };
@@ -52,6 +54,7 @@ struct hub {
 	struct hub_conns	 members;	/* every open chat connection */
 	struct hub_room		**rooms;
 	size_t			 nroombuckets;
+	unsigned		 nrooms;	/* local rooms but the lobby */
 	struct conn		**byid;		/* logged-in conns by id */
 	size_t			 nidbuckets;
 	struct chat_str		*ulist;		/* user_list scratch */
@@ -60,6 +63,10 @@ struct hub {
 	size_t			 nplist;	/* names in plist and ulist */
 	uint64_t		 plist_gen;	/* presence generation of plist */
 	int			 plist_ok;	/* plist holds that generation */
+	/* Replies to who in a room or in pages, and to rooms: scratch. */
+	const struct shm_presence_entry **picked;
+	struct chat_str		*wlist;
+	struct chat_room_count	*rcount;
 };
 
 void		 hub_init(struct worker *);

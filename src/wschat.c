@@ -698,6 +698,10 @@ wschat_message(struct wschat *c, const char *text, size_t len)
 			wschat_print(c, "* %s is online", content);
 	} else if (strcmp(type, "logout") == 0) {
 		wschat_print(c, "* %s is offline", content);
+	} else if (strcmp(type, "join") == 0 || strcmp(type, "leave") == 0) {
+		/* Someone came to or left the room we are in. */
+		wschat_print(c, "* %s %s %s", from, strcmp(type, "join") == 0 ?
+		    "joined" : "left", room);
 	} else if (strcmp(type, "rename") == 0) {
 		if (c->name != NULL && strcmp(c->name, from) == 0)
 			wschat_setname(&c->name, content);

@@ -92,7 +92,7 @@ test_presence_claim(const char *name, uint32_t worker, uint64_t conn,
     uint32_t *slot)
 {
 	return (shm_presence_claim(&reg, name, strlen(name), worker, 7, conn,
-	    NULL, slot));
+	    NULL, NULL, slot));
 }
 
 static int
@@ -219,8 +219,8 @@ Test(shm_presence, only_ascii_letters_fold_and_lengths_are_exact)
 	cr_assert_eq(test_presence_lookup("alic", &e), SHM_EMPTY);
 	/* Same bytes, shorter length. */
 	cr_assert_eq(shm_presence_lookup(&reg, "alice", 4, &e), SHM_EMPTY);
-	cr_assert_eq(shm_presence_claim(&reg, "alice", 4, 6, 0, 6, NULL, &s),
-	    SHM_OK);
+	cr_assert_eq(shm_presence_claim(&reg, "alice", 4, 6, 0, 6, NULL, NULL,
+	    &s), SHM_OK);
 	/* Not letters: '@' is 'A' - 1, '[' is 'Z' + 1, '`' is 'a' - 1. */
 	cr_assert_eq(test_presence_claim("x@", 1, 2, &s), SHM_OK);
 	cr_assert_eq(test_presence_claim("x`", 1, 3, &s), SHM_OK);
@@ -296,6 +296,42 @@ Test(shm_presence, the_owner_changes_only_the_case_of_its_name)
 	cr_assert_eq(shm_presence_recase(&reg, s, 2, 20, "alice", 5), SHM_ERR);
 	cr_assert_eq(errno, EPERM);
 	cr_assert_eq(test_presence_lookup("alice", &e), SHM_EMPTY);
+}
+
+Test(shm_presence, a_name_keeps_its_room_and_only_the_owner_moves_it)
+{
+	struct shm_presence_entry	 e, gone;
+	uint32_t			 s;
+	uint64_t			 g;
+
+	cr_assert_eq(shm_presence_claim(&reg, "bob", 3, 2, 0, 20, "1.2.3.4:5",
+	    "lobby", &s), SHM_OK);
+	cr_assert_eq(test_presence_lookup("BOB", &e), SHM_OK);
+	cr_assert_str_eq(e.room, "lobby");
+	g = shm_presence_gen(&reg);
+	cr_assert_eq(shm_presence_move(&reg, s, 2, 20, "games", 5), SHM_OK);
+	/* A move changes the set's generation: cached lists are stale. */
+	cr_assert_eq(shm_presence_gen(&reg), g + 1);
+	cr_assert_eq(shm_presence_list(&reg, &e, 1), 1);
+	cr_assert_str_eq(e.name, "bob");
+	cr_assert_str_eq(e.room, "games");
+	cr_assert_str_eq(e.peer, "1.2.3.4:5");
+	/* A shorter room leaves nothing of the longer one behind. */
+	cr_assert_eq(shm_presence_move(&reg, s, 2, 20, "x", 1), SHM_OK);
+	cr_assert_eq(test_presence_lookup("bob", &e), SHM_OK);
+	cr_assert_str_eq(e.room, "x");
+	/* Someone else's slot: refused, nothing changed. */
+	errno = 0;
+	cr_assert_eq(shm_presence_move(&reg, s, 3, 20, "y", 1), SHM_ERR);
+	cr_assert_eq(errno, EPERM);
+	cr_assert_eq(shm_presence_move(&reg, s, 2, 21, "y", 1), SHM_ERR);
+	cr_assert_eq(test_presence_lookup("bob", &e), SHM_OK);
+	cr_assert_str_eq(e.room, "x");
+	/* The reaper hands back the room with the name. */
+	cr_assert_eq(shm_presence_reap(&reg, 2, &gone, 1), 1);
+	cr_assert_str_eq(gone.name, "bob");
+	cr_assert_str_eq(gone.room, "x");
+	cr_assert_eq(shm_presence_move(&reg, s, 2, 20, "y", 1), SHM_ERR);
 }
 
 Test(shm_presence, release_by_anyone_but_the_owner_fails)

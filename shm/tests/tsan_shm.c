@@ -136,7 +136,7 @@ ts_claimer(void *arg)
 	for (r = 0; r < TS_ROUNDS; r++) {
 		ts_barrier(me, 3 * r + 1);
 		if (shm_presence_claim(&reg, name, 5, (uint32_t)me, 0,
-		    (uint64_t)r, NULL, &slot) == SHM_OK) {
+		    (uint64_t)r, NULL, NULL, &slot) == SHM_OK) {
 			atomic_fetch_add(&wins[r], 1);
 			ts_spell(again, (unsigned)r);
 			if (shm_presence_recase(&reg, slot, (uint32_t)me,

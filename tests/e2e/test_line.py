@@ -250,11 +250,15 @@ def test_a_private_message_is_never_broadcast():
 
 HELP = [
     "system: who - list everyone online",
+    "system: who ROOM - list who is in ROOM",
     "system: rename NAME - change your name to NAME",
     "system: to NAME TEXT - send TEXT to NAME only",
+    "system: join ROOM - move to ROOM (you start in lobby)",
+    "system: leave - go back to lobby",
+    "system: rooms - list the rooms and how many are in each",
     "system: help - show this list",
     "system: quit - leave the chat",
-    "system: anything else - chat to everyone in the lobby",
+    "system: anything else - chat to everyone in your room",
 ]
 
 

@@ -275,6 +275,8 @@ def test_ip_port_spellings_and_room():
         b.wait_line("[den] dave: in the den")
         a.send("/leave")
         a.wait_line("* joined lobby")
+        # The room hears who leaves it.
+        b.wait_line("* dave left den")
         assert a.finish()[0] == 0
         assert b.finish()[0] == 0
     finally:

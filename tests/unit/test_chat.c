@@ -387,6 +387,96 @@ Test(chat, encodes_user_lists_in_both_formats)
 	free(buf);
 }
 
+Test(chat, parses_who_pages_and_refuses_bad_limits)
+{
+	static const char *bad[] = { "{\"type\":\"who\",\"limit\":0}",
+	    "{\"type\":\"who\",\"limit\":-3}",
+	    "{\"type\":\"who\",\"limit\":2.5}",
+	    "{\"type\":\"who\",\"limit\":\"9\"}",
+	    "{\"type\":\"who\",\"after\":7}" };
+	struct chat_cmd	 cmd;
+	const char	*in = "{\"type\":\"who\",\"room\":\"g\",\"limit\":50,"
+	    "\"after\":\"bob\"}";
+	size_t		 i;
+
+	cr_assert_eq(chat_cmd_parse_json(in, strlen(in), &cmd),
+	    CHAT_PARSE_OK);
+	cr_assert_eq(cmd.type, CHAT_WHO);
+	cr_assert(str_is(cmd.room, "g"));
+	cr_assert(str_is(cmd.after, "bob"));
+	cr_assert_eq(cmd.limit, 50);
+	chat_cmd_clear(&cmd);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(chat_cmd_parse_json(bad[i], strlen(bad[i]),
+		    &cmd), CHAT_PARSE_BAD, "%s", bad[i]);
+		chat_cmd_clear(&cmd);
+	}
+	in = "{\"type\":\"rooms\"}";
+	cr_assert_eq(chat_cmd_parse_json(in, strlen(in), &cmd),
+	    CHAT_PARSE_OK);
+	cr_assert_eq(cmd.type, CHAT_ROOMS);
+	cr_assert_eq(cmd.limit, 0);
+	chat_cmd_clear(&cmd);
+	/* MessagePack: {"type":"who","limit":3,"after":"a"}, then limit 0. */
+	in = "\x83\xa4type\xa3who\xa5limit\x03\xa5" "after\xa1\x61";
+	cr_assert_eq(chat_cmd_parse_msgpack(in, 25, &cmd), CHAT_PARSE_OK);
+	cr_assert_eq(cmd.limit, 3);
+	cr_assert(str_is(cmd.after, "a"));
+	chat_cmd_clear(&cmd);
+	in = "\x82\xa4type\xa3who\xa5limit\x00";
+	cr_assert_eq(chat_cmd_parse_msgpack(in, 17, &cmd), CHAT_PARSE_BAD);
+	chat_cmd_clear(&cmd);
+}
+
+Test(chat, encodes_rooms_and_a_cut_list)
+{
+	static const struct chat_room_count rooms[] = {
+	    { { "lobby", 5 }, 3 }, { { "games", 5 }, 1 } };
+	static const char want[] = "{\"type\":\"rooms\",\"rooms\":["
+	    "{\"room\":\"lobby\",\"members\":3},"
+	    "{\"room\":\"games\",\"members\":1}]}";
+	struct chat_str	 users[] = { S("a") };
+	struct chat_msg	 m;
+	uint8_t		*buf;
+	size_t		 len, off = 0;
+	msgpack_unpacked up;
+
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_ROOMS;
+	m.rooms = rooms;
+	m.nrooms = 2;
+	buf = chat_msg_json(&m, &len);
+	cr_assert_not_null(buf);
+	cr_assert_eq(len, strlen(want), "%.*s", (int)len,
+	    (char *)buf + WS_HEADROOM);
+	cr_assert_eq(memcmp(buf + WS_HEADROOM, want, len), 0);
+	free(buf);
+	buf = chat_msg_msgpack(&m, &len);
+	cr_assert_not_null(buf);
+	msgpack_unpacked_init(&up);
+	cr_assert_eq(msgpack_unpack_next(&up, (char *)buf + WS_HEADROOM, len,
+	    &off), MSGPACK_UNPACK_SUCCESS);
+	cr_assert_eq(off, len);
+	cr_assert_eq(up.data.via.map.size, 2);
+	cr_assert_eq(up.data.via.map.ptr[1].val.type, MSGPACK_OBJECT_ARRAY);
+	cr_assert_eq(up.data.via.map.ptr[1].val.via.array.size, 2);
+	msgpack_unpacked_destroy(&up);
+	free(buf);
+
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_WHO;
+	m.room = S("games");
+	m.user_list = users;
+	m.nusers = 1;
+	m.has_user_list = 1;
+	m.more = 1;
+	buf = chat_msg_json(&m, &len);
+	cr_assert_not_null(buf);
+	cr_assert_eq(memcmp(buf + WS_HEADROOM, "{\"type\":\"who\",\"room\":"
+	    "\"games\",\"user_list\":[\"a\"],\"more\":true}", len), 0);
+	free(buf);
+}
+
 Test(chat, round_trips_the_bus_envelope)
 {
 	struct chat_env		 e, d;

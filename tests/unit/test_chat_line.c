@@ -156,9 +156,20 @@ Test(chat_line, trims_the_line_before_reading_it)
 	chat_cmd_clear(&cmd);
 }
 
-Test(chat_line, treats_who_with_anything_more_as_chat)
+Test(chat_line, parses_who_of_a_room)
 {
-	static const char *in_[] = { "who x", "WHO", "whom", "wh" };
+	struct chat_cmd	 cmd;
+
+	parse(&cmd, LIT("who \tgames "));
+	cr_assert_eq(cmd.type, CHAT_WHO);
+	cr_assert(str_is(cmd.room, "games"));
+	chat_cmd_clear(&cmd);
+}
+
+Test(chat_line, treats_who_with_more_than_a_room_as_chat)
+{
+	static const char *in_[] = { "who is there", "WHO", "whom", "wh",
+	    "WHO x" };
 	struct chat_cmd	 cmd;
 	size_t		 i;
 
@@ -168,6 +179,41 @@ Test(chat_line, treats_who_with_anything_more_as_chat)
 		cr_assert(str_is(cmd.content, in_[i]), "%s", in_[i]);
 		chat_cmd_clear(&cmd);
 	}
+}
+
+Test(chat_line, parses_join_leave_and_rooms)
+{
+	struct chat_cmd	 cmd;
+
+	parse(&cmd, LIT("join  games"));
+	cr_assert_eq(cmd.type, CHAT_JOIN);
+	cr_assert(str_is(cmd.room, "games"));
+	chat_cmd_clear(&cmd);
+	/* The rest of the line, as rename: the hub says why it is bad. */
+	parse(&cmd, LIT("join a b"));
+	cr_assert_eq(cmd.type, CHAT_JOIN);
+	cr_assert(str_is(cmd.room, "a b"));
+	chat_cmd_clear(&cmd);
+	parse(&cmd, LIT("join"));
+	cr_assert_eq(cmd.type, CHAT_BAD);
+	cr_assert_str_eq(cmd.error, "join needs a room: join ROOM");
+	chat_cmd_clear(&cmd);
+	parse(&cmd, LIT(" leave "));
+	cr_assert_eq(cmd.type, CHAT_LEAVE);
+	chat_cmd_clear(&cmd);
+	parse(&cmd, LIT("rooms"));
+	cr_assert_eq(cmd.type, CHAT_ROOMS);
+	chat_cmd_clear(&cmd);
+	/* With anything after them they are chat. */
+	parse(&cmd, LIT("leave now"));
+	cr_assert_eq(cmd.type, CHAT_USER);
+	chat_cmd_clear(&cmd);
+	parse(&cmd, LIT("rooms please"));
+	cr_assert_eq(cmd.type, CHAT_USER);
+	chat_cmd_clear(&cmd);
+	parse(&cmd, LIT("joined"));
+	cr_assert_eq(cmd.type, CHAT_USER);
+	chat_cmd_clear(&cmd);
 }
 
 Test(chat_line, parses_help_and_quit)
@@ -546,11 +592,39 @@ Test(chat_line, answers_help_with_a_system_line_per_command)
 	m.type = CHAT_HELP;
 	assert_line(&m,
 	    "system: who - list everyone online\n"
+	    "system: who ROOM - list who is in ROOM\n"
 	    "system: rename NAME - change your name to NAME\n"
 	    "system: to NAME TEXT - send TEXT to NAME only\n"
+	    "system: join ROOM - move to ROOM (you start in lobby)\n"
+	    "system: leave - go back to lobby\n"
+	    "system: rooms - list the rooms and how many are in each\n"
 	    "system: help - show this list\n"
 	    "system: quit - leave the chat\n"
-	    "system: anything else - chat to everyone in the lobby\n");
+	    "system: anything else - chat to everyone in your room\n");
+}
+
+Test(chat_line, writes_joins_leaves_and_rooms)
+{
+	static const struct chat_room_count rooms[] = {
+	    { { "lobby", 5 }, 3 }, { { "g\033", 2 }, 1 } };
+	struct chat_msg	 m;
+
+	msg_init(&m, CHAT_JOIN);
+	m.room = S("games");
+	assert_line(&m, "[10.0.0.1:5555]ann: joined games\n");
+	msg_init(&m, CHAT_LEAVE);
+	m.room = S("lobby");
+	assert_line(&m, "[10.0.0.1:5555]ann: left lobby\n");
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_SYSTEM;
+	m.content = S("joined");
+	m.room = S("games");
+	assert_line(&m, "system: joined games\n");
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_ROOMS;
+	m.rooms = rooms;
+	m.nrooms = 2;
+	assert_line(&m, "room lobby: 3 online\nroom g^[: 1 online\n");
 }
 
 Test(chat_line, writes_system_messages_and_errors)
@@ -569,8 +643,7 @@ Test(chat_line, writes_system_messages_and_errors)
 Test(chat_line, has_no_line_for_a_handshake_or_a_user_list)
 {
 	static const enum chat_type type[] = { CHAT_HANDSHAKE, CHAT_WHO,
-	    CHAT_NONE, CHAT_TO, CHAT_JOIN, CHAT_LEAVE, CHAT_QUIT, CHAT_UNKNOWN,
-	    CHAT_BAD };
+	    CHAT_NONE, CHAT_TO, CHAT_QUIT, CHAT_UNKNOWN, CHAT_BAD };
 	static const struct chat_str users[] = { { "ann", 3 } };
 	struct chat_msg	 m;
 	size_t		 i, len;
