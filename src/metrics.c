@@ -96,8 +96,8 @@ static const struct metrics_family metrics_families[] = {
 	  "log_client_rate (counted each second).",
 	  M_ONE(st_log_dropped) },
 	{ "wschatd_rate_limited_total", "counter",
-	  "Logins, renames and who refused by command_rate, and chat "
-	  "messages dropped by message_rate.",
+	  "Logins, renames, who, rooms, joins and leaves refused by "
+	  "command_rate, and chat messages dropped by message_rate.",
 	  M_ONE(st_rate_limited) },
 	{ "wschatd_http_responses_total", "counter",
 	  "HTTP responses, by status class (1xx: WebSocket upgrades).",
