@@ -135,11 +135,12 @@ shm_presence_max(_Atomic uint32_t *a, uint32_t v)
 
 /*
  * Claim name for (worker, conn), whose address peer (or NULL) is shown by
- * the line protocol's "who", in room (NUL-ended; NULL: none).  The name is taken if anyone holds it in
- * any ASCII case.  Returns SHM_OK with *slot set (give it
- * back to shm_presence_release()), SHM_TAKEN, SHM_FULL, or SHM_ERR with
- * errno EINVAL if worker does not fit the state word (above 255).  Any
- * worker, any time; the caller checked that name is 1..SHM_NAME_MAX bytes.
+ * the line protocol's "who", in room (NUL-ended; NULL: none).  The name
+ * is taken if anyone holds it in any ASCII case.  Returns SHM_OK with
+ * *slot set (give it back to shm_presence_release()), SHM_TAKEN,
+ * SHM_FULL, or SHM_ERR with errno EINVAL if worker does not fit the state
+ * word (above 255).  Any worker, any time; the caller checked that name
+ * is 1..SHM_NAME_MAX bytes.
  */
 int
 shm_presence_claim(const struct shm_region *reg, const char *name,

@@ -6,11 +6,11 @@
  * into lines (LF or CRLF) of at most max_line_length bytes.  A line
  * becomes the same struct chat_cmd that a JSON or MessagePack message
  * becomes: "who", "who ROOM", "rename NAME", "to NAME text", "join ROOM",
- * "leave", "rooms", "help", "quit", or chat.  A message out becomes one line ending in LF, "[ip:port]name:
- * text" and the like, with CR and LF inside the text turned into spaces
- * so that a message is always one line; the answer to "help" is a few
- * such lines.  Reading the socket is conn_line.c's business, what a
- * command means hub.c's.
+ * "leave", "rooms", "help", "quit", or chat.  A message out becomes one
+ * line ending in LF, "[ip:port]name: text" and the like, with CR and LF
+ * inside the text turned into spaces so that a message is always one
+ * line; the answers to "help" and "rooms" are a few such lines.  Reading
+ * the socket is conn_line.c's business, what a command means hub.c's.
  */
 
 #include <stdio.h>

@@ -470,8 +470,9 @@ hub_who_line(struct conn *c, struct chat_str room)
 	if (len == 0) {
 		/* Only a room can be empty: the asker is online. */
 		free(buf);
-		hub_system(c, NULL, "nobody is in %.*s", (int)room.len,
-		    room.p);
+		if (room.p != NULL)
+			hub_system(c, NULL, "nobody is in %.*s",
+			    (int)room.len, room.p);
 		return;
 	}
 	if ((o = ws_out_raw(buf, len)) != NULL) {

@@ -8,13 +8,11 @@ which sees exactly the frames it always saw.  Every daemon has several
 workers, and the clients of a test are spread over them, so that each
 case crosses workers."""
 
-import asyncio
 import time
 
 import wstest
-from chatclient import connect
-from test_chat import Pool, check_fields, on_distinct_workers, with_pool
-from test_line import Line
+from test_chat import check_fields, on_distinct_workers, quiesce, with_pool
+from test_line import Line, on_two_workers
 
 
 def daemon(name="rooms", **kw):
@@ -23,19 +21,6 @@ def daemon(name="rooms", **kw):
     opts = {"command_rate": 1000}
     opts.update(kw.pop("opts", {}))
     return wstest.shared_daemon(name, opts=opts, **kw)
-
-
-async def quiesce(d, timeout=10.0):
-    """Wait until nobody is online (line users included)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        c = await connect(d)
-        users = c.handshake.get("user_list")
-        await c.close()
-        if users == []:
-            return
-        assert time.monotonic() < deadline, "still online: %r" % users
-        await asyncio.sleep(0.05)
 
 
 def on_rooms(body, timeout=60, **kw):
@@ -279,7 +264,6 @@ def test_max_rooms_bounds_the_rooms_of_a_worker():
 
 def test_line_users_join_leave_and_chat_in_rooms():
     d = daemon()
-    from test_line import on_two_workers
     u, v, rest = on_two_workers(d)
     for r in rest:
         r.close()
