@@ -136,11 +136,14 @@ ts_claimer(void *arg)
 	for (r = 0; r < TS_ROUNDS; r++) {
 		ts_barrier(me, 3 * r + 1);
 		if (shm_presence_claim(&reg, name, 5, (uint32_t)me, 0,
-		    (uint64_t)r, NULL, NULL, &slot) == SHM_OK) {
+		    (uint64_t)r, NULL, "lobby", &slot) == SHM_OK) {
 			atomic_fetch_add(&wins[r], 1);
 			ts_spell(again, (unsigned)r);
+			/* Rewritten while the losers still read the slot. */
 			if (shm_presence_recase(&reg, slot, (uint32_t)me,
-			    (uint64_t)r, again, 5) != SHM_OK)
+			    (uint64_t)r, again, 5) != SHM_OK ||
+			    shm_presence_move(&reg, slot, (uint32_t)me,
+			    (uint64_t)r, "den", 3) != SHM_OK)
 				atomic_fetch_add(&errors, 1);
 			ts_barrier(me, 3 * r + 2);
 			if (shm_presence_release(&reg, slot, (uint32_t)me,
