@@ -88,7 +88,24 @@ fuzz_line_parse(const char *line, size_t len)
 	case CHAT_WHO:
 	case CHAT_HELP:
 	case CHAT_QUIT:
+	case CHAT_LEAVE:
+	case CHAT_ROOMS:
 		FUZZ_ASSERT(len >= 3 && !cmd.has_content);
+		/* "who ROOM": one word, within the line. */
+		FUZZ_ASSERT(cmd.room.p == NULL || (cmd.type == CHAT_WHO &&
+		    cmd.room.len > 0 && cmd.room.p >= p &&
+		    cmd.room.p + cmd.room.len <= p + len));
+		break;
+	case CHAT_JOIN:
+		FUZZ_ASSERT(!cmd.has_content && cmd.room.len > 0 &&
+		    cmd.room.p >= p && cmd.room.p + cmd.room.len <= p + len);
+		/* The room, as the line of the join event shows it. */
+		memset(&m, 0, sizeof(m));
+		m.type = CHAT_JOIN;
+		m.peer = CHAT_STR("127.0.0.1:4242");
+		m.from = CHAT_STR("ann");
+		m.room = cmd.room;
+		fuzz_line_msg(&m);
 		break;
 	case CHAT_TO:
 		FUZZ_ASSERT(cmd.to.p >= p &&

@@ -149,6 +149,9 @@ CORPUS = {
         "to": b'{"type":"to","to":"bob","content":"psst"}',
         "join": b'{"type":"join","room":"den"}',
         "who": b' {"type":"who"}',
+        "who-page": b'{"type":"who","room":"den","after":"bob","limit":50}',
+        "who-bad-limit": b'{"type":"who","limit":-1}',
+        "rooms": b'{"type":"rooms"}',
         "nul": b'{"type":"user","content":"a\\u0000b"}',
         "dup": b'{"type":"user","type":"login"}',
         "notype": b'{"content":"x"}',
@@ -210,6 +213,8 @@ CORPUS = {
         "max-zero": line(0, 0x0e, b"\n\r\nx\n\n"),
         "help-quit": line(63, 0x0f, b"help\n quit\t\nhelp me\nquit now\n"
                                     b"  \t\n"),
+        "rooms": line(63, 0x10, b"join games\njoin\njoin a b\n leave\n"
+                                b"rooms\nwho den\nwho is there\nleave now\n"),
     },
     "cfg": {
         "sample": None,  # filled from wschatd.conf
