@@ -341,12 +341,31 @@ Test(chat, encodes_a_user_message_as_json_once)
 	free(buf);
 }
 
+/*
+ * m in MessagePack, unpacked into *up, which must be exactly one object.
+ * Its strings point into the buffer returned: free it after up.
+ */
+static uint8_t *
+msgpack_round(const struct chat_msg *m, msgpack_unpacked *up)
+{
+	uint8_t	*buf;
+	size_t	 len, off = 0;
+
+	buf = chat_msg_msgpack(m, &len);
+	cr_assert_not_null(buf);
+	msgpack_unpacked_init(up);
+	cr_assert_eq(msgpack_unpack_next(up, (char *)buf + WS_HEADROOM, len,
+	    &off), MSGPACK_UNPACK_SUCCESS);
+	cr_assert_eq(off, len);
+	return (buf);
+}
+
 Test(chat, encodes_user_lists_in_both_formats)
 {
 	struct chat_str	 users[] = { S("a"), S("b\xc3\xa9"), S("c") };
 	struct chat_msg	 m;
 	uint8_t		*buf;
-	size_t		 len, off = 0;
+	size_t		 len;
 	msgpack_unpacked up;
 	msgpack_object	*root, *v = NULL;
 	uint32_t	 i;
@@ -357,12 +376,7 @@ Test(chat, encodes_user_lists_in_both_formats)
 	m.user_list = users;
 	m.nusers = 3;
 	m.has_user_list = 1;
-	buf = chat_msg_msgpack(&m, &len);
-	cr_assert_not_null(buf);
-	msgpack_unpacked_init(&up);
-	cr_assert_eq(msgpack_unpack_next(&up, (char *)buf + WS_HEADROOM, len,
-	    &off), MSGPACK_UNPACK_SUCCESS);
-	cr_assert_eq(off, len);
+	buf = msgpack_round(&m, &up);
 	root = &up.data;
 	cr_assert_eq(root->type, MSGPACK_OBJECT_MAP);
 	cr_assert_eq(root->via.map.size, 5);
@@ -438,7 +452,7 @@ Test(chat, encodes_rooms_and_a_cut_list)
 	struct chat_str	 users[] = { S("a") };
 	struct chat_msg	 m;
 	uint8_t		*buf;
-	size_t		 len, off = 0;
+	size_t		 len;
 	msgpack_unpacked up;
 
 	memset(&m, 0, sizeof(m));
@@ -451,12 +465,7 @@ Test(chat, encodes_rooms_and_a_cut_list)
 	    (char *)buf + WS_HEADROOM);
 	cr_assert_eq(memcmp(buf + WS_HEADROOM, want, len), 0);
 	free(buf);
-	buf = chat_msg_msgpack(&m, &len);
-	cr_assert_not_null(buf);
-	msgpack_unpacked_init(&up);
-	cr_assert_eq(msgpack_unpack_next(&up, (char *)buf + WS_HEADROOM, len,
-	    &off), MSGPACK_UNPACK_SUCCESS);
-	cr_assert_eq(off, len);
+	buf = msgpack_round(&m, &up);
 	cr_assert_eq(up.data.via.map.size, 2);
 	cr_assert_eq(up.data.via.map.ptr[1].val.type, MSGPACK_OBJECT_ARRAY);
 	cr_assert_eq(up.data.via.map.ptr[1].val.via.array.size, 2);
