@@ -8,6 +8,7 @@ which sees exactly the frames it always saw.  Every daemon has several
 workers, and the clients of a test are spread over them, so that each
 case crosses workers."""
 
+import asyncio
 import time
 
 import wstest
@@ -257,6 +258,39 @@ def test_max_rooms_bounds_the_rooms_of_a_worker():
     d = wstest.shared_daemon("rooms1", workers=1, line=False,
                              opts={"max_rooms": 2, "command_rate": 1000})
     with_pool(d, go, 30)
+
+
+def test_rooms_and_who_agree_after_many_moves_at_once():
+    """60 users on four workers move between five rooms at the same time,
+    five times each; then rooms and who of each room, asked on any
+    worker, match where each one last said it was."""
+    async def go(pool):
+        cs = await pool.connect_many(60)
+        await asyncio.gather(*(c.login("m%02d" % i)
+                               for i, c in enumerate(cs)))
+        where = {}
+
+        async def wander(i, c):
+            for k in range(5):
+                room = "q%d" % ((i * 7 + k * 3) % 5)
+                await join(c, room)
+            where[c.name] = room
+        await asyncio.gather(*(wander(i, c) for i, c in enumerate(cs)))
+        counts = {}
+        for n, r in where.items():
+            counts[r] = counts.get(r, 0) + 1
+        want = [{"room": "lobby", "members": 0}] + [
+            {"room": r, "members": counts[r]} for r in sorted(counts)]
+        for c in cs[:4]:
+            m = await ask(c, {"type": "rooms"}, type="rooms")
+            assert m["rooms"] == want, (m, want)
+        for r in counts:
+            m = await ask(cs[5], {"type": "who", "room": r}, type="who")
+            assert m["user_list"] == sorted(n for n in where
+                                            if where[n] == r), (r, m)
+        for c in cs:
+            c.check()
+    on_rooms(go, 90)
 
 
 # ---------------------------------------------------------------- line port
