@@ -37,7 +37,7 @@
 #define SHM_ERR		(-1)	/* errno says why */
 
 #define SHM_MAGIC	0x77736368617464ULL	/* "wschatd" */
-#define SHM_VERSION	5
+#define SHM_VERSION	6
 #define SHM_HASH_KEY_LEN 16	/* bytes: SipHash's key */
 #define SHM_NAME_MAX	32	/* bytes of UTF-8 in a name */
 #define SHM_PEER_MAX	64	/* an owner's address, "[v6]:port" fits */
@@ -159,7 +159,15 @@ struct shm_pslot {
 	char			 ps_peer[SHM_PEER_MAX];	/* "ip:port", NUL-ended */
 	/* The owner's room, for "who" in a room and "rooms" (hub.c). */
 	uint8_t			 ps_roomlen;
-	char			 ps_room[SHM_NAME_MAX + 31];
+	char			 ps_room[SHM_NAME_MAX + 23];
+	/*
+	 * The stamp of this occupant and spelling: a number from
+	 * sh_next_id, written while the slot is BUSY or RECASE, so that
+	 * it changes with the generation.  Never the same twice, on any
+	 * slot: a presence event carries it, and whoever delivers the
+	 * event can tell whether it still describes the name's holder.
+	 */
+	uint64_t		 ps_seq;
 };
 _Static_assert(sizeof(struct shm_pslot) == 192, "shm_pslot layout");
 
@@ -280,6 +288,7 @@ struct shm_presence_entry {
 	uint32_t	 worker;
 	uint32_t	 kind;
 	uint64_t	 conn;
+	uint64_t	 seq;		/* the slot's ps_seq */
 };
 
 int		 shm_presence_claim(const struct shm_region *, const char *,
@@ -294,6 +303,7 @@ int		 shm_presence_move(const struct shm_region *, uint32_t,
 int		 shm_presence_lookup(const struct shm_region *, const char *,
 		    size_t, struct shm_presence_entry *);
 uint64_t	 shm_presence_gen(const struct shm_region *);
+uint64_t	 shm_presence_seq(const struct shm_region *, uint32_t);
 size_t		 shm_presence_list(const struct shm_region *,
 		    struct shm_presence_entry *, size_t);
 size_t		 shm_presence_reap(const struct shm_region *, uint32_t,

@@ -34,6 +34,14 @@
  * for the server-wide "who" of a room and the list of rooms; the owner
  * moves it to another room the same way (shm_presence_move()), so a copy
  * of a slot has the name and the room of one moment.
+ *
+ * Each occupant and spelling has a stamp, ps_seq, drawn from the region's
+ * message ids (so never the same twice, on any slot) while the slot is
+ * BUSY or RECASE: a reader's copy of it is checked by the generation like
+ * the name.  Presence events carry it, so that a worker delivering a
+ * login or rename can tell whether the name is still held by the holder
+ * the event announces (shm_presence_lookup() gives the holder's stamp).
+ * A move to another room keeps it: the name and its holder are the same.
  */
 
 #include <errno.h>
@@ -89,6 +97,7 @@ shm_presence_copy(const struct shm_pslot *s, struct shm_presence_entry *e,
 	e->worker = s->ps_worker;
 	e->kind = s->ps_kind;
 	e->conn = s->ps_conn;
+	e->seq = s->ps_seq;
 }
 
 /*
@@ -180,6 +189,7 @@ shm_presence_claim(const struct shm_region *reg, const char *name,
 	me->ps_worker = worker;
 	me->ps_kind = kind;
 	me->ps_conn = conn;
+	me->ps_seq = shm_region_next_id(reg);
 	me->ps_len = (uint8_t)len;
 	memcpy(me->ps_name, name, len);
 	/* strncpy: NUL-padded, and the last byte stays NUL. */
@@ -303,8 +313,10 @@ shm_presence_rewrite(const struct shm_region *reg, uint32_t slot,
 		errno = EPERM;
 		return (SHM_ERR);
 	}
-	if (name != NULL)
+	if (name != NULL) {
 		memcpy(s->ps_name, name, len);
+		s->ps_seq = shm_region_next_id(reg);
+	}
 	if (room != NULL)
 		shm_presence_set_room(s, room, rlen);
 	/* Seq_cst store (release included): the new fields first. */
@@ -392,6 +404,19 @@ shm_presence_gen(const struct shm_region *reg)
 }
 
 /* Copy up to max online names into out, in table order; returns count. */
+/*
+ * The stamp of the occupant of slot, which the caller holds (it claimed
+ * or respelled the name there, and wrote the stamp itself).  The owning
+ * worker.
+ */
+uint64_t
+shm_presence_seq(const struct shm_region *reg, uint32_t slot)
+{
+	if (slot >= reg->hdr->sh_pslots)
+		return (0);
+	return (shm_region_pslots(reg)[slot].ps_seq);
+}
+
 size_t
 shm_presence_list(const struct shm_region *reg,
     struct shm_presence_entry *out, size_t max)

@@ -14,6 +14,8 @@
  * variants add colliding names and TOMBs, run without barriers, SIGKILL
  * claimers mid-run while the parent reaps them as the master would, and
  * have the holder respell its name while the others try to take it.
+ * Each holder and spelling has a stamp of its own (presence events carry
+ * it).
  */
 
 #include <sys/mman.h>
@@ -332,6 +334,38 @@ Test(shm_presence, a_name_keeps_its_room_and_only_the_owner_moves_it)
 	cr_assert_str_eq(gone.name, "bob");
 	cr_assert_str_eq(gone.room, "x");
 	cr_assert_eq(shm_presence_move(&reg, s, 2, 20, "y", 1), SHM_ERR);
+}
+
+Test(shm_presence, each_holder_and_spelling_has_a_stamp_of_its_own)
+{
+	struct shm_presence_entry	 e;
+	uint32_t			 s, s2;
+	uint64_t			 a, b, c;
+
+	cr_assert_eq(test_presence_claim("alice", 2, 20, &s), SHM_OK);
+	a = shm_presence_seq(&reg, s);
+	cr_assert_neq(a, 0);
+	cr_assert_eq(test_presence_lookup("ALICE", &e), SHM_OK);
+	cr_assert_eq(e.seq, a);
+	/* A respelling is a new stamp, seen by lookups; a move is not. */
+	cr_assert_eq(shm_presence_recase(&reg, s, 2, 20, "Alice", 5), SHM_OK);
+	b = shm_presence_seq(&reg, s);
+	cr_assert_neq(b, a);
+	cr_assert_eq(test_presence_lookup("alice", &e), SHM_OK);
+	cr_assert_eq(e.seq, b);
+	cr_assert_eq(shm_presence_move(&reg, s, 2, 20, "den", 3), SHM_OK);
+	cr_assert_eq(shm_presence_seq(&reg, s), b);
+	/* The next holder, in the same slot or not, has another. */
+	cr_assert_eq(shm_presence_release(&reg, s, 2, 20), SHM_OK);
+	cr_assert_eq(test_presence_claim("alice", 3, 30, &s2), SHM_OK);
+	c = shm_presence_seq(&reg, s2);
+	cr_assert(c != a && c != b);
+	cr_assert_eq(test_presence_lookup("alice", &e), SHM_OK);
+	cr_assert_eq(e.seq, c);
+	/* A dead worker's names keep theirs in the reaped copy. */
+	cr_assert_eq(shm_presence_reap(&reg, 3, &e, 1), 1);
+	cr_assert_eq(e.seq, c);
+	cr_assert_eq(shm_presence_seq(&reg, 64), 0);
 }
 
 Test(shm_presence, release_by_anyone_but_the_owner_fails)
