@@ -324,7 +324,7 @@ chat_cmd_parse(enum chat_fmt fmt, int binary, const char *p, size_t len,
 {
 	int	 rv;
 
-	if (fmt == CHAT_FMT_MSGPACK && binary)
+	if (chat_fmt_msgpack(fmt) && binary)
 		rv = chat_cmd_parse_msgpack(p, len, cmd);
 	else if (!binary)
 		rv = chat_cmd_parse_json(p, len, cmd);
@@ -429,6 +429,9 @@ chat_msg_json(const struct chat_msg *m, size_t *len)
 	if (m->id)
 		bad |= json_object_set_new(o, "id",
 		    json_integer((json_int_t)m->id));
+	if (m->has_online)
+		bad |= json_object_set_new(o, "online",
+		    json_integer((json_int_t)m->online));
 	if (m->has_user_list) {
 		if ((list = json_array()) == NULL)
 			bad = 1;
@@ -482,8 +485,8 @@ chat_msg_msgpack(const struct chat_msg *m, size_t *len)
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		if (fields[i]->p != NULL)
 			n++;
-	n += (m->timestamp != 0) + (m->id != 0) + (m->has_user_list != 0) +
-	    (m->rooms != NULL) + (m->more != 0);
+	n += (m->timestamp != 0) + (m->id != 0) + (m->has_online != 0) +
+	    (m->has_user_list != 0) + (m->rooms != NULL) + (m->more != 0);
 	buf_init(&b, WS_HEADROOM);
 	msgpack_packer_init(&pk, &b, chat_buf_mp_cb);
 	msgpack_pack_map(&pk, n);
@@ -498,6 +501,10 @@ chat_msg_msgpack(const struct chat_msg *m, size_t *len)
 	if (m->id) {
 		chat_mp_key(&pk, "id");
 		msgpack_pack_uint64(&pk, m->id);
+	}
+	if (m->has_online) {
+		chat_mp_key(&pk, "online");
+		msgpack_pack_uint64(&pk, m->online);
 	}
 	if (m->has_user_list) {
 		chat_mp_key(&pk, "user_list");
@@ -528,12 +535,10 @@ chat_msg_msgpack(const struct chat_msg *m, size_t *len)
 uint8_t *
 chat_msg_encode(enum chat_fmt fmt, const struct chat_msg *m, size_t *len)
 {
-	switch (fmt) {
-	case CHAT_FMT_MSGPACK:
+	/* Version 2 differs in which fields hub.c fills, not in how. */
+	if (chat_fmt_msgpack(fmt))
 		return (chat_msg_msgpack(m, len));
-	default:
-		return (chat_msg_json(m, len));
-	}
+	return (chat_msg_json(m, len));
 }
 
 /* ---------------------------------------------------------------- */

@@ -48,14 +48,34 @@ enum chat_type {
 /*
  * What a chat connection speaks: the one name for "which protocol" from
  * the socket to the bus (a connection's format, an event's origin, a
- * presence entry's kind).  NONE: not a chat connection.
+ * presence entry's kind).  NONE: not a chat connection.  One value per
+ * WebSocket subprotocol, version 2 included: a version is a way to encode
+ * a message as much as JSON or MessagePack is, and hub.c keeps one frame
+ * of an event per value, so each variant is encoded once per worker.
  */
 enum chat_fmt {
 	CHAT_FMT_NONE = 0,
 	CHAT_FMT_JSON,		/* WebSocket, text frames (wschat.json) */
 	CHAT_FMT_MSGPACK,	/* WebSocket, binary frames (wschat.msgpack) */
-	CHAT_FMT_LINE		/* the line port */
+	CHAT_FMT_LINE,		/* the line port */
+	CHAT_FMT_JSON2,		/* wschat.v2.json: presence without lists */
+	CHAT_FMT_MSGPACK2,	/* wschat.v2.msgpack */
+	CHAT_FMT_COUNT
 };
+
+/* MessagePack in binary frames: wschat.msgpack or wschat.v2.msgpack. */
+static inline int
+chat_fmt_msgpack(enum chat_fmt fmt)
+{
+	return (fmt == CHAT_FMT_MSGPACK || fmt == CHAT_FMT_MSGPACK2);
+}
+
+/* Protocol version 2 (docs/PROTOCOL.md): no user_list in presence. */
+static inline int
+chat_fmt_v2(enum chat_fmt fmt)
+{
+	return (fmt == CHAT_FMT_JSON2 || fmt == CHAT_FMT_MSGPACK2);
+}
 
 struct chat_str {
 	const char	*p;
@@ -140,6 +160,9 @@ struct chat_msg {
 	const struct chat_room_count *rooms;	/* ROOMS */
 	size_t			 nrooms;
 	int			 more;	/* WHO, ROOMS: the list was cut */
+	/* Names online (version 2's handshake and presence events). */
+	uint64_t		 online;
+	int			 has_online;
 	/* PRIVATE: the sender's own copy (the line format says so). */
 	int			 sender_copy;
 };

@@ -201,6 +201,25 @@ conn_http_origin_ok(const char *origin, size_t len, void *arg)
 }
 
 /*
+ * The chat format of a subprotocol.  None (a seed page asks for none) is
+ * version 1 in JSON, as before subprotocols existed.
+ */
+static enum chat_fmt
+conn_http_chat_fmt(int subprotocol)
+{
+	switch (subprotocol) {
+	case WS_PROTO_MSGPACK:
+		return (CHAT_FMT_MSGPACK);
+	case WS_PROTO_JSON2:
+		return (CHAT_FMT_JSON2);
+	case WS_PROTO_MSGPACK2:
+		return (CHAT_FMT_MSGPACK2);
+	default:
+		return (CHAT_FMT_JSON);
+	}
+}
+
+/*
  * The opening handshake for a WebSocket endpoint: the chat (/ws) if chat,
  * else /echo.  On success the connection is conn_ws.c's from here on.
  */
@@ -215,7 +234,8 @@ conn_http_upgrade(struct conn *c, const struct http_request *req, int chat)
 
 	memset(&opts, 0, sizeof(opts));
 	if (chat)
-		opts.subprotocols = 1 << WS_PROTO_JSON | 1 << WS_PROTO_MSGPACK;
+		opts.subprotocols = 1 << WS_PROTO_JSON | 1 << WS_PROTO_MSGPACK |
+		    1 << WS_PROTO_JSON2 | 1 << WS_PROTO_MSGPACK2;
 	if (c->w->cfg->allowed_origins != NULL) {
 		opts.origin_ok = conn_http_origin_ok;
 		opts.origin_arg = c->w->cfg->allowed_origins;
@@ -238,8 +258,7 @@ conn_http_upgrade(struct conn *c, const struct http_request *req, int chat)
 	    proto ? "\r\n" : "");
 	shm_stat_add(&c->w->st->st_http[0], 1);		/* 101 */
 	if (chat)
-		fmt = res.subprotocol == WS_PROTO_MSGPACK ? CHAT_FMT_MSGPACK :
-		    CHAT_FMT_JSON;
+		fmt = conn_http_chat_fmt(res.subprotocol);
 	conn_ws_open(c, fmt);
 	log_debug("conn %llu %s: websocket %s%s%s", (unsigned long long)c->id,
 	    c->peer, chat ? "/ws" : "/echo", proto ? " " : "",

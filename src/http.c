@@ -444,6 +444,8 @@ http_ws_proto_name(int p)
 	switch (p) {
 	case WS_PROTO_JSON: return ("wschat.json");
 	case WS_PROTO_MSGPACK: return ("wschat.msgpack");
+	case WS_PROTO_JSON2: return ("wschat.v2.json");
+	case WS_PROTO_MSGPACK2: return ("wschat.v2.msgpack");
 	default: return (NULL);
 	}
 }
@@ -511,7 +513,7 @@ http_ws_subprotocol(const struct http_request *req, int supported)
 			while (e > s && (h->value[e - 1] == ' ' ||
 			    h->value[e - 1] == '\t'))
 				e--;
-			for (p = WS_PROTO_JSON; p <= WS_PROTO_MSGPACK; p++)
+			for (p = WS_PROTO_JSON; p <= WS_PROTO_LAST; p++)
 				if ((supported & (1 << p)) &&
 				    e - s == strlen(http_ws_proto_name(p)) &&
 				    memcmp(h->value + s, http_ws_proto_name(p),

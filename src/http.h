@@ -86,6 +86,9 @@ const char	*http_status_text(int);
 #define WS_PROTO_NONE		0
 #define WS_PROTO_JSON		1	/* wschat.json */
 #define WS_PROTO_MSGPACK	2	/* wschat.msgpack */
+#define WS_PROTO_JSON2		3	/* wschat.v2.json */
+#define WS_PROTO_MSGPACK2	4	/* wschat.v2.msgpack */
+#define WS_PROTO_LAST		WS_PROTO_MSGPACK2
 
 struct http_ws_opts {
 	int		 subprotocols;	/* bitmask of 1 << WS_PROTO_* */

@@ -264,22 +264,29 @@ hub_user_list(struct worker *w, struct chat_msg *m)
 /*
  * One event's frames, encoded on first use for each format: every local
  * recipient of that format then shares the same bytes.  A user list is
- * read only if some local client gets the event, and once.
+ * read only if some local client gets the event, and once.  Version 2
+ * clients get m2, made from m on first use (hub_msg_v2()).
  */
 struct hub_frames {
 	struct worker		*w;
 	struct chat_msg		*m;
+	const struct chat_env	*env;		/* presence: the event */
 	int			 want_users;
 	int			 failed;	/* encoding failed: say so once */
-	struct ws_out		*o[CHAT_FMT_LINE + 1];	/* by format */
+	int			 v2;		/* m2: 0 not made, 1 made, -1 none */
+	struct chat_msg		 m2;
+	struct ws_out		*o[CHAT_FMT_COUNT];	/* by format */
 	size_t			 largest;	/* bytes queued per client, at most */
 };
+
+static struct chat_msg	*hub_msg_v2(struct hub_frames *);
 
 /* The frame of this event for c's format; NULL if it has none. */
 static struct ws_out *
 hub_frame(struct hub_frames *f, const struct conn *c)
 {
 	struct ws_out	**o = &f->o[c->fmt];
+	struct chat_msg	*m = f->m;
 	uint8_t		*buf;
 	size_t		 len;
 
@@ -292,10 +299,15 @@ hub_frame(struct hub_frames *f, const struct conn *c)
 			return (NULL);
 		*o = ws_out_raw(buf, len);
 	} else {
-		if (f->want_users && !f->m->has_user_list)
+		if (chat_fmt_v2(c->fmt)) {
+			/* No lists; an event overtaken by a later one of its
+			 * name is nothing for version 2. */
+			if ((m = hub_msg_v2(f)) == NULL)
+				return (NULL);
+		} else if (f->want_users && !f->m->has_user_list)
 			hub_user_list(f->w, f->m);
-		if ((buf = chat_msg_encode(c->fmt, f->m, &len)) != NULL)
-			*o = ws_out_wrap(c->fmt == CHAT_FMT_MSGPACK ?
+		if ((buf = chat_msg_encode(c->fmt, m, &len)) != NULL)
+			*o = ws_out_wrap(chat_fmt_msgpack(c->fmt) ?
 			    WS_OP_BINARY : WS_OP_TEXT, buf, len);
 	}
 	if (*o == NULL) {
@@ -316,6 +328,104 @@ hub_frames_clear(struct hub_frames *f)
 
 	for (i = 0; i < sizeof(f->o) / sizeof(f->o[0]); i++)
 		ws_out_unref(f->o[i]);
+}
+
+/*
+ * Is the presence event e still news?  Events about one name come from
+ * different rings (a logout from the master's, after a worker died; a
+ * login from the worker of whoever took the name next), and a worker may
+ * read them in another order than they happened.  Without user lists,
+ * a client that got "login X" then an older "logout X" would show X
+ * offline while X is online.  So each is checked against the presence
+ * table as it is delivered: a login (or the new side of a rename) is
+ * news while its name is held with the stamp the event carries in its
+ * id (the claim's or respelling's, shm_presence_seq()): a later holder
+ * or spelling has another stamp, and its own event follows or went
+ * before.  A logout (or the old side of a rename) is news while the name
+ * is free: if somebody holds it again, their login is the newer news.
+ * Returns HUB_NEW_OK and HUB_OLD_OK bits.  However the events of a name
+ * are interleaved, the last one delivered leaves its state right, and
+ * no login is delivered after a newer one of the same name.
+ */
+#define HUB_NEW_OK	1	/* login, rename: the new name as announced */
+#define HUB_OLD_OK	2	/* logout, rename: the old name is free */
+
+static int
+hub_presence_news(struct worker *w, const struct chat_env *e)
+{
+	struct shm_presence_entry	 pe;
+	struct chat_str			 newn = e->from, old = e->from;
+	int				 ok = 0;
+
+	if (e->type == CHAT_RENAME)
+		newn = e->to;
+	if (e->type != CHAT_LOGOUT &&
+	    shm_presence_lookup(w->reg, newn.p, newn.len, &pe) == SHM_OK &&
+	    pe.seq == e->id)
+		ok |= HUB_NEW_OK;
+	if (e->type == CHAT_LOGIN)
+		return (ok);
+	/* A respelling (alice to Alice): one name, one answer. */
+	if (e->type == CHAT_RENAME &&
+	    shm_hash_equal(old.p, old.len, newn.p, newn.len))
+		return (ok ? HUB_NEW_OK | HUB_OLD_OK : 0);
+	if (shm_presence_lookup(w->reg, old.p, old.len, &pe) != SHM_OK)
+		ok |= HUB_OLD_OK;
+	return (ok);
+}
+
+/*
+ * The event as version 2 sends it: presence with the room and the number
+ * of names online instead of the list, a rename with "user" (the new
+ * name); NULL if a presence event is no news (hub_presence_news()), or
+ * a rename of which only one side is: then it is sent as that side, the
+ * login of the new name or the logout of the old one.  Made once per
+ * event and worker.
+ */
+static struct chat_msg *
+hub_msg_v2(struct hub_frames *f)
+{
+	struct chat_msg		*m = &f->m2;
+	const struct chat_env	*e = f->env;
+	int			 ok;
+
+	if (f->v2 != 0)
+		return (f->v2 == 1 ? m : NULL);
+	*m = *f->m;
+	f->v2 = 1;
+	switch (m->type) {
+	case CHAT_HANDSHAKE:
+	case CHAT_LOGIN:
+	case CHAT_LOGOUT:
+	case CHAT_RENAME:
+		m->has_user_list = 0;
+		m->user_list = NULL;
+		m->nusers = 0;
+		/* Relaxed: a gauge, as the login limit reads it. */
+		m->online = atomic_load_explicit(&f->w->reg->hdr->sh_users,
+		    memory_order_relaxed);
+		m->has_online = 1;
+		break;
+	default:
+		return (m);
+	}
+	if (e == NULL)
+		return (m);
+	m->room = e->room.p != NULL ? e->room : CHAT_STR(HUB_LOBBY);
+	ok = hub_presence_news(f->w, e);
+	if (e->type == CHAT_RENAME && ok == (HUB_NEW_OK | HUB_OLD_OK))
+		m->user = m->content;
+	else if (e->type == CHAT_RENAME && ok == HUB_NEW_OK) {
+		m->type = CHAT_LOGIN;
+		m->from = m->user = m->content = e->to;
+	} else if (e->type == CHAT_RENAME && ok == HUB_OLD_OK) {
+		m->type = CHAT_LOGOUT;
+		m->from = m->user = m->content = e->from;
+	} else if (ok == 0) {
+		f->v2 = -1;
+		return (NULL);
+	}
+	return (m);
 }
 
 static void
@@ -405,6 +515,8 @@ hub_online(struct conn *c, uint32_t slot)
 	hub_byid_add(c->w, c);
 	hub_env_init(c, &e, CHAT_LOGIN);
 	e.content = e.from;
+	/* The claim's stamp: hub_presence_news() knows it by that. */
+	e.id = shm_presence_seq(c->w->reg, slot);
 	hub_publish(c, &e);
 }
 
@@ -511,7 +623,9 @@ hub_open(struct conn *c)
 	m.type = CHAT_HANDSHAKE;
 	m.ip.p = c->peer;
 	m.ip.len = strlen(c->peer);
-	hub_user_list(c->w, &m);
+	/* Version 2 gets a count (hub_msg_v2()), not a walk of the table. */
+	if (!chat_fmt_v2(c->fmt))
+		hub_user_list(c->w, &m);
 	hub_send(c, &m);
 }
 
@@ -638,6 +752,8 @@ hub_renamed(struct conn *c, const char *old)
 	e.from.len = strlen(old);
 	e.to.p = c->chat.name;
 	e.to.len = c->chat.namelen;
+	/* The new name's stamp, as for a login. */
+	e.id = shm_presence_seq(c->w->reg, c->chat.pslot);
 	hub_publish(c, &e);
 }
 
@@ -1269,6 +1385,7 @@ hub_deliver(struct worker *w, const struct chat_env *e)
 		m.content = e->from;
 		m.room = e->room.p != NULL ? e->room : CHAT_STR(HUB_LOBBY);
 		f.want_users = 1;
+		f.env = e;
 		hub_deliver_all(w, &f);
 		break;
 	case CHAT_JOIN:
@@ -1281,11 +1398,13 @@ hub_deliver(struct worker *w, const struct chat_env *e)
 		m.user = e->from;
 		m.content = e->from;
 		f.want_users = 1;
+		f.env = e;
 		hub_deliver_all(w, &f);
 		break;
 	case CHAT_RENAME:
 		m.content = e->to;
 		f.want_users = 1;
+		f.env = e;
 		hub_deliver_all(w, &f);
 		break;
 	case CHAT_SYSTEM:

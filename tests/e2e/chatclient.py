@@ -178,8 +178,10 @@ def uri(d):
 
 
 async def connect(d, mp=False, subprotocol=None):
-    """Connect to /ws and take the handshake, which must come first."""
+    """Connect to /ws and take the handshake, which must come first.
+    A subprotocol of MessagePack (wschat.v2.msgpack) reads binary frames."""
     protos = [MP] if mp else ([subprotocol] if subprotocol else None)
+    mp = mp or (subprotocol or "").endswith(".msgpack")
     ws = await asyncio.wait_for(websockets.connect(
         uri(d), subprotocols=protos, ping_interval=None, close_timeout=3,
         max_size=None, max_queue=None), 10)

@@ -410,8 +410,11 @@ Test(handshake, names_the_subprotocols)
 	cr_assert_str_eq(http_ws_proto_name(WS_PROTO_JSON), "wschat.json");
 	cr_assert_str_eq(http_ws_proto_name(WS_PROTO_MSGPACK),
 	    "wschat.msgpack");
+	cr_assert_str_eq(http_ws_proto_name(WS_PROTO_JSON2), "wschat.v2.json");
+	cr_assert_str_eq(http_ws_proto_name(WS_PROTO_MSGPACK2),
+	    "wschat.v2.msgpack");
 	cr_assert_null(http_ws_proto_name(WS_PROTO_NONE));
-	cr_assert_null(http_ws_proto_name(3));
+	cr_assert_null(http_ws_proto_name(WS_PROTO_LAST + 1));
 }
 
 /* ---------------------------------------------------------------- */
