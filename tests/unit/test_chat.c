@@ -486,6 +486,59 @@ Test(chat, encodes_rooms_and_a_cut_list)
 	free(buf);
 }
 
+Test(chat, encodes_the_online_count_of_version_2)
+{
+	struct chat_msg	 m;
+	uint8_t		*buf;
+	size_t		 len;
+	static const char json[] = "{\"type\":\"logout\",\"from\":\"ann\","
+	    "\"user\":\"ann\",\"content\":\"ann\",\"room\":\"lobby\","
+	    "\"online\":7}";
+	/* fixmap of 6, then the same pairs; 7 is a positive fixint. */
+	static const char mp[] = "\x86" "\xa4" "type" "\xa6" "logout"
+	    "\xa4" "from" "\xa3" "ann" "\xa4" "user" "\xa3" "ann"
+	    "\xa7" "content" "\xa3" "ann" "\xa4" "room" "\xa5" "lobby"
+	    "\xa6" "online" "\x07";
+
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_LOGOUT;
+	m.from = m.user = m.content = S("ann");
+	m.room = S("lobby");
+	m.online = 7;
+	m.has_online = 1;
+	buf = chat_msg_encode(CHAT_FMT_JSON2, &m, &len);
+	cr_assert_not_null(buf);
+	cr_assert_eq(len, sizeof(json) - 1);
+	cr_assert_arr_eq(buf + WS_HEADROOM, json, len);
+	free(buf);
+	buf = chat_msg_encode(CHAT_FMT_MSGPACK2, &m, &len);
+	cr_assert_not_null(buf);
+	cr_assert_eq(len, sizeof(mp) - 1);
+	cr_assert_arr_eq(buf + WS_HEADROOM, mp, len);
+	free(buf);
+	/* No count unless asked for: version 1 stays as it was. */
+	m.has_online = 0;
+	buf = chat_msg_encode(CHAT_FMT_JSON, &m, &len);
+	cr_assert_null(memmem(buf + WS_HEADROOM, len, "online", 6));
+	free(buf);
+}
+
+Test(chat, reads_msgpack_in_version_2_too)
+{
+	char		 mp[64];
+	size_t		 n;
+	struct chat_cmd	 cmd;
+
+	n = pack_cmd(mp, sizeof(mp), "login", "content", "ann", 1);
+	chat_cmd_parse(CHAT_FMT_MSGPACK2, 1, mp, n, &cmd);
+	cr_assert_eq(cmd.type, CHAT_LOGIN);
+	chat_cmd_clear(&cmd);
+	/* Binary frames are MessagePack only where it was negotiated. */
+	chat_cmd_parse(CHAT_FMT_JSON2, 1, mp, n, &cmd);
+	cr_assert_eq(cmd.type, CHAT_BAD);
+	chat_cmd_clear(&cmd);
+}
+
 Test(chat, round_trips_the_bus_envelope)
 {
 	struct chat_env		 e, d;

@@ -354,6 +354,24 @@ Test(handshake, picks_the_first_supported_subprotocol_in_the_clients_order)
 	cr_assert_eq(res.subprotocol, WS_PROTO_MSGPACK);
 }
 
+Test(handshake, picks_version_2_when_offered_and_spoken)
+{
+	opts.subprotocols = BOTH_PROTOS | 1 << WS_PROTO_JSON2 |
+	    1 << WS_PROTO_MSGPACK2;
+	expect_accepted(RL UPGRADE CONNECTION KEY WSVER
+	    "Sec-WebSocket-Protocol: wschat.v3.json, wschat.v2.msgpack, "
+	    "wschat.msgpack\r\n" END);
+	cr_assert_eq(res.subprotocol, WS_PROTO_MSGPACK2);
+	expect_accepted(RL UPGRADE CONNECTION KEY WSVER
+	    "Sec-WebSocket-Protocol: wschat.v2.json\r\n" END);
+	cr_assert_eq(res.subprotocol, WS_PROTO_JSON2);
+	/* Not spoken by this endpoint: as if unknown. */
+	opts.subprotocols = BOTH_PROTOS;
+	expect_accepted(RL UPGRADE CONNECTION KEY WSVER
+	    "Sec-WebSocket-Protocol: wschat.v2.json\r\n" END);
+	cr_assert_eq(res.subprotocol, WS_PROTO_NONE);
+}
+
 Test(handshake, reads_subprotocols_from_several_header_lines)
 {
 	opts.subprotocols = BOTH_PROTOS;
