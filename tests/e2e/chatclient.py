@@ -34,6 +34,7 @@ class Client:
         self.ws = ws
         self.mp = mp
         self.msgs = []
+        self.raws = []      # each message as it came, undecoded
         self.ntype = {}     # messages received per type
         self.errors = []
         self.closed = False
@@ -50,6 +51,7 @@ class Client:
     async def _read(self):
         try:
             async for raw in self.ws:
+                self.raws.append(raw)
                 try:
                     if self.mp:
                         if not isinstance(raw, bytes):
