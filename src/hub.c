@@ -183,6 +183,132 @@ hub_byid_find(struct worker *w, uint64_t id)
 	return (NULL);
 }
 
+/* ---------------------------------------------------------------- */
+/* Version 2: the names announced online here                       */
+
+/*
+ * What this worker last told its version 2 clients about a name: that it
+ * is online, by the login (or rename) with this stamp.  A login of the
+ * name with another stamp means its holder changed while the clients
+ * heard nothing: the old holder's logout was overtaken by the login and
+ * dropped (hub_presence_news()), or is still to come and will be.  Either
+ * way, those clients get that logout first (hub_deliver_v2()), so that
+ * they see a name's events in the order they happened.  An entry goes
+ * with the name's logout, or in the sweep once the name has been free
+ * for a second (a logout may be on its way a moment after the name is
+ * freed, and the next holder may come as fast): there are about as many
+ * as names online, and never more than the presence table has slots.
+ * Names are one name in any ASCII case, as there.
+ */
+struct hub_seen {
+	struct hub_seen	*next;
+	uint64_t	 stamp;
+	size_t		 len;
+	int		 free;		/* found free by the last sweep */
+	char		 name[SHM_NAME_MAX + 1];
+};
+
+static struct hub_seen **
+hub_seen_link(struct worker *w, struct chat_str name)
+{
+	struct hub_seen	**p;
+
+	p = &w->hub.seen[shm_hash(w->reg, name.p, name.len) &
+	    (w->hub.nseenbuckets - 1)];
+	while (*p != NULL && !shm_hash_equal((*p)->name, (*p)->len, name.p,
+	    name.len))
+		p = &(*p)->next;
+	return (p);
+}
+
+static void
+hub_seen_unlink(struct worker *w, struct hub_seen **p)
+{
+	struct hub_seen	*s = *p;
+
+	*p = s->next;
+	free(s);
+	w->hub.nseen--;
+}
+
+static void
+hub_seen_forget(struct worker *w, struct chat_str name)
+{
+	struct hub_seen	**p = hub_seen_link(w, name);
+
+	if (*p != NULL)
+		hub_seen_unlink(w, p);
+}
+
+/*
+ * name is announced online by the event with this stamp.  Returns 1 with
+ * the name as it was spelt in gone if it was last announced for another
+ * holder (or spelling), else 0.  Without memory for an entry the name is
+ * not remembered: its clients may miss a logout then, never get a wrong
+ * one.
+ */
+static int
+hub_seen_note(struct worker *w, struct chat_str name, uint64_t stamp,
+    char gone[SHM_NAME_MAX + 1])
+{
+	struct hub_seen	**p, *s;
+	int		 changed = 0;
+
+	if (name.len > SHM_NAME_MAX)
+		return (0);
+	p = hub_seen_link(w, name);
+	if ((s = *p) == NULL) {
+		if (w->hub.nseen >= w->hub.plistsz ||
+		    (s = calloc(1, sizeof(*s))) == NULL)
+			return (0);
+		*p = s;
+		w->hub.nseen++;
+	} else if (s->stamp != stamp) {
+		memcpy(gone, s->name, s->len);
+		gone[s->len] = '\0';
+		changed = 1;
+	}
+	s->stamp = stamp;
+	memcpy(s->name, name.p, name.len);
+	s->len = name.len;
+	s->free = 0;
+	return (changed);
+}
+
+/* Once a second: forget the names found free by this sweep and the last. */
+static void
+hub_seen_sweep(struct worker *w)
+{
+	struct shm_presence_entry	 pe;
+	struct hub_seen			**p, *s;
+	size_t				 i;
+
+	for (i = 0; i < w->hub.nseenbuckets && w->hub.nseen > 0; i++)
+		for (p = &w->hub.seen[i]; (s = *p) != NULL;) {
+			if (shm_presence_lookup(w->reg, s->name, s->len,
+			    &pe) == SHM_OK)
+				s->free = 0;
+			else if (s->free) {
+				hub_seen_unlink(w, p);
+				continue;
+			} else
+				s->free = 1;
+			p = &s->next;
+		}
+}
+
+static void
+hub_seen_clear(struct worker *w)
+{
+	size_t	 i;
+
+	for (i = 0; i < w->hub.nseenbuckets; i++)
+		while (w->hub.seen[i] != NULL)
+			hub_seen_unlink(w, &w->hub.seen[i]);
+	free(w->hub.seen);
+	w->hub.seen = NULL;
+}
+
 void
 hub_init(struct worker *w)
 {
@@ -199,6 +325,8 @@ hub_init(struct worker *w)
 	w->hub.wlist = xcalloc(w->hub.plistsz, sizeof(*w->hub.wlist));
 	/* Every name in a room of its own, and the lobby. */
 	w->hub.rcount = xcalloc(w->hub.plistsz + 1, sizeof(*w->hub.rcount));
+	w->hub.nseenbuckets = w->hub.plistsz;
+	w->hub.seen = xcalloc(w->hub.nseenbuckets, sizeof(*w->hub.seen));
 	if (hub_room_get(w, HUB_LOBBY, strlen(HUB_LOBBY), 1) == NULL)
 		fatalx("%s: out of memory", __func__);
 }
@@ -221,6 +349,7 @@ hub_clear(struct worker *w)
 	free(w->hub.picked);
 	free(w->hub.wlist);
 	free(w->hub.rcount);
+	hub_seen_clear(w);
 	w->hub.rooms = NULL;
 	w->hub.byid = NULL;
 }
@@ -274,6 +403,8 @@ struct hub_frames {
 	int			 want_users;
 	int			 failed;	/* encoding failed: say so once */
 	int			 v2;		/* m2: 0 not made, 1 made, -1 none */
+	int			 v2_only;	/* for version 2 clients only */
+	int			 news;		/* hub_presence_news() of env */
 	struct chat_msg		 m2;
 	struct ws_out		*o[CHAT_FMT_COUNT];	/* by format */
 	size_t			 largest;	/* bytes queued per client, at most */
@@ -290,6 +421,8 @@ hub_frame(struct hub_frames *f, const struct conn *c)
 	uint8_t		*buf;
 	size_t		 len;
 
+	if (f->v2_only && !chat_fmt_v2(c->fmt))
+		return (NULL);
 	if (*o != NULL || f->failed)
 		return (*o);
 	/* The line format has no user lists. */
@@ -412,7 +545,7 @@ hub_msg_v2(struct hub_frames *f)
 	if (e == NULL)
 		return (m);
 	m->room = e->room.p != NULL ? e->room : CHAT_STR(HUB_LOBBY);
-	ok = hub_presence_news(f->w, e);
+	ok = f->news = hub_presence_news(f->w, e);
 	if (e->type == CHAT_RENAME && ok == (HUB_NEW_OK | HUB_OLD_OK))
 		m->user = m->content;
 	else if (e->type == CHAT_RENAME && ok == HUB_NEW_OK) {
@@ -1317,6 +1450,39 @@ hub_deliver_all(struct worker *w, struct hub_frames *f)
 }
 
 /*
+ * A presence event, before it goes to everyone: keep the names announced
+ * online to version 2 clients (struct hub_seen), and if the event
+ * announces a name that was last announced for another holder, send
+ * those clients that holder's logout first.
+ */
+static void
+hub_deliver_v2(struct worker *w, struct hub_frames *f)
+{
+	const struct chat_env	*e = f->env;
+	struct chat_msg		*m2;
+	struct hub_frames	 g = { .w = w, .v2 = 1, .v2_only = 1 };
+	char			 gone[SHM_NAME_MAX + 1];
+
+	if ((m2 = hub_msg_v2(f)) == NULL)
+		return;			/* no news: nothing changes */
+	if (f->news & HUB_OLD_OK)
+		hub_seen_forget(w, e->from);
+	if (!(f->news & HUB_NEW_OK) || !hub_seen_note(w, e->type ==
+	    CHAT_RENAME ? e->to : e->from, e->id, gone))
+		return;
+	/* The logout of the name's previous holder: as m2 for the rest. */
+	g.m = &g.m2;
+	g.m2 = *m2;
+	g.m2.type = CHAT_LOGOUT;
+	g.m2.from.p = gone;
+	g.m2.from.len = strlen(gone);
+	g.m2.user = g.m2.content = g.m2.from;
+	hub_deliver_all(w, &g);
+	f->largest += g.largest;
+	hub_frames_clear(&g);
+}
+
+/*
  * A private message's copy for its sender, c.  A WebSocket user gets the
  * addressee's frame; a line user's line says "you -> NAME", not "NAME
  * says to you", so it is encoded apart, for c alone (f caches one frame
@@ -1386,6 +1552,7 @@ hub_deliver(struct worker *w, const struct chat_env *e)
 		m.room = e->room.p != NULL ? e->room : CHAT_STR(HUB_LOBBY);
 		f.want_users = 1;
 		f.env = e;
+		hub_deliver_v2(w, &f);
 		hub_deliver_all(w, &f);
 		break;
 	case CHAT_JOIN:
@@ -1399,12 +1566,14 @@ hub_deliver(struct worker *w, const struct chat_env *e)
 		m.content = e->from;
 		f.want_users = 1;
 		f.env = e;
+		hub_deliver_v2(w, &f);
 		hub_deliver_all(w, &f);
 		break;
 	case CHAT_RENAME:
 		m.content = e->to;
 		f.want_users = 1;
 		f.env = e;
+		hub_deliver_v2(w, &f);
 		hub_deliver_all(w, &f);
 		break;
 	case CHAT_SYSTEM:
@@ -1444,8 +1613,9 @@ hub_lost(struct worker *w, uint64_t n)
 }
 
 /*
- * Once a second: kick who has not chatted for its idle limit, on the line
- * port idle_timeout and on /ws ws_idle_timeout.  They differ because a
+ * Once a second: forget names gone long enough (hub_seen_sweep()), and
+ * kick who has not chatted for its idle limit, on the line port
+ * idle_timeout and on /ws ws_idle_timeout.  They differ because a
  * WebSocket client proves it is alive with pongs, so someone reading a
  * busy room without typing is no dead connection; a line client has no
  * such proof, and the nc chat room the line port comes from kicked quiet
@@ -1459,6 +1629,7 @@ hub_sweep(struct worker *w)
 	unsigned	 limit, line = w->cfg->idle_timeout,
 			 ws = w->cfg->ws_idle_timeout;
 
+	hub_seen_sweep(w);
 	if (line == 0 && ws == 0)
 		return;
 	for (c = TAILQ_FIRST(&w->hub.members); c != NULL; c = next) {

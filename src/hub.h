@@ -26,6 +26,7 @@
 struct conn;
 struct worker;
 struct hub_room;
+struct hub_seen;
 
 /* hub.c's part of struct conn. */
 struct hub_member {
@@ -67,6 +68,9 @@ struct hub {
 	const struct shm_presence_entry **picked;
 	struct chat_str		*wlist;
 	struct chat_room_count	*rcount;
+	struct hub_seen		**seen;		/* names announced online (v2) */
+	size_t			 nseenbuckets;
+	size_t			 nseen;
 };
 
 void		 hub_init(struct worker *);

@@ -247,12 +247,10 @@ def test_v2_name_order_after_a_worker_is_killed():
                     state, seen = v2_state(o, names, marks[p])
                     for name in names:
                         assert name in who, (name, who)
-                        # In order: the old holder's logout, if it comes
-                        # at all, before the new holder's login; nothing
-                        # after that.
+                        # In order: the old holder's logout, then the new
+                        # holder's login, and nothing after that.
                         if not state.get(name) or \
-                                seen[name] not in (["login"],
-                                                   ["logout", "login"]):
+                                seen[name] != ["logout", "login"]:
                             bad.append((p, name, seen[name]))
                 return bad
             finally:
