@@ -380,6 +380,11 @@ master_bus_reap(unsigned worker)
 		e.from.len = e.content.len = strlen(master_gone[i].name);
 		e.peer.p = master_gone[i].peer;
 		e.peer.len = strlen(master_gone[i].peer);
+		/* The room it was in, which version 2's logout says. */
+		if (master_gone[i].room[0] != '\0') {
+			e.room.p = master_gone[i].room;
+			e.room.len = strlen(master_gone[i].room);
+		}
 		e.ts = now_real_ms();
 		e.id = shm_region_next_id(&master_bus.reg);
 		e.worker = master_nslots;	/* the master */

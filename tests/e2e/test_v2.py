@@ -124,6 +124,31 @@ def test_v2_presence_has_no_list_and_v1_is_unchanged():
         wstest.run_async(go(d))
 
 
+def test_v2_logout_of_a_killed_workers_user_says_its_room():
+    async def go(d):
+        pool = []
+        try:
+            while len({c.worker for c in pool}) < 2:
+                assert len(pool) < 40, "every connection on one worker"
+                pool.append(await chatclient.connect(d, subprotocol=V2J))
+                chatclient.owners_of(d, pool)
+            victim = pool[0]
+            obs = [c for c in pool if c.worker != victim.worker]
+            await victim.send({"type": "join", "room": "den"})
+            await victim.find(type="system", content="joined")
+            await victim.login("vic")
+            await obs[0].find(type="login", user="vic", room="den")
+            os.kill(victim.worker, signal.SIGKILL)
+            got = await obs[0].find(type="logout", user="vic")
+            assert got["room"] == "den", got
+        finally:
+            for c in pool:
+                await c.close()
+
+    with Daemon(workers=2, line=False) as d:
+        wstest.run_async(go(d))
+
+
 def test_v2_login_storm_is_linear():
     # 2,000 version 2 clients connect, then all log in at once: each must
     # get all 2,000 logins, none may be dropped, and what each receives
