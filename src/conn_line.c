@@ -11,6 +11,9 @@
  */
 
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -60,18 +63,36 @@ conn_line_accept(struct worker *w, int fd, struct sockaddr *sa)
 	conn_leave(c);
 }
 
-/* An error line for c, after what is queued for it. */
+/*
+ * An error line for c, after what is queued for it.  It is output like
+ * any other (conn_send()): a user that sends line after line too long and
+ * reads none of the answers is a slow consumer past max_pending.
+ */
 static void
 conn_line_error(struct conn *c, const char *fmt, ...)
 {
-	va_list	 ap;
+	struct ws_out	*o;
+	uint8_t		*buf;
+	char		 line[128];
+	va_list		 ap;
+	int		 n;
 
 	va_start(ap, fmt);
-	if (evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt,
-	    ap) == -1)
-		log_warnx("conn %llu %s: cannot queue an error line",
-		    (unsigned long long)c->id, c->peer);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line) ||
+	    (buf = malloc(WS_HEADROOM + (size_t)n)) == NULL)
+		goto fail;
+	memcpy(buf + WS_HEADROOM, line, (size_t)n);
+	/* ws_out_raw() consumes buf, even when it fails. */
+	if ((o = ws_out_raw(buf, (size_t)n)) == NULL)
+		goto fail;
+	conn_send(c, o);
+	ws_out_unref(o);
+	return;
+fail:
+	log_warnx("conn %llu %s: cannot queue an error line",
+	    (unsigned long long)c->id, c->peer);
 }
 
 /*
@@ -121,7 +142,9 @@ conn_line_read(struct conn *c)
 			    c->w->cfg->max_message_size);
 			log_client("conn %llu %s: line over max_message_size; "
 			    "closing", (unsigned long long)c->id, c->peer);
-			conn_flush(c);
+			/* Unless the error line found it a slow consumer. */
+			if (!c->dead)
+				conn_flush(c);
 			return;
 		}
 	}

@@ -570,6 +570,47 @@ def test_a_line_user_that_never_reads_is_dropped():
         talker.close()
 
 
+def test_a_line_user_that_never_reads_its_errors_is_dropped():
+    # Each line over max_line_length gets an error line and the user
+    # stays; one that never reads them lets them pile up like any other
+    # output, and is a slow consumer past max_pending.  With
+    # max_line_length at its least (16), the error line (44 bytes) is
+    # longer than the line (18 bytes) that earns it.
+    d = daemon("errflood", opts={"max_line_length": 16,
+                                 "max_pending": 65536,
+                                 "max_message_size": 4096})
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect(("127.0.0.1", d.line_port))
+    try:
+        with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+            wmem = int(f.read().split()[2])
+    except (OSError, ValueError, IndexError):
+        wmem = 4194304
+    chunk = b"x" * 17 + b"\n"
+    block = chunk * 4096
+    try:
+        # Three times the kernel's send buffer in error lines, and more.
+        for _ in range(3 * wmem // (44 * 4096) + 2):
+            slow.sendall(block)
+    except OSError:
+        pass            # dropped while we still wrote: what we want
+    # Now read: the error lines the kernel holds, then the end that the
+    # drop made (its log line may fall to log_client_rate: a line too
+    # long is logged too).  Not dropped, the socket would stay open.
+    slow.settimeout(5)
+    try:
+        while slow.recv(1 << 20):
+            pass
+    except ConnectionResetError:
+        pass
+    except socket.timeout:
+        raise AssertionError("a line user that reads no error line is "
+                             "never dropped")
+    finally:
+        slow.close()
+
+
 def test_one_text_limit_on_every_port():
     # Issue 14, item 15: a line user's 5,000-byte line was an error and a
     # disconnect while a web user's 10,000 characters reached line users.
