@@ -459,8 +459,17 @@ shm_presence_reap(const struct shm_region *reg, uint32_t worker,
 		if (PS_WORKER(w) != worker || PS_STATE(w) == SHM_PS_EMPTY ||
 		    PS_STATE(w) == SHM_PS_TOMB)
 			continue;
+		/*
+		 * Copy the fields first: while the slot is the dead worker's
+		 * nobody writes them, but once our CAS makes it a TOMB any
+		 * claimer may take it and write its own name over them.
+		 */
+		if (n < max)
+			shm_presence_copy(s, &out[n], &len);
 		/* The worker is dead: nobody else writes its slots but CASes
-		 * that kill CLAIMs, which a failed CAS here tolerates. */
+		 * that kill CLAIMs, which a failed CAS here tolerates (and
+		 * then the copy is dropped).  Seq_cst CAS, release included:
+		 * the copy is done before a claimer can see the slot free. */
 		if (!atomic_compare_exchange_strong(&s->ps_state, &w,
 		    PS_WORD(PS_GEN(w), worker, SHM_PS_TOMB)))
 			continue;
@@ -473,8 +482,6 @@ shm_presence_reap(const struct shm_region *reg, uint32_t worker,
 		    memory_order_relaxed);
 		shm_presence_changed(reg);
 		if (n < max) {
-			/* The owner is dead: these fields no longer change. */
-			shm_presence_copy(s, &out[n], &len);
 			out[n].worker = worker;
 			n++;
 		}

@@ -13,7 +13,8 @@
  * barrier, round after round, and check that exactly one wins each round;
  * variants add colliding names and TOMBs, run without barriers, SIGKILL
  * claimers mid-run while the parent reaps them as the master would, and
- * have the holder respell its name while the others try to take it.
+ * have the holder respell its name while the others try to take it; and
+ * the parent reaps a worker while a child claims the slots it frees.
  * Each holder and spelling has a stamp of its own (presence events carry
  * it).
  */
@@ -751,6 +752,60 @@ Test(shm_presence, reap_counts_all_names_but_copies_at_most_max)
 	cr_assert_eq(e[2].name[0], '\0', "copied past max");
 	cr_assert_eq(shm_presence_list(&reg, e, 3), 0);
 	cr_assert_eq(atomic_load(&reg.hdr->sh_users), 0);
+}
+
+/*
+ * The master reaps a dead worker while a live one claims and releases
+ * names without pause in the same small table: a slot the reaper frees may
+ * be claimed at once, and the names the reaper hands back for logouts must
+ * still be the dead worker's, not the new claimer's (nor a mix).  Worker 1
+ * "dies" with three names, round after round, for two seconds.
+ */
+Test(shm_presence, reaped_names_are_the_dead_workers_while_others_claim)
+{
+	struct shm_presence_entry	 e[4];
+	struct timespec			 t0, t;
+	char				 name[16];
+	uint32_t			 s;
+	unsigned			 r, i, bad = 0;
+	size_t				 n, k;
+	pid_t				 pid;
+
+	shm_region_close(&reg);
+	test_presence_open(8);
+	if ((pid = fork()) == 0) {
+		for (r = 0;; r++) {
+			snprintf(name, sizeof(name), "b%u", r % 1000);
+			if (shm_presence_claim(&reg, name, strlen(name), 2, 0,
+			    r, NULL, "den", &s) == SHM_OK)
+				shm_presence_release(&reg, s, 2, r);
+		}
+	}
+	cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (r = 0;; r++) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec >= 2)
+			break;
+		for (i = 0; i < 3; i++) {
+			snprintf(name, sizeof(name), "a%u", (r * 3 + i) % 1000);
+			shm_presence_claim(&reg, name, strlen(name), 1, 0, r,
+			    NULL, "lobby", &s);
+		}
+		n = shm_presence_reap(&reg, 1, e, 4);
+		for (k = 0; k < n && k < 4; k++)
+			if (e[k].name[0] != 'a' ||
+			    strcmp(e[k].room, "lobby") != 0) {
+				if (bad++ < 5)
+					cr_log_error("round %u: reaped \"%s\" "
+					    "in \"%s\"", r, e[k].name,
+					    e[k].room);
+			}
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	cr_assert_eq(bad, 0, "%u of the names reaped in %u rounds were "
+	    "another worker's", bad, r);
 }
 
 /*
