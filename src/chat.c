@@ -124,10 +124,17 @@ chat_cmd_parse_json(const char *buf, size_t len, struct chat_cmd *cmd)
 	cmd->type = chat_type_parse(cmd->type_text.p, cmd->type_text.len);
 	if ((rv = chat_json_str(root, "content", &cmd->content)) == -1 ||
 	    chat_json_str(root, "to", &cmd->to) == -1 ||
-	    chat_json_str(root, "room", &cmd->room) == -1 ||
-	    chat_json_str(root, "after", &cmd->after) == -1)
+	    chat_json_str(root, "room", &cmd->room) == -1)
 		return (CHAT_PARSE_BAD);
 	cmd->has_content = rv == 1;
+	/*
+	 * "after" and "limit" are who's.  Other types ignore them, as any
+	 * field they do not know: a v1 client may carry a "limit" of its own.
+	 */
+	if (cmd->type != CHAT_WHO)
+		return (CHAT_PARSE_OK);
+	if (chat_json_str(root, "after", &cmd->after) == -1)
+		return (CHAT_PARSE_BAD);
 	limit = json_object_get(root, "limit");
 	if (limit != NULL && !json_is_null(limit)) {
 		if (!json_is_integer(limit) || json_integer_value(limit) < 1) {
@@ -230,6 +237,7 @@ chat_cmd_parse_msgpack(const char *buf, size_t len, struct chat_cmd *cmd)
 	int			 rv = CHAT_PARSE_OK, got;
 	unsigned		 seen = 0, bit = 0;	/* fields met */
 	struct chat_str		 key, *dst;
+	const char		*who_bad = NULL;	/* after, limit */
 
 	memset(cmd, 0, sizeof(*cmd));
 	if (chat_mp_bounded(buf, len) == -1)
@@ -270,18 +278,18 @@ chat_cmd_parse_msgpack(const char *buf, size_t len, struct chat_cmd *cmd)
 			dst = &cmd->room;
 			bit = 8;
 		} else if (key.len == 5 && memcmp(key.p, "after", 5) == 0) {
-			dst = &cmd->after;
-			bit = 16;
+			/* Judged once the type is known: who's alone. */
+			if ((seen & 16) || chat_mp_str(v, &cmd->after) == -1)
+				who_bad = "\"after\" is a name";
+			seen |= 16;
+			continue;
 		} else if (key.len == 5 && memcmp(key.p, "limit", 5) == 0) {
 			if ((seen & 32) || (v->type != MSGPACK_OBJECT_NIL &&
 			    (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-			    v->via.u64 < 1))) {
-				cmd->error = "\"limit\" is a whole number, "
+			    v->via.u64 < 1)))
+				who_bad = "\"limit\" is a whole number, "
 				    "1 or more";
-				rv = CHAT_PARSE_BAD;
-				break;
-			}
-			if (v->type != MSGPACK_OBJECT_NIL)
+			else if (v->type != MSGPACK_OBJECT_NIL)
 				cmd->limit = v->via.u64;
 			seen |= 32;
 			continue;
@@ -299,6 +307,14 @@ chat_cmd_parse_msgpack(const char *buf, size_t len, struct chat_cmd *cmd)
 	}
 	if (rv == CHAT_PARSE_OK && cmd->type == CHAT_NONE)
 		rv = CHAT_PARSE_BAD;
+	/* As in JSON, "after" and "limit" mean something to who alone. */
+	if (cmd->type != CHAT_WHO) {
+		memset(&cmd->after, 0, sizeof(cmd->after));
+		cmd->limit = 0;
+	} else if (rv == CHAT_PARSE_OK && who_bad != NULL) {
+		cmd->error = who_bad;
+		rv = CHAT_PARSE_BAD;
+	}
 	/* Strings point into buf (msgpack-c does not copy them): no zone
 	 * memory is referenced after this. */
 	msgpack_zone_destroy(&zone);

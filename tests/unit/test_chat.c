@@ -442,6 +442,41 @@ Test(chat, parses_who_pages_and_refuses_bad_limits)
 	chat_cmd_clear(&cmd);
 }
 
+/*
+ * "after" and "limit" are who's: any other type ignores them, as it
+ * ignores any field it does not know, whatever their value.
+ */
+Test(chat, ignores_who_fields_on_other_types)
+{
+	static const char *ok[] = {
+	    "{\"type\":\"user\",\"content\":\"hi\",\"limit\":\"all\"}",
+	    "{\"type\":\"user\",\"content\":\"hi\",\"after\":5}",
+	    "{\"type\":\"join\",\"room\":\"g\",\"limit\":-1}" };
+	struct chat_cmd	 cmd;
+	const char	*in;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		cr_assert_eq(chat_cmd_parse_json(ok[i], strlen(ok[i]), &cmd),
+		    CHAT_PARSE_OK, "%s", ok[i]);
+		cr_assert_eq(cmd.limit, 0);
+		cr_assert_null(cmd.after.p);
+		chat_cmd_clear(&cmd);
+	}
+	/* MessagePack {"limit":0,"after":5,"type":"user","content":"x"}:
+	 * the type comes last, and still decides. */
+	in = "\x84\xa5limit\x00\xa5" "after\x05\xa4type\xa4user"
+	    "\xa7" "content\xa1x";
+	cr_assert_eq(chat_cmd_parse_msgpack(in, 35, &cmd), CHAT_PARSE_OK);
+	cr_assert_eq(cmd.type, CHAT_USER);
+	cr_assert_null(cmd.after.p);
+	chat_cmd_clear(&cmd);
+	/* The same fields on who are refused. */
+	in = "\x83\xa5limit\x00\xa5" "after\x05\xa4type\xa3who";
+	cr_assert_eq(chat_cmd_parse_msgpack(in, 24, &cmd), CHAT_PARSE_BAD);
+	chat_cmd_clear(&cmd);
+}
+
 Test(chat, encodes_rooms_and_a_cut_list)
 {
 	static const struct chat_room_count rooms[] = {
