@@ -32,6 +32,61 @@
   let stopped = false;  // no automatic reconnect (kicked for idleness)
   let users = [];
 
+  // The server's rules for names (src/chat_name.c), so that the page
+  // refuses what the server would, before sending it, in the server's
+  // words; the server stays the judge.  Its Unicode format characters
+  // (category Cf, Unicode 15) as ranges, not \p{Cf}, whose meaning
+  // follows the browser's Unicode version.
+  const NAME_MAX = 32;
+  const FORMAT = [0xad, 0xad, 0x600, 0x605, 0x61c, 0x61c, 0x6dd, 0x6dd,
+    0x70f, 0x70f, 0x890, 0x891, 0x8e2, 0x8e2, 0x180e, 0x180e,
+    0x200b, 0x200f, 0x202a, 0x202e, 0x2060, 0x2064, 0x2066, 0x206f,
+    0xfeff, 0xfeff, 0xfff9, 0xfffb, 0x110bd, 0x110bd, 0x110cd, 0x110cd,
+    0x13430, 0x1343f, 0x1bca0, 0x1bca3, 0x1d173, 0x1d17a,
+    0xe0001, 0xe0001, 0xe0020, 0xe007f];
+  const SPACE = [0x85, 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000];
+  const utf8 = new TextEncoder();
+
+  // The default names the server gives (IP:PORT, "[ADDR]:PORT", cut to 32
+  // bytes, maybe with "-N" after them), which nobody may pose as.  cut:
+  // any start of the IPv6 form will do, for the long ones.
+  function address(s) {
+    const v4 = (p) => /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}:\d{1,5}$/.test(p);
+    const v6 = (p) => (p.length >= 29 ?
+      /^\[[0-9a-fA-F:.]*:[0-9a-fA-F:.]*(\](:\d{0,5})?)?$/ :
+      /^\[[0-9a-fA-F:.]*:[0-9a-fA-F:.]*\]:\d{1,5}$/).test(p);
+    const m = s.match(/^([\s\S]+)-\d+$/);
+    return v4(s) || v6(s) || (!!m && (v4(m[1]) || v6(m[1])));
+  }
+
+  // Why the server would refuse s as a name (or a room name), or "".
+  function nameFault(s, room) {
+    const what = room ? "a room name" : "a name";
+    const len = utf8.encode(s).length;
+    if (!len) return what + " is 1 to " + NAME_MAX + " bytes of UTF-8, not empty";
+    if (len > NAME_MAX)
+      return what + " is 1 to " + NAME_MAX + " bytes of UTF-8; this one has " + len;
+    if (/\p{Cs}/u.test(s)) return what + " must be valid UTF-8";
+    let off = 0;
+    for (const ch of s) {
+      const cp = ch.codePointAt(0);
+      const at = " (U+" + cp.toString(16).toUpperCase().padStart(4, "0") +
+        " at byte " + (off + 1) + ")";
+      if (cp === 0x20 || (cp >= 9 && cp <= 13) || SPACE.includes(cp) ||
+          (cp >= 0x2000 && cp <= 0x200a))
+        return what + " may not contain whitespace" + at;
+      if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+        return what + " may not contain control characters" + at;
+      for (let i = 0; i < FORMAT.length; i += 2)
+        if (cp >= FORMAT[i] && cp <= FORMAT[i + 1])
+          return what + " may not contain invisible or bidi format characters" + at;
+      off += utf8.encode(ch).length;
+    }
+    if (!room && address(s))
+      return what + " may not look like IP:PORT, the name of an anonymous user";
+    return "";
+  }
+
   function status(state, text) {
     ui.status.dataset.state = state;
     ui.status.textContent = text;
@@ -246,16 +301,32 @@
     };
   }
 
+  function usage(u) { notice("Usage: " + u + " (/help lists the commands)", true); }
+
+  // Sends a rename or a join if the server would take the name; says why not.
+  function rename(n) {
+    const why = nameFault(n);
+    if (why) notice("Not renamed: " + why, true);
+    return !why && send({ type: "rename", content: n });
+  }
+  function join(r) {
+    const why = nameFault(r, true);
+    if (why) notice("Not joined: " + why, true);
+    return !why && send({ type: "join", room: r });
+  }
+
   // Slash commands; returns false for text that is not one.
   function command(t) {
     const [, cmd, rest = ""] = t.match(/^\/(\S+)\s*([\s\S]*)$/) || [];
     const arg = rest.trim();
     switch (cmd) {
     case "nick": case "rename":
-      if (arg) send({ type: "rename", content: arg });
+      if (!arg) usage("/" + cmd + " NAME");
+      else rename(arg);
       return true;
     case "join":
-      if (arg) send({ type: "join", room: arg });
+      if (!arg) usage("/join ROOM");
+      else join(arg);
       return true;
     case "leave":
       send({ type: "leave" });
@@ -264,8 +335,9 @@
       send({ type: "who" });
       return true;
     case "msg": {
-      const sp = arg.indexOf(" ");
-      if (sp > 0) send({ type: "to", to: arg.slice(0, sp), content: arg.slice(sp + 1) });
+      const [, to, text] = arg.match(/^(\S+)\s+([\s\S]+)$/) || [];
+      if (!to) usage("/msg NAME TEXT");
+      else send({ type: "to", to, content: text });
       return true;
     }
     case "help":
@@ -296,7 +368,13 @@
   $("login-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const n = ui.name.value.trim();
-    if (!n) return;
+    const why = n ? nameFault(n) : "Type a name first: 1 to " + NAME_MAX +
+      " bytes, no spaces.";
+    if (why) {
+      ui.loginError.textContent = why;
+      ui.name.focus();
+      return;
+    }
     name = n;
     ui.loginError.textContent = "";
     if (ws && ws.readyState === WebSocket.OPEN) {
@@ -312,13 +390,11 @@
 
   $("rename-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    const n = ui.newname.value.trim();
-    if (n && send({ type: "rename", content: n })) ui.newname.value = "";
+    if (rename(ui.newname.value.trim())) ui.newname.value = "";
   });
   $("room-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    const r = ui.roomname.value.trim();
-    if (r && send({ type: "join", room: r })) ui.roomname.value = "";
+    if (join(ui.roomname.value.trim())) ui.roomname.value = "";
   });
   $("leave").addEventListener("click", () => send({ type: "leave" }));
   $("untarget").addEventListener("click", () => setTarget(""));

@@ -71,17 +71,28 @@ const dialogs = [];
 const consoleErrors = [];
 const foreign = [];
 
+// A page in a context of its own (its own localStorage); page.sent holds
+// the WebSocket messages it sent, parsed.
 async function openPage(label, viewport) {
   const ctx = await browser.newContext({ viewport });
   const page = await ctx.newPage();
+  page.sent = [];
   page.on("dialog", (d) => { dialogs.push(label + ": " + d.message()); d.dismiss().catch(() => {}); });
   page.on("pageerror", (e) => consoleErrors.push(label + ": " + e.message));
   page.on("request", (r) => {
-    const u = new URL(r.url());
-    if (u.host !== `127.0.0.1:${httpPort}`) foreign.push(r.url());
+    if (new URL(r.url()).origin !== base) foreign.push(r.url());
   });
+  page.on("websocket", (w) => w.on("framesent", (f) => {
+    try { page.sent.push(JSON.parse(f.payload)); } catch (e) { page.sent.push(f.payload); }
+  }));
   await page.goto(base + "/");
   return page;
+}
+
+async function online(page, name) {
+  await page.waitForFunction((n) =>
+    document.getElementById("status").dataset.state === "online" &&
+    document.getElementById("me").textContent === n, name, { timeout: T });
 }
 
 async function login(page, name) {
@@ -89,9 +100,7 @@ async function login(page, name) {
   await page.fill("#name", name);
   await page.click("#login button");
   await page.locator("#login").waitFor({ state: "hidden", timeout: T });
-  await page.waitForFunction((n) =>
-    document.getElementById("status").dataset.state === "online" &&
-    document.getElementById("me").textContent === n, name, { timeout: T });
+  await online(page, name);
 }
 
 const item = (page, text) => page.locator("#messages li", { hasText: text }).first();
@@ -164,6 +173,37 @@ test("taken_name_is_refused_and_asked_again", async () => {
   await shown(phone, "carol left");
 });
 
+// The page refuses, before sending anything, what the server would refuse
+// (src/chat_name.c), and says why: issue 14, item 17.
+test("names_the_server_refuses_are_refused_in_the_page", async () => {
+  const p = await openPage("names", { width: 800, height: 600 });
+  const refused = async (n, why) => {
+    await p.fill("#name", n);
+    await p.click("#login button");
+    await p.locator("#login-error", { hasText: why }).waitFor({ timeout: T });
+    assert(await p.locator("#login").isVisible(), "login dialog stays open for " + JSON.stringify(n));
+  };
+  await refused("", "Type a name");
+  await refused("   ", "Type a name");
+  await refused("名".repeat(20), "this one has 60");
+  await refused("ann bee", "whitespace (U+0020 at byte 4)");
+  await refused("\u202eevil", "bidi format characters (U+202E at byte 1)");
+  await refused("ab\u00ad", "U+00AD at byte 3");
+  await refused("127.0.0.1:5000", "IP:PORT");
+  await refused("[::1]:5000-2", "IP:PORT");
+  assert(!p.sent.some((m) => m.type === "login"), "sent " + JSON.stringify(p.sent));
+  const cjk = "名".repeat(10);         // 30 bytes: allowed
+  await login(p, cjk);
+  await p.fill("#text", "/nick " + "x".repeat(33));
+  await p.press("#text", "Enter");
+  await shown(p, "Not renamed: a name is 1 to 32 bytes of UTF-8; this one has 33");
+  await p.fill("#text", "/join a\u2066b");
+  await p.press("#text", "Enter");
+  await shown(p, "Not joined: a room name may not contain invisible");
+  assert(!p.sent.some((m) => m.type === "rename" || m.type === "join"), "sent " + JSON.stringify(p.sent));
+  await p.context().close();
+});
+
 test("messages_both_ways_with_sender_and_time", async () => {
   await sendText(phone, "hello from alice");
   await shown(desk, "hello from alice");
@@ -196,6 +236,16 @@ test("private_message_by_clicking_a_name", async () => {
   await desk.click("#untarget");
   await absent(desk, "psst alice", 0);
   assert(!line.lines().some((l) => l.includes("psst bob")), "line user saw a private message");
+});
+
+test("msg_without_text_gets_a_usage_message", async () => {
+  const usages = phone.locator("#messages li.error", { hasText: "Usage: /msg NAME TEXT" });
+  for (const t of ["/msg bob", "/msg bob   ", "/msg"]) {
+    const before = await usages.count();
+    await sendText(phone, t);
+    await usages.nth(before).waitFor({ timeout: T });
+  }
+  assert(!phone.sent.some((m) => m.type === "to" && m.content === ""), "sent an empty private message");
 });
 
 test("rename_is_reflected_in_the_list", async () => {
