@@ -6,8 +6,10 @@
 //
 // and PLAYWRIGHT_MODULES naming the node_modules that hold playwright-core.
 // Two browser pages (one phone-sized) and one line-protocol user chat with
-// each other.  To restart the daemon this script prints "@@restart" and
-// waits for "@@restarted" on stdin.  Prints "ok - NAME" / "not ok - NAME"
+// each other.
+// To ask the driver something, this script prints "@@WORD" and waits for
+// "@@WORD JSON" on stdin: "restart" restarts the daemon, "notfound" gives
+// the "http 404" lines of the daemons' logs.  Prints "ok - NAME" / "not ok - NAME"
 // per case and "N passed, N failed" at the end, like wstest.main().  The
 // cases build on each other (who is logged in, under which name), so they
 // run in order and all of them.
@@ -34,7 +36,8 @@ async function control(word) {
   while (!stdinLines.length) await new Promise((r) => { stdinWaiter = r; });
   stdinWaiter = null;
   const l = stdinLines.shift();
-  if (l !== "@@" + word + "ed") throw new Error("driver said " + l);
+  if (!l.startsWith("@@" + word + " ")) throw new Error("driver said " + l);
+  return JSON.parse(l.slice(word.length + 3));
 }
 
 function assert(cond, what) { if (!cond) throw new Error("assertion failed: " + what); }
@@ -202,6 +205,22 @@ test("names_the_server_refuses_are_refused_in_the_page", async () => {
   await shown(p, "Not joined: a room name may not contain invisible");
   assert(!p.sent.some((m) => m.type === "rename" || m.type === "join"), "sent " + JSON.stringify(p.sent));
   await p.context().close();
+});
+
+// No request of the page's gets a 404, /favicon.ico included: item 17.
+test("no_favicon_404", async () => {
+  const r = await fetch(base + "/favicon.svg");
+  assert(r.status === 200 && r.headers.get("content-type") === "image/svg+xml",
+    "favicon.svg: " + r.status + " " + r.headers.get("content-type"));
+  // The browser asks for the icon after the load, by itself, unseen by
+  // the page's request events: ask the daemons' logs, after one more load.
+  const p = await openPage("icon", { width: 800, height: 600 });
+  await p.waitForTimeout(1500);
+  const icons = await p.locator('link[rel="icon"]').count();
+  await p.context().close();
+  const lines = await control("notfound");
+  assert(lines.length === 0, "404s: " + lines.join("; "));
+  assert(icons === 1, "no icon link");
 });
 
 test("messages_both_ways_with_sender_and_time", async () => {

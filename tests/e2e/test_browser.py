@@ -62,6 +62,11 @@ def start(port):
     return wstest.Daemon(workers=2, args=["-l", "127.0.0.1:%d" % port])
 
 
+def answer(node, word, value):
+    node.stdin.write("@@%s %s\n" % (word, json.dumps(value)))
+    node.stdin.flush()
+
+
 def run():
     for what, path in (("node", shutil.which("node")), ("chromium", CHROMIUM)):
         if not path or not os.access(path, os.X_OK):
@@ -86,8 +91,12 @@ def run():
             if line.strip() == "@@restart":
                 daemons[-1].stop()
                 daemons.append(start(port))
-                node.stdin.write("@@restarted\n")
-                node.stdin.flush()
+                answer(node, "restart", True)
+                continue
+            if line.strip() == "@@notfound":
+                answer(node, "notfound", [
+                    l for d in daemons for l in d.log().splitlines()
+                    if " http 404: " in l])
                 continue
             sys.stdout.write(line)
             sys.stdout.flush()
