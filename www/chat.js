@@ -12,7 +12,7 @@
     status: $("status"), where: $("where"), me: $("me"), text: $("text"),
     send: $("send"), target: $("target"), targetName: $("target-name"),
     login: $("login"), name: $("name"), loginError: $("login-error"),
-    newname: $("newname"), roomname: $("roomname"),
+    newname: $("newname"), roomname: $("roomname"), tools: $("tools"),
   };
   const url = (location.protocol === "https:" ? "wss:" : "ws:") + "//" +
     location.host + "/ws";
@@ -196,7 +196,8 @@
     ui.me.textContent = me;
     ui.text.disabled = ui.send.disabled = false;
     status("online", "online");
-    notice((again ? "Reconnected as " : "Logged in as ") + me);
+    notice((again ? "Reconnected as " : "Logged in as ") + me +
+      (again ? "" : " (choose your name at the top, or type /nick NAME, to change it)"));
     if (room !== "lobby") send({ type: "join", room });
     try { localStorage.setItem("wschat.name", me); } catch (e) { /* private mode */ }
     setUsers();
@@ -396,6 +397,12 @@
     e.preventDefault();
     if (join(ui.roomname.value.trim())) ui.roomname.value = "";
   });
+  ui.me.addEventListener("click", () => {
+    ui.tools.open = true;
+    ui.newname.value = me;
+    ui.newname.focus();
+    ui.newname.select();
+  });
   $("leave").addEventListener("click", () => send({ type: "leave" }));
   $("untarget").addEventListener("click", () => setTarget(""));
 
@@ -419,7 +426,12 @@
   // Logins in the lobby do not reach other rooms: refresh the list there.
   setInterval(() => { if (online && room !== "lobby") send({ type: "who" }); }, 20000);
 
-  try { ui.name.value = localStorage.getItem("wschat.name") || ""; } catch (e) { /* no storage */ }
-  askName("");
+  // A remembered name logs in at once; the dialog comes up only if the
+  // server refuses it (taken, say), and the name button changes it.
+  let saved = "";
+  try { saved = localStorage.getItem("wschat.name") || ""; } catch (e) { /* no storage */ }
+  ui.name.value = saved;
+  if (saved && !nameFault(saved)) name = saved;
+  else askName(saved && nameFault(saved));
   connect();
 })();

@@ -223,6 +223,26 @@ test("no_favicon_404", async () => {
   assert(icons === 1, "no icon link");
 });
 
+test("remembered_name_logs_in_after_a_reload", async () => {
+  const p = await openPage("dora", { width: 800, height: 600 });
+  await login(p, "dora");
+  await p.reload();
+  await online(p, "dora");
+  assert(!(await p.locator("#login").isVisible()), "the name dialog asked again");
+  await shown(p, "Logged in as dora");
+  // The name at the top changes it.
+  await p.click("#me");
+  await p.waitForFunction(() => document.activeElement.id === "newname" &&
+    document.getElementById("newname").value === "dora", null, { timeout: T });
+  await p.fill("#newname", "dora2");
+  await p.press("#newname", "Enter");
+  await online(p, "dora2");
+  await p.reload();
+  await online(p, "dora2");
+  assert(!(await p.locator("#login").isVisible()), "the name dialog asked again");
+  await p.context().close();
+});
+
 test("messages_both_ways_with_sender_and_time", async () => {
   await sendText(phone, "hello from alice");
   await shown(desk, "hello from alice");
