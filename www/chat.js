@@ -13,6 +13,7 @@
     send: $("send"), target: $("target"), targetName: $("target-name"),
     login: $("login"), name: $("name"), loginError: $("login-error"),
     newname: $("newname"), roomname: $("roomname"), tools: $("tools"),
+    reconnect: $("reconnect"),
   };
   const url = (location.protocol === "https:" ? "wss:" : "ws:") + "//" +
     location.host + "/ws";
@@ -217,8 +218,9 @@
       return;
     }
     if (m.code === "idle_timeout") {
+      // Reconnecting at once would only be kicked again: wait for the user.
       stopped = true;
-      notice(text + ". Start typing to reconnect.", true);
+      notice(text + ": disconnected. Choose Reconnect at the top, or start typing.", true);
       return;
     }
     notice(text, !!m.code);
@@ -267,6 +269,16 @@
     }
   }
 
+  // Connect now, not when the backoff says: the user asked to, after a
+  // kick or while offline.
+  function resume() {
+    if (ws) return;
+    stopped = false;
+    ui.reconnect.hidden = true;
+    attempt = 0;
+    connect();
+  }
+
   function connect() {
     clearTimeout(retry);
     status("connecting", attempt ? "reconnecting…" : "connecting…");
@@ -286,8 +298,10 @@
       ws = null;
       online = false;
       ui.send.disabled = true;
-      if (stopped) {
+      if (stopped || (e.code === 1000 && e.reason === "idle timeout")) {
+        stopped = true;
         status("offline", "disconnected");
+        ui.reconnect.hidden = false;
         return;
       }
       // 0.5 s, 1 s, 2 s … up to 30 s, jittered so that a restarted server
@@ -382,9 +396,7 @@
       status("connecting", "logging in…");
       send({ type: "login", content: n });
     } else if (!ws) {
-      stopped = false;          // kicked for idleness while choosing a name
-      attempt = 0;
-      connect();                // logs in once open
+      resume();                 // logs in once open
     }
   });
   ui.login.addEventListener("cancel", (e) => e.preventDefault());
@@ -397,6 +409,7 @@
     e.preventDefault();
     if (join(ui.roomname.value.trim())) ui.roomname.value = "";
   });
+  ui.reconnect.addEventListener("click", resume);
   ui.me.addEventListener("click", () => {
     ui.tools.open = true;
     ui.newname.value = me;
@@ -416,11 +429,7 @@
 
   ui.text.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && target) setTarget("");
-    if (stopped && !ws) {
-      stopped = false;
-      attempt = 0;
-      connect();
-    }
+    if (stopped) resume();
   });
   window.addEventListener("online", () => { if (!ws && !stopped) connect(); });
   // Logins in the lobby do not reach other rooms: refresh the list there.

@@ -2,11 +2,11 @@
 // chromium driven by playwright-core.  tests/e2e/test_browser.py starts
 // wschatd and runs this with
 //
-//   node chat.test.mjs HTTP_PORT LINE_PORT ARTIFACT_DIR
+//   node chat.test.mjs HTTP_PORT LINE_PORT ARTIFACT_DIR IDLE_HTTP_PORT
 //
 // and PLAYWRIGHT_MODULES naming the node_modules that hold playwright-core.
 // Two browser pages (one phone-sized) and one line-protocol user chat with
-// each other.
+// each other; IDLE_HTTP_PORT is a second daemon with a short ws_idle_timeout.
 // To ask the driver something, this script prints "@@WORD" and waits for
 // "@@WORD JSON" on stdin: "restart" restarts the daemon, "notfound" gives
 // the "http 404" lines of the daemons' logs.  Prints "ok - NAME" / "not ok - NAME"
@@ -22,8 +22,9 @@ const require = createRequire(path.join(process.env.PLAYWRIGHT_MODULES ||
   path.join(path.dirname(new URL(import.meta.url).pathname), "node_modules"), "x.js"));
 const { chromium } = require("playwright-core");
 
-const [httpPort, linePort, artifacts] = process.argv.slice(2);
+const [httpPort, linePort, artifacts, idlePort] = process.argv.slice(2);
 const base = `http://127.0.0.1:${httpPort}`;
+const idleBase = `http://127.0.0.1:${idlePort}`;
 const T = 10000;     // ms to wait for anything to show up
 const XSS = "<img src=x onerror=alert(1)>";
 
@@ -76,19 +77,19 @@ const foreign = [];
 
 // A page in a context of its own (its own localStorage); page.sent holds
 // the WebSocket messages it sent, parsed.
-async function openPage(label, viewport) {
+async function openPage(label, viewport, site = base) {
   const ctx = await browser.newContext({ viewport });
   const page = await ctx.newPage();
   page.sent = [];
   page.on("dialog", (d) => { dialogs.push(label + ": " + d.message()); d.dismiss().catch(() => {}); });
   page.on("pageerror", (e) => consoleErrors.push(label + ": " + e.message));
   page.on("request", (r) => {
-    if (new URL(r.url()).origin !== base) foreign.push(r.url());
+    if (new URL(r.url()).origin !== site) foreign.push(r.url());
   });
   page.on("websocket", (w) => w.on("framesent", (f) => {
     try { page.sent.push(JSON.parse(f.payload)); } catch (e) { page.sent.push(f.payload); }
   }));
-  await page.goto(base + "/");
+  await page.goto(site + "/");
   return page;
 }
 
@@ -376,6 +377,23 @@ test("reconnects_after_a_daemon_restart", async () => {
   await waitUsers(desk, (u) => u.length === 2 && u.includes("alice"), "alice and robert only");
   await sendText(desk, "back again");
   await shown(phone, "back again");
+});
+
+// Kicked for idleness (the second daemon's ws_idle_timeout is 3 s), the page
+// does not reconnect by itself, but offers to: item 6.
+test("kicked_page_offers_to_reconnect", async () => {
+  const p = await openPage("idler", { width: 800, height: 600 }, idleBase);
+  await login(p, "idler");
+  await p.locator("#reconnect").waitFor({ state: "visible", timeout: T });
+  await shown(p, "Reconnect");
+  assert(await p.locator("#status").getAttribute("data-state") === "offline", "status offline");
+  await p.waitForTimeout(1500);
+  assert(await p.locator("#status").getAttribute("data-state") === "offline", "reconnected by itself");
+  await p.click("#reconnect");
+  await shown(p, "Reconnected as idler");
+  await online(p, "idler");
+  assert(!(await p.locator("#reconnect").isVisible()), "the button stays");
+  await p.context().close();
 });
 
 test("no_script_errors", async () => {

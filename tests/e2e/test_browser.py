@@ -2,8 +2,10 @@
 """The chat page (www/) in a real browser: starts wschatd on a fixed free
 port and runs tests/browser/chat.test.mjs (Debian's chromium driven by
 playwright-core from npm), restarting the daemon on the same port when the
-script asks, for its reconnect case.  The script's "ok"/"not ok" lines and
-its "N passed, N failed" line are this test's output.
+script asks, for its reconnect case, and a second one with a short
+ws_idle_timeout for the case of a page that was kicked.  The script's
+"ok"/"not ok" lines and its "N passed, N failed" line are this test's
+output.
 
 playwright-core comes from tests/browser/node_modules if that is installed
 at the version of package-lock.json; otherwise `npm ci` installs it into
@@ -77,10 +79,11 @@ def run():
     os.makedirs(artifacts, exist_ok=True)
     port = wstest.free_port()
     daemons = [start(port)]
+    idle = wstest.Daemon(workers=1, line=False, opts={"ws_idle_timeout": "3"})
     env = dict(os.environ, PLAYWRIGHT_MODULES=modules, CHROMIUM=CHROMIUM)
     node = subprocess.Popen(
         ["node", os.path.join(SRC, "chat.test.mjs"), str(port),
-         str(daemons[0].line_port), artifacts],
+         str(daemons[0].line_port), artifacts, str(idle.port)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, env=env)
     watchdog = threading.Timer(TIMEOUT, node.kill)
@@ -95,7 +98,7 @@ def run():
                 continue
             if line.strip() == "@@notfound":
                 answer(node, "notfound", [
-                    l for d in daemons for l in d.log().splitlines()
+                    l for d in daemons + [idle] for l in d.log().splitlines()
                     if " http 404: " in l])
                 continue
             sys.stdout.write(line)
@@ -108,7 +111,7 @@ def run():
         if node.poll() is None:
             node.kill()
             node.wait()
-        for d in daemons:
+        for d in daemons + [idle]:
             d.__exit__(None, None, None)
     if summary is None:
         print("not ok - chat.test.mjs ended without a summary (exit %s)" % rc)
