@@ -1,7 +1,11 @@
-// wschat: the chat page.  Speaks the JSON protocol on /ws of the host that
-// served it (docs/PROTOCOL.md, wschat-protocol(7)): handshake, login,
-// user, private ("to"), rename, who, join/leave, system notices;
-// reconnects with backoff and logs in again under the same name.  Every
+// wschat: the chat page.  Speaks version 2 of the JSON protocol
+// (wschat.v2.json) on /ws of the host that served it (docs/PROTOCOL.md,
+// wschat-protocol(7)): handshake, login, user, private ("to"), rename,
+// who, rooms, join/leave, system notices.  Presence events carry no
+// lists in v2: the online list is the page's own, of the names in its
+// room, from a who-room reply kept up to date by login, logout, rename,
+// join and leave.  It reconnects with backoff and logs in again under
+// the same name.  Every
 // piece of text from the server or the user enters the page as text
 // (textContent, text nodes), never as HTML.
 "use strict";
@@ -9,6 +13,7 @@
   const $ = (id) => document.getElementById(id);
   const ui = {
     messages: $("messages"), users: $("users"), count: $("count"),
+    listRoom: $("list-room"), total: $("total"),
     status: $("status"), where: $("where"), me: $("me"), text: $("text"),
     send: $("send"), target: $("target"), targetName: $("target-name"),
     login: $("login"), name: $("name"), loginError: $("login-error"),
@@ -17,6 +22,7 @@
   };
   const url = (location.protocol === "https:" ? "wss:" : "ws:") + "//" +
     location.host + "/ws";
+  const PROTOCOL = "wschat.v2.json";
   const MAX_ITEMS = 500;          // messages kept in the list
   const PLACEHOLDER = ui.text.placeholder;
   const NAME_ERRORS = ["name_taken", "bad_name", "server_full", "rate_limited"];
@@ -31,7 +37,8 @@
   let attempt = 0;      // failed connections since the last login
   let retry = 0;        // reconnect timer
   let stopped = false;  // no automatic reconnect (kicked for idleness)
-  let users = [];
+  const members = new Set();  // the names in our room
+  let listing = false;  // a paged who-room reply is coming in
 
   // The server's rules for names (src/chat_name.c), so that the page
   // refuses what the server would, before sending it, in the server's
@@ -116,7 +123,7 @@
     append(li);
   }
 
-  function who(n) {
+  function from(n) {
     const s = document.createElement("span");
     s.className = "from";
     s.textContent = n;
@@ -130,14 +137,14 @@
     const li = document.createElement("li");
     li.className = priv ? "private" : "chat";
     if (m.from === me) li.classList.add("mine");
-    li.append(stamp(m.timestamp), who(String(m.from)));
-    if (priv) li.append(" → ", who(String(m.to)), " (private)");
+    li.append(stamp(m.timestamp), from(String(m.from)));
+    if (priv) li.append(" → ", from(String(m.to)), " (private)");
     li.append(": ", String(m.content));
     append(li);
   }
 
-  function setUsers(list) {
-    if (Array.isArray(list)) users = list.map(String).sort((a, b) => a.localeCompare(b));
+  function showUsers() {
+    const users = [...members].sort((a, b) => a.localeCompare(b));
     ui.count.textContent = users.length;
     const items = users.map((n) => {
       const li = document.createElement("li");
@@ -166,8 +173,63 @@
   }
 
   function setRoom(r) {
+    if (r !== room) {
+      members.clear();
+      showUsers();
+    }
     room = r;
-    ui.where.textContent = "#" + r;
+    ui.where.textContent = ui.listRoom.textContent = "#" + r;
+  }
+
+  // Ask for the names in our room.  A reply reflects the table of names
+  // when it is sent, and events still on their way from before that only
+  // repeat what it says, in the order they happened for each name: the
+  // list ends up right.
+  function listRoom() {
+    listing = false;
+    send({ type: "who", room });
+  }
+
+  function who(m) {
+    const list = Array.isArray(m.user_list) ? m.user_list.map(String) : [];
+    if (m.room === undefined) {       // the whole server, for /who
+      const li = document.createElement("li");
+      li.className = "notice";
+      li.append(stamp(), "Online on the server (" + list.length + (m.more ? "+" : "") + "):");
+      for (const n of list) li.append(" ", from(n));
+      append(li);
+      return;
+    }
+    if (m.room !== room) return;      // we moved since we asked
+    if (!listing) members.clear();
+    for (const n of list) members.add(n);
+    listing = !!m.more && list.length > 0;
+    if (listing) send({ type: "who", room, after: list[list.length - 1] });
+    showUsers();
+  }
+
+  // A presence or membership event: the room list and the server's count.
+  function presence(m) {
+    if (typeof m.online === "number") ui.total.textContent = m.online + " online";
+    const u = String(m.user === undefined ? m.from : m.user);
+    switch (m.type) {
+    case "login": case "join":
+      if (m.room === room) members.add(u);
+      break;
+    case "logout":
+      members.delete(u);
+      break;
+    case "leave":
+      if (m.room === room) members.delete(u);
+      break;
+    case "rename": {
+      // v2 says where the new name is; without room, where the old was.
+      const had = members.delete(String(m.from));
+      if (m.room === undefined ? had : m.room === room) members.add(String(m.content));
+      break;
+    }
+    }
+    showUsers();
   }
 
   function send(obj) {
@@ -199,9 +261,10 @@
     status("online", "online");
     notice((again ? "Reconnected as " : "Logged in as ") + me +
       (again ? "" : " (choose your name at the top, or type /nick NAME, to change it)"));
+    // Back in our room after a reconnect; its "joined" lists it.
     if (room !== "lobby") send({ type: "join", room });
+    else listRoom();
     try { localStorage.setItem("wschat.name", me); } catch (e) { /* private mode */ }
-    setUsers();
     ui.text.focus();
   }
 
@@ -210,7 +273,7 @@
     if (!m.code && text === "joined" && typeof m.room === "string") {
       setRoom(m.room);
       notice("You are in #" + m.room);
-      send({ type: "who" });    // logins elsewhere do not reach this room
+      listRoom();
       return;
     }
     if (!online && name && NAME_ERRORS.includes(m.code)) {
@@ -235,17 +298,31 @@
     }
     switch (m.type) {
     case "handshake":
+      presence(m);
+      break;
     case "who":
-      setUsers(m.user_list);
+      who(m);
+      break;
+    case "rooms":
+      if (Array.isArray(m.rooms))
+        notice("Rooms: " + m.rooms.map((r) => "#" + r.room + " (" + r.members + ")").join(", "));
       break;
     case "login":
-      setUsers(m.user_list);
+      presence(m);
       if (!online && name && m.user === name) loggedIn();
-      else notice(m.user + " joined");
+      else notice(m.user + " joined the chat");
       break;
     case "logout":
-      setUsers(m.user_list);
-      notice(m.user + " left");
+      presence(m);
+      notice(m.user + " left the chat");
+      break;
+    case "join":
+      presence(m);
+      if (m.room === room && m.from !== me) notice(m.from + " came to #" + m.room);
+      break;
+    case "leave":
+      presence(m);
+      if (m.room === room) notice(m.from + " left #" + m.room);
       break;
     case "rename":
       if (m.from === me) {
@@ -254,7 +331,7 @@
         try { localStorage.setItem("wschat.name", me); } catch (e) { /* private mode */ }
       }
       if (target && target === m.from) setTarget(String(m.content));
-      setUsers(m.user_list);
+      presence(m);
       notice(m.from + " is now " + m.content);
       break;
     case "user":
@@ -282,7 +359,7 @@
   function connect() {
     clearTimeout(retry);
     status("connecting", attempt ? "reconnecting…" : "connecting…");
-    const sock = ws = new WebSocket(url);
+    const sock = ws = new WebSocket(url, [PROTOCOL]);
     sock.onopen = () => {
       if (name) {
         status("connecting", "logging in…");
@@ -349,6 +426,9 @@
     case "who":
       send({ type: "who" });
       return true;
+    case "rooms":
+      send({ type: "rooms" });
+      return true;
     case "msg": {
       const [, to, text] = arg.match(/^(\S+)\s+([\s\S]+)$/) || [];
       if (!to) usage("/msg NAME TEXT");
@@ -356,7 +436,7 @@
       return true;
     }
     case "help":
-      notice("/nick NAME, /join ROOM, /leave, /msg NAME TEXT, /who; " +
+      notice("/nick NAME, /join ROOM, /leave, /msg NAME TEXT, /who, /rooms; " +
         "choose a name in the list for private messages; //text sends /text");
       return true;
     default:
@@ -432,8 +512,6 @@
     if (stopped) resume();
   });
   window.addEventListener("online", () => { if (!ws && !stopped) connect(); });
-  // Logins in the lobby do not reach other rooms: refresh the list there.
-  setInterval(() => { if (online && room !== "lobby") send({ type: "who" }); }, 20000);
 
   // A remembered name logs in at once; the dialog comes up only if the
   // server refuses it (taken, say), and the name button changes it.

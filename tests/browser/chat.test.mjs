@@ -75,20 +75,23 @@ const dialogs = [];
 const consoleErrors = [];
 const foreign = [];
 
-// A page in a context of its own (its own localStorage); page.sent holds
-// the WebSocket messages it sent, parsed.
+// A page in a context of its own (its own localStorage); page.sent and
+// page.received hold the WebSocket messages it sent and received, parsed.
 async function openPage(label, viewport, site = base) {
   const ctx = await browser.newContext({ viewport });
   const page = await ctx.newPage();
   page.sent = [];
+  page.received = [];
   page.on("dialog", (d) => { dialogs.push(label + ": " + d.message()); d.dismiss().catch(() => {}); });
   page.on("pageerror", (e) => consoleErrors.push(label + ": " + e.message));
   page.on("request", (r) => {
     if (new URL(r.url()).origin !== site) foreign.push(r.url());
   });
-  page.on("websocket", (w) => w.on("framesent", (f) => {
-    try { page.sent.push(JSON.parse(f.payload)); } catch (e) { page.sent.push(f.payload); }
-  }));
+  const parse = (f) => { try { return JSON.parse(f.payload); } catch (e) { return f.payload; } };
+  page.on("websocket", (w) => {
+    w.on("framesent", (f) => page.sent.push(parse(f)));
+    w.on("framereceived", (f) => page.received.push(parse(f)));
+  });
   await page.goto(site + "/");
   return page;
 }
@@ -144,7 +147,7 @@ test("page_is_small_and_self_contained", async () => {
     assert(r.status === 200, f + " status " + r.status);
     total += (await r.arrayBuffer()).byteLength;
   }
-  assert(total < 25 * 1024, "page is " + total + " bytes");
+  assert(total < 30 * 1024, "page is " + total + " bytes");
   phone = await openPage("phone", { width: 375, height: 667 });
   await phone.locator("#login").waitFor({ state: "visible", timeout: T });
   assert(foreign.length === 0, "requests elsewhere: " + foreign.join(" "));
@@ -321,6 +324,53 @@ test("join_and_leave_rooms", async () => {
   await phone.press("#text", "Enter");
   await phone.locator("#where", { hasText: "#lobby" }).waitFor({ timeout: T });
   assert(!line.lines().some((l) => l.includes("in the kitchen")), "the lobby saw a kitchen message");
+});
+
+// The online list is that of the page's room, kept by events: item 9.
+test("online_list_is_the_rooms", async () => {
+  const only = (names) => (u) => u.length === names.length && names.every((n) => u.includes(n));
+  await sendText(phone, "/join attic");
+  await phone.locator("#where", { hasText: "#attic" }).waitFor({ timeout: T });
+  await waitUsers(phone, only(["alice"]), "alice alone in the attic");
+  await waitUsers(desk, only(["robert", line.name]), "the lobby without alice");
+  // A login in the lobby is not in the attic.
+  const olga = await openPage("olga", { width: 800, height: 600 });
+  await login(olga, "olga");
+  await waitUsers(desk, only(["robert", line.name, "olga"]), "olga in the lobby");
+  await shown(phone, "olga joined the chat");
+  await waitUsers(phone, only(["alice"]), "alice alone in the attic");
+  // A line user comes, renames and goes.
+  line.send("join attic");
+  await waitUsers(phone, only(["alice", line.name]), "the line user in the attic");
+  await shown(phone, line.name + " came to #attic");
+  await waitUsers(desk, only(["robert", "olga"]), "the lobby without the line user");
+  line.send("rename lina");
+  await waitUsers(phone, only(["alice", "lina"]), "lina in the attic");
+  line.send("leave");
+  await waitUsers(phone, only(["alice"]), "lina gone from the attic");
+  await shown(phone, "lina left #attic");
+  await waitUsers(desk, only(["robert", "olga", "lina"]), "lina back in the lobby");
+  // Two pages in one room see each other; a logout leaves the list.
+  await desk.fill("#roomname", "attic");
+  await desk.click("#room-form button");
+  await waitUsers(phone, only(["alice", "robert"]), "robert in the attic");
+  await waitUsers(desk, only(["alice", "robert"]), "alice and robert");
+  await olga.context().close();
+  await desk.click("#leave");
+  await waitUsers(phone, only(["alice"]), "robert gone");
+  await waitUsers(desk, only(["robert", "lina"]), "the lobby after olga left");
+  await sendText(phone, "/rooms");
+  await shown(phone, "Rooms: #lobby (2), #attic (1)");
+  await sendText(phone, "/leave");
+  await waitUsers(phone, only(["alice", "robert", "lina"]), "the lobby");
+  await sendText(phone, "/who");
+  await shown(phone, "Online on the server (3): ");
+  // All of it from version 2's events, which carry no user_list.
+  const events = phone.received.filter((m) => ["login", "logout", "rename"].includes(m.type));
+  assert(events.length > 0 && events.every((m) => !("user_list" in m) && typeof m.online === "number"),
+    "presence with lists: " + JSON.stringify(events.slice(0, 2)));
+  assert(/\b3 online\b/.test(await phone.textContent("#total")), "server count: " +
+    await phone.textContent("#total"));
 });
 
 test("markup_is_shown_literally", async () => {
