@@ -439,6 +439,7 @@ test("kicked_page_offers_to_reconnect", async () => {
   assert(await p.locator("#status").getAttribute("data-state") === "offline", "status offline");
   await p.waitForTimeout(1500);
   assert(await p.locator("#status").getAttribute("data-state") === "offline", "reconnected by itself");
+  await p.screenshot({ path: path.join(artifacts, "chat-page-kicked.png") });
   await p.click("#reconnect");
   await shown(p, "Reconnected as idler");
   await online(p, "idler");
