@@ -184,21 +184,22 @@ hub_byid_find(struct worker *w, uint64_t id)
 }
 
 /* ---------------------------------------------------------------- */
-/* Version 2: the names announced online here                       */
+/* Presence in order: the names announced online here                 */
 
 /*
- * What this worker last told its version 2 clients about a name: that it
- * is online, by the login (or rename) with this stamp.  A login of the
- * name with another stamp means its holder changed while the clients
- * heard nothing: the old holder's logout was overtaken by the login and
- * dropped (hub_presence_news()), or is still to come and will be.  Either
- * way, those clients get that logout first (hub_deliver_v2()), so that
- * they see a name's events in the order they happened.  An entry goes
- * with the name's logout, or in the sweep once the name has been free
- * for a second (a logout may be on its way a moment after the name is
- * freed, and the next holder may come as fast): there are about as many
- * as names online, and never more than the presence table has slots.
- * Names are one name in any ASCII case, as there.
+ * What this worker last told its version 2 and line clients
+ * (hub_fmt_ordered()) about a name: that it is online, by the login (or
+ * rename) with this stamp.  A login of the name with another stamp means
+ * its holder changed while the clients heard nothing: the old holder's
+ * logout was overtaken by the login and dropped (hub_presence_news()),
+ * or is still to come and will be.  Either way, those clients get that
+ * logout first (hub_deliver_ordered()), so that they see a name's events
+ * in the order they happened.  An entry goes with the name's logout, or
+ * in the sweep once the name has been free for a second (a logout may be
+ * on its way a moment after the name is freed, and the next holder may
+ * come as fast): there are about as many as names online, and never more
+ * than the presence table has slots.  Names are one name in any ASCII
+ * case, as there.
  */
 struct hub_seen {
 	struct hub_seen	*next;
@@ -206,6 +207,7 @@ struct hub_seen {
 	size_t		 len;
 	int		 free;		/* found free by the last sweep */
 	char		 name[SHM_NAME_MAX + 1];
+	char		 peer[SHM_PEER_MAX];	/* its holder's, for a line */
 };
 
 static struct hub_seen **
@@ -241,15 +243,16 @@ hub_seen_forget(struct worker *w, struct chat_str name)
 }
 
 /*
- * name is announced online by the event with this stamp.  Returns 1 with
- * the name as it was spelt in gone if it was last announced for another
- * holder (or spelling), else 0.  Without memory for an entry the name is
+ * name is announced online, for peer, by the event with this stamp.
+ * Returns 1 with the name as it was spelt, and its holder's address, in
+ * gone if it was last announced for another holder (or spelling), else
+ * 0.  Without memory for an entry the name is
  * not remembered: its clients may miss a logout then, never get a wrong
  * one.
  */
 static int
-hub_seen_note(struct worker *w, struct chat_str name, uint64_t stamp,
-    char gone[SHM_NAME_MAX + 1])
+hub_seen_note(struct worker *w, struct chat_str name, struct chat_str peer,
+    uint64_t stamp, struct hub_seen *gone)
 {
 	struct hub_seen	**p, *s;
 	int		 changed = 0;
@@ -264,13 +267,18 @@ hub_seen_note(struct worker *w, struct chat_str name, uint64_t stamp,
 		*p = s;
 		w->hub.nseen++;
 	} else if (s->stamp != stamp) {
-		memcpy(gone, s->name, s->len);
-		gone[s->len] = '\0';
+		*gone = *s;
 		changed = 1;
 	}
 	s->stamp = stamp;
 	memcpy(s->name, name.p, name.len);
+	s->name[name.len] = '\0';
 	s->len = name.len;
+	if (peer.len >= sizeof(s->peer))
+		peer.len = 0;		/* no address is better than half */
+	if (peer.len > 0)
+		memcpy(s->peer, peer.p, peer.len);
+	s->peer[peer.len] = '\0';
 	s->free = 0;
 	return (changed);
 }
@@ -403,7 +411,7 @@ struct hub_frames {
 	int			 want_users;
 	int			 failed;	/* encoding failed: say so once */
 	int			 v2;		/* m2: 0 not made, 1 made, -1 none */
-	int			 v2_only;	/* for version 2 clients only */
+	int			 ordered_only;	/* for hub_fmt_ordered() clients */
 	int			 news;		/* hub_presence_news() of env */
 	struct chat_msg		 m2;
 	struct ws_out		*o[CHAT_FMT_COUNT];	/* by format */
@@ -411,6 +419,19 @@ struct hub_frames {
 };
 
 static struct chat_msg	*hub_msg_v2(struct hub_frames *);
+
+/*
+ * Formats whose clients keep the list of who is online from the events
+ * alone, with no user_list to put it right: version 2, and line users,
+ * who read "X: online" and "X: offline".  They get a name's presence
+ * events in the order they happened (hub_presence_news(),
+ * hub_deliver_ordered()).
+ */
+static int
+hub_fmt_ordered(enum chat_fmt fmt)
+{
+	return (chat_fmt_v2(fmt) || fmt == CHAT_FMT_LINE);
+}
 
 /* The frame of this event for c's format; NULL if it has none. */
 static struct ws_out *
@@ -421,14 +442,17 @@ hub_frame(struct hub_frames *f, const struct conn *c)
 	uint8_t		*buf;
 	size_t		 len;
 
-	if (f->v2_only && !chat_fmt_v2(c->fmt))
+	if (f->ordered_only && !hub_fmt_ordered(c->fmt))
 		return (NULL);
 	if (*o != NULL || f->failed)
 		return (*o);
 	/* The line format has no user lists. */
 	if (c->fmt == CHAT_FMT_LINE) {
+		/* Its presence lines are news, in order, as version 2's. */
+		if (f->env != NULL && (m = hub_msg_v2(f)) == NULL)
+			return (NULL);
 		/* Some events have no line form: nothing to send. */
-		if ((buf = chat_msg_line(f->m, &len)) == NULL)
+		if ((buf = chat_msg_line(m, &len)) == NULL)
 			return (NULL);
 		*o = ws_out_raw(buf, len);
 	} else {
@@ -1451,32 +1475,34 @@ hub_deliver_all(struct worker *w, struct hub_frames *f)
 
 /*
  * A presence event, before it goes to everyone: keep the names announced
- * online to version 2 clients (struct hub_seen), and if the event
- * announces a name that was last announced for another holder, send
- * those clients that holder's logout first.
+ * online to the clients of hub_fmt_ordered() formats (struct hub_seen),
+ * and if the event announces a name that was last announced for another
+ * holder, send those clients that holder's logout first.
  */
 static void
-hub_deliver_v2(struct worker *w, struct hub_frames *f)
+hub_deliver_ordered(struct worker *w, struct hub_frames *f)
 {
 	const struct chat_env	*e = f->env;
 	struct chat_msg		*m2;
-	struct hub_frames	 g = { .w = w, .v2 = 1, .v2_only = 1 };
-	char			 gone[SHM_NAME_MAX + 1];
+	struct hub_frames	 g = { .w = w, .v2 = 1, .ordered_only = 1 };
+	struct hub_seen		 gone;
 
 	if ((m2 = hub_msg_v2(f)) == NULL)
 		return;			/* no news: nothing changes */
 	if (f->news & HUB_OLD_OK)
 		hub_seen_forget(w, e->from);
 	if (!(f->news & HUB_NEW_OK) || !hub_seen_note(w, e->type ==
-	    CHAT_RENAME ? e->to : e->from, e->id, gone))
+	    CHAT_RENAME ? e->to : e->from, e->peer, e->id, &gone))
 		return;
 	/* The logout of the name's previous holder: as m2 for the rest. */
 	g.m = &g.m2;
 	g.m2 = *m2;
 	g.m2.type = CHAT_LOGOUT;
-	g.m2.from.p = gone;
-	g.m2.from.len = strlen(gone);
+	g.m2.from.p = gone.name;
+	g.m2.from.len = gone.len;
 	g.m2.user = g.m2.content = g.m2.from;
+	g.m2.peer.p = gone.peer;
+	g.m2.peer.len = strlen(gone.peer);
 	hub_deliver_all(w, &g);
 	f->largest += g.largest;
 	hub_frames_clear(&g);
@@ -1552,7 +1578,7 @@ hub_deliver(struct worker *w, const struct chat_env *e)
 		m.room = e->room.p != NULL ? e->room : CHAT_STR(HUB_LOBBY);
 		f.want_users = 1;
 		f.env = e;
-		hub_deliver_v2(w, &f);
+		hub_deliver_ordered(w, &f);
 		hub_deliver_all(w, &f);
 		break;
 	case CHAT_JOIN:
@@ -1566,14 +1592,14 @@ hub_deliver(struct worker *w, const struct chat_env *e)
 		m.content = e->from;
 		f.want_users = 1;
 		f.env = e;
-		hub_deliver_v2(w, &f);
+		hub_deliver_ordered(w, &f);
 		hub_deliver_all(w, &f);
 		break;
 	case CHAT_RENAME:
 		m.content = e->to;
 		f.want_users = 1;
 		f.env = e;
-		hub_deliver_v2(w, &f);
+		hub_deliver_ordered(w, &f);
 		hub_deliver_all(w, &f);
 		break;
 	case CHAT_SYSTEM:

@@ -10,7 +10,9 @@ once from another worker."""
 import asyncio
 import json
 import os
+import re
 import signal
+import socket
 import time
 
 import chatclient
@@ -212,6 +214,44 @@ async def claim(c, name, timeout=10.0):
         await asyncio.sleep(0)
 
 
+class LineObserver:
+    """A line user that only reads: the line port keeps no list either,
+    and its users read "X: online" and "X: offline" in the order they
+    come."""
+
+    def __init__(self, d):
+        self.sock = socket.create_connection(("127.0.0.1", d.line_port),
+                                             timeout=5)
+        self.port = self.sock.getsockname()[1]
+        self.sock.setblocking(False)
+        self.buf = b""
+
+    def pump(self):
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    return
+                self.buf += data
+        except BlockingIOError:
+            pass
+
+    def lines(self):
+        return self.buf.decode().split("\n")[:-1]
+
+    def events(self, names, since):
+        """Per name, "online"/"offline" from the since'th line on."""
+        seen = {n: [] for n in names}
+        for ln in self.lines()[since:]:
+            m = re.match(r"^\[[^]]*\]([^:]+): (online|offline)$", ln)
+            if m and m.group(1) in seen:
+                seen[m.group(1)].append(m.group(2))
+        return seen
+
+    def close(self):
+        self.sock.close()
+
+
 def test_v2_name_order_after_a_worker_is_killed():
     # A worker holding names is killed; clients on the other workers take
     # those names at once, while the master is still announcing their
@@ -219,14 +259,15 @@ def test_v2_name_order_after_a_worker_is_killed():
     # logouts on the master's: an observer can read them either way
     # round.  Whatever it reads, the last event of each name must leave
     # it online, as it is; a v2 client must never see "logout X" after
-    # the login of X's new holder.
+    # the login of X's new holder.  Nor may a line user read "X: offline"
+    # after "X: online".
     rounds, per_round = 5, 8
     opts = {"command_rate": 1000000, "idle_timeout": 0}
-    with Daemon(workers=3, line=False, opts=opts) as d:
+    with Daemon(workers=3, opts=opts) as d:
         async def one_round(r):
             wait_for(lambda: len(d.worker_pids()) == 3, timeout=40,
                      what="3 workers")
-            pool = []
+            pool, lines = [], []
             try:
                 while True:
                     more = [await chatclient.connect(d, subprotocol=V2J)
@@ -247,6 +288,16 @@ def test_v2_name_order_after_a_worker_is_killed():
                             break
                     assert len(pool) < 200, {p: len(v)
                                              for p, v in by.items()}
+                # A line observer on each worker but the victim.
+                lobs = {}
+                while len(lobs) < 2:
+                    lo = LineObserver(d)
+                    lines.append(lo)
+                    owner = wait_for(lambda: d.line_owners([lo.port])[0],
+                                     what="the line user's worker")
+                    if owner != victim and owner not in lobs:
+                        lobs[owner] = lo
+                    assert len(lines) < 40, "no line user on two workers"
                 names = ["r%dn%d" % (r, i) for i in range(per_round)]
                 holders = by[victim][:per_round]
                 claimants = rest[:per_round]
@@ -255,7 +306,14 @@ def test_v2_name_order_after_a_worker_is_killed():
                 for o in obs.values():
                     for name in names:
                         await o.find(type="login", user=name)
+                for lo in lobs.values():
+                    deadline = time.monotonic() + 10
+                    while not all(lo.events(names, 0)[n] for n in names):
+                        assert time.monotonic() < deadline, lo.lines()[-5:]
+                        await asyncio.sleep(0.05)
+                        lo.pump()
                 marks = {p: len(o.msgs) for p, o in obs.items()}
+                lmarks = {p: len(lo.lines()) for p, lo in lobs.items()}
                 os.kill(victim, signal.SIGKILL)
                 await asyncio.gather(*[claim(c, name) for c, name in
                                        zip(claimants, names)])
@@ -277,10 +335,18 @@ def test_v2_name_order_after_a_worker_is_killed():
                         if not state.get(name) or \
                                 seen[name] != ["logout", "login"]:
                             bad.append((p, name, seen[name]))
+                for p, lo in lobs.items():
+                    lo.pump()
+                    seen = lo.events(names, lmarks[p])
+                    for name in names:
+                        if seen[name] != ["offline", "online"]:
+                            bad.append(("line", p, name, seen[name]))
                 return bad
             finally:
                 for c in pool:
                     await c.close()
+                for lo in lines:
+                    lo.close()
 
         async def go():
             bad = []
