@@ -10,11 +10,12 @@
  * as one line, and the further lines of a text that has several as
  * continuation lines (WSCHAT_CONT): no text can pass for a message of its
  * own.  Text from the server is shown through chat_line_escape(): no
- * control character in it reaches the terminal.  The WebSocket protocol
- * is the codecs': ws_client.c makes the upgrade, checks the answer and
- * masks what goes out; ws.c's reader takes apart what comes in
- * (fragments, control frames, UTF-8).  This file does the I/O, blocking
- * for the handshake and then on libevent.
+ * control character in it reaches the terminal; lists of names are
+ * quoted, so that no name can pass for another or for "nobody".  The
+ * WebSocket protocol is the codecs': ws_client.c makes the upgrade,
+ * checks the answer and masks what goes out; ws.c's reader takes apart
+ * what comes in (fragments, control frames, UTF-8).  This file does the
+ * I/O, blocking for the handshake and then on libevent.
  * The daemon knows nothing of it.
  */
 
@@ -626,24 +627,52 @@ wschat_str(json_t *o, const char *key)
 	return (s != NULL ? s : "");
 }
 
-/* "a, b, c" from a user_list; the caller frees. */
+/*
+ * Append s to b in double quotes, with \ and " in it escaped: a list of
+ * such words has one reading, whatever the names hold (commas, quotes,
+ * or a user called "nobody").  Controls are wschat_print()'s business.
+ */
+static void
+wschat_quote(struct buf *b, const char *s)
+{
+	size_t	n;
+
+	buf_add(b, "\"", 1);
+	while (*s != '\0') {
+		n = strcspn(s, "\\\"");
+		buf_add(b, s, n);
+		s += n;
+		if (*s != '\0') {
+			buf_add(b, "\\", 1);
+			buf_add(b, s++, 1);
+		}
+	}
+	buf_add(b, "\"", 1);
+}
+
+/*
+ * A user_list for wschat_print(): "(N)", then ": " and the N names quoted
+ * and separated by ", " (nothing after the count for none).  Returns NULL
+ * when out of memory; the caller frees.
+ */
 static char *
 wschat_list(json_t *o)
 {
 	json_t		*list = json_object_get(o, "user_list"), *v;
-	size_t		 i, len = 1;
+	struct buf	 b;
+	size_t		 i;
 	char		*s;
 
-	json_array_foreach(list, i, v)
-		len += strlen(json_string_value(v) ? json_string_value(v) :
-		    "") + 2;
-	if ((s = calloc(1, len)) == NULL)
-		return (NULL);
+	buf_init(&b, 0);
+	buf_printf(&b, "(%zu)", json_array_size(list));
 	json_array_foreach(list, i, v) {
-		if (i > 0)
-			strcat(s, ", ");
-		strcat(s, json_string_value(v) ? json_string_value(v) : "");
+		buf_add(&b, i == 0 ? ": " : ", ", 2);
+		wschat_quote(&b, json_string_value(v) != NULL ?
+		    json_string_value(v) : "");
 	}
+	buf_add(&b, "", 1);
+	s = b.failed ? NULL : strdup((const char *)b.base + b.headroom);
+	buf_clear(&b);
 	return (s);
 }
 
@@ -684,9 +713,11 @@ wschat_message(struct wschat *c, const char *text, size_t len)
 	code = wschat_str(o, "code");
 	room = wschat_str(o, "room");
 	if (strcmp(type, "handshake") == 0 || strcmp(type, "who") == 0) {
-		list = wschat_list(o);
-		wschat_print(c, "* online: %s", list != NULL && *list !=
-		    '\0' ? list : "nobody");
+		if ((list = wschat_list(o)) == NULL)
+			wschat_print(c, "wschat: out of memory: a list not "
+			    "shown");
+		else
+			wschat_print(c, "* online %s", list);
 		free(list);
 	} else if (strcmp(type, "login") == 0) {
 		if (c->state == WSCHAT_S_LOGIN && c->want != NULL &&

@@ -196,7 +196,7 @@ def test_not_a_websocket_server_fails():
 def test_eof_closes_cleanly():
     d = daemon()
     c = Wschat(["--pipe", "-p", str(d.port)])
-    wait_for(lambda: any(ln.startswith("* online:") for ln in c.out),
+    wait_for(lambda: any(ln.startswith("* online (") for ln in c.out),
              what="handshake line")
     rc, err = c.finish()
     assert rc == 0, err
@@ -223,9 +223,9 @@ def test_two_clients_chat():
         a.send("/to nobody x")
         a.wait_line("! no_such_user: nobody is not online")
         b.send("/who")
-        wait_for(lambda: any(ln.startswith("* online: ") and
-                             "alice" in ln and "bob" in ln
-                             for ln in b.out), what="who list")
+        # Item 11: a count, and every name quoted.
+        wait_for(lambda: '* online (2): "alice", "bob"' in b.out or
+                 '* online (2): "bob", "alice"' in b.out, what="who list")
         b.send("/rename bobby")
         a.wait_line("* bob is now bobby")
         b.wait_line("* bob is now bobby")
@@ -329,8 +329,8 @@ def test_chat_with_websocket_and_line_users():
         a.send("/to %s back to line" % ln.name)
         ln.wait_line("frank says to you: back to line")
         a.send("/who")
-        wait_for(lambda: any(x.startswith("* online: ") and
-                             "frank" in x and ln.name in x
+        wait_for(lambda: any(x.startswith("* online (") and
+                             '"frank"' in x and '"%s"' % ln.name in x
                              for x in a.out), what="who with line user")
         assert a.finish()[0] == 0
     finally:
@@ -423,6 +423,32 @@ def test_pipe_marks_continuation_lines():
         assert a.finish()[0] == 0
     finally:
         a.kill()
+
+
+def test_lists_cannot_be_misread():
+    # Issue 14, item 11: "* online: nobody" read as an empty list, and
+    # names joined with ", " could not be told apart once a name holds a
+    # comma.  Now: the count, and each name in quotes.
+    d = daemon()
+    a = Wschat(["--pipe", "-p", str(d.port)])
+    try:
+        a.wait_line("* online (0)")
+        a.finish()
+        users = [pipe_client(d, n) for n in ("nobody", "x,y", 'q"t')]
+        users[0].send("/who")
+        wait_for(lambda: any(x.startswith("* online (3): ")
+                             for x in users[0].out), what="who")
+        line = [x for x in users[0].out if x.startswith("* online (3): ")][0]
+        names = line[len("* online (3): "):]
+        for quoted in ('"nobody"', '"x,y"', r'"q\"t"'):
+            assert quoted in names, (quoted, line)
+        assert len(names) == len('"nobody", "x,y", "q\\"t"'), line
+        for u in users:
+            assert u.finish()[0] == 0
+    finally:
+        a.kill()
+        for u in locals().get("users", []):
+            u.kill()
 
 
 def test_server_shutdown_closes_cleanly():
@@ -556,7 +582,7 @@ def test_frames_fragments_pings_and_long_lengths():
     srv = FakeServer(script)
     c = Wschat(["--pipe", "-p", str(srv.port)])
     try:
-        c.wait_line("* online: a")
+        c.wait_line('* online (1): "a"')
         c.wait_line("z: " + big16)
         c.wait_line("z: " + big64)
         c.wait_line("plain text é")
@@ -609,7 +635,7 @@ def test_dropped_connection_fails():
     try:
         rc, err = c.wait(10)
         assert rc == 1 and "abnormally" in err, (rc, err)
-        assert "* online: nobody" in c.out, c.out
+        assert "* online (0)" in c.out, c.out
         srv.finish()
     finally:
         c.kill()
@@ -668,8 +694,8 @@ def test_every_field_from_the_server_is_escaped():
         srv.finish()
         assert rc == 1, (rc, err)
         assert c.out == [
-            "* online: a^[[2Jb, c<U+202E>d, e",
-            "  | f",
+            '* online (3): "a^[[2Jb", "c<U+202E>d", "e',
+            '  | f"',
             "* ^[]0;T^G is online",
             "* <U+009B>x is now y^?",
             "[r^[[31m] x^G: hi",
@@ -764,7 +790,7 @@ def test_interactive_menu_in_tmux():
         wait_for(lambda: "watcher: hello menu" in pane(), what="incoming")
         keys("Enter")
         keys("2", "Enter")
-        wait_for(lambda: "to whom>" in pane() and "* online:" in pane(),
+        wait_for(lambda: "to whom>" in pane() and "* online (" in pane(),
                  what="who list")
         keys("watcher", "Enter")
         keys("psst", "Enter")
