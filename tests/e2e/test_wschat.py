@@ -7,10 +7,12 @@ test starts is bounded in time and killed by that test if still running."""
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -23,6 +25,7 @@ import wstest
 from wstest import wait_for
 
 WSCHAT = os.environ.get("WSCHAT", os.path.join(os.getcwd(), "wschat"))
+MENU = "1 public chat, 2 private chat, 3 rename, 0 exit"
 
 
 def daemon(name="main", **kw):
@@ -39,14 +42,35 @@ class Wschat:
                                      stderr=subprocess.PIPE)
         self.out = []
         self.raw = b""      # stdout as it came, every byte
-        self.err = b""
+        self.err = ""
+        self.errlines = []  # stderr so far, for tests that watch it live
+        self.rawerr = b""
         self.t = threading.Thread(target=self._read, daemon=True)
         self.t.start()
+        self.te = threading.Thread(target=self._read_err, daemon=True)
+        self.te.start()
 
     def _read(self):
         for raw in self.proc.stdout:
             self.raw += raw
             self.out.append(raw.decode("utf-8").rstrip("\n"))
+
+    def _read_err(self):
+        for raw in self.proc.stderr:
+            self.rawerr += raw
+            self.errlines.append(raw.decode("utf-8").rstrip("\n"))
+
+    def wait_err(self, part, timeout=10, count=1):
+        """Wait for count lines on stderr containing part."""
+        try:
+            wait_for(lambda: sum(part in x for x in self.errlines) >= count,
+                     timeout, what=repr(part))
+        except AssertionError:
+            raise AssertionError("no %r on stderr; got %r" % (
+                part, self.errlines[-10:]))
+
+    def count(self, line):
+        return self.out.count(line)
 
     def send(self, line):
         self.proc.stdin.write((line + "\n").encode())
@@ -81,7 +105,8 @@ class Wschat:
         finally:
             self.kill()
         self.t.join(5)
-        self.err = self.proc.stderr.read().decode()
+        self.te.join(5)
+        self.err = self.rawerr.decode()
         return self.proc.returncode, self.err
 
     def kill(self):
@@ -425,6 +450,54 @@ def test_pipe_marks_continuation_lines():
         a.kill()
 
 
+def test_server_shutdown_says_so_and_exits_3():
+    # Issue 14, item 7: on SIGTERM wschat exited 0 and said nothing.  The
+    # daemon says goodbye with a close (1001): wschat says so and, told
+    # not to reconnect, exits 3 ("closed by the server").
+    d = wstest.Daemon(workers=1)
+    try:
+        a = pipe_client(d, "gina", "--no-reconnect")
+    finally:
+        d.__exit__(None, None, None)
+    try:
+        rc, err = a.wait(15)
+        assert rc == 3, (rc, err)
+        assert "the server closed the connection: 1001 server shutting " \
+            "down" in err, err
+    finally:
+        a.kill()
+
+
+def local_ports(pid, server_port):
+    """The local ports of process pid's TCP connections to server_port."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    ports = []
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if fields[9] in inodes and \
+                    int(fields[2].split(":")[1], 16) == server_port:
+                ports.append(int(fields[1].split(":")[1], 16))
+    return ports
+
+
+def kill_worker_of(d, c):
+    """kill -9 the worker serving wschat c; returns its pid."""
+    wait_for(lambda: local_ports(c.proc.pid, d.port), what="wschat socket")
+    pid = d.owners(local_ports(c.proc.pid, d.port))[0]
+    assert pid, "no worker serves the wschat"
+    os.kill(pid, signal.SIGKILL)
+    return pid
+
+
 def test_lists_cannot_be_misread():
     # Issue 14, item 11: "* online: nobody" read as an empty list, and
     # names joined with ", " could not be told apart once a name holds a
@@ -451,16 +524,91 @@ def test_lists_cannot_be_misread():
             u.kill()
 
 
-def test_server_shutdown_closes_cleanly():
-    d = wstest.Daemon(workers=1)
+def test_pipe_reconnects_after_its_worker_is_killed():
+    # Issue 14, item 7: when its worker was killed wschat exited 1.  Now
+    # it says the connection was lost, reconnects to the server (the
+    # other worker, or the respawned one) under the same name, and goes
+    # on chatting.
+    d = wstest.Daemon(workers=2)
+    a = pipe_client(d, "rex")
+    late = None
     try:
-        a = pipe_client(d, "gina")
-    finally:
-        d.__exit__(None, None, None)
-    try:
-        rc, err = a.wait(15)
-        # The daemon says goodbye with a close (1001): not an error.
+        kill_worker_of(d, a)
+        a.wait_err("connection lost")
+        a.wait_err("reconnecting in")
+        a.wait_err("connected again to 127.0.0.1:%d" % d.port)
+        wait_for(lambda: a.count("* rex is online") == 2, what="re-login")
+        late = pipe_client(d, "late")
+        a.send("back after the crash")
+        late.wait_line("rex: back after the crash")
+        assert late.finish()[0] == 0
+        rc, err = a.finish()
         assert rc == 0, (rc, err)
+    finally:
+        a.kill()
+        if late:
+            late.kill()
+        d.__exit__(None, None, None)
+
+
+def test_no_reconnect_exit_status_when_lost():
+    # Item 7: "lost" (4) is not "closed by the server" (3) nor an error
+    # (1).
+    d = wstest.Daemon(workers=2)
+    a = pipe_client(d, "lone", "--no-reconnect")
+    try:
+        kill_worker_of(d, a)
+        rc, err = a.wait(15)
+        assert rc == 4, (rc, err)
+        assert "connection lost" in err and "reconnecting" not in err, err
+    finally:
+        a.kill()
+        d.__exit__(None, None, None)
+
+
+def test_reconnects_after_a_restart_and_rejoins_its_room():
+    # Item 7: SIGTERM (1001) is said, and wschat comes back, with backoff,
+    # to the server restarted on the same port, under its name and in
+    # its room.
+    d = wstest.Daemon(workers=1)
+    port = d.port
+    a = pipe_client(d, "phoenix", "--room", "den")
+    d2 = None
+    try:
+        a.wait_line("* joined den")
+        d.__exit__(None, None, None)
+        a.wait_err("the server closed the connection: 1001 server "
+                   "shutting down")
+        a.wait_err("reconnecting in")
+        a.wait_err("cannot connect")        # nobody listens for a while
+        d2 = wstest.Daemon(workers=1, args=["-l", "127.0.0.1:%d" % port])
+        assert d2.port == port
+        a.wait_err("connected again", timeout=40)
+        wait_for(lambda: a.count("* joined den") == 2, what="rejoin")
+        b = pipe_client(d2, "witness", "--room", "den")
+        b.wait_line("* joined den")
+        a.send("risen")
+        b.wait_line("[den] phoenix: risen")
+        assert b.finish()[0] == 0
+        assert a.finish()[0] == 0
+    finally:
+        a.kill()
+        d.__exit__(None, None, None)
+        if d2:
+            d2.__exit__(None, None, None)
+
+
+def test_end_of_input_while_down_ends_it():
+    # A script whose input ends while the server is away is not kept
+    # waiting for a server that may never come back.
+    d = wstest.Daemon(workers=1)
+    a = pipe_client(d, "brief")
+    try:
+        d.__exit__(None, None, None)
+        a.wait_err("reconnecting in")
+        rc, err = a.finish(15)
+        assert rc == 4, (rc, err)
+        assert "end of input while disconnected" in err, err
     finally:
         a.kill()
 
@@ -471,7 +619,9 @@ class FakeServer:
     (fragments, pings, 64-bit lengths, a bad accept key, a dropped
     connection).  script(conn, reader) runs in a thread."""
 
-    def __init__(self, script, accept=None):
+    def __init__(self, script, accept=None, conns=1):
+        """conns: how many connections to take in turn; script runs for
+        each, with self.index saying which (0, 1, ...)."""
         self.lsock = socket.socket()
         self.lsock.bind(("127.0.0.1", 0))
         self.lsock.listen(1)
@@ -479,12 +629,20 @@ class FakeServer:
         self.port = self.lsock.getsockname()[1]
         self.script = script
         self.accept = accept
+        self.conns = conns
+        self.index = 0
         self.error = None
         self.got = []       # (opcode, payload) frames from the client
         self.t = threading.Thread(target=self._run, daemon=True)
         self.t.start()
 
     def _run(self):
+        for self.index in range(self.conns):
+            self._one()
+            if self.error:
+                break
+
+    def _one(self):
         try:
             conn, _ = self.lsock.accept()
             conn.settimeout(10)
@@ -604,10 +762,11 @@ def test_server_close_is_answered():
         srv.conn.close()
 
     srv = FakeServer(script)
-    c = Wschat(["--pipe", "-p", str(srv.port)])
+    c = Wschat(["--pipe", "--no-reconnect", "-p", str(srv.port)])
     try:
         rc, err = c.wait(10)
-        assert rc == 0, err
+        assert rc == 3, (rc, err)
+        assert "closed the connection: 1001 bye" in err, err
         srv.finish()
     finally:
         c.kill()
@@ -631,10 +790,12 @@ def test_dropped_connection_fails():
         srv.conn.close()          # no close frame
 
     srv = FakeServer(script)
-    c = Wschat(["--pipe", "-p", str(srv.port)])
+    c = Wschat(["--pipe", "--no-reconnect", "-p", str(srv.port)])
     try:
         rc, err = c.wait(10)
-        assert rc == 1 and "abnormally" in err, (rc, err)
+        # Item 7: "lost" has an exit status of its own.
+        assert rc == 4, (rc, err)
+        assert "connection lost: closed without a close frame" in err, err
         assert "* online (0)" in c.out, c.out
         srv.finish()
     finally:
@@ -738,6 +899,49 @@ def test_refused_login_is_escaped():
         c.kill()
 
 
+
+def test_relogin_waits_for_a_taken_name():
+    # Item 7: after a reconnect wschat logs in under the same name; if it
+    # is still taken (the lost connection's, or someone else's), it says
+    # so and tries again later.
+    logins = []
+
+    def script(srv):
+        op, data = srv.recv_frame()
+        logins.append(json.loads(data))
+        if srv.index == 0:
+            srv.send(0x1, json.dumps({"type": "login", "content": "kim",
+                                      "user_list": ["kim"]}).encode())
+            time.sleep(0.3)
+            srv.conn.close()        # lost: no close frame
+            return
+        srv.send(0x1, json.dumps({"type": "system", "code": "name_taken",
+                                  "content": "the name kim is taken"}
+                                 ).encode())
+        op, data = srv.recv_frame()
+        logins.append(json.loads(data))
+        srv.send(0x1, json.dumps({"type": "login", "content": "kim",
+                                  "user_list": ["kim"]}).encode())
+        while srv.recv_frame()[0] != 0x8:
+            pass
+        srv.send(0x8, struct.pack("!H", 1000))
+        srv.conn.close()
+
+    srv = FakeServer(script, conns=2)
+    c = Wschat(["--pipe", "-p", str(srv.port), "-n", "kim"])
+    try:
+        c.wait_err("connection lost")
+        c.wait_line("! name_taken: the name kim is taken")
+        c.wait_err("logging in again in")
+        wait_for(lambda: c.count("* kim is online") == 2, what="re-login")
+        rc, err = c.finish()
+        assert rc == 0, (rc, err)
+        srv.finish()
+        assert logins == [{"type": "login", "content": "kim"}] * 3, logins
+    finally:
+        c.kill()
+
+
 class Terminal:
     """wschat in a real terminal: a detached tmux session of 120x40."""
 
@@ -779,8 +983,7 @@ def test_interactive_menu_in_tmux():
     term = Terminal("wschat-test", "%s -n menu -p %d" % (WSCHAT, d.port))
     pane, keys = term.pane, term.keys
     try:
-        wait_for(lambda: "1 public chat, 2 private chat, 3 rename, 0 exit"
-                 in pane(), what="menu")
+        wait_for(lambda: MENU in pane(), what="menu")
         keys("1", "Enter")
         wait_for(lambda: "say>" in pane(), what="say prompt")
         keys("hi from the menu", "Enter")
@@ -862,8 +1065,7 @@ def test_menu_shows_controls_escaped_in_tmux():
             await ws.close()
 
     try:
-        wait_for(lambda: "1 public chat, 2 private chat, 3 rename, 0 exit"
-                 in pane(), what="menu")
+        wait_for(lambda: MENU in pane(), what="menu")
         wstest.run_async(go(), 40)
         screen = pane()
         assert "trudy: before the storm" in screen, screen  # not cleared
@@ -877,6 +1079,173 @@ def test_menu_shows_controls_escaped_in_tmux():
         wait_for(lambda: not term.alive(), what="menu client exit")
     finally:
         term.kill()
+
+
+def menu_terminal(d, name, tag):
+    term = Terminal(tag, "%s -n %s -p %d" % (WSCHAT, name, d.port))
+    wait_for(lambda: MENU in term.pane(), what="menu")
+    return term
+
+
+@contextlib.contextmanager
+def menu_and_watcher(name, watcher_name):
+    """wschat's menu in tmux as name, and a pipe client that watches."""
+    d = daemon()
+    watcher = pipe_client(d, watcher_name)
+    term = None
+    try:
+        term = menu_terminal(d, name, "wschat-" + name)
+        yield term, watcher
+    finally:
+        if term:
+            term.kill()
+        watcher.kill()
+
+
+def menu_quit(term, keys, watcher, name):
+    """End the menu client with keys; the watcher sees it go."""
+    term.keys(*keys)
+    watcher.wait_line("* %s is offline" % name)
+    wait_for(lambda: not term.alive(), what="menu client exit")
+
+
+def last_line(screen):
+    lines = [x for x in screen.splitlines() if x.strip()]
+    return lines[-1] if lines else ""
+
+
+def test_menu_edits_lines_and_keeps_them_under_messages():
+    # Issue 14, item 10: arrow keys arrived as ^[[D; an incoming message
+    # broke the line being typed; history.
+    with menu_and_watcher("editor", "eye") as (term, watcher):
+        pane, keys = term.pane, term.keys
+        keys("1", "Enter")
+        wait_for(lambda: last_line(pane()) == "say>", what="say prompt")
+        keys("helo", "Left", "l", "Enter")
+        watcher.wait_line("editor: hello")
+        keys("Up", "Enter")             # the history
+        wait_for(lambda: watcher.count("editor: hello") == 2,
+                 what="the line again")
+        keys("half typed")
+        wait_for(lambda: last_line(pane()) == "say> half typed",
+                 what="typed text")
+        watcher.send("interruption")
+        wait_for(lambda: "eye: interruption" in pane(), what="message")
+        screen = pane()
+        assert last_line(screen) == "say> half typed", screen
+        assert screen.count("say> half typed") == 1, screen
+        keys(" more", "Enter")
+        watcher.wait_line("editor: half typed more")
+        assert not any("^[" in x for x in watcher.out), watcher.out
+        menu_quit(term, ["C-d"], watcher, "editor")
+
+
+def test_menu_exit_choices_and_no_repeats():
+    # Item 10: "exit" in public chat was broadcast; "9" and "abc"
+    # reprinted the menu silently; the menu came again after every
+    # message.
+    with menu_and_watcher("chooser", "peer") as (term, watcher):
+        pane, keys = term.pane, term.keys
+        keys("9", "Enter")
+        wait_for(lambda: "! no such choice: 9" in pane(), what="error 9")
+        keys("abc", "Enter")
+        wait_for(lambda: "! no such choice: abc" in pane(), what="error")
+        keys("1", "Enter")
+        for i in range(4):
+            watcher.send("noise %d" % i)
+        wait_for(lambda: "peer: noise 3" in pane(), what="messages")
+        assert pane().count(MENU) == 1, pane()
+        keys("exit", "Enter")
+        wait_for(lambda: pane().count(MENU) == 2, what="menu again")
+        keys("1", "Enter", "Enter")     # an empty line goes back too
+        wait_for(lambda: pane().count(MENU) == 3, what="menu again")
+        watcher.send("sync")
+        wait_for(lambda: "peer: sync" in pane(), what="sync")
+        assert "chooser: exit" not in watcher.out, watcher.out
+        assert last_line(pane()) == ">", pane()
+        menu_quit(term, ["0", "Enter"], watcher, "chooser")
+
+
+def test_menu_checks_the_addressee_first():
+    # Item 10: "to whom> nobody" was accepted, and the error came with
+    # the first message.
+    with menu_and_watcher("sender", "Target") as (term, watcher):
+        pane, keys = term.pane, term.keys
+        keys("2", "Enter")
+        wait_for(lambda: last_line(pane()) == "to whom>", what="to whom")
+        keys("nobody", "Enter")
+        wait_for(lambda: "! nobody is not online" in pane(), what="refused")
+        wait_for(lambda: last_line(pane()) == "to whom>", what="again")
+        keys("target", "Enter")         # names are one in any ASCII case
+        wait_for(lambda: last_line(pane()) == "to Target>", what="chat")
+        keys("psst", "Enter")
+        watcher.wait_line("sender -> you: psst")
+        keys("exit", "Enter")
+        wait_for(lambda: last_line(pane()) == ">", what="menu")
+        menu_quit(term, ["0", "Enter"], watcher, "sender")
+
+
+def test_menu_asks_a_name_once():
+    # Item 10: prompts were left over ("name> name>").
+    d = daemon()
+    holder = pipe_client(d, "owner")
+    term = Terminal("wschat-name-once", "%s -p %d" % (WSCHAT, d.port))
+    pane, keys = term.pane, term.keys
+    try:
+        wait_for(lambda: last_line(pane()) == "name>", what="name prompt")
+        keys("owner", "Enter")
+        wait_for(lambda: "! name_taken" in pane(), what="taken")
+        wait_for(lambda: last_line(pane()) == "name>", what="name again")
+        assert "name> name>" not in pane(), pane()
+        keys("newcomer", "Enter")
+        wait_for(lambda: MENU in pane(), what="menu")
+        wait_for(lambda: last_line(pane()) == ">", what="menu prompt")
+        keys("C-d")
+        holder.wait_line("* newcomer is offline")
+        wait_for(lambda: not term.alive(), what="exit")
+    finally:
+        term.kill()
+        holder.kill()
+
+
+def test_menu_says_when_the_server_goes_away():
+    # Item 7, as a person sees it: on SIGTERM wschat exited silently and
+    # left "say> " on the screen.  Now it says so, keeps the line being
+    # typed, and comes back when the server does.
+    d = wstest.Daemon(workers=1)
+    port = d.port
+    d2 = watcher = None
+    term = Terminal("wschat-gone", "%s -n stayer -p %d; echo rc=$?; "
+                    "sleep 30" % (WSCHAT, port))
+    pane, keys = term.pane, term.keys
+    try:
+        wait_for(lambda: MENU in pane(), what="menu")
+        keys("1", "Enter", "typed while away")
+        wait_for(lambda: last_line(pane()) == "say> typed while away",
+                 what="typing")
+        d.__exit__(None, None, None)
+        wait_for(lambda: "1001 server shutting down" in pane() and
+                 "reconnecting in" in pane(), what="notice")
+        # The typed text is still there, under the notices.
+        wait_for(lambda: last_line(pane()) == "say> typed while away",
+                 what="line")
+        d2 = wstest.Daemon(workers=1, args=["-l", "127.0.0.1:%d" % port])
+        watcher = pipe_client(d2, "returner")
+        wait_for(lambda: "connected again" in pane() and
+                 pane().count("* stayer is online") == 2, timeout=40,
+                 what="back")
+        keys("Enter")
+        watcher.wait_line("stayer: typed while away")
+        keys("C-d")                     # the user ends it: 0
+        wait_for(lambda: last_line(pane()) == "rc=0", what="exit")
+        assert "say>" not in pane().splitlines()[-2], pane()
+    finally:
+        term.kill()
+        d.__exit__(None, None, None)
+        if watcher:
+            watcher.kill()
+        if d2:
+            d2.__exit__(None, None, None)
 
 
 if __name__ == "__main__":
