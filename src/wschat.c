@@ -6,9 +6,9 @@
  * commands from stdin (--pipe, or stdin not a terminal) or shows a menu:
  * 1 public chat (each line goes to everyone in the room; an empty line or
  * "exit" goes back), 2 private chat (to one user, checked against who is
- * online before the chat starts), 3 rename, 0 exit.  The menu edits its
- * input line with libedit (history, arrow keys) and prints incoming
- * messages above it.
+ * online before the chat starts), 3 rename, 4 rooms (the list, and one to
+ * join), 5 leave the room, 0 exit.  The menu edits its input line with
+ * libedit (history, arrow keys) and prints incoming messages above it.
  * Every incoming message is printed as one line, and the further lines of
  * a text that has several as continuation lines (WSCHAT_CONT): no text
  * can pass for a message of its own.  Text from the server is shown
@@ -78,7 +78,8 @@
 /* Pipe mode: stdin bytes read ahead while not logged in, at most. */
 #define WSCHAT_PIPE_BUFFER	(1024 * 1024)
 
-#define WSCHAT_MENU	"1 public chat, 2 private chat, 3 rename, 0 exit"
+#define WSCHAT_MENU	"1 public chat, 2 private chat, 3 rename, 4 rooms, " \
+			"5 leave room, 0 exit"
 /*
  * The start of a continuation line.  No message line starts with a space
  * (wschat_print() shows a leading one as \x20), so none can pass for one.
@@ -101,7 +102,8 @@ enum wschat_menu {
 	WSCHAT_M_ADDRESSEE,	/* asking whom to write to */
 	WSCHAT_M_CHECK,		/* asked who is online, to check the answer */
 	WSCHAT_M_PRIVATE,	/* lines are private messages */
-	WSCHAT_M_RENAME		/* asking for a new name */
+	WSCHAT_M_RENAME,	/* asking for a new name */
+	WSCHAT_M_ROOM		/* asking which room to join */
 };
 
 /*
@@ -203,7 +205,7 @@ wschat_usage(FILE *fp)
 "      --help             this help\n"
 "  -v, --version          print the version\n"
 "In pipe mode a line is a chat message unless it is one of\n"
-"  /to NAME text, /rename NAME, /who, /join ROOM, /leave\n"
+"  /to NAME text, /rename NAME, /who [ROOM], /rooms, /join ROOM, /leave\n"
 "Incoming messages are printed one a line.  Text from the server is shown\n"
 "with its control characters escaped (^[, <U+202E>, \\xNN); the further\n"
 "lines of a text of several lines start with \"" WSCHAT_CONT "\".  Lists\n"
@@ -371,8 +373,17 @@ wschat_el_prompt(EditLine *e)
 	case WSCHAT_M_RENAME:
 		p = "new name> ";
 		break;
+	case WSCHAT_M_ROOM:
+		p = "join room> ";
+		break;
 	}
 	buf_init(&b, 0);
+	if (c->in != NULL && (c->menu == WSCHAT_M_PUBLIC ||
+	    c->menu == WSCHAT_M_MENU)) {
+		buf_add(&b, "[", 1);
+		wschat_escape(&b, c->in, strlen(c->in));
+		buf_add(&b, "] ", 2);
+	}
 	if (p != NULL)
 		buf_add(&b, p, strlen(p));
 	else {
@@ -882,11 +893,12 @@ wschat_quote(struct buf *b, const char *s)
 
 /*
  * A list for wschat_print(): "(N)", then ": " and the N names quoted and
- * separated by ", " (nothing after the count for none).  Returns NULL
- * when out of memory; the caller frees.
+ * separated by ", " (nothing after the count for none).  For rooms, each
+ * room's member count follows it: "den": 2.  Returns NULL when out of
+ * memory; the caller frees.
  */
 static char *
-wschat_list(json_t *list)
+wschat_list(json_t *list, int rooms)
 {
 	struct buf	 b;
 	json_t		*v;
@@ -897,8 +909,14 @@ wschat_list(json_t *list)
 	buf_printf(&b, "(%zu)", json_array_size(list));
 	json_array_foreach(list, i, v) {
 		buf_add(&b, i == 0 ? ": " : ", ", 2);
-		wschat_quote(&b, json_string_value(v) != NULL ?
-		    json_string_value(v) : "");
+		if (!rooms) {
+			wschat_quote(&b, json_string_value(v) != NULL ?
+			    json_string_value(v) : "");
+			continue;
+		}
+		wschat_quote(&b, wschat_str(v, "room"));
+		buf_printf(&b, ": %lld", (long long)json_integer_value(
+		    json_object_get(v, "members")));
 	}
 	buf_add(&b, "", 1);
 	s = b.failed ? NULL : strdup((const char *)b.base + b.headroom);
@@ -953,14 +971,22 @@ wschat_check_peer(struct wschat *c, json_t *list)
 	wschat_edit_start(c);
 }
 
-/* A list of names: "* online (2): "a", "b"". */
+/* A list of names or of rooms: "* online (2): "a", "b"". */
 static void
 wschat_show_list(struct wschat *c, json_t *o)
 {
-	char	*list;
+	const char	*type = wschat_str(o, "type"), *room;
+	char		*list;
 
-	if ((list = wschat_list(json_object_get(o, "user_list"))) == NULL)
+	room = json_string_value(json_object_get(o, "room"));
+	list = wschat_list(json_object_get(o, strcmp(type, "rooms") == 0 ?
+	    "rooms" : "user_list"), strcmp(type, "rooms") == 0);
+	if (list == NULL)
 		wschat_print(c, "wschat: out of memory: a list not shown");
+	else if (strcmp(type, "rooms") == 0)
+		wschat_print(c, "* rooms %s", list);
+	else if (room != NULL && strcmp(type, "who") == 0)
+		wschat_print(c, "* in %s %s", room, list);
 	else
 		wschat_print(c, "* online %s", list);
 	free(list);
@@ -1036,7 +1062,8 @@ wschat_message(struct wschat *c, const char *text, size_t len)
 	if (strcmp(type, "who") == 0 && c->menu == WSCHAT_M_CHECK &&
 	    json_object_get(o, "room") == NULL)
 		wschat_check_peer(c, json_object_get(o, "user_list"));
-	else if (strcmp(type, "handshake") == 0 || strcmp(type, "who") == 0)
+	else if (strcmp(type, "handshake") == 0 || strcmp(type, "who") == 0 ||
+	    strcmp(type, "rooms") == 0)
 		wschat_show_list(c, o);
 	else if (strcmp(type, "login") == 0) {
 		wschat_print(c, "* %s is online", content);
@@ -1142,8 +1169,13 @@ wschat_command(struct wschat *c, char *line)
 	} else if (strcmp(line, "/rename") == 0 && *arg != '\0')
 		wschat_send_json(c, json_pack("{s:s,s:s}", "type", "rename",
 		    "content", arg));
-	else if (strcmp(line, "/who") == 0)
+	else if (strcmp(line, "/who") == 0 && *arg == '\0')
 		wschat_send_json(c, json_pack("{s:s}", "type", "who"));
+	else if (strcmp(line, "/who") == 0)
+		wschat_send_json(c, json_pack("{s:s,s:s}", "type", "who",
+		    "room", arg));
+	else if (strcmp(line, "/rooms") == 0)
+		wschat_send_json(c, json_pack("{s:s}", "type", "rooms"));
 	else if (strcmp(line, "/join") == 0 && *arg != '\0')
 		wschat_send_json(c, json_pack("{s:s,s:s}", "type", "join",
 		    "room", arg));
@@ -1151,7 +1183,8 @@ wschat_command(struct wschat *c, char *line)
 		wschat_send_json(c, json_pack("{s:s}", "type", "leave"));
 	else
 		wschat_warn(c, "unknown command %s (try /to NAME text, "
-		    "/rename NAME, /who, /join ROOM, /leave)", line);
+		    "/rename NAME, /who [ROOM], /rooms, /join ROOM, /leave)",
+		    line);
 }
 
 /* A line that leaves a chat or a question for the menu. */
@@ -1175,6 +1208,11 @@ wschat_choice(struct wschat *c, const char *line)
 		wschat_send_user(c, json_pack("{s:s}", "type", "who"));
 	} else if (strcmp(line, "3") == 0)
 		c->menu = WSCHAT_M_RENAME;
+	else if (strcmp(line, "4") == 0) {
+		c->menu = WSCHAT_M_ROOM;
+		wschat_send_user(c, json_pack("{s:s}", "type", "rooms"));
+	} else if (strcmp(line, "5") == 0)
+		wschat_send_user(c, json_pack("{s:s}", "type", "leave"));
 	else if (strcmp(line, "0") == 0) {
 		if (c->state != WSCHAT_S_READY) {
 			wschat_leave(c);
@@ -1186,7 +1224,7 @@ wschat_choice(struct wschat *c, const char *line)
 		wschat_send_json(c, json_pack("{s:s}", "type", "logout"));
 		evtimer_add(c->ev_timer, &tv);
 	} else if (*line != '\0')
-		wschat_print(c, "! no such choice: %s (1, 2, 3 or 0)", line);
+		wschat_print(c, "! no such choice: %s (1 to 5, or 0)", line);
 }
 
 /* An interactive line: what it means depends on the menu. */
@@ -1232,9 +1270,13 @@ wschat_menu_line(struct wschat *c, char *line)
 			    "to", "to", c->peer, "content", line));
 		break;
 	case WSCHAT_M_RENAME:
+	case WSCHAT_M_ROOM:
+		/* One answer for the server, then the menu again. */
 		if (!wschat_back(line))
 			wschat_send_user(c, json_pack("{s:s,s:s}", "type",
-			    "rename", "content", line));
+			    c->menu == WSCHAT_M_RENAME ? "rename" : "join",
+			    c->menu == WSCHAT_M_RENAME ? "content" : "room",
+			    line));
 		wschat_to_menu(c);
 		break;
 	}

@@ -25,7 +25,8 @@ import wstest
 from wstest import wait_for
 
 WSCHAT = os.environ.get("WSCHAT", os.path.join(os.getcwd(), "wschat"))
-MENU = "1 public chat, 2 private chat, 3 rename, 0 exit"
+MENU = ("1 public chat, 2 private chat, 3 rename, 4 rooms, 5 leave room, "
+        "0 exit")
 
 
 def daemon(name="main", **kw):
@@ -899,6 +900,33 @@ def test_refused_login_is_escaped():
         c.kill()
 
 
+def test_pipe_rooms_and_who_with_the_server():
+    # Issue 14, item 9: /rooms and /who ROOM against wschatd itself.
+    d = daemon()
+    a = pipe_client(d, "ra", "--room", "study")
+    b = pipe_client(d, "rb", "--room", "study")
+    c = pipe_client(d, "rc")
+    try:
+        a.wait_line("* joined study")
+        b.wait_line("* joined study")
+        c.send("/rooms")
+        wait_for(lambda: any(x.startswith("* rooms (") and
+                             '"study": 2' in x for x in c.out),
+                 what="rooms with study")
+        c.send("/who study")
+        wait_for(lambda: '* in study (2): "ra", "rb"' in c.out or
+                 '* in study (2): "rb", "ra"' in c.out, what="who study")
+        a.send("/leave")
+        b.wait_line("* ra left study")
+        c.send("/who study")
+        c.wait_line('* in study (1): "rb"')
+        for u in (a, b, c):
+            assert u.finish()[0] == 0
+    finally:
+        for u in (a, b, c):
+            u.kill()
+
+
 
 def test_relogin_waits_for_a_taken_name():
     # Item 7: after a reconnect wschat logs in under the same name; if it
@@ -938,6 +966,48 @@ def test_relogin_waits_for_a_taken_name():
         assert rc == 0, (rc, err)
         srv.finish()
         assert logins == [{"type": "login", "content": "kim"}] * 3, logins
+    finally:
+        c.kill()
+
+
+def test_pipe_rooms_and_who_in_a_room():
+    # Issue 14, item 9: /rooms and /who ROOM, as ../shared/PROTOCOL.md has
+    # them (wschatd answers them once the rooms work is in).
+    def script(srv):
+        want = [{"type": "rooms"}, {"type": "who", "room": "den"},
+                {"type": "who"}, {"type": "join", "room": "den"},
+                {"type": "leave"}]
+        for w in want:
+            op, data = srv.recv_frame()
+            assert json.loads(data) == w, (data, w)
+        srv.send(0x1, json.dumps({"type": "rooms", "rooms": [
+            {"room": "den", "members": 2},
+            {"room": "lobby", "members": 3}]}).encode())
+        srv.send(0x1, json.dumps({"type": "who", "room": "den",
+                                  "user_list": ["a", "b"]}).encode())
+        srv.send(0x1, json.dumps({"type": "join", "from": "b",
+                                  "room": "den"}).encode())
+        srv.send(0x1, json.dumps({"type": "leave", "from": "b",
+                                  "room": "den"}).encode())
+        srv.send(0x1, json.dumps({"type": "rooms", "rooms": []}).encode())
+        while srv.recv_frame()[0] != 0x8:
+            pass
+        srv.send(0x8, struct.pack("!H", 1000))
+        srv.conn.close()
+
+    srv = FakeServer(script)
+    c = Wschat(["--pipe", "-p", str(srv.port)])
+    try:
+        for line in ("/rooms", "/who den", "/who", "/join den", "/leave"):
+            c.send(line)
+        c.wait_line("* rooms (0)")
+        rc, err = c.finish()
+        assert rc == 0, (rc, err)
+        srv.finish()
+        assert c.out == ['* rooms (2): "den": 2, "lobby": 3',
+                         '* in den (2): "a", "b"',
+                         "* b joined den", "* b left den",
+                         "* rooms (0)"], c.out
     finally:
         c.kill()
 
@@ -1185,11 +1255,13 @@ def test_menu_checks_the_addressee_first():
         menu_quit(term, ["0", "Enter"], watcher, "sender")
 
 
-def test_menu_asks_a_name_once():
-    # Item 10: prompts were left over ("name> name>").
+def test_menu_asks_a_name_once_and_joins_rooms():
+    # Item 10: prompts were left over ("name> name>"); item 9: rooms in
+    # the menu.
     d = daemon()
-    holder = pipe_client(d, "owner")
-    term = Terminal("wschat-name-once", "%s -p %d" % (WSCHAT, d.port))
+    holder = pipe_client(d, "owner", "--room", "attic")
+    holder.wait_line("* joined attic")
+    term = Terminal("wschat-room", "%s -p %d" % (WSCHAT, d.port))
     pane, keys = term.pane, term.keys
     try:
         wait_for(lambda: last_line(pane()) == "name>", what="name prompt")
@@ -1197,11 +1269,21 @@ def test_menu_asks_a_name_once():
         wait_for(lambda: "! name_taken" in pane(), what="taken")
         wait_for(lambda: last_line(pane()) == "name>", what="name again")
         assert "name> name>" not in pane(), pane()
-        keys("newcomer", "Enter")
+        keys("roomie", "Enter")
         wait_for(lambda: MENU in pane(), what="menu")
-        wait_for(lambda: last_line(pane()) == ">", what="menu prompt")
+        keys("4", "Enter")
+        wait_for(lambda: '"attic": 1' in pane(), what="the rooms")
+        wait_for(lambda: last_line(pane()) == "join room>", what="rooms")
+        keys("attic", "Enter")
+        wait_for(lambda: "* joined attic" in pane(), what="joined")
+        wait_for(lambda: last_line(pane()) == "[attic] >", what="in attic")
+        holder.wait_line("* roomie joined attic")
+        keys("1", "Enter", "up here", "Enter")
+        holder.wait_line("[attic] roomie: up here")
+        keys("Enter", "5", "Enter")
+        wait_for(lambda: "* joined lobby" in pane(), what="left")
+        wait_for(lambda: last_line(pane()) == ">", what="lobby prompt")
         keys("C-d")
-        holder.wait_line("* newcomer is offline")
         wait_for(lambda: not term.alive(), what="exit")
     finally:
         term.kill()
