@@ -996,10 +996,12 @@ wschat_show_list(struct wschat *c, json_t *o)
 static void
 wschat_refused(struct wschat *c, const char *code, const char *content)
 {
-	if (c->name != NULL && strcmp(code, "name_taken") == 0) {
+	if (c->name != NULL && (strcmp(code, "name_taken") == 0 ||
+	    strcmp(code, "rate_limited") == 0)) {
 		/*
 		 * Logging in again after a reconnect: the name may still be
-		 * held for the connection that was lost, or someone took it.
+		 * held for the connection that was lost, or someone took it;
+		 * or the server wants fewer logins a minute.
 		 */
 		wschat_print(c, "! %s: %s", code, content);
 		wschat_retry(c, "logging in again");
@@ -1023,14 +1025,18 @@ wschat_system(struct wschat *c, json_t *o)
 	code = wschat_str(o, "code");
 	content = wschat_str(o, "content");
 	room = wschat_str(o, "room");
-	if (*code != '\0' && c->state == WSCHAT_S_LOGIN &&
-	    strcmp(code, "rate_limited") != 0) {
+	if (*code != '\0' && c->state == WSCHAT_S_LOGIN && c->want != NULL) {
 		wschat_refused(c, code, content);
 		return;
 	}
 	if (strcmp(code, "idle_timeout") == 0)
 		c->kicked = 1;		/* as the page: no coming back */
-	if (*code != '\0')
+	if (*code != '\0' && c->menu == WSCHAT_M_CHECK) {
+		/* The who did not come (rate_limited): ask again. */
+		wschat_print(c, "! %s: %s", code, content);
+		c->menu = WSCHAT_M_ADDRESSEE;
+		wschat_edit_start(c);
+	} else if (*code != '\0')
 		wschat_print(c, "! %s: %s", code, content);
 	else if (*room != '\0') {
 		if (strcmp(content, "joined") == 0)

@@ -1289,6 +1289,58 @@ def test_menu_asks_a_name_once_and_joins_rooms():
         term.kill()
         holder.kill()
 
+def test_menu_asks_again_when_the_check_is_refused():
+    # The who that checks the addressee may be refused (rate_limited):
+    # the menu says so and asks again, rather than wait for a list that
+    # will not come.
+    def script(srv):
+        def expect(want):
+            while True:
+                op, data = srv.recv_frame()
+                if op == 0x1:
+                    break
+            assert json.loads(data) == want, data
+        expect({"type": "login", "content": "checker"})
+        srv.send(0x1, json.dumps({"type": "login", "content": "checker",
+                                  "user_list": ["checker", "pal"]}
+                                 ).encode())
+        expect({"type": "who"})             # the list to choose from
+        srv.send(0x1, json.dumps({"type": "who", "user_list":
+                                  ["checker", "pal"]}).encode())
+        expect({"type": "who"})             # the check of "pal"
+        srv.send(0x1, json.dumps({"type": "system",
+                                  "code": "rate_limited",
+                                  "content": "slow down"}).encode())
+        expect({"type": "who"})             # the check, again
+        srv.send(0x1, json.dumps({"type": "who", "user_list":
+                                  ["checker", "pal"]}).encode())
+        expect({"type": "to", "to": "pal", "content": "hi"})
+        while srv.recv_frame()[0] != 0x8:
+            pass
+        srv.send(0x8, struct.pack("!H", 1000))
+        srv.conn.close()
+
+    srv = FakeServer(script)
+    term = Terminal("wschat-check", "%s -n checker -p %d" % (WSCHAT,
+                                                           srv.port))
+    pane, keys = term.pane, term.keys
+    try:
+        wait_for(lambda: MENU in pane(), what="menu")
+        keys("2", "Enter")
+        wait_for(lambda: last_line(pane()) == "to whom>", what="to whom")
+        keys("pal", "Enter")
+        wait_for(lambda: "! rate_limited: slow down" in pane(),
+                 what="refused check")
+        wait_for(lambda: last_line(pane()) == "to whom>", what="again")
+        keys("pal", "Enter")
+        wait_for(lambda: last_line(pane()) == "to pal>", what="chat")
+        keys("hi", "Enter", "C-d")
+        wait_for(lambda: not term.alive(), what="exit")
+        srv.finish()
+    finally:
+        term.kill()
+
+
 
 def test_menu_says_when_the_server_goes_away():
     # Item 7, as a person sees it: on SIGTERM wschat exited silently and
