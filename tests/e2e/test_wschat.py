@@ -6,6 +6,7 @@ connection errors, exit statuses and the command line.  Every process a
 test starts is bounded in time and killed by that test if still running."""
 
 import asyncio
+import atexit
 import base64
 import contextlib
 import hashlib
@@ -29,6 +30,18 @@ MENU = ("1 public chat, 2 private chat, 3 rename, 4 rooms, 5 leave room, "
         "0 exit")
 
 
+# Every wschat and tmux session a test starts, to be ended at exit even
+# if the test failed before its own cleanup: a wschat whose daemon has
+# gone would otherwise try to reconnect for ever.
+_started = []
+
+
+@atexit.register
+def _end_started():
+    for x in _started:
+        x.kill()
+
+
 def daemon(name="main", **kw):
     kw.setdefault("workers", 2)
     return wstest.shared_daemon(name, **kw)
@@ -41,6 +54,7 @@ class Wschat:
         self.proc = subprocess.Popen([WSCHAT] + args, stdin=stdin,
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
+        _started.append(self)
         self.out = []
         self.raw = b""      # stdout as it came, every byte
         self.err = ""
@@ -1022,6 +1036,7 @@ class Terminal:
         subprocess.run(["tmux", "new-session", "-d", "-s", self.sess,
                         "-x", "120", "-y", "40", command],
                        check=True, timeout=5)
+        _started.append(self)
 
     def pane(self):
         return subprocess.run(["tmux", "capture-pane", "-p", "-t",
