@@ -17,6 +17,9 @@
  * another or for "nobody".  A connection that goes away is reported, and
  * reopened with a growing, jittered delay (as the page does) under the
  * same name and in the same room, unless --no-reconnect.
+ * It speaks version 2 of the chat protocol (docs/PROTOCOL.md, 4.8), or 1
+ * with a server that does not choose it: wschat keeps no list of names,
+ * so only the handshake's line differs (a count instead of the names).
  * The WebSocket protocol is the codecs': ws_client.c makes the upgrade,
  * checks the answer and masks what goes out; ws.c's reader takes apart
  * what comes in (fragments, control frames, UTF-8).  This file does the
@@ -61,6 +64,16 @@
 #define WSCHAT_EXIT_USAGE	2
 #define WSCHAT_EXIT_CLOSED	3	/* the server closed (1000, 1001) */
 #define WSCHAT_EXIT_LOST	4	/* the connection was lost */
+
+/*
+ * The subprotocols offered, best first.  Version 2 (docs/PROTOCOL.md,
+ * 4.8) sends no user_list with presence: with N users logging in, N lists
+ * of N names each.  A server that does not know it (an older wschatd)
+ * chooses wschat.json, or names none, and speaks version 1: the client
+ * shows the same either way, but for the count of the handshake.
+ */
+#define WSCHAT_PROTOCOLS	"wschat.v2.json, wschat.json"
+#define WSCHAT_V2		"wschat.v2.json"
 
 #define WSCHAT_MESSAGE_MAX	(16 * 1024 * 1024)
 #define WSCHAT_HANDSHAKE_MAX	8192
@@ -123,6 +136,7 @@ struct wschat {
 	struct ws_reader	 rd;
 	struct evbuffer		*inbuf;
 	int			 peer_closed;	/* its close came */
+	int			 v2;		/* the server chose WSCHAT_V2 */
 	enum wschat_state	 state;
 	enum wschat_menu	 menu;
 	int			 pipe;		/* 1: pipe mode */
@@ -557,7 +571,7 @@ wschat_handshake(struct wschat *c, int fd, char *head, size_t *have)
 	memset(&req, 0, sizeof(req));
 	req.host = host;
 	req.path = "/ws";
-	req.protocols = "wschat.json";
+	req.protocols = WSCHAT_PROTOCOLS;
 	req.agent = agent;
 	if (len < 0 || (size_t)len >= sizeof(host) ||
 	    (len = ws_client_request_encode(&hs, &req, nonce, buf,
@@ -584,8 +598,13 @@ wschat_handshake(struct wschat *c, int fd, char *head, size_t *have)
 		}
 		rv = ws_client_response_parse(&hs, head, *have + (size_t)n);
 	}
-	if (rv == WS_OK)
+	if (rv == WS_OK) {
+		/* ws_client_response_parse() took only what was offered. */
+		c->v2 = hs.protocol != NULL &&
+		    hs.protocol_len == strlen(WSCHAT_V2) &&
+		    memcmp(hs.protocol, WSCHAT_V2, hs.protocol_len) == 0;
 		return ((long)hs.hdrlen);
+	}
 	if (hs.status != 0 && hs.status != 101)
 		wschat_warn(c, "handshake refused: %.*s", (int)hs.linelen,
 		    hs.line);
@@ -971,13 +990,28 @@ wschat_check_peer(struct wschat *c, json_t *list)
 	wschat_edit_start(c);
 }
 
-/* A list of names or of rooms: "* online (2): "a", "b"". */
+/*
+ * A list of names or of rooms: "* online (2): "a", "b"".  A version 2
+ * handshake has the count only: "* online (2)"; /who lists the names.
+ */
 static void
 wschat_show_list(struct wschat *c, json_t *o)
 {
 	const char	*type = wschat_str(o, "type"), *room;
-	char		*list;
+	char		*list, n[32];
+	json_t		*online;
 
+	if (c->v2 && strcmp(type, "handshake") == 0) {
+		/* A count that is not one is shown as not known. */
+		online = json_object_get(o, "online");
+		if (json_is_integer(online) && json_integer_value(online) >= 0)
+			snprintf(n, sizeof(n), "%lld",
+			    (long long)json_integer_value(online));
+		else
+			snprintf(n, sizeof(n), "?");
+		wschat_print(c, "* online (%s)", n);
+		return;
+	}
 	room = json_string_value(json_object_get(o, "room"));
 	list = wschat_list(json_object_get(o, strcmp(type, "rooms") == 0 ?
 	    "rooms" : "user_list"), strcmp(type, "rooms") == 0);

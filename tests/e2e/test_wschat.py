@@ -634,9 +634,10 @@ class FakeServer:
     (fragments, pings, 64-bit lengths, a bad accept key, a dropped
     connection).  script(conn, reader) runs in a thread."""
 
-    def __init__(self, script, accept=None, conns=1):
+    def __init__(self, script, accept=None, conns=1, protocol=None):
         """conns: how many connections to take in turn; script runs for
-        each, with self.index saying which (0, 1, ...)."""
+        each, with self.index saying which (0, 1, ...).  protocol: the
+        subprotocol the 101 names (bytes), None for none."""
         self.lsock = socket.socket()
         self.lsock.bind(("127.0.0.1", 0))
         self.lsock.listen(1)
@@ -644,6 +645,8 @@ class FakeServer:
         self.port = self.lsock.getsockname()[1]
         self.script = script
         self.accept = accept
+        self.protocol = protocol
+        self.request = b""  # the head of the last upgrade request
         self.conns = conns
         self.index = 0
         self.error = None
@@ -666,14 +669,19 @@ class FakeServer:
             while b"\r\n\r\n" not in self.buf:
                 self.buf += conn.recv(4096)
             head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+            self.request = head
             key = [ln.split(b":", 1)[1].strip() for ln in
                    head.split(b"\r\n")
                    if ln.lower().startswith(b"sec-websocket-key:")][0]
             acc = self.accept or base64.b64encode(hashlib.sha1(
                 key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+            proto = b""
+            if self.protocol is not None:
+                proto = b"Sec-WebSocket-Protocol: " + self.protocol + b"\r\n"
             conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\n"
                          b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                         b"Sec-WebSocket-Accept: " + acc + b"\r\n\r\n")
+                         b"Sec-WebSocket-Accept: " + acc + b"\r\n" +
+                         proto + b"\r\n")
             self.script(self)
         except Exception as e:      # reported by finish()
             self.error = e
@@ -1395,6 +1403,130 @@ def test_menu_says_when_the_server_goes_away():
             watcher.kill()
         if d2:
             d2.__exit__(None, None, None)
+
+
+def offered(request):
+    """The subprotocols an upgrade request offered, in its order."""
+    for ln in request.split(b"\r\n"):
+        if ln.lower().startswith(b"sec-websocket-protocol:"):
+            return [x.strip().decode() for x in
+                    ln.split(b":", 1)[1].split(b",")]
+    return []
+
+
+def test_offers_v2_and_reads_its_presence():
+    # Issue 14, item 12: wschat asked for wschat.json, whose logins and
+    # logouts carry the whole user_list.  Now it asks for wschat.v2.json
+    # first, and shows version 2 presence, which has a count, no list.
+    def script(srv):
+        for m in ({"type": "handshake", "ip": "x", "online": 3},
+                  {"type": "login", "from": "a", "user": "a",
+                   "content": "a", "room": "lobby", "online": 4},
+                  {"type": "rename", "from": "a", "user": "b",
+                   "content": "b", "room": "lobby", "online": 4},
+                  {"type": "logout", "from": "b", "user": "b",
+                   "content": "b", "room": "lobby", "online": 3},
+                  {"type": "who", "user_list": ["c", "d", "e"]}):
+            srv.send(0x1, json.dumps(m).encode())
+        op, data = srv.recv_frame()
+        assert op == 0x8, (op, data)
+        srv.send(0x8, struct.pack("!H", 1000))
+        srv.conn.close()
+
+    srv = FakeServer(script, protocol=b"wschat.v2.json")
+    c = Wschat(["--pipe", "-p", str(srv.port)])
+    try:
+        c.wait_line('* online (3): "c", "d", "e"')
+        rc, err = c.finish()
+        assert rc == 0, (rc, err)
+        srv.finish()
+        assert offered(srv.request) == ["wschat.v2.json", "wschat.json"], \
+            srv.request
+        assert c.out == ["* online (3)", "* a is online", "* a is now b",
+                         "* b is offline", '* online (3): "c", "d", "e"'], \
+            c.out
+    finally:
+        c.kill()
+
+
+def test_falls_back_to_v1():
+    # An older wschatd chooses wschat.json, or names no subprotocol: its
+    # frames are version 1, whose handshake lists the names.
+    def script(srv):
+        srv.send(0x1, json.dumps({"type": "handshake", "ip": "x",
+                                  "user_list": ["a", "b"]}).encode())
+        op, data = srv.recv_frame()
+        assert op == 0x8, (op, data)
+        srv.send(0x8, struct.pack("!H", 1000))
+        srv.conn.close()
+
+    for proto in (b"wschat.json", None):
+        srv = FakeServer(script, protocol=proto)
+        c = Wschat(["--pipe", "-p", str(srv.port)])
+        try:
+            c.wait_line('* online (2): "a", "b"')
+            rc, err = c.finish()
+            assert rc == 0, (proto, rc, err)
+            srv.finish()
+        finally:
+            c.kill()
+
+
+def test_v2_with_200_users_logged_in():
+    # Item 12 against the real daemon: with 210 users online, wschat's
+    # handshake is a count (a version 1 handshake would list 210 names),
+    # presence lines still come, /who lists everyone, and the menu's
+    # private chat still checks its addressee (with a who).
+    n = 210
+    d = daemon("v2many")
+    a = pipe_client(d, "alice")
+    socks = []
+    term = b = None
+    try:
+        assert a.out[0] == "* online (0)", a.out
+        for i in range(n):
+            s = socket.create_connection(("127.0.0.1", d.line_port),
+                                         timeout=5)
+            s.sendall(b"rename u%03d\n" % i)
+            socks.append(s)
+        # A login overtaken by its rename comes as the new name's login.
+        wait_for(lambda: all(
+            ("* u%03d is online" % i) in a.out or
+            any(x.endswith(" is now u%03d" % i) for x in a.out)
+            for i in range(n)), timeout=30, what="%d logins" % n)
+        b = pipe_client(d, "bob")
+        assert b.out[0] == "* online (%d)" % (n + 1), b.out[:3]
+        b.send("/who")
+        wait_for(lambda: any(x.startswith("* online (%d): " % (n + 2))
+                             for x in b.out), what="who of %d" % (n + 2))
+        who = [x for x in b.out if x.startswith("* online (%d): " % (n + 2))]
+        assert '"u150"' in who[0] and '"alice"' in who[0], who[0][:200]
+        term = menu_terminal(d, "carol", "wschat-v2many")
+        pane, keys = term.pane, term.keys
+        keys("2", "Enter")
+        wait_for(lambda: last_line(pane()) == "to whom>", what="to whom")
+        keys("nobody", "Enter")
+        wait_for(lambda: "! nobody is not online" in pane(), what="refused")
+        wait_for(lambda: last_line(pane()) == "to whom>", what="again")
+        keys("U150", "Enter")
+        wait_for(lambda: last_line(pane()) == "to u150>", what="chat")
+        for s in socks[:10]:
+            s.close()
+        for i in range(10):
+            a.wait_line("* u%03d is offline" % i)
+            b.wait_line("* u%03d is offline" % i)
+        keys("exit", "Enter")
+        menu_quit(term, ["0", "Enter"], a, "carol")
+        assert b.finish()[0] == 0
+        assert a.finish()[0] == 0
+    finally:
+        for s in socks:
+            s.close()
+        if term:
+            term.kill()
+        for x in (a, b):
+            if x:
+                x.kill()
 
 
 if __name__ == "__main__":
