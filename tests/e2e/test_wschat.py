@@ -1259,18 +1259,26 @@ def test_menu_exit_choices_and_no_repeats():
         menu_quit(term, ["0", "Enter"], watcher, "chooser")
 
 
+def choose_addressee(term, typed, name):
+    """Menu choice 2: "nobody" is refused and asked for again, then typed
+    is accepted as name (the server's spelling)."""
+    pane, keys = term.pane, term.keys
+    keys("2", "Enter")
+    wait_for(lambda: last_line(pane()) == "to whom>", what="to whom")
+    keys("nobody", "Enter")
+    wait_for(lambda: "! nobody is not online" in pane(), what="refused")
+    wait_for(lambda: last_line(pane()) == "to whom>", what="again")
+    keys(typed, "Enter")
+    wait_for(lambda: last_line(pane()) == "to %s>" % name, what="chat")
+
+
 def test_menu_checks_the_addressee_first():
     # Item 10: "to whom> nobody" was accepted, and the error came with
     # the first message.
     with menu_and_watcher("sender", "Target") as (term, watcher):
         pane, keys = term.pane, term.keys
-        keys("2", "Enter")
-        wait_for(lambda: last_line(pane()) == "to whom>", what="to whom")
-        keys("nobody", "Enter")
-        wait_for(lambda: "! nobody is not online" in pane(), what="refused")
-        wait_for(lambda: last_line(pane()) == "to whom>", what="again")
-        keys("target", "Enter")         # names are one in any ASCII case
-        wait_for(lambda: last_line(pane()) == "to Target>", what="chat")
+        # Names are one in any ASCII case.
+        choose_addressee(term, "target", "Target")
         keys("psst", "Enter")
         watcher.wait_line("sender -> you: psst")
         keys("exit", "Enter")
@@ -1502,20 +1510,13 @@ def test_v2_with_200_users_logged_in():
         who = [x for x in b.out if x.startswith("* online (%d): " % (n + 2))]
         assert '"u150"' in who[0] and '"alice"' in who[0], who[0][:200]
         term = menu_terminal(d, "carol", "wschat-v2many")
-        pane, keys = term.pane, term.keys
-        keys("2", "Enter")
-        wait_for(lambda: last_line(pane()) == "to whom>", what="to whom")
-        keys("nobody", "Enter")
-        wait_for(lambda: "! nobody is not online" in pane(), what="refused")
-        wait_for(lambda: last_line(pane()) == "to whom>", what="again")
-        keys("U150", "Enter")
-        wait_for(lambda: last_line(pane()) == "to u150>", what="chat")
+        choose_addressee(term, "U150", "u150")
         for s in socks[:10]:
             s.close()
         for i in range(10):
             a.wait_line("* u%03d is offline" % i)
             b.wait_line("* u%03d is offline" % i)
-        keys("exit", "Enter")
+        term.keys("exit", "Enter")
         menu_quit(term, ["0", "Enter"], a, "carol")
         assert b.finish()[0] == 0
         assert a.finish()[0] == 0
