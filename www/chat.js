@@ -37,6 +37,9 @@
   let attempt = 0;      // failed connections since the last login
   let retry = 0;        // reconnect timer
   let stopped = false;  // no automatic reconnect (kicked for idleness)
+  // Logins of a name we had (a reload, a reconnect) that may still be our
+  // own old connection's for a moment: retried before the dialog asks.
+  let takenRetries = 0;
   const members = new Set();  // the names in our room
   let listing = false;  // a paged who-room reply is coming in
 
@@ -254,6 +257,7 @@
     online = everOnline = true;
     me = name;
     attempt = 0;
+    takenRetries = 6;           // a reconnect may meet our old session
     if (ui.login.open) ui.login.close();
     ui.loginError.textContent = "";
     ui.me.textContent = me;
@@ -274,6 +278,14 @@
       setRoom(m.room);
       notice("You are in #" + m.room);
       listRoom();
+      return;
+    }
+    if (!online && name && m.code === "name_taken" && takenRetries > 0 &&
+        ws && ws.readyState === WebSocket.OPEN) {
+      // The server may not have seen our old connection go yet.
+      takenRetries--;
+      const sock = ws;
+      setTimeout(() => { if (ws === sock && !online) send({ type: "login", content: name }); }, 500);
       return;
     }
     if (!online && name && NAME_ERRORS.includes(m.code)) {
@@ -471,6 +483,7 @@
       return;
     }
     name = n;
+    takenRetries = 0;           // typed now: taken means taken
     ui.loginError.textContent = "";
     if (ws && ws.readyState === WebSocket.OPEN) {
       status("connecting", "logging in…");
@@ -518,7 +531,10 @@
   let saved = "";
   try { saved = localStorage.getItem("wschat.name") || ""; } catch (e) { /* no storage */ }
   ui.name.value = saved;
-  if (saved && !nameFault(saved)) name = saved;
+  if (saved && !nameFault(saved)) {
+    name = saved;
+    takenRetries = 6;
+  }
   else askName(saved && nameFault(saved));
   connect();
 })();

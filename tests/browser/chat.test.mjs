@@ -404,6 +404,25 @@ test("phone_width_has_no_horizontal_scroll", async () => {
   await desk.screenshot({ path: path.join(artifacts, "chat-page.png") });
 });
 
+test("remembered_name_waits_for_its_old_session", async () => {
+  // A reload can log in before the server has seen the old page's
+  // connection go: the remembered name is taken by ourselves for a moment.
+  // A second tab of the same browser (the same localStorage) makes that
+  // moment as long as we like: it retries, and logs in once the first
+  // tab closes, without asking for a name.
+  const p = await openPage("fay", { width: 800, height: 600 });
+  await login(p, "fay");
+  const q = await p.context().newPage();
+  q.on("pageerror", (e) => consoleErrors.push("fay2: " + e.message));
+  await q.goto(base + "/");
+  await q.waitForTimeout(800);
+  assert(!(await q.locator("#login").isVisible()), "asked while retrying");
+  await p.close();
+  await online(q, "fay");
+  assert(!(await q.locator("#login").isVisible()), "the name dialog asked");
+  await q.context().close();
+});
+
 test("reconnects_after_a_daemon_restart", async () => {
   line.close();
   for (const p of [phone, desk])
