@@ -266,6 +266,7 @@ uint64_t	 shm_hash_siphash(const uint8_t [SHM_HASH_KEY_LEN],
 		    const void *, size_t);
 uint64_t	 shm_hash(const struct shm_region *, const char *, size_t);
 int		 shm_hash_equal(const char *, size_t, const char *, size_t);
+int		 shm_hash_cmp(const char *, size_t, const char *, size_t);
 
 /* shm_ipc.c */
 int		 shm_ipc_add(const struct shm_region *, unsigned,

@@ -121,6 +121,24 @@ shm_hash(const struct shm_region *reg, const char *name, size_t len)
 }
 
 /*
+ * Names in order with ASCII letters folded to lower case, as
+ * shm_hash_equal() compares them: <0, 0 or >0, like memcmp(3), a shorter
+ * name before a longer one it starts.  Any process.
+ */
+int
+shm_hash_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t	 i, n = alen < blen ? alen : blen;
+	int	 d;
+
+	for (i = 0; i < n; i++)
+		if ((d = shm_hash_fold((uint8_t)a[i]) -
+		    shm_hash_fold((uint8_t)b[i])) != 0)
+			return (d);
+	return ((alen > blen) - (alen < blen));
+}
+
+/*
  * Are the names a (alen bytes) and b (blen bytes) one name: the same
  * bytes once ASCII letters are folded to lower case?  Returns 1 or 0.
  * Any process.

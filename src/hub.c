@@ -1055,24 +1055,6 @@ hub_room_ok(struct conn *c, struct chat_str room)
 	return (0);
 }
 
-/* ASCII letters folded, as names are one name in any ASCII case. */
-static int
-hub_name_cmp(const char *a, size_t alen, const char *b, size_t blen)
-{
-	size_t	 i, n = alen < blen ? alen : blen;
-	int	 x, y;
-
-	for (i = 0; i < n; i++) {
-		x = (unsigned char)a[i];
-		y = (unsigned char)b[i];
-		x = x >= 'A' && x <= 'Z' ? x - 'A' + 'a' : x;
-		y = y >= 'A' && y <= 'Z' ? y - 'A' + 'a' : y;
-		if (x != y)
-			return (x - y);
-	}
-	return ((alen > blen) - (alen < blen));
-}
-
 static int
 hub_picked_cmp(const void *a, const void *b)
 {
@@ -1081,7 +1063,7 @@ hub_picked_cmp(const void *a, const void *b)
 	const struct shm_presence_entry *y =
 	    *(const struct shm_presence_entry *const *)b;
 
-	return (hub_name_cmp(x->name, strlen(x->name), y->name,
+	return (shm_hash_cmp(x->name, strlen(x->name), y->name,
 	    strlen(y->name)));
 }
 
@@ -1118,7 +1100,7 @@ hub_who(struct conn *c, const struct chat_cmd *cmd)
 	for (i = 0; i < n; i++) {
 		e = &w->hub.plist[i];
 		if (hub_in_room(e, cmd->room) && (cmd->after.p == NULL ||
-		    hub_name_cmp(e->name, strlen(e->name), cmd->after.p,
+		    shm_hash_cmp(e->name, strlen(e->name), cmd->after.p,
 		    cmd->after.len) > 0))
 			w->hub.picked[k++] = e;
 	}
