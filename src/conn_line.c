@@ -10,11 +10,6 @@
  * line.  The connection's lifetime and output are conn.c's.
  */
 
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
@@ -64,38 +59,6 @@ conn_line_accept(struct worker *w, int fd, struct sockaddr *sa)
 }
 
 /*
- * An error line for c, after what is queued for it.  It is output like
- * any other (conn_send()): a user that sends line after line too long and
- * reads none of the answers is a slow consumer past max_pending.
- */
-static void
-conn_line_error(struct conn *c, const char *fmt, ...)
-{
-	struct ws_out	*o;
-	uint8_t		*buf;
-	char		 line[128];
-	va_list		 ap;
-	int		 n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(line) ||
-	    (buf = malloc(WS_HEADROOM + (size_t)n)) == NULL)
-		goto fail;
-	memcpy(buf + WS_HEADROOM, line, (size_t)n);
-	/* ws_out_raw() consumes buf, even when it fails. */
-	if ((o = ws_out_raw(buf, (size_t)n)) == NULL)
-		goto fail;
-	conn_send(c, o);
-	ws_out_unref(o);
-	return;
-fail:
-	log_warnx("conn %llu %s: cannot queue an error line",
-	    (unsigned long long)c->id, c->peer);
-}
-
-/*
  * Feed the input to the line reader and hand each line to the hub, while
  * the connection reads.  A line over max_line_length gets an error line
  * and the rest of it is skipped: the user stays.  One that goes on past
@@ -125,8 +88,8 @@ conn_line_read(struct conn *c)
 		evbuffer_drain(in, used);
 		switch (rv) {
 		case CHAT_LINE_TOOLONG:
-			conn_line_error(c, "error: line longer than %zu bytes; "
-			    "not sent\n", r->max);
+			hub_system(c, "text_too_long", "line longer than %zu "
+			    "bytes; not sent", r->max);
 			log_client("conn %llu %s: line too long",
 			    (unsigned long long)c->id, c->peer);
 			break;
@@ -137,8 +100,8 @@ conn_line_read(struct conn *c)
 			return;
 		}
 		if (r->skip && r->skipped > c->w->cfg->max_message_size) {
-			conn_line_error(c, "error: line longer than %llu "
-			    "bytes; closing\n", (unsigned long long)
+			hub_system(c, "text_too_long", "line longer than %llu "
+			    "bytes; closing", (unsigned long long)
 			    c->w->cfg->max_message_size);
 			log_client("conn %llu %s: line over max_message_size; "
 			    "closing", (unsigned long long)c->id, c->peer);

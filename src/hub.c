@@ -626,7 +626,12 @@ hub_cut(struct chat_str s, size_t max)
 	return ((int)n);
 }
 
-static void
+/*
+ * A system message to c alone, in its format: with a code, an error (on
+ * the line port "error: ..."); without, a notice ("system: ...").  Queued
+ * like any output, so it counts against max_pending.
+ */
+void
 hub_system(struct conn *c, const char *code, const char *fmt, ...)
 {
 	struct chat_msg	 m;

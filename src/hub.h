@@ -81,5 +81,7 @@ void		 hub_input(struct conn *, int, const char *, size_t);
 size_t		 hub_deliver(struct worker *, const struct chat_env *);
 void		 hub_lost(struct worker *, uint64_t);
 void		 hub_sweep(struct worker *);
+void		 hub_system(struct conn *, const char *, const char *, ...)
+		    __attribute__((__format__(__printf__, 3, 4)));
 
 #endif /* WSCHATD_HUB_H */
