@@ -2,10 +2,10 @@
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
  * conn.c: one client connection in a worker, from accept to release,
- * whatever it speaks.  It owns the connection's lifetime: the output
- * buffer (frames shared by reference, writes batched once per loop
- * iteration), flushing, half-closing and lingering, backpressure, the
- * worker-wide limit on unsent bytes, timeouts and the release.  What the
+ * whatever it speaks.  It owns the connection's lifetime: flushing,
+ * half-closing and lingering, backpressure, timeouts and the release;
+ * its output, queued and written once per loop iteration, is
+ * conn_out.c's.  What the
  * bytes mean is the protocol's (struct conn_proto: conn_http.c,
  * conn_ws.c, conn_line.c), which conn.c calls when input arrives, the
  * peer goes quiet or away, or the worker stops.
@@ -36,72 +36,11 @@
 /* Stop reading while this much output is queued: backpressure. */
 #define CONN_OUT_HIGH	(256 * 1024)
 #define CONN_MAX_READ	(64 * 1024)
-#define CONN_MAX_WRITE	(1024 * 1024)
 
 static void	 conn_read_cb(struct bufferevent *, void *);
 static void	 conn_write_cb(struct bufferevent *, void *);
 static void	 conn_event_cb(struct bufferevent *, short, void *);
 static void	 conn_process(struct conn *);
-
-/* Put c on the list of connections conn_flush_pending() writes. */
-static void
-conn_pend(struct conn *c)
-{
-	if (c->pending || c->dead)
-		return;
-	c->pending = 1;
-	TAILQ_INSERT_TAIL(&c->w->conns.pending, c, pend_entry);
-}
-
-static void
-conn_unpend(struct conn *c)
-{
-	if (!c->pending)
-		return;
-	c->pending = 0;
-	TAILQ_REMOVE(&c->w->conns.pending, c, pend_entry);
-}
-
-/*
- * The output buffer's callback.  Drains are what each write(2) or
- * sendfile(2) took, ours (conn_flush_pending) or libevent's, and nothing
- * else drains it (a buffer freed with data in it calls no callback), so
- * they are the bytes sent.  Adds, whoever makes them (frames, pongs,
- * close frames, line output), put a connection whose output we write
- * ourselves on the pending list: no path can queue bytes and forget them.
- */
-static void
-conn_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
-    void *arg)
-{
-	struct conn	*c = arg;
-
-	if (info->n_deleted > 0)
-		shm_stat_add(&c->w->st->st_bytes_out, info->n_deleted);
-	/* A dead connection's bytes left the sum when it died. */
-	if (!c->dead)
-		c->w->conns.out_total = c->w->conns.out_total +
-		    info->n_added - info->n_deleted;
-	if (info->n_added > 0 && c->direct)
-		conn_pend(c);
-}
-
-/*
- * From now on the worker loop writes c's output once per iteration
- * (conn_flush_pending), and the bufferevent's EV_WRITE stays off unless a
- * write leaves bytes behind.  Adding data to a bufferevent with EV_WRITE
- * on arms the write event, and draining it disarms it: two epoll_ctl(2)
- * per message to an otherwise idle connection.  What is queued already
- * (the 101 response) goes first, in the same buffer.
- */
-void
-conn_direct(struct conn *c)
-{
-	c->direct = 1;
-	bufferevent_disable(c->bev, EV_WRITE);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
-		conn_pend(c);
-}
 
 void
 conn_set_timeouts(struct conn *c, unsigned rsec, unsigned wsec)
@@ -195,6 +134,7 @@ conn_new(struct worker *w, int fd, const struct sockaddr *sa,
 	c->id = ++w->conns.next_id;
 	c->proto = p;
 	c->state = st;
+	c->q_first = c->q_last = CONN_Q_END;
 	shm_stat_add(&w->st->st_accepted, 1);
 	cfg_addr_format(sa, c->peer, sizeof(c->peer));
 	/* BEV_OPT_CLOSE_ON_FREE: the bufferevent owns fd from here on. */
@@ -243,6 +183,7 @@ conn_free(struct conn *c)
 		conn_ip_put(w, c->ip);
 	if (c->proto->clear != NULL)
 		c->proto->clear(c);
+	conn_out_drop(c);
 	/* The buffer may outlive the bufferevent a little; c does not. */
 	if (!c->dead)	/* freeing it calls no callback */
 		w->conns.out_total -= evbuffer_get_length(
@@ -287,6 +228,7 @@ conn_close(struct conn *c, const char *why)
 
 	if (c->dead)
 		return;
+	conn_out_drop(c);
 	c->dead = 1;
 	c->w->conns.out_total -= evbuffer_get_length(
 	    bufferevent_get_output(c->bev));
@@ -327,8 +269,7 @@ conn_sweep(struct worker *w)
 	}
 	TAILQ_FOREACH(c, &w->conns.all, entry)
 		if (!c->dead)
-			sum += evbuffer_get_length(bufferevent_get_output(
-			    c->bev));
+			sum += conn_out_len(c);
 	if (sum != w->conns.out_total) {
 		log_warnx("%s: out_total %llu, connections hold %llu",
 		    __func__, (unsigned long long)w->conns.out_total,
@@ -366,6 +307,7 @@ conn_flush(struct conn *c)
 	c->state = CONN_S_FLUSH;
 	c->read_paused = 0;
 	/* The last bytes and the half-close are the bufferevent's job. */
+	conn_out_buffer(c);
 	conn_unpend(c);
 	c->direct = 0;
 	/* No read timeout: a slow download is fine while it progresses. */
@@ -396,129 +338,12 @@ conn_closing(struct conn *c)
 void
 conn_backpressure(struct conn *c)
 {
-	struct evbuffer	*out = bufferevent_get_output(c->bev);
-
-	if (!c->read_paused && !c->dead &&
-	    evbuffer_get_length(out) > CONN_OUT_HIGH &&
+	if (!c->read_paused && !c->dead && conn_out_len(c) > CONN_OUT_HIGH &&
 	    (c->state == CONN_S_HTTP || c->state == CONN_S_WS ||
 	    c->state == CONN_S_LINE)) {
 		c->read_paused = 1;
 		bufferevent_disable(c->bev, EV_READ);
 	}
-}
-
-/* ---------------------------------------------------------------- */
-/* Output                                                           */
-
-static void
-conn_out_cleanup(const void *data, size_t len, void *arg)
-{
-	ws_out_unref(arg);
-}
-
-/*
- * Queue a shared frame.  Borrows o.  A small frame is copied into the
- * free space of the buffer's last chain; a large one is added by
- * reference, which costs a chain (and its cleanup record) of its own but
- * no copy.  Measured with libevent 2.1.12 here (-O2, appends then one
- * drain, as a write does): with one frame per write both cost ~26 ns up
- * to 512 bytes (each then allocates a chain), and the copy costs 38 ns at
- * 1 KiB, 72 ns at 4 KiB; with 16 frames per write the copy costs 10 ns
- * at 64 bytes and 21 ns at 512 against 26-29 ns by reference, and breaks
- * even near 1 KiB.
- */
-#define CONN_COPY_MAX	512
-
-/*
- * Make room for len more bytes under max_pending_total: while the
- * worker's unsent bytes would pass it, drop the connection with the most
- * unsent bytes, a slow consumer (c itself, maybe).  The sum is kept
- * exact by conn_out_cb(); finding the biggest is a walk over every
- * connection, but only when the limit is hit, and each drop takes the
- * most memory a drop can.
- */
-static void
-conn_out_room(struct conn *c, size_t len)
-{
-	struct worker	*w = c->w;
-	struct conn	*x, *big;
-	size_t		 n, bign;
-
-	while (w->cfg->max_pending_total != 0 &&
-	    w->conns.out_total + len > w->cfg->max_pending_total) {
-		big = NULL;
-		bign = 0;
-		TAILQ_FOREACH(x, &w->conns.all, entry) {
-			if (x->dead)
-				continue;
-			n = evbuffer_get_length(bufferevent_get_output(x->bev));
-			if (n > bign) {
-				big = x;
-				bign = n;
-			}
-		}
-		if (big == NULL)
-			return;		/* len alone is over it: let it pass */
-		shm_stat_add(&w->st->st_slow_dropped, 1);
-		log_client("conn %llu %s: slow consumer: %zu bytes unsent, the "
-		    "most of %llu in the worker (max_pending_total); dropped",
-		    (unsigned long long)big->id, big->peer, bign,
-		    (unsigned long long)w->conns.out_total);
-		conn_close(big, "slow consumer (max_pending_total)");
-	}
-}
-
-/* Queue o, a frame (or a line) for c alone; borrows o. */
-void
-conn_queue(struct conn *c, struct ws_out *o)
-{
-	struct evbuffer	*out = bufferevent_get_output(c->bev);
-
-	if (c->dead)
-		return;
-	conn_out_room(c, o->wo_len);
-	if (c->dead)
-		return;
-	if (o->wo_len <= CONN_COPY_MAX) {
-		if (evbuffer_add(out, o->wo_data, o->wo_len) == -1)
-			conn_close(c, "evbuffer_add failed");
-		return;
-	}
-	ws_out_ref(o);
-	if (evbuffer_add_reference(out, o->wo_data, o->wo_len,
-	    conn_out_cleanup, o) == -1) {
-		ws_out_unref(o);
-		conn_close(c, "evbuffer_add_reference failed");
-	}
-}
-
-/*
- * Queue a frame that others send too (a broadcast).  A client that lets
- * more than max_pending bytes pile up is a slow consumer: it is dropped,
- * so that memory stays bounded and nobody else waits for it.
- */
-void
-conn_send(struct conn *c, struct ws_out *o)
-{
-	size_t	 pending;
-
-	if (c->dead)
-		return;
-	/*
-	 * Judged on what it has not taken yet, before this frame: one frame
-	 * may be larger than max_pending (JSON spends 6 bytes on a control
-	 * character), and a large one is shared by reference, not copied.
-	 */
-	pending = evbuffer_get_length(bufferevent_get_output(c->bev));
-	if (pending > c->w->cfg->max_pending) {
-		shm_stat_add(&c->w->st->st_slow_dropped, 1);
-		log_client("conn %llu %s: slow consumer: %zu bytes unsent; "
-		    "dropped", (unsigned long long)c->id, c->peer, pending);
-		conn_close(c, "slow consumer");
-		return;
-	}
-	conn_queue(c, o);
-	shm_stat_add(&c->w->st->st_msgs_out[c->proto->msgkind], 1);
 }
 
 /*
@@ -566,7 +391,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 }
 
 /* c's output buffer has just drained: finish a flush, or read again. */
-static void
+void
 conn_drained(struct conn *c)
 {
 	struct bufferevent	*bev = c->bev;
@@ -603,51 +428,11 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	conn_leave(c);
 }
 
-/*
- * Write what every connection on the pending list queued since the last
- * call: one writev(2) each, for all the frames of a loop iteration, as
- * redis does before it sleeps.  Bytes the socket does not take are left
- * to the bufferevent (EV_WRITE on, with the write timeout) until it
- * drains; a connection it is already writing for is left to it.  An error
- * closes the connection as a bufferevent write error would.  The worker
- * loop calls this once per iteration, before it may block.
- */
-void
-conn_flush_pending(struct worker *w)
-{
-	struct conn	*c;
-	struct evbuffer	*out;
-	int		 n, err;
-
-	while ((c = TAILQ_FIRST(&w->conns.pending)) != NULL) {
-		conn_unpend(c);
-		out = bufferevent_get_output(c->bev);
-		if (c->dead || !c->direct || evbuffer_get_length(out) == 0 ||
-		    (bufferevent_get_enabled(c->bev) & EV_WRITE))
-			continue;
-		conn_enter(c);
-		/* A socket bufferevent keeps its output frozen between writes. */
-		evbuffer_unfreeze(out, 1);
-		n = evbuffer_write_atmost(out, bufferevent_getfd(c->bev),
-		    CONN_MAX_WRITE);
-		err = errno;
-		evbuffer_freeze(out, 1);
-		if (n == -1 && err != EAGAIN && err != EWOULDBLOCK &&
-		    err != EINTR)
-			conn_close(c, evutil_socket_error_to_string(err));
-		else if (evbuffer_get_length(out) > 0)
-			bufferevent_enable(c->bev, EV_WRITE);
-		else
-			conn_drained(c);	/* may queue more: pends again */
-		conn_leave(c);
-	}
-}
-
 /* The peer half-closed while we still talk: answer, then close. */
 static void
 conn_eof_default(struct conn *c)
 {
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+	if (conn_out_len(c) > 0)
 		conn_flush(c);
 	else
 		conn_close(c, "closed by peer");
@@ -710,8 +495,7 @@ conn_shutdown(struct conn *c)
 	case CONN_S_LINE:
 		if (c->proto->shutdown != NULL)
 			c->proto->shutdown(c);
-		else if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
-		    0)
+		else if (conn_out_len(c) > 0)
 			conn_flush(c);
 		else
 			conn_close(c, "server shutting down");
@@ -730,4 +514,5 @@ conn_set_clear(struct worker *w)
 
 	while ((c = TAILQ_FIRST(&w->conns.all)) != NULL)
 		conn_free(c);
+	conn_out_clear(w);
 }

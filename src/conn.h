@@ -27,11 +27,30 @@
 #include "ws.h"
 
 struct bufferevent;
+struct evbuffer;
+struct evbuffer_cb_info;
 struct worker;
 struct conn;
 struct conn_ip;
 
 TAILQ_HEAD(conn_list, conn);
+
+/*
+ * A frame on a connection's output queue (conn_out.c): the worker keeps
+ * them in one array, reused every loop iteration; a connection's queue is
+ * a list of indices into it.
+ */
+struct conn_ref {
+	struct ws_out		*o;
+	uint32_t		 next;		/* or CONN_Q_END */
+};
+#define CONN_Q_END	UINT32_MAX
+/* Most bytes one write(2) of an evbuffer takes (libevent's: 16 KiB). */
+#define CONN_MAX_WRITE	(1024 * 1024)
+/* Past this many, frames go into the evbuffers (copied): 16 MiB. */
+#define CONN_REFS_MAX	(1U << 20)
+/* A pass over the bus ends once it has queued this many (worker.c). */
+#define CONN_REFS_PASS	(1U << 16)
 
 /* A worker's connections: conn.c's part of struct worker. */
 struct conn_set {
@@ -40,6 +59,8 @@ struct conn_set {
 	struct conn_list	 pending;	/* output to write this iteration */
 	uint64_t		 out_total;	/* unsent bytes, live conns */
 	uint64_t		 next_id;
+	struct conn_ref		*refs;		/* the output queues */
+	uint32_t		 nrefs, refcap;
 };
 
 /*
@@ -88,6 +109,8 @@ struct conn {
 	enum conn_state		 state;
 	unsigned		 stkind;	/* counted in st_conns[stkind] */
 	size_t			 in_left;	/* input left after processing */
+	uint32_t		 q_first, q_last; /* output queue: conn_out.c */
+	size_t			 q_bytes;
 	unsigned		 read_paused:1,	/* backpressure: output too big */
 				 ping_sent:1,
 				 peer_eof:1,
@@ -124,15 +147,26 @@ void		 conn_free(struct conn *);
 void		 conn_set_proto(struct conn *, const struct conn_proto *,
 		    enum conn_state);
 void		 conn_set_timeouts(struct conn *, unsigned, unsigned);
-void		 conn_direct(struct conn *);
 void		 conn_backpressure(struct conn *);
-void		 conn_queue(struct conn *, struct ws_out *);
-void		 conn_send(struct conn *, struct ws_out *);
 void		 conn_hangup(struct conn *, uint16_t, const char *);
 void		 conn_shutdown(struct conn *);
 void		 conn_sweep(struct worker *);
-void		 conn_flush_pending(struct worker *);
 void		 conn_set_clear(struct worker *);
+void		 conn_drained(struct conn *);
+
+/* conn_out.c */
+void		 conn_direct(struct conn *);
+void		 conn_queue(struct conn *, struct ws_out *);
+void		 conn_queue_text(struct conn *, const char *, size_t);
+void		 conn_send(struct conn *, struct ws_out *);
+size_t		 conn_out_len(struct conn *);
+void		 conn_flush_pending(struct worker *);
+void		 conn_unpend(struct conn *);
+void		 conn_out_cb(struct evbuffer *, const struct evbuffer_cb_info *,
+		    void *);
+void		 conn_out_buffer(struct conn *);
+void		 conn_out_drop(struct conn *);
+void		 conn_out_clear(struct worker *);
 
 /* conn_ip.c: connections per client address (max_connections_per_ip). */
 struct conn_ip_set {

@@ -123,10 +123,7 @@ conn_line_shutdown(struct conn *c)
 {
 	static const char	 bye[] = "system: server shutting down\n";
 
-	if (evbuffer_add(bufferevent_get_output(c->bev), bye,
-	    sizeof(bye) - 1) == -1)
-		log_warnx("conn %llu %s: cannot queue the shutdown line",
-		    (unsigned long long)c->id, c->peer);
+	conn_queue_text(c, bye, sizeof(bye) - 1);
 	conn_flush(c);
 }
 

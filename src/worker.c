@@ -99,7 +99,9 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 /*
  * One pass over the bus: every event to the hub, every loss announced.
  * No client is handed more than a quarter of max_pending in a pass (see
- * bus_pass_begin()).  Returns 1 if records are left for another pass.
+ * bus_pass_begin()), and a pass ends once it has queued CONN_REFS_PASS
+ * frames: the writes of one big drain must not wait for all of it.
+ * Returns 1 if records are left for another pass.
  */
 static int
 worker_deliver(struct worker *w)
@@ -112,6 +114,11 @@ worker_deliver(struct worker *w)
 			hub_lost(w, it.lost);
 		else
 			bus_sent(&w->bus, hub_deliver(w, &it.env));
+		if (w->conns.nrefs >= CONN_REFS_PASS) {
+			/* Enough for one iteration: write it, then go on. */
+			bus_pass_end(&w->bus);
+			return (1);
+		}
 	}
 	return (bus_pass_end(&w->bus));
 }
