@@ -134,6 +134,7 @@ conn_new(struct worker *w, int fd, const struct sockaddr *sa,
 	c->id = ++w->conns.next_id;
 	c->proto = p;
 	c->state = st;
+	c->fd = fd;
 	c->q_first = c->q_last = CONN_Q_END;
 	shm_stat_add(&w->st->st_accepted, 1);
 	cfg_addr_format(sa, c->peer, sizeof(c->peer));
@@ -422,8 +423,10 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		return;
 	conn_enter(c);
 	/* libevent finished what our own write left: ours again. */
-	if (c->direct)
+	if (c->direct) {
 		bufferevent_disable(bev, EV_WRITE);
+		c->wr_armed = 0;
+	}
 	conn_drained(c);
 	conn_leave(c);
 }

@@ -109,14 +109,18 @@ struct conn {
 	enum conn_state		 state;
 	unsigned		 stkind;	/* counted in st_conns[stkind] */
 	size_t			 in_left;	/* input left after processing */
-	uint32_t		 q_first, q_last; /* output queue: conn_out.c */
+	/* conn_out.c's; hot, so kept here, not asked of libevent. */
+	int			 fd;
+	uint32_t		 q_first, q_last; /* output queue */
 	size_t			 q_bytes;
+	size_t			 buffered;	/* in the evbuffer */
 	unsigned		 read_paused:1,	/* backpressure: output too big */
 				 ping_sent:1,
 				 peer_eof:1,
 				 dead:1,	/* free at the end of the callback */
 				 reap_scheduled:1, /* its free is an event */
 				 direct:1,	/* we write; EV_WRITE only if stuck */
+				 wr_armed:1,	/* direct, and EV_WRITE is on */
 				 pending:1;	/* on w->conns.pending */
 	int			 in_cb;		/* callback nesting depth */
 	struct conn_ip		*ip;		/* its address's count, or NULL */

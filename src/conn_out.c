@@ -67,8 +67,7 @@ conn_unpend(struct conn *c)
 size_t
 conn_out_len(struct conn *c)
 {
-	return (c->q_bytes + evbuffer_get_length(bufferevent_get_output(
-	    c->bev)));
+	return (c->q_bytes + c->buffered);
 }
 
 /*
@@ -85,6 +84,7 @@ conn_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 {
 	struct conn	*c = arg;
 
+	c->buffered = c->buffered + info->n_added - info->n_deleted;
 	if (info->n_deleted > 0)
 		shm_stat_add(&c->w->st->st_bytes_out, info->n_deleted);
 	/* A dead connection's bytes left the sum when it died. */
@@ -107,8 +107,9 @@ void
 conn_direct(struct conn *c)
 {
 	c->direct = 1;
+	c->wr_armed = 0;
 	bufferevent_disable(c->bev, EV_WRITE);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+	if (c->buffered > 0)
 		conn_pend(c);
 }
 
@@ -244,7 +245,7 @@ conn_write_queue(struct conn *c)
 	uint32_t	 i;
 	ssize_t		 n;
 	size_t		 want, took;
-	int		 k, fd = bufferevent_getfd(c->bev);
+	int		 k;
 
 	while (c->q_first != CONN_Q_END) {
 		want = 0;
@@ -254,7 +255,7 @@ conn_write_queue(struct conn *c)
 			iov[k].iov_len = refs[i].o->wo_len;
 			want += refs[i].o->wo_len;
 		}
-		if ((n = writev(fd, iov, k)) == -1) {
+		if ((n = writev(c->fd, iov, k)) == -1) {
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -336,10 +337,8 @@ conn_queue(struct conn *c, struct ws_out *o)
 	conn_out_room(c, o->wo_len);
 	if (c->dead)
 		return;
-	if (c->direct && (c->q_first != CONN_Q_END ||
-	    (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 &&
-	    !(bufferevent_get_enabled(c->bev) & EV_WRITE))) &&
-	    conn_cork(c, o) == 0)
+	if (c->direct && !c->wr_armed && (c->q_first != CONN_Q_END ||
+	    c->buffered == 0) && conn_cork(c, o) == 0)
 		return;
 	/* Keep the order: what the queue holds goes first. */
 	if (conn_spill(c, 0, 1) == -1 || conn_buffer(c, o, 0) == -1)
@@ -413,10 +412,9 @@ conn_flush_pending(struct worker *w)
 
 	while ((c = TAILQ_FIRST(&w->conns.pending)) != NULL) {
 		conn_unpend(c);
-		out = bufferevent_get_output(c->bev);
 		if (c->dead)
 			continue;
-		if (!c->direct || (bufferevent_get_enabled(c->bev) & EV_WRITE)) {
+		if (!c->direct || c->wr_armed) {
 			/* Not ours to write: a queue here would be a bug. */
 			conn_out_buffer(c);
 			continue;
@@ -425,11 +423,11 @@ conn_flush_pending(struct worker *w)
 		err = 0;
 		if (c->q_first != CONN_Q_END)
 			err = conn_write_queue(c);
-		else if (evbuffer_get_length(out) > 0) {
+		else if (c->buffered > 0) {
 			/* A socket bufferevent keeps its output frozen. */
+			out = bufferevent_get_output(c->bev);
 			evbuffer_unfreeze(out, 1);
-			n = evbuffer_write_atmost(out,
-			    bufferevent_getfd(c->bev), CONN_MAX_WRITE);
+			n = evbuffer_write_atmost(out, c->fd, CONN_MAX_WRITE);
 			err = n == -1 ? errno : 0;
 			evbuffer_freeze(out, 1);
 			if (err == EAGAIN || err == EWOULDBLOCK ||
@@ -438,9 +436,10 @@ conn_flush_pending(struct worker *w)
 		}
 		if (err != 0)
 			conn_close(c, evutil_socket_error_to_string(err));
-		else if (evbuffer_get_length(out) > 0)
+		else if (c->buffered > 0) {
 			bufferevent_enable(c->bev, EV_WRITE);
-		else
+			c->wr_armed = 1;
+		} else
 			conn_drained(c);	/* may queue more: pends again */
 		conn_leave(c);
 	}
