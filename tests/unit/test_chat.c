@@ -342,6 +342,139 @@ Test(chat, encodes_a_user_message_as_json_once)
 }
 
 /*
+ * chat_msg_json() writes JSON by hand, for speed.  What it writes must be
+ * what jansson's compact dump of the same object was, byte for byte:
+ * clients saw that before, and may compare strings.
+ */
+static char *
+jansson_reference(const struct chat_msg *m)
+{
+	json_t	*o = json_object(), *l, *r;
+	size_t	 i;
+	char	*s;
+
+#define SET(k, v) if ((v).p != NULL) json_object_set_new(o, k, \
+	json_stringn((v).p, (v).len))
+	json_object_set_new(o, "type", json_string(chat_type_name(m->type)));
+	SET("from", m->from);
+	SET("user", m->user);
+	SET("to", m->to);
+	SET("content", m->content);
+	SET("room", m->room);
+	SET("code", m->code);
+	SET("ip", m->ip);
+#undef SET
+	if (m->timestamp)
+		json_object_set_new(o, "timestamp", json_integer(m->timestamp));
+	if (m->id)
+		json_object_set_new(o, "id", json_integer(m->id));
+	if (m->has_online)
+		json_object_set_new(o, "online", json_integer(m->online));
+	if (m->has_user_list) {
+		l = json_array();
+		for (i = 0; i < m->nusers; i++)
+			json_array_append_new(l, json_stringn(m->user_list[i].p,
+			    m->user_list[i].len));
+		json_object_set_new(o, "user_list", l);
+	}
+	if (m->rooms != NULL) {
+		l = json_array();
+		for (i = 0; i < m->nrooms; i++) {
+			r = json_object();
+			json_object_set_new(r, "room", json_stringn(
+			    m->rooms[i].room.p, m->rooms[i].room.len));
+			json_object_set_new(r, "members",
+			    json_integer(m->rooms[i].members));
+			json_array_append_new(l, r);
+		}
+		json_object_set_new(o, "rooms", l);
+	}
+	if (m->more)
+		json_object_set_new(o, "more", json_true());
+	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	return (s);
+}
+
+static void
+expect_as_jansson(const struct chat_msg *m)
+{
+	uint8_t	*buf;
+	size_t	 len;
+	char	*ref = jansson_reference(m);
+
+	cr_assert_not_null(ref);
+	buf = chat_msg_json(m, &len);
+	cr_assert_not_null(buf);
+	cr_expect_eq(len, strlen(ref), "%.*s\n%s", (int)len,
+	    (char *)buf + WS_HEADROOM, ref);
+	cr_expect(len == strlen(ref) && memcmp(buf + WS_HEADROOM, ref,
+	    len) == 0, "%.*s\n%s", (int)len, (char *)buf + WS_HEADROOM, ref);
+	free(buf);
+	free(ref);
+}
+
+Test(chat, writes_json_as_jansson_did)
+{
+	struct chat_msg		 m;
+	struct chat_str		 names[3] = { S("a"), S("b\"c"), S("\xe2\x82\xac") };
+	struct chat_room_count	 rooms[2];
+	char			 ctl[64];
+	int			 i;
+
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_USER;
+	m.from = S("al\"ice\\");
+	for (i = 0; i < 32; i++)
+		ctl[i] = (char)i;
+	memcpy(ctl + 32, "\x7f/\"\\ <>&'\xc3\xa9\xe2\x80\xae", 14);
+	m.content = (struct chat_str){ ctl, 46 };
+	m.room = S("lobby");
+	m.timestamp = 1700000000123ULL;
+	m.id = 18446744073709551ULL;
+	expect_as_jansson(&m);
+
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_LOGIN;
+	m.from = m.user = m.content = S("bob");
+	m.has_user_list = 1;
+	expect_as_jansson(&m);		/* an empty list */
+	m.user_list = names;
+	m.nusers = 3;
+	m.has_online = 1;
+	m.online = 3;
+	expect_as_jansson(&m);
+
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_ROOMS;
+	m.rooms = rooms;
+	expect_as_jansson(&m);		/* no rooms */
+	rooms[0] = (struct chat_room_count){ S("lobby"), 7 };
+	rooms[1] = (struct chat_room_count){ S("r\n1"), 4294967295U };
+	m.nrooms = 2;
+	m.more = 1;
+	expect_as_jansson(&m);
+
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_SYSTEM;
+	m.code = S("bad_name");
+	m.content = S("");
+	m.ip = S("127.0.0.1:5");
+	expect_as_jansson(&m);
+}
+
+Test(chat, refuses_to_write_json_that_is_not_utf8)
+{
+	struct chat_msg	 m;
+	size_t		 len;
+
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_USER;
+	m.content = S("\xc3");
+	cr_assert_null(chat_msg_json(&m, &len));
+}
+
+/*
  * m in MessagePack, unpacked into *up, which must be exactly one object.
  * Its strings point into the buffer returned: free it after up.
  */
