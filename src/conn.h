@@ -112,6 +112,7 @@ struct conn {
 	/* conn_out.c's; hot, so kept here, not asked of libevent. */
 	int			 fd;
 	uint32_t		 q_first, q_last; /* output queue */
+	int			 in_cb;		/* callback nesting depth */
 	size_t			 q_bytes;
 	size_t			 buffered;	/* in the evbuffer */
 	unsigned		 read_paused:1,	/* backpressure: output too big */
@@ -122,20 +123,24 @@ struct conn {
 				 direct:1,	/* we write; EV_WRITE only if stuck */
 				 wr_armed:1,	/* direct, and EV_WRITE is on */
 				 pending:1;	/* on w->conns.pending */
-	int			 in_cb;		/* callback nesting depth */
+	/* The chat (hub.c): fmt is CHAT_FMT_NONE unless it chats. */
+	enum chat_fmt		 fmt;
 	struct conn_ip		*ip;		/* its address's count, or NULL */
-	/* conn_http.c */
-	size_t			 http_scan;	/* head bytes already scanned */
-	unsigned		 http_requests;
-	uint64_t		 head_deadline;	/* ms, monotonic: handshake_timeout */
-	/* The protocol's reader: a connection is one or the other. */
+	/*
+	 * The protocol's state: a connection is one of them at a time (an
+	 * upgrade ends its HTTP part).  Every idle WebSocket pays for the
+	 * largest, so the rest share its room.
+	 */
 	union {
+		struct {			/* conn_http.c */
+			size_t	 scan;		/* head bytes already scanned */
+			unsigned requests;
+			uint64_t head_deadline;	/* ms, monotonic */
+		}			 http;
 		struct ws_reader	 ws;	/* conn_ws.c */
 		struct chat_line_reader	 line;	/* conn_line.c */
 	}			 rd;
-	/* The chat (hub.c): fmt is CHAT_FMT_NONE unless it chats. */
-	enum chat_fmt		 fmt;
-	struct hub_member	 chat;
+	struct hub_member	 chat;	/* hub.c */
 };
 
 /* conn.c */

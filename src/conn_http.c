@@ -99,7 +99,7 @@ conn_http_accept(struct worker *w, int fd, struct sockaddr *sa)
 
 	if ((c = conn_new(w, fd, sa, &conn_http_proto, CONN_S_HTTP,
 	    &reason)) != NULL) {
-		c->head_deadline = now_mono_ms() +
+		c->rd.http.head_deadline = now_mono_ms() +
 		    (uint64_t)w->cfg->handshake_timeout * 1000;
 		conn_set_timeouts(c, w->cfg->http_timeout,
 		    w->cfg->http_timeout);
@@ -132,8 +132,8 @@ conn_http_accept(struct worker *w, int fd, struct sockaddr *sa)
 static void
 conn_http_tick(struct conn *c, uint64_t now)
 {
-	if (c->state == CONN_S_HTTP && c->head_deadline != 0 &&
-	    now >= c->head_deadline)
+	if (c->state == CONN_S_HTTP && c->rd.http.head_deadline != 0 &&
+	    now >= c->rd.http.head_deadline)
 		conn_http_error(c, 408, 0, NULL, "handshake_timeout");
 }
 
@@ -358,7 +358,7 @@ conn_http_request(struct conn *c, const struct http_request *req)
 	int		 status;
 	const char	*body = "ok\n";
 
-	c->http_requests++;
+	c->rd.http.requests++;
 	if (req->method == HTTP_OTHER) {
 		conn_http_error(c, 405, 0, "Allow: GET, HEAD\r\n",
 		    "method not allowed");
@@ -414,14 +414,14 @@ conn_http_complete(struct conn *c, const unsigned char *p, size_t n)
 {
 	size_t	 i;
 
-	for (i = c->http_scan; i < n; i++) {
+	for (i = c->rd.http.scan; i < n; i++) {
 		if (p[i] != '\n')
 			continue;
 		if ((i >= 1 && p[i - 1] == '\n') ||
 		    (i >= 2 && p[i - 1] == '\r' && p[i - 2] == '\n'))
 			return (1);
 	}
-	c->http_scan = n;
+	c->rd.http.scan = n;
 	return (0);
 }
 
@@ -442,8 +442,8 @@ conn_http_read(struct conn *c)
 	while (c->state == CONN_S_HTTP && !c->dead && !c->read_paused &&
 	    (len = evbuffer_get_length(in)) > 0) {
 		/* The next request's head starts: it has handshake_timeout. */
-		if (c->head_deadline == 0)
-			c->head_deadline = now_mono_ms() +
+		if (c->rd.http.head_deadline == 0)
+			c->rd.http.head_deadline = now_mono_ms() +
 			    (uint64_t)cfg->handshake_timeout * 1000;
 		n = len > (size_t)cfg->max_header_size + 1 ?
 		    (size_t)cfg->max_header_size + 1 : len;
@@ -453,15 +453,15 @@ conn_http_read(struct conn *c)
 		}
 		/* Parse once the head is complete, or too long to be. */
 		if (!conn_http_complete(c, p, n) && n <= cfg->max_header_size &&
-		    (c->http_scan <= cfg->max_request_line ||
+		    (c->rd.http.scan <= cfg->max_request_line ||
 		    memchr(p, '\n', n) != NULL))
 			return;
 		rv = http_request_parse((const char *)p, n, &lim, &req);
 		if (rv == HTTP_AGAIN) {
-			c->http_scan = n;	/* only empty lines so far */
+			c->rd.http.scan = n;	/* only empty lines so far */
 			return;
 		}
-		c->http_scan = 0;
+		c->rd.http.scan = 0;
 		if (rv == HTTP_ERROR) {
 			conn_http_error(c, req.status, 0, NULL, req.reason);
 			return;
@@ -472,7 +472,9 @@ conn_http_read(struct conn *c)
 		/* req points into p: drain only after answering. */
 		rv = conn_http_request(c, &req);
 		evbuffer_drain(in, req.hdrlen);
-		c->head_deadline = 0;
+		if (c->state != CONN_S_HTTP)
+			break;		/* upgraded: rd is the reader's now */
+		c->rd.http.head_deadline = 0;
 		if (rv != 0)
 			break;
 		conn_backpressure(c);

@@ -186,7 +186,7 @@ worker_retire_cb(evutil_socket_t sig, short what, void *arg)
 	 */
 	for (c = TAILQ_FIRST(&w->conns.all); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (c->state == CONN_S_HTTP && c->http_requests > 0 &&
+		if (c->state == CONN_S_HTTP && c->rd.http.requests > 0 &&
 		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
 			conn_shutdown(c);
 	}
