@@ -6,12 +6,15 @@
  * One process and one libevent loop open many client connections (real
  * RFC 6455 handshakes, Sec-WebSocket-Accept checked, as in wsbench.c) and
  * wait until every one is ready: upgraded (-M raw), greeted with the
- * chat's "handshake" message (-M text), or also logged in (-M chat).  Then
- * it waits until the server has gone quiet (login announcements drained)
+ * chat's "handshake" message (-M text), or also logged in (-M chat), and
+ * with rooms (-G) also in its room: "joined" (-M text and chat), or asked
+ * for in the upgrade URL, PATH?room=r<k> (-M raw).  Then it waits until
+ * the server has gone quiet (login and join announcements drained)
  * and the first few connections, the senders, send for -D seconds (or -m
  * messages each), at a set rate or as fast as a window of messages in
  * flight allows.  Every message goes to every connection, the sender
- * included.  Every connection reads everything (fragments, pings, closes),
+ * included; with rooms (-G), to every connection of the sender's room
+ * only.  Every connection reads everything (fragments, pings, closes),
  * checks each sender's sequence numbers (no gap, no duplicate, no
  * reordering) and the payload, counts deliveries and times each one from
  * the send time the payload carries into one log-linear histogram.  Given
@@ -67,6 +70,7 @@
 #define CHATBENCH_DEADLINE	60
 #define CHATBENCH_PIDS		16	/* most server processes, -P */
 #define CHATBENCH_LOGIN_MAX	64	/* -M chat: the login command */
+#define CHATBENCH_ROOMS_MAX	100000	/* -G */
 
 enum chatbench_mode {
 	CHATBENCH_TEXT,		/* raw text to wschatd, JSON "user" back */
@@ -80,6 +84,16 @@ static const char chatbench_login[] = "{\"type\":\"login\"";
 static const char chatbench_ckey[] = "\"content\":\"";
 static const char chatbench_user_head[] = "{\"type\":\"user\",\"content\":\"";
 static const char chatbench_user_tail[] = "\"}";
+static const char chatbench_system[] = "{\"type\":\"system\"";
+static const char chatbench_joined_key[] = "\"content\":\"joined\"";
+static const char chatbench_code[] = "\"code\":\"";
+
+/* -M text/chat: what a connection waits for before it is ready. */
+enum chatbench_step {
+	CHATBENCH_GREETING,	/* the chat's "handshake" */
+	CHATBENCH_LOGIN,	/* -M chat: the login event with our name */
+	CHATBENCH_JOIN		/* -G: "joined" our room */
+};
 
 /* What one receiver knows about one sender. */
 /*
@@ -104,8 +118,8 @@ struct chatbench_track {
 struct chatbench_conn {
 	struct wsclient_conn	 wc;		/* first: wsclient's part */
 	struct evbuffer		*frag;		/* a fragmented message */
-	struct chatbench_track	*track;		/* one per sender */
-	int			 greeted;	/* -M text/chat: handshake seen */
+	struct chatbench_track	*track;		/* one per sender of its room */
+	enum chatbench_step	 step;		/* -M text/chat: before ready */
 	int			 inlobby;	/* ready before the run */
 	int			 closed_early;	/* by the server, while open */
 	char			 local[64];	/* as the server's "from" */
@@ -137,6 +151,7 @@ static struct {
 	unsigned		 hold;		/* -H: s between ready and send */
 	unsigned		 logins;	/* -M chat: the first N log in */
 	int			 logins_set;
+	unsigned		 rooms;		/* -G: 0, one room: everyone */
 	int			 npids;
 	pid_t			 pids[CHATBENCH_PIDS];
 	int			 verbose;
@@ -144,7 +159,7 @@ static struct {
 	{ "127.0.0.1", "8080", CHATBENCH_PATH, 100, 0, WSCLIENT_INFLIGHT, 0,
 	    CHATBENCH_DEADLINE, 0 },
 	CHATBENCH_TEXT, 1, 1000, 0, 0, CHATBENCH_WINDOW, 64, CHATBENCH_STALL,
-	0, 0, 0, 0, 0, { 0 }, 0
+	0, 0, 0, 0, 0, 0, { 0 }, 0
 };
 
 static struct {
@@ -162,6 +177,7 @@ static struct {
 	uint64_t	 dups;		/* seen before */
 	uint64_t	 corrupt;	/* ours, but wrong length or padding */
 	uint64_t	 foreign;	/* content that is not ours */
+	uint64_t	 misrouted;	/* -G: from a sender of another room */
 	uint64_t	 other;		/* messages without content */
 	uint64_t	 deferred;	/* -r: sends put off, too many out */
 	uint64_t	 t_send;	/* the send phase began */
@@ -178,6 +194,10 @@ static struct {
 static struct event_base	*chatbench_base;
 static struct chatbench_conn	*chatbench_conns;
 static struct chatbench_track	*chatbench_tracks;
+static unsigned			 chatbench_nrooms = 1;	/* -G, at least 1 */
+static unsigned			 chatbench_ntracks;	/* per connection */
+static uint64_t			*chatbench_room_sent;	/* per room */
+static unsigned			*chatbench_room_ready;	/* per room */
 static uint8_t			*chatbench_txbuf;
 static struct event		*chatbench_pace_ev, *chatbench_watch_ev;
 static struct event		*chatbench_settle_ev, *chatbench_end_ev;
@@ -191,7 +211,7 @@ chatbench_usage(void)
 	fprintf(stderr,
 "usage: chatbench [-qv] [-h host] [-p port] [-u path] [-M mode] [-c conns]\n"
 "                 [-s senders] [-D seconds | -m msgs] [-r rate | -R rate]\n"
-"                 [-w window] [-z size] [-l logins] [-H seconds]\n"
+"                 [-w window] [-z size] [-l logins] [-G rooms] [-H seconds]\n"
 "                 [-P pid,...] [-d seconds] [-k inflight] [-t seconds]\n"
 "  -h HOST      server address (127.0.0.1)\n"
 "  -p PORT      server port (8080)\n"
@@ -211,6 +231,9 @@ chatbench_usage(void)
 "               at that sender (%d)\n"
 "  -z SIZE      bytes of payload per message (64)\n"
 "  -l LOGINS    -M chat: only the first LOGINS connections log in (all)\n"
+"  -G ROOMS     connection i is in room r<i %% ROOMS> and gets the messages\n"
+"               of that room's senders only: it joins it (-M text, chat)\n"
+"               or asks for PATH?room=r<k> (-M raw); none: one room\n"
 "  -H SECONDS   wait this long between ready and sending (0)\n"
 "  -P PIDS      the server's processes, comma-separated: their CPU time\n"
 "               over the send phase and RSS per connection\n"
@@ -228,6 +251,22 @@ static int
 chatbench_is_sender(const struct chatbench_conn *c)
 {
 	return (c->wc.id < opt.senders);
+}
+
+/*
+ * -G: the room of connection (or sender) id; 0 for all without -G.
+ * Sender s is the (s / rooms)th of its room: its track's index there.
+ */
+static unsigned
+chatbench_room(unsigned id)
+{
+	return (id % chatbench_nrooms);
+}
+
+static struct chatbench_track *
+chatbench_track(struct chatbench_conn *c, unsigned s)
+{
+	return (&c->track[s / chatbench_nrooms]);
 }
 
 /*
@@ -329,7 +368,8 @@ chatbench_conn_complete(struct chatbench_conn *c)
 static void
 chatbench_conn_check(struct chatbench_conn *c)
 {
-	if (st.send_over && (c->accepted >= st.sent ||
+	if (st.send_over && (c->accepted >=
+	    chatbench_room_sent[chatbench_room(c->wc.id)] ||
 	    c->wc.state != WSCLIENT_OPEN || !c->inlobby))
 		chatbench_conn_complete(c);
 }
@@ -414,6 +454,7 @@ chatbench_send_msg(struct chatbench_conn *c)
 	wsclient_frame_write(c->wc.bev, WS_OP_TEXT, chatbench_txbuf, n);
 	c->tx_seq++;
 	st.sent++;
+	chatbench_room_sent[chatbench_room(c->wc.id)]++;
 	if (c->tx_seq == opt.msgs)
 		chatbench_sent_check();
 }
@@ -422,7 +463,7 @@ chatbench_send_msg(struct chatbench_conn *c)
 static uint64_t
 chatbench_in_flight(const struct chatbench_conn *c)
 {
-	return (c->tx_seq - c->track[c->wc.id].t_next);
+	return (c->tx_seq - c->track[c->wc.id / chatbench_nrooms].t_next);
 }
 
 /* May c send now: still open, within -m and within the send phase. */
@@ -498,6 +539,35 @@ chatbench_local(struct chatbench_conn *c)
 	    "[%s]:%s" : "%s:%s", host, serv);
 }
 
+/* c is ready: counted in its room, and as a sender if it is one. */
+static void
+chatbench_ready(struct chatbench_conn *c)
+{
+	wsclient_conn_ready(&c->wc);
+	c->inlobby = 1;
+	chatbench_room_ready[chatbench_room(c->wc.id)]++;
+	if (chatbench_is_sender(c))
+		st.nsenders++;
+}
+
+/*
+ * wsclient's path hook: -G -M raw asks for the room in the upgrade URL,
+ * PATH?room=r<k>, as the peers of compare.sh take it.  The request is
+ * encoded before the next call.
+ */
+static const char *
+chatbench_path(struct wsclient_conn *wc)
+{
+	static char	 path[1024];
+
+	if (opt.rooms == 0 || opt.mode != CHATBENCH_RAW)
+		return (opt.t.path);
+	snprintf(path, sizeof(path), "%s%croom=r%u", opt.t.path,
+	    strchr(opt.t.path, '?') != NULL ? '&' : '?',
+	    chatbench_room(wc->id));
+	return (path);
+}
+
 /* wsclient's upgraded hook: the chat's greeting is due next. */
 static void
 chatbench_upgraded(struct wsclient_conn *wc)
@@ -507,10 +577,7 @@ chatbench_upgraded(struct wsclient_conn *wc)
 	if (chatbench_is_sender(c))
 		chatbench_local(c);
 	if (opt.mode == CHATBENCH_RAW) {
-		wsclient_conn_ready(wc);
-		c->inlobby = 1;
-		if (chatbench_is_sender(c))
-			st.nsenders++;
+		chatbench_ready(c);
 		return;
 	}
 	/* Still in flight until the greeting: it bounds the server's work. */
@@ -583,11 +650,18 @@ static void
 chatbench_deliver(struct chatbench_conn *c, unsigned s, uint32_t seq,
     uint64_t now)
 {
-	struct chatbench_track	*t = &c->track[s];
+	struct chatbench_track	*t = chatbench_track(c, s);
 	struct chatbench_conn	*sc = &chatbench_conns[s];
 
 	st.deliveries++;
 	st.t_last_rx = now;
+	if (chatbench_room(s) != chatbench_room(c->wc.id)) {
+		if (st.misrouted++ == 0)
+			wsclient_warnx("conn %u (room r%u): message %u of "
+			    "sender %u of room r%u", c->wc.id,
+			    chatbench_room(c->wc.id), seq, s, chatbench_room(s));
+		return;
+	}
 	if (seq >= sc->tx_seq) {
 		st.foreign++;	/* never sent: not ours after all */
 		return;
@@ -658,10 +732,51 @@ chatbench_payload(struct chatbench_conn *c, const uint8_t *p, size_t len,
 	chatbench_deliver(c, (unsigned)s, (uint32_t)seq, now);
 }
 
+/* -G: ask to join c's room; the answer is "joined" with it. */
+static void
+chatbench_join(struct chatbench_conn *c)
+{
+	char	 cmd[64];
+	int	 n;
+
+	n = snprintf(cmd, sizeof(cmd), "{\"type\":\"join\",\"room\":\"r%u\"}",
+	    chatbench_room(c->wc.id));
+	wsclient_frame_send(c->wc.bev, WS_OP_TEXT, (uint8_t *)cmd, (size_t)n);
+	c->step = CHATBENCH_JOIN;
+}
+
 /*
- * -M text and chat: the greeting, or the login reply (-M chat); after
- * that, nothing.  Returns 1 if the message was one of those, 0 if not, -1
- * if the connection failed.
+ * -G: 1 if message p is the "joined" answer for c's room, 0 if it is
+ * something else (others' logins, joins and leaves), -1 if it is an
+ * error (a system message with a code: server_full, rate_limited).
+ */
+static int
+chatbench_joined(struct chatbench_conn *c, const uint8_t *p, size_t len)
+{
+	char	 room[32];
+	int	 n;
+
+	if (len < sizeof(chatbench_system) - 1 || memcmp(p, chatbench_system,
+	    sizeof(chatbench_system) - 1) != 0)
+		return (0);
+	if (memmem(p, len, chatbench_code, sizeof(chatbench_code) - 1) !=
+	    NULL)
+		return (-1);
+	n = snprintf(room, sizeof(room), "\"room\":\"r%u\"",
+	    chatbench_room(c->wc.id));
+	if (memmem(p, len, chatbench_joined_key,
+	    sizeof(chatbench_joined_key) - 1) == NULL ||
+	    memmem(p, len, room, (size_t)n) == NULL)
+		return (0);
+	return (1);
+}
+
+/*
+ * -M text and chat, before c is ready: the greeting, then (-M chat) the
+ * login event with our name, then (-G) the "joined" answer; everything
+ * else on the way (others' logins, joins) is passed over.  Returns 1 if
+ * the message was taken here, 0 if c is ready and it is for the caller,
+ * -1 if the connection failed.
  */
 static int
 chatbench_greet(struct chatbench_conn *c, const uint8_t *p, size_t len)
@@ -671,22 +786,24 @@ chatbench_greet(struct chatbench_conn *c, const uint8_t *p, size_t len)
 
 	if (c->wc.state != WSCLIENT_GREETING)
 		return (0);
-	if (!c->greeted) {
+	switch (c->step) {
+	case CHATBENCH_GREETING:
 		if (len < sizeof(chatbench_greeting) - 1 ||
 		    memcmp(p, chatbench_greeting,
 		    sizeof(chatbench_greeting) - 1) != 0) {
 			wsclient_conn_fail(&c->wc, WSCLIENT_F_GREETING, 0);
 			return (-1);
 		}
-		c->greeted = 1;
 		if (opt.mode == CHATBENCH_CHAT && c->wc.id < opt.logins) {
 			n = snprintf(name, sizeof(name), "{\"type\":\"login\","
 			    "\"content\":\"b%u\"}", c->wc.id);
 			wsclient_frame_send(c->wc.bev, WS_OP_TEXT,
 			    (uint8_t *)name, (size_t)n);
+			c->step = CHATBENCH_LOGIN;
 			return (1);
 		}
-	} else {
+		break;
+	case CHATBENCH_LOGIN:
 		/* Everyone's logins come by; ours names us. */
 		n = snprintf(name, sizeof(name), "%sb%u\"", chatbench_ckey,
 		    c->wc.id);
@@ -696,11 +813,25 @@ chatbench_greet(struct chatbench_conn *c, const uint8_t *p, size_t len)
 		    memmem(p, len, name, (size_t)n) == NULL)
 			return (1);
 		st.logged_in++;
+		break;
+	case CHATBENCH_JOIN:
+		switch (chatbench_joined(c, p, len)) {
+		case 0:
+			return (1);
+		case -1:
+			wsclient_warnx("conn %u: join refused: %.*s", c->wc.id,
+			    (int)(len < 200 ? len : 200), (const char *)p);
+			wsclient_conn_fail(&c->wc, WSCLIENT_F_GREETING, 0);
+			return (-1);
+		}
+		chatbench_ready(c);
+		return (1);
 	}
-	wsclient_conn_ready(&c->wc);
-	c->inlobby = 1;
-	if (chatbench_is_sender(c))
-		st.nsenders++;
+	if (opt.rooms > 0) {
+		chatbench_join(c);
+		return (1);
+	}
+	chatbench_ready(c);
 	return (1);
 }
 
@@ -720,7 +851,8 @@ chatbench_message(struct chatbench_conn *c, const uint8_t *p, size_t len)
 		st.t_last_other = now;
 		return (rv == -1 ? -1 : 0);
 	}
-	if (st.sending)
+	/* The measurement's: not the logouts as the connections close. */
+	if (st.sending && st.t_end == 0)
 		st.frames++;
 	if (opt.mode == CHATBENCH_RAW) {
 		for (q = p; q < end; q = nl + 1) {
@@ -927,18 +1059,26 @@ chatbench_alloc(void)
 	unsigned		 i, ns = opt.senders < opt.t.conns ?
 				    opt.senders : opt.t.conns;
 
+	/* A receiver tracks the senders of its room only. */
+	if (opt.rooms > 0)
+		chatbench_nrooms = opt.rooms;
+	chatbench_ntracks = (ns + chatbench_nrooms - 1) / chatbench_nrooms;
 	/* Room for the frame head, the JSON around and a long prefix. */
 	if ((chatbench_txbuf = malloc(WS_HEADER_MAX + opt.size + 128)) ==
 	    NULL ||
 	    (chatbench_conns = calloc(opt.t.conns, sizeof(*chatbench_conns))) ==
 	    NULL || (ns > 0 && (chatbench_tracks = calloc((size_t)opt.t.conns *
-	    ns, sizeof(*chatbench_tracks))) == NULL)) {
+	    chatbench_ntracks, sizeof(*chatbench_tracks))) == NULL) ||
+	    (chatbench_room_sent = calloc(chatbench_nrooms,
+	    sizeof(*chatbench_room_sent))) == NULL ||
+	    (chatbench_room_ready = calloc(chatbench_nrooms,
+	    sizeof(*chatbench_room_ready))) == NULL) {
 		wsclient_warnx("out of memory");
 		exit(2);
 	}
 	for (i = 0; i < opt.t.conns; i++) {
 		c = &chatbench_conns[i];
-		c->track = chatbench_tracks + (size_t)i * ns;
+		c->track = chatbench_tracks + (size_t)i * chatbench_ntracks;
 	}
 }
 
@@ -968,23 +1108,26 @@ static void
 chatbench_report_senders(void)
 {
 	struct chatbench_conn	*c, *r;
+	struct chatbench_track	*t;
 	uint64_t		 lo, behind, dropped;
 	unsigned		 s, i, ns = opt.senders < opt.t.conns ?
 				    opt.senders : opt.t.conns;
 
-	printf("per sender (receivers ready at the start only):\n");
+	printf("per sender (receivers of its room ready at the start "
+	    "only):\n");
 	for (s = 0; s < ns && s < 32; s++) {
 		c = &chatbench_conns[s];
 		lo = UINT64_MAX;
 		behind = dropped = 0;
-		for (i = 0; i < opt.t.conns; i++) {
+		for (i = chatbench_room(s); i < opt.t.conns;
+		    i += chatbench_nrooms) {
 			r = &chatbench_conns[i];
+			t = chatbench_track(r, s);
 			if (!r->inlobby)
 				continue;
-			if (r->track[s].t_next < lo)
-				lo = r->track[s].t_next;
-			if (r->track[s].t_next < c->tx_seq ||
-			    r->track[s].t_holes > 0) {
+			if (t->t_next < lo)
+				lo = t->t_next;
+			if (t->t_next < c->tx_seq || t->t_holes > 0) {
 				behind++;
 				if (r->closed_early)
 					dropped++;
@@ -993,7 +1136,8 @@ chatbench_report_senders(void)
 		printf("  sender %u (%s): sent %" PRIu64 ", back at itself "
 		    "%u; %" PRIu64 " receivers short of it (%" PRIu64 " of "
 		    "them closed early), the furthest behind had %" PRIu64
-		    "\n", s, c->local, c->tx_seq, c->track[s].t_next, behind,
+		    "\n", s, c->local, c->tx_seq, chatbench_track(c, s)->t_next,
+		    behind,
 		    dropped, lo == UINT64_MAX ? 0 : lo);
 	}
 	if (ns > 32)
@@ -1021,10 +1165,14 @@ static void
 chatbench_result(struct chatbench_result *r)
 {
 	const struct wsclient_stats	*ws = wsclient_stats();
+	unsigned			 k;
 
 	memset(r, 0, sizeof(*r));
 	chatbench_measure_end();
-	r->expected = st.sent * ws->ready;
+	/* Each room's messages, to each of its connections that got ready. */
+	for (k = 0; k < chatbench_nrooms; k++)
+		r->expected += chatbench_room_sent[k] *
+		    chatbench_room_ready[k];
 	r->missing = r->expected > st.accepted ? r->expected - st.accepted : 0;
 	r->ratio = r->expected > 0 ? (double)st.accepted / r->expected : 0;
 	r->win = st.deliveries > 0 && st.t_last_rx > st.t_send ?
@@ -1045,7 +1193,8 @@ chatbench_result(struct chatbench_result *r)
 	r->ok = ws->failed == 0 && ws->closed_early == 0 &&
 	    ws->closed_unclean == 0 && ws->proto_errors == 0 &&
 	    r->missing == 0 && st.gaps == 0 && st.late == 0 && st.dups == 0 &&
-	    st.corrupt == 0 && st.foreign == 0 && st.sending &&
+	    st.corrupt == 0 && st.foreign == 0 && st.misrouted == 0 &&
+	    st.sending &&
 	    st.nsenders == (opt.senders < opt.t.conns ? opt.senders :
 	    opt.t.conns) && !ws->deadline_hit && !st.stalled &&
 	    !ws->interrupted && !st.srv_gone;
@@ -1066,6 +1215,8 @@ chatbench_report(void)
 		    "senders, %zu-byte payloads, ", wsclient_hostport(),
 		    opt.t.path, chatbench_modes[opt.mode], opt.t.conns,
 		    opt.senders, opt.size);
+		if (opt.rooms > 0)
+			printf("%u rooms, ", opt.rooms);
 		if (opt.duration > 0)
 			printf("%u s", opt.duration);
 		else
@@ -1090,9 +1241,13 @@ chatbench_report(void)
 		    wsclient_sources());
 		printf("messages: %" PRIu64 " sent by %u senders, %" PRIu64
 		    " deliveries in %" PRIu64 " frames, %" PRIu64 " expected "
-		    "(sent x %u), %" PRIu64 " missing, ratio %.6f\n", st.sent,
+		    "(%s), %" PRIu64 " missing, ratio %.6f\n", st.sent,
 		    st.nsenders, st.accepted, st.frames, r.expected,
-		    ws->ready, r.missing, r.ratio);
+		    opt.rooms > 0 ? "each room's sent x its connections" :
+		    "sent x connections", r.missing, r.ratio);
+		if (opt.rooms > 0)
+			printf("  rooms: %" PRIu64 " deliveries from a sender "
+			    "of another room\n", st.misrouted);
 		if (st.frames > 0 && st.frames < st.deliveries)
 			printf("  the server batches: %.2f messages per "
 			    "frame\n", (double)st.deliveries / st.frames);
@@ -1141,7 +1296,7 @@ chatbench_report(void)
 	    " mode=%s failed=%u dropped=%u frames=%" PRIu64 " ratio=%.6f"
 	    " p999_us=%.1f max_us=%.1f send_s=%.3f srv_cpu_s=%.3f"
 	    " cpu_per_M=%.4f rss_per_conn=%.0f anon_per_conn=%.0f"
-	    " srv_sys_s=%.3f own_cpu_pct=%.1f result=%s\n",
+	    " srv_sys_s=%.3f own_cpu_pct=%.1f rooms=%u result=%s\n",
 	    ws->ready, st.nsenders, st.sent, st.accepted, r.expected,
 	    r.missing, st.gaps + st.late + st.dups, r.rate,
 	    wsclient_hist_us(&chatbench_lat, 0.50),
@@ -1150,7 +1305,8 @@ chatbench_report(void)
 	    wsclient_hist_us(&chatbench_lat, 0.999),
 	    wsclient_hist_max_us(&chatbench_lat), r.send_s, r.srv_cpu,
 	    r.cpu_per_m, r.rss_per_conn, r.anon_per_conn, r.srv_sys,
-	    r.send_s > 0 ? 100 * r.own_cpu / r.send_s : 0, r.ok ? "ok" : "FAIL");
+	    r.send_s > 0 ? 100 * r.own_cpu / r.send_s : 0, opt.rooms,
+	    r.ok ? "ok" : "FAIL");
 	fflush(stdout);
 	exit(r.ok ? 0 : 1);
 }
@@ -1174,6 +1330,7 @@ int
 main(int argc, char *argv[])
 {
 	static const struct wsclient_ops	 ops = {
+		.path = chatbench_path,
 		.upgraded = chatbench_upgraded,
 		.data = chatbench_data,
 		.lost = chatbench_lost,
@@ -1186,7 +1343,7 @@ main(int argc, char *argv[])
 
 	wsclient_init("chatbench", chatbench_usage);
 	while ((ch = getopt(argc, argv,
-	    "c:D:d:H:h:k:l:M:m:P:p:qR:r:s:t:u:vw:z:")) != -1) {
+	    "c:D:d:G:H:h:k:l:M:m:P:p:qR:r:s:t:u:vw:z:")) != -1) {
 		if (wsclient_option(ch, optarg, &opt.t))
 			continue;
 		switch (ch) {
@@ -1195,6 +1352,10 @@ main(int argc, char *argv[])
 			break;
 		case 'd':
 			opt.t.deadline = wsclient_num(optarg, 86400, "-d");
+			break;
+		case 'G':
+			opt.rooms = wsclient_num(optarg, CHATBENCH_ROOMS_MAX,
+			    "-G");
 			break;
 		case 'H':
 			opt.hold = wsclient_num(optarg, 86400, "-H");

@@ -539,7 +539,9 @@ wsclient_request(struct wsclient_conn *c, char *buf)
 	memcpy(nonce + 8, &r, 8);
 	memset(&req, 0, sizeof(req));
 	req.host = wsclient_hostport_s;
-	req.path = wsclient_t.path;
+	/* Before wsclient_loop_new(), the probe: the target's path. */
+	req.path = wsclient_ops != NULL && wsclient_ops->path != NULL ?
+	    wsclient_ops->path(c) : wsclient_t.path;
 	req.agent = wsclient_prog;
 	return (ws_client_request_encode(&c->hs, &req, nonce, buf,
 	    WSCLIENT_REQUEST_MAX));

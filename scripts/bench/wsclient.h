@@ -112,6 +112,11 @@ struct wsclient_target {
  */
 struct wsclient_ops {
 	/*
+	 * The upgrade path of c, read once per request (the target's path
+	 * with a query of its own, say).  NULL: the target's path.
+	 */
+	const char *(*path)(struct wsclient_conn *);
+	/*
 	 * The upgrade succeeded.  Calls wsclient_conn_ready(), or moves the
 	 * connection to WSCLIENT_GREETING to wait for a greeting of the
 	 * program's (which then calls wsclient_conn_ready()).  NULL: ready.

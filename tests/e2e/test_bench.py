@@ -51,6 +51,45 @@ def test_chat_mode_logs_in_and_delivers_everything():
         assert re.search(r"^cpu: ", out, re.M), out
 
 
+def test_rooms_deliver_to_the_senders_room_only():
+    # -G: 10 rooms of 20, one sender each: every message reaches the 20 of
+    # its room and no other.  The senders log in, so their joins are
+    # announced to their rooms before the run: the quiet wait covers them.
+    with Daemon(workers=2, line=False) as d:
+        out, last = bench(d, "-M", "chat", "-l", "10", "-c", "200", "-G",
+                          "10", "-s", "10", "-D", "1", "-w", "4")
+        assert last["rooms"] == "10" and last["result"] == "ok", last
+        assert last["ratio"] == "1.000000" and last["missing"] == "0", last
+        assert int(last["sent"]) > 0, last
+        assert int(last["expected"]) == 20 * int(last["sent"]), last
+        assert last["deliveries"] == last["expected"], last
+        assert "10 logged in" in out, out
+        assert "0 deliveries from a sender of another room" in out, out
+        # Anonymous, raw text in (-M text): joined unannounced.
+        out, last = bench(d, "-c", "30", "-G", "3", "-s", "3", "-D", "1",
+                          "-R", "30")
+        assert last["result"] == "ok", out
+        assert int(last["expected"]) == 10 * int(last["sent"]), last
+
+
+def test_a_refused_join_fails_the_connection_not_the_wait():
+    # One worker, at most 2 rooms: r2's and r3's joins get server_full.
+    # Those connections fail at once; the run goes on without them.
+    with Daemon(workers=1, line=False, opts={"max_rooms": 2}) as d:
+        pids = [d.proc.pid] + d.worker_pids()
+        p = subprocess.run([BENCH, "-p", str(d.port), "-d", "30", "-P",
+                            ",".join(map(str, pids)), "-c", "8", "-G",
+                            "4", "-s", "2", "-m", "5", "-R", "50"],
+                           capture_output=True, text=True, timeout=60)
+    last = dict(kv.split("=", 1) for kv in
+                p.stdout.strip().splitlines()[-1].split()[1:])
+    assert "join refused" in p.stderr and "server_full" in p.stderr, \
+        p.stdout + p.stderr
+    assert last["failed"] == "4" and last["conns"] == "4", last
+    assert last["missing"] == "0" and last["sent"] == "10", last
+    assert p.returncode != 0, p.stdout
+
+
 def test_paced_text_mode_delivers_everything():
     with Daemon(workers=1, line=False) as d:
         out, last = bench(d, "-c", "30", "-s", "1", "-D", "1", "-R", "50")
@@ -63,9 +102,15 @@ class FaultyBroadcast:
     """A broadcast server of the test's own (python3-websockets) that
     never sends sender 0's message 3 and sends its message 4 twice: what
     is tested is the generator's accounting, which must report the loss
-    and the duplicate, not take the one for the other."""
+    and the duplicate, not take the one for the other.  faults=False
+    leaves those out.  rooms=True sends each message to the clients of the
+    upgrade URL's room (/?room=NAME) only, as compare.sh's peers do;
+    without, it ignores the room."""
 
-    def __init__(self):
+    def __init__(self, faults=True, rooms=False):
+        self.faults = faults
+        self.rooms = rooms
+        self.paths = []
         self.port = wstest.free_port()
         self.ready = threading.Event()
         self.loop = asyncio.new_event_loop()
@@ -78,12 +123,20 @@ class FaultyBroadcast:
         clients = set()
 
         async def handler(ws, path=None):
+            if path is None:
+                path = ws.request.path if hasattr(ws, "request") \
+                    else ws.path
+            self.paths.append(path)
+            ws.room = path.partition("?room=")[2] if self.rooms else ""
             clients.add(ws)
             try:
                 async for m in ws:
-                    n = 0 if m.startswith("S0:3:") else \
+                    n = 1 if not self.faults else \
+                        0 if m.startswith("S0:3:") else \
                         2 if m.startswith("S0:4:") else 1
                     for c in list(clients):
+                        if c.room != ws.room:
+                            continue
                         for _ in range(n):
                             try:
                                 await c.send(m)
@@ -124,6 +177,39 @@ def test_raw_mode_tells_a_loss_from_a_duplicate():
     m = re.search(r"order: (\d+) gaps, (\d+) late, (\d+) duplicates", out)
     assert m and m.groups() == (str(conns), "0", str(conns)), out
     assert last["result"] != "ok" and p.returncode != 0, out
+
+
+def raw_rooms(rooms):
+    srv = FaultyBroadcast(faults=False, rooms=rooms)
+    try:
+        p = subprocess.run([BENCH, "-p", str(srv.port), "-u", "/", "-M",
+                            "raw", "-c", "12", "-G", "3", "-s", "3", "-m",
+                            "10", "-R", "60", "-t", "2", "-d", "30"],
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        srv.close()
+    last = dict(kv.split("=", 1) for kv in
+                p.stdout.strip().splitlines()[-1].split()[1:])
+    return srv.paths, p, last
+
+
+def test_raw_rooms_ask_for_their_room_in_the_url():
+    paths, p, last = raw_rooms(True)
+    assert sorted(paths) == sorted(["/?room=r%d" % (i % 3)
+                                    for i in range(12)]), paths
+    assert last["result"] == "ok" and p.returncode == 0, p.stdout + p.stderr
+    assert last["expected"] == str(30 * 4), last   # 10 each, 4 per room
+    assert last["deliveries"] == last["expected"], last
+
+
+def test_raw_rooms_tell_a_message_of_another_room():
+    # A server that ignores the room sends everyone everything: the
+    # deliveries from other rooms are counted apart and fail the run.
+    paths, p, last = raw_rooms(False)
+    assert "rooms: 240 deliveries from a sender of another room" in \
+        p.stdout, p.stdout
+    assert last["deliveries"] == last["expected"] == "120", last
+    assert last["result"] != "ok" and p.returncode != 0, p.stdout
 
 
 if __name__ == "__main__":
