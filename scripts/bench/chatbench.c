@@ -1028,7 +1028,10 @@ chatbench_finished(void)
 	return (0);
 }
 
-/* Once a second in the run: a server that delivers nothing has stalled. */
+/*
+ * Once a second in the run: a server that delivers nothing has stalled,
+ * and one that delivers across rooms does not do rooms.
+ */
 static void
 chatbench_watch_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1039,6 +1042,19 @@ chatbench_watch_cb(evutil_socket_t fd, short what, void *arg)
 		    " deliveries, %u of %u receivers complete",
 		    (wsclient_now() - st.t_send) / 1e9, st.sent,
 		    st.deliveries, st.complete, opt.t.conns);
+	/*
+	 * A server that ignores the rooms sends everyone everything: all
+	 * rooms' load on every connection, for nothing.
+	 */
+	if (st.misrouted > 0) {
+		chatbench_send_end();
+		chatbench_measure_end();
+		wsclient_warnx("the server does not keep to the rooms (%" PRIu64
+		    " deliveries from another room's sender); stopping",
+		    st.misrouted);
+		wsclient_stop();
+		return;
+	}
 	if (wsclient_now() - st.t_last_rx >=
 	    (uint64_t)opt.stall * 1000000000ULL) {
 		st.stalled = 1;
