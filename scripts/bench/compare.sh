@@ -24,8 +24,13 @@
 # cannot do (see README.md).  Scenarios, 64-byte payloads, $DURATION s of
 # sending: a (1000 connections, 1 sender, window 16), b (100, 10 senders,
 # window 16 each), c (5000, 1 sender at 200 messages/s), d (5000, 1 sender
-# at 20/s), idle10k and idle100k (idle connections held 2 s: RSS per
-# connection).  The bus figures (2 workers against 1) come from a to d.
+# at 20/s), kib (a with 1 KiB payloads), rooms (5000 in 100 rooms of 50,
+# one sender each, 4000 messages/s in all: 200,000 deliveries/s), the
+# ladder (c at 50, 100, 200, 300 and 400 messages/s: 0.25 to 2 M
+# deliveries/s offered; "ladder" in SCENARIOS stands for its five rungs
+# ladder250k ladder500k ladder1m ladder1500k ladder2m), idle10k and
+# idle100k (idle connections held 2 s: RSS per connection).  The bus
+# figures (2 workers against 1) come from a to d and rooms.
 #
 # Linux only (/proc, taskset, ss).  Loopback only; every run is bounded
 # (chatbench -d, timeout) and stops by itself; only the processes this
@@ -38,21 +43,29 @@
 #     scripts/bench/compare.sh
 # Environment: WSCHATD (./wschatd), WSCHATD_BEFORE (for before1 and
 # before2), CHATBENCH (scripts/bench/chatbench),
-# WEBROOT (www), SCENARIOS ("a b c d idle10k idle100k"), SERVERS ("node
-# gorilla wschatd1 wschatd2"), DURATION (10), SIZE (64), SRV_CPU (0),
-# GEN_CPU (1), QUIET_WAIT (0: seconds to wait for a 1-minute load average
-# below 1.0 first, polled every 30 s), RESULTS (scripts/bench/results/
-# DATE-HOST), BENCH_BUILD (/tmp/wschatd-bench-build).
+# WEBROOT (www), SCENARIOS ("a b c d kib rooms ladder idle10k idle100k"),
+# SERVERS ("node gorilla wschatd1 wschatd2"), DURATION (10), SIZE (64),
+# SRV_CPU (0), GEN_CPU (1), QUIET_WAIT (0: seconds to wait for a 1-minute
+# load average below 1.0 first, polled every 30 s), LADDER_ALL (0: a
+# server that misses a rung of the ladder skips the rungs above it; 1:
+# every rung), RESULTS (scripts/bench/results/DATE-HOST), BENCH_BUILD
+# (/tmp/wschatd-bench-build).
 
 set -u
 
-SCENARIOS=${SCENARIOS:-a b c d idle10k idle100k}
+LADDER="ladder250k ladder500k ladder1m ladder1500k ladder2m"
+SCENARIOS=${SCENARIOS:-a b c d kib rooms ladder idle10k idle100k}
+# "ladder" stands for its rungs, in order.
+SCENARIOS=$(for _s in $SCENARIOS; do
+	[ "$_s" = ladder ] && echo $LADDER || echo "$_s"
+done | tr '\n' ' ')
 SERVERS=${SERVERS:-node gorilla wschatd1 wschatd2}
 DURATION=${DURATION:-10}
 SIZE=${SIZE:-64}
 SRV_CPU=${SRV_CPU:-0}
 GEN_CPU=${GEN_CPU:-1}
 QUIET_WAIT=${QUIET_WAIT:-0}
+LADDER_ALL=${LADDER_ALL:-0}
 here=$(cd "$(dirname "$0")" && pwd)
 CHATBENCH=${CHATBENCH:-$here/chatbench}
 BENCH_BUILD=${BENCH_BUILD:-${TMPDIR:-/tmp}/wschatd-bench-build}
@@ -61,6 +74,7 @@ RESULTS=${RESULTS:-$here/results/$(date +%F)-$(hostname)}
 bench_setup compare chatbench
 peer=
 peer_name=
+ladder_missed=		# " server:rung" for each server that missed one
 
 # The peer, then lib.sh's cleanup (chatbench, wschatd, $tmp).
 compare_cleanup() {
@@ -173,17 +187,44 @@ field() {
 	tail -n 1 "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
 }
 
-# chatbench's options for scenario $1 (less -M, -l, -p, -P).
+# chatbench's options for scenario $1 (less -M, -l, -p, -P).  A -z here
+# comes after run()'s -z $SIZE and wins.  -R is messages/s in all: times
+# the connections of a room, deliveries/s offered.
 scenario_args() {
 	case $1 in
 	a)	echo "-c 1000 -s 1 -w 16 -D $DURATION" ;;
 	b)	echo "-c 100 -s 10 -w 16 -D $DURATION" ;;
 	c)	echo "-c 5000 -s 1 -R 200 -D $DURATION" ;;
 	d)	echo "-c 5000 -s 1 -R 20 -D $DURATION" ;;
+	kib)	echo "-c 1000 -s 1 -w 16 -z 1024 -D $DURATION" ;;
+	rooms)	echo "-c 5000 -G 100 -s 100 -R 4000 -D $DURATION" ;;
+	ladder250k) echo "-c 5000 -s 1 -R 50 -D $DURATION" ;;
+	ladder500k) echo "-c 5000 -s 1 -R 100 -D $DURATION" ;;
+	ladder1m) echo "-c 5000 -s 1 -R 200 -D $DURATION" ;;
+	ladder1500k) echo "-c 5000 -s 1 -R 300 -D $DURATION" ;;
+	ladder2m) echo "-c 5000 -s 1 -R 400 -D $DURATION" ;;
 	idle10k) echo "-c 10000 -s 0 -H 2" ;;
 	idle100k) echo "-c 100000 -s 0 -H 2 -k 200" ;;
 	*)	die "unknown scenario $1" ;;
 	esac
+}
+
+# A row of results.csv for scenario $1, server $2, $3 connections, not
+# run for reason $4.
+skipped() {
+	echo "== $1, $2: skipped: $4"
+	# The 20 figures from senders to own_cpu_pct empty, then result and
+	# exit: the 25 columns of the header.
+	echo "$1,$2,$3,,,,,,,,,,,,,,,,,,,,,skipped ($4)," >>"$RESULTS/results.csv"
+}
+
+# True if chatbench's output $1 sustained its rate: everything delivered,
+# the run ok, p99 at most 100 ms (the ladder's test; compare-report.sh's
+# sustains() is the same).
+sustained() {
+	[ "$(field "$1" result)" = ok ] && [ "$(field "$1" missing)" = 0 ] &&
+	    awk -v p="$(field "$1" p99_us)" -v r="$(field "$1" ratio)" \
+	    'BEGIN { exit !(p != "" && p <= 100000 && r >= 1) }'
 }
 
 # One run: scenario $1 against server $2; appends a row to results.csv.
@@ -195,12 +236,20 @@ run() {
 	conns=$(echo "$args" | sed 's/.*-c \([0-9]*\).*/\1/')
 	if [ "$fdmax" != unlimited ] && [ $((conns + 64)) -gt "$fdmax" ]; then
 		# Both ends need a descriptor per connection, in one process.
-		echo "== $scn, $srv: skipped: $conns connections, descriptor" \
-		    "limit $fdmax"
-		echo "$scn,$srv,$conns,,,,,,,,,,,,,,,,,,,skipped (fd limit" \
-		    "$fdmax)," >>"$RESULTS/results.csv"
+		skipped "$scn" "$srv" "$conns" "fd limit $fdmax"
 		return
 	fi
+	# The ladder climbs until a server misses a rung: past it, a server
+	# that cannot keep up drains its backlog for minutes per rung.
+	case "$scn $ladder_missed " in
+	ladder*" $srv:"*)
+		if [ "$LADDER_ALL" != 1 ]; then
+			_m=${ladder_missed#* $srv:}
+			skipped "$scn" "$srv" "$conns" "missed ${_m%% *}"
+			return
+		fi
+		;;
+	esac
 	start_server "$srv"
 	case $srv in
 	wschatd*|before*) mode="-M chat -l $(echo "$args" |
@@ -216,7 +265,7 @@ run() {
 	wait "$bpid"
 	brc=$?
 	bpid=
-	grep -E '^(connections|messages|  the server|  latency|server|cpu|result)' \
+	grep -E '^(connections|messages|  rooms|  the server|  latency|server|cpu|result)' \
 	    "$out" | sed 's/^/   /'
 	stop_server "$srv"
 	cp "$log" "$RESULTS/logs/$scn-$srv.server.log" 2>/dev/null
@@ -225,6 +274,15 @@ run() {
 	    p99_us p999_us max_us srv_cpu_s cpu_per_M rss_per_conn \
 	    anon_per_conn srv_sys_s own_cpu_pct result; do printf ',%s' "$(field "$out" $f)"; done),$brc" \
 	    >>"$RESULTS/results.csv"
+	case $scn in
+	ladder*)
+		case " $ladder_missed " in
+		*" $srv:"*) ;;
+		*)	sustained "$out" ||
+			    ladder_missed="$ladder_missed $srv:$scn" ;;
+		esac
+		;;
+	esac
 }
 
 # Wait up to $QUIET_WAIT s for a 1-minute load average below 1.0.
