@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install what wschatd needs to build and test on Debian 12 (wschat's
-# line editing is libedit's).  The man page
+# line editing is libedit's; io_uring writes are liburing's).  The man page
 # test lints with groff and mandoc; the init-script test uses dpkg's
 # start-stop-daemon and sysvinit-utils' /lib/lsb/init-functions, both
 # essential packages.  The chat page's browser test drives Debian's
@@ -16,7 +16,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
 	build-essential autoconf automake pkg-config \
 	libevent-dev libmsgpack-dev libssl-dev libjansson-dev libcriterion-dev \
-	libedit-dev \
+	libedit-dev liburing-dev \
 	python3 python3-websockets python3-msgpack tmux valgrind \
 	groff-base mandoc chromium fonts-dejavu-core \
 	clang libclang-rt-14-dev >/dev/null

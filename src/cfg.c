@@ -128,6 +128,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "message_rate",	CFG_UINT, O(message_rate), 0, 1000000, "0", NULL },
 	{ "message_burst",	CFG_UINT, O(message_burst), 1, 1000000, "100", NULL },
 	{ "bus_ring_size",	CFG_SIZE64, O(bus_ring_size), 64 << 10, 1ULL << 30, "8m", NULL },
+	{ "io_uring",		CFG_BOOL, O(io_uring), 0, 1, "on", NULL },
 	{ "metrics",		CFG_BOOL, O(metrics), 0, 1, "on", NULL },
 	{ "metrics_allow",	CFG_STR, O(metrics_allow), 0, 0, "127.0.0.0/8 ::1",
 	    NULL },

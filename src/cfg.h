@@ -40,6 +40,7 @@ struct cfg {
 	char		*log_level;
 	unsigned	 log_client_rate;	/* lines about clients a second */
 	int		 echo;			/* /echo enabled */
+	int		 io_uring;		/* conn_uring.c */
 	char		*allowed_origins;	/* space-separated; NULL: any */
 	unsigned	 backlog;
 	unsigned	 max_connections;	/* per worker; 0: fd limit */

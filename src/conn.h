@@ -32,6 +32,7 @@ struct evbuffer_cb_info;
 struct worker;
 struct conn;
 struct conn_ip;
+struct conn_uring;
 
 TAILQ_HEAD(conn_list, conn);
 
@@ -47,6 +48,8 @@ struct conn_ref {
 #define CONN_Q_END	UINT32_MAX
 /* Most bytes one write(2) of an evbuffer takes (libevent's: 16 KiB). */
 #define CONN_MAX_WRITE	(1024 * 1024)
+/* Frames per writev(2): IOV_MAX is 1024 here; 64 frames fill a socket. */
+#define CONN_IOV	64
 /* Past this many, frames go into the evbuffers (copied): 16 MiB. */
 #define CONN_REFS_MAX	(1U << 20)
 /* A pass over the bus ends once it has queued this many (worker.c). */
@@ -61,6 +64,7 @@ struct conn_set {
 	uint64_t		 next_id;
 	struct conn_ref		*refs;		/* the output queues */
 	uint32_t		 nrefs, refcap;
+	struct conn_uring	*uring;		/* conn_uring.c, or NULL */
 };
 
 /*
@@ -176,6 +180,18 @@ void		 conn_out_cb(struct evbuffer *, const struct evbuffer_cb_info *,
 void		 conn_out_buffer(struct conn *);
 void		 conn_out_drop(struct conn *);
 void		 conn_out_clear(struct worker *);
+/* conn_out.c, for conn_uring.c */
+struct iovec;
+int		 conn_out_iov(struct conn *, struct iovec *, int, size_t *);
+int		 conn_out_took(struct conn *, size_t, size_t);
+int		 conn_out_ready(struct conn *);
+void		 conn_out_write(struct conn *);
+void		 conn_out_wrote(struct conn *, int);
+
+/* conn_uring.c: writes with io_uring, where it is built and enabled. */
+void		 conn_uring_init(struct worker *);
+void		 conn_uring_flush(struct worker *);
+void		 conn_uring_free(struct worker *);
 
 /* conn_ip.c: connections per client address (max_connections_per_ip). */
 struct conn_ip_set {

@@ -41,8 +41,6 @@
 #include "conn.h"
 #include "worker.h"
 
-/* Frames per writev(2): IOV_MAX is 1024 here; 64 frames fill a socket. */
-#define CONN_IOV	64
 
 /* Put c on the list of connections conn_flush_pending() writes. */
 static void
@@ -232,29 +230,71 @@ conn_out_buffer(struct conn *c)
 }
 
 /*
+ * The first frames of c's queue, up to max, as iovecs for one
+ * write.  Returns how many; *want is their bytes.
+ */
+int
+conn_out_iov(struct conn *c, struct iovec *iov, int max, size_t *want)
+{
+	struct conn_ref	*refs = c->w->conns.refs;
+	uint32_t	 i;
+	int		 k;
+
+	*want = 0;
+	for (k = 0, i = c->q_first; k < max && i != CONN_Q_END;
+	    k++, i = refs[i].next) {
+		iov[k].iov_base = refs[i].o->wo_data;
+		iov[k].iov_len = refs[i].o->wo_len;
+		*want += refs[i].o->wo_len;
+	}
+	return (k);
+}
+
+/*
+ * A write of the frames of conn_out_iov() took took of their want
+ * bytes: give back the frames that went whole; if the socket is full,
+ * what is left goes into the evbuffer (conn_spill).  Returns 1 if the
+ * queue may be written on, 0 if not, -1 if the evbuffer failed.
+ */
+int
+conn_out_took(struct conn *c, size_t took, size_t want)
+{
+	struct conn_ref	*refs = c->w->conns.refs;
+	uint32_t	 i;
+	size_t		 n = took;
+
+	shm_stat_add(&c->w->st->st_bytes_out, took);
+	c->w->conns.out_total -= took;
+	c->q_bytes -= took;
+	/* refs is not reallocated here: nothing is queued meanwhile. */
+	for (i = c->q_first; i != CONN_Q_END && n >= refs[i].o->wo_len;
+	    i = refs[i].next) {
+		n -= refs[i].o->wo_len;
+		ws_out_unref(refs[i].o);
+	}
+	c->q_first = i;
+	if (i == CONN_Q_END)
+		c->q_last = CONN_Q_END;
+	if (took < want)
+		return (conn_spill(c, n, 1) == -1 ? -1 : 0);
+	return (i != CONN_Q_END);
+}
+
+/*
  * Write c's queue: one writev(2) for up to CONN_IOV frames, straight from
- * the shared frames, and another only if that one was taken whole.  What
- * the socket does not take goes into the evbuffer (conn_spill).  Returns
- * the errno of a failed write, or 0.
+ * the shared frames, and another only if that one was taken whole.
+ * Returns the errno of a failed write, or 0.
  */
 static int
 conn_write_queue(struct conn *c)
 {
-	struct conn_ref	*refs = c->w->conns.refs;
 	struct iovec	 iov[CONN_IOV];
-	uint32_t	 i;
 	ssize_t		 n;
-	size_t		 want, took;
-	int		 k;
+	size_t		 want;
+	int		 k, rv = 1;
 
-	while (c->q_first != CONN_Q_END) {
-		want = 0;
-		for (k = 0, i = c->q_first; k < CONN_IOV && i != CONN_Q_END;
-		    k++, i = refs[i].next) {
-			iov[k].iov_base = refs[i].o->wo_data;
-			iov[k].iov_len = refs[i].o->wo_len;
-			want += refs[i].o->wo_len;
-		}
+	do {
+		k = conn_out_iov(c, iov, CONN_IOV, &want);
 		if ((n = writev(c->fd, iov, k)) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -262,26 +302,9 @@ conn_write_queue(struct conn *c)
 				return (errno);
 			n = 0;
 		}
-		took = (size_t)n;
-		shm_stat_add(&c->w->st->st_bytes_out, took);
-		c->w->conns.out_total -= took;
-		c->q_bytes -= took;
-		/* Give back what went whole; refs is not reallocated here. */
-		for (i = c->q_first; i != CONN_Q_END &&
-		    (size_t)n >= refs[i].o->wo_len; i = refs[i].next) {
-			n -= refs[i].o->wo_len;
-			ws_out_unref(refs[i].o);
-		}
-		c->q_first = i;
-		if (i == CONN_Q_END)
-			c->q_last = CONN_Q_END;
-		if (took < want) {
-			/* The socket is full: the rest waits in the evbuffer. */
-			if (conn_spill(c, (size_t)n, 1) == -1)
-				return (ENOMEM);
-			break;
-		}
-	}
+		if ((rv = conn_out_took(c, (size_t)n, want)) == -1)
+			return (ENOMEM);
+	} while (c->q_first != CONN_Q_END && rv == 1);
 	return (0);
 }
 
@@ -392,57 +415,89 @@ conn_send(struct conn *c, struct ws_out *o)
 }
 
 /*
+ * c was written (err 0) or failed (err, an errno): close it, or wait for
+ * the socket if it is full, or write the rest of a long queue in the
+ * next round, or it has drained.
+ */
+void
+conn_out_wrote(struct conn *c, int err)
+{
+	if (err != 0)
+		conn_close(c, evutil_socket_error_to_string(err));
+	else if (c->buffered > 0) {
+		bufferevent_enable(c->bev, EV_WRITE);
+		c->wr_armed = 1;
+	} else if (c->q_first != CONN_Q_END)
+		conn_pend(c);
+	else
+		conn_drained(c);	/* may queue more: pends again */
+}
+
+/*
+ * Take c off the pending list.  Returns 1 if its output is ours to write
+ * now: it is alive, and the bufferevent is not writing for it already.
+ */
+int
+conn_out_ready(struct conn *c)
+{
+	conn_unpend(c);
+	if (c->dead)
+		return (0);
+	if (!c->direct || c->wr_armed) {
+		/* Not ours to write: a queue here would be a bug. */
+		conn_out_buffer(c);
+		return (0);
+	}
+	return (1);
+}
+
+/* Write c's output (conn_out_ready() said so), with plain system calls. */
+void
+conn_out_write(struct conn *c)
+{
+	struct evbuffer	*out;
+	int		 n, err = 0;
+
+	conn_enter(c);
+	if (c->q_first != CONN_Q_END)
+		err = conn_write_queue(c);
+	else if (c->buffered > 0) {
+		/* A socket bufferevent keeps its output frozen. */
+		out = bufferevent_get_output(c->bev);
+		evbuffer_unfreeze(out, 1);
+		n = evbuffer_write_atmost(out, c->fd, CONN_MAX_WRITE);
+		err = n == -1 ? errno : 0;
+		evbuffer_freeze(out, 1);
+		if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)
+			err = 0;
+	}
+	conn_out_wrote(c, err);
+	conn_leave(c);
+}
+
+/*
  * Write what every connection on the pending list queued since the last
  * call, as redis does before it sleeps: its queue with writev(2) (see
- * conn_write_queue), or what waits in its evbuffer.  Bytes the socket
- * does not take are left to the bufferevent (EV_WRITE on, with the write
- * timeout) until it drains: epoll_ctl(2) only for a socket that is full.
- * A connection the bufferevent is writing for already is left to it.  An
- * error closes the connection as a bufferevent write error would.  The
- * worker loop calls this once per iteration, before it may block; when
- * the list is empty, every queue is, and the array of references starts
- * over.
+ * conn_write_queue), or what waits in its evbuffer; or, with io_uring,
+ * the queues of many connections with one system call (conn_uring.c).
+ * Bytes the socket does not take are left to the bufferevent (EV_WRITE
+ * on, with the write timeout) until it drains: epoll_ctl(2) only for a
+ * socket that is full.  An error closes the connection as a bufferevent
+ * write error would.  The worker loop calls this once per iteration,
+ * before it may block; when the list is empty, every queue is, and the
+ * array of references starts over.
  */
 void
 conn_flush_pending(struct worker *w)
 {
 	struct conn	*c;
-	struct evbuffer	*out;
-	int		 n, err;
 
-	while ((c = TAILQ_FIRST(&w->conns.pending)) != NULL) {
-		conn_unpend(c);
-		if (c->dead)
-			continue;
-		if (!c->direct || c->wr_armed) {
-			/* Not ours to write: a queue here would be a bug. */
-			conn_out_buffer(c);
-			continue;
-		}
-		conn_enter(c);
-		err = 0;
-		if (c->q_first != CONN_Q_END)
-			err = conn_write_queue(c);
-		else if (c->buffered > 0) {
-			/* A socket bufferevent keeps its output frozen. */
-			out = bufferevent_get_output(c->bev);
-			evbuffer_unfreeze(out, 1);
-			n = evbuffer_write_atmost(out, c->fd, CONN_MAX_WRITE);
-			err = n == -1 ? errno : 0;
-			evbuffer_freeze(out, 1);
-			if (err == EAGAIN || err == EWOULDBLOCK ||
-			    err == EINTR)
-				err = 0;
-		}
-		if (err != 0)
-			conn_close(c, evutil_socket_error_to_string(err));
-		else if (c->buffered > 0) {
-			bufferevent_enable(c->bev, EV_WRITE);
-			c->wr_armed = 1;
-		} else
-			conn_drained(c);	/* may queue more: pends again */
-		conn_leave(c);
-	}
+	if (w->conns.uring != NULL)
+		conn_uring_flush(w);
+	else
+		while ((c = TAILQ_FIRST(&w->conns.pending)) != NULL)
+			if (conn_out_ready(c))
+				conn_out_write(c);
 	w->conns.nrefs = 0;
 }
 

@@ -341,11 +341,13 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
+	conn_uring_init(&w);
 	log_info("started, pid %d", (int)getpid());
 	worker_loop(&w);
 
 	/* Free everything, so that leak checkers see a clean exit. */
 	conn_set_clear(&w);
+	conn_uring_free(&w);
 	conn_ip_clear(&w);
 	worker_unlisten(&w);
 	event_free(w.ev_term);
