@@ -8,7 +8,13 @@
 // and pings every 54 s.  Written after the example's hub.go, client.go
 // and main.go (BSD licence, The Gorilla WebSocket Authors), which Debian's
 // golang-github-gorilla-websocket-dev does not ship; only the home page is
-// left out.  Built offline against the packaged library:
+// left out.  Two changes: messages of up to 4 KiB (the example's limit is
+// 512 bytes), and rooms, so that a rooms scenario runs against every
+// peer.  A client's room is the room parameter of its upgrade URL
+// (/ws?room=NAME), "chat" without one, and the hub broadcasts a message
+// to the clients of its sender's room only; with no room anywhere, that
+// is the example's broadcast to every client.  Built offline against the
+// packaged library:
 //
 //	GO111MODULE=off GOPATH=/usr/share/gocode go build -o gorilla-hub gorilla-hub.go
 //
@@ -29,7 +35,7 @@ const (
 	writeWait      = 10 * time.Second
 	pongWait       = 60 * time.Second
 	pingPeriod     = (pongWait * 9) / 10
-	maxMessageSize = 512
+	maxMessageSize = 4096 // the example's 512, raised for 1 KiB messages
 )
 
 var (
@@ -42,39 +48,59 @@ var upgrader = websocket.Upgrader{
 	WriteBufferSize: 1024,
 }
 
+// roomMessage is a message for the clients of one room.
+type roomMessage struct {
+	room string
+	data []byte
+}
+
 type Hub struct {
-	clients    map[*Client]bool
-	broadcast  chan []byte
+	// The registered clients, by room.
+	rooms      map[string]map[*Client]bool
+	broadcast  chan roomMessage
 	register   chan *Client
 	unregister chan *Client
 }
 
 func newHub() *Hub {
 	return &Hub{
-		broadcast:  make(chan []byte),
+		broadcast:  make(chan roomMessage),
 		register:   make(chan *Client),
 		unregister: make(chan *Client),
-		clients:    make(map[*Client]bool),
+		rooms:      make(map[string]map[*Client]bool),
 	}
+}
+
+// remove forgets client and closes its send queue; an empty room goes.
+func (h *Hub) remove(client *Client) {
+	clients := h.rooms[client.room]
+	delete(clients, client)
+	if len(clients) == 0 {
+		delete(h.rooms, client.room)
+	}
+	close(client.send)
 }
 
 func (h *Hub) run() {
 	for {
 		select {
 		case client := <-h.register:
-			h.clients[client] = true
-		case client := <-h.unregister:
-			if _, ok := h.clients[client]; ok {
-				delete(h.clients, client)
-				close(client.send)
+			clients := h.rooms[client.room]
+			if clients == nil {
+				clients = make(map[*Client]bool)
+				h.rooms[client.room] = clients
 			}
-		case message := <-h.broadcast:
-			for client := range h.clients {
+			clients[client] = true
+		case client := <-h.unregister:
+			if _, ok := h.rooms[client.room][client]; ok {
+				h.remove(client)
+			}
+		case m := <-h.broadcast:
+			for client := range h.rooms[m.room] {
 				select {
-				case client.send <- message:
+				case client.send <- m.data:
 				default:
-					close(client.send)
-					delete(h.clients, client)
+					h.remove(client)
 				}
 			}
 		}
@@ -84,6 +110,7 @@ func (h *Hub) run() {
 type Client struct {
 	hub  *Hub
 	conn *websocket.Conn
+	room string
 	send chan []byte
 }
 
@@ -108,7 +135,7 @@ func (c *Client) readPump() {
 			break
 		}
 		message = bytes.TrimSpace(bytes.Replace(message, newline, space, -1))
-		c.hub.broadcast <- message
+		c.hub.broadcast <- roomMessage{room: c.room, data: message}
 	}
 }
 
@@ -156,7 +183,12 @@ func serveWs(hub *Hub, w http.ResponseWriter, r *http.Request) {
 		log.Println(err)
 		return
 	}
-	client := &Client{hub: hub, conn: conn, send: make(chan []byte, 256)}
+	room := r.URL.Query().Get("room")
+	if room == "" {
+		room = "chat"
+	}
+	client := &Client{hub: hub, conn: conn, room: room,
+		send: make(chan []byte, 256)}
 	client.hub.register <- client
 	go client.writePump()
 	go client.readPump()
