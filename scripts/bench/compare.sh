@@ -11,7 +11,11 @@
 # results.csv.  compare-report.sh then writes results.md (the tables,
 # wschatd as a ratio of each peer, the targets) and the PNG plots.
 #
-# Servers: node (peers/node-ws.js, the ws package's broadcast server),
+# Servers: floor (peers/floor.c, the least work a broadcast can do: one
+# epoll loop, each frame built once, one writev per connection per loop
+# iteration; every server is reported as a ratio to it), bun
+# (peers/bun-pubsub.js, Bun.serve's pub/sub on uWebSockets: server.publish
+# to a topic), node (peers/node-ws.js, the ws package's broadcast server),
 # gorilla (peers/gorilla-hub.go, the gorilla/websocket hub chat), wschatd1
 # and wschatd2 (wschatd -w 1 and -w 2, both on the one server CPU), and
 # before1 and before2: the same with the binary WSCHATD_BEFORE, an older
@@ -36,7 +40,8 @@
 # (chatbench -d, timeout) and stops by itself; only the processes this
 # script started are signalled, by PID; the descriptor limit is raised for
 # this shell only and no sysctl is changed.  The peers are built into
-# $BENCH_BUILD from peers/ (npm ci, go build in GOPATH mode, offline).
+# $BENCH_BUILD from peers/ (npm ci, which brings ws and Bun's binary,
+# @oven/bun-linux-x64; go build in GOPATH mode, offline; cc for floor.c).
 #
 # Run from the top of the build tree, as root for 100,000 connections:
 #     scripts/bench/install-bench-deps.sh    # once
@@ -44,11 +49,11 @@
 # Environment: WSCHATD (./wschatd), WSCHATD_BEFORE (for before1 and
 # before2), CHATBENCH (scripts/bench/chatbench),
 # WEBROOT (www), SCENARIOS ("a b c d kib rooms ladder idle10k idle100k"),
-# SERVERS ("node gorilla wschatd1 wschatd2"), DURATION (10), SIZE (64),
-# SRV_CPU (0), GEN_CPU (1), QUIET_WAIT (0: seconds to wait for a 1-minute
-# load average below 1.0 first, polled every 30 s), LADDER_ALL (0: a
-# server that misses a rung of the ladder skips the rungs above it; 1:
-# every rung), RESULTS (scripts/bench/results/DATE-HOST), BENCH_BUILD
+# SERVERS ("floor bun node gorilla wschatd1 wschatd2"), DURATION (10),
+# SIZE (64), SRV_CPU (0), GEN_CPU (1), QUIET_WAIT (0: seconds to wait for
+# a 1-minute load average below 1.0 first, polled every 30 s), LADDER_ALL
+# (0: a server that misses a rung of the ladder skips the rungs above it;
+# 1: every rung), RESULTS (scripts/bench/results/DATE-HOST), BENCH_BUILD
 # (/tmp/wschatd-bench-build).
 
 set -u
@@ -59,7 +64,7 @@ SCENARIOS=${SCENARIOS:-a b c d kib rooms ladder idle10k idle100k}
 SCENARIOS=$(for _s in $SCENARIOS; do
 	[ "$_s" = ladder ] && echo $LADDER || echo "$_s"
 done | tr '\n' ' ')
-SERVERS=${SERVERS:-node gorilla wschatd1 wschatd2}
+SERVERS=${SERVERS:-floor bun node gorilla wschatd1 wschatd2}
 DURATION=${DURATION:-10}
 SIZE=${SIZE:-64}
 SRV_CPU=${SRV_CPU:-0}
@@ -69,6 +74,7 @@ LADDER_ALL=${LADDER_ALL:-0}
 here=$(cd "$(dirname "$0")" && pwd)
 CHATBENCH=${CHATBENCH:-$here/chatbench}
 BENCH_BUILD=${BENCH_BUILD:-${TMPDIR:-/tmp}/wschatd-bench-build}
+BUN=$BENCH_BUILD/node_modules/@oven/bun-linux-x64/bin/bun
 RESULTS=${RESULTS:-$here/results/$(date +%F)-$(hostname)}
 . "$here/lib.sh"
 bench_setup compare chatbench
@@ -113,7 +119,7 @@ build_peers() {
 	mkdir -p "$BENCH_BUILD" || die "cannot make $BENCH_BUILD"
 	if ! cmp -s "$here/peers/package-lock.json" \
 	    "$BENCH_BUILD/package-lock.json" ||
-	    [ ! -d "$BENCH_BUILD/node_modules/ws" ]; then
+	    [ ! -d "$BENCH_BUILD/node_modules/ws" ] || [ ! -x "$BUN" ]; then
 		cp "$here/peers/package.json" "$here/peers/package-lock.json" \
 		    "$BENCH_BUILD/" &&
 		    (cd "$BENCH_BUILD" && npm ci --no-audit --no-fund \
@@ -126,6 +132,12 @@ build_peers() {
 		    GOCACHE="$BENCH_BUILD/gocache" go build \
 		    -o "$BENCH_BUILD/gorilla-hub" "$here/peers/gorilla-hub.go" ||
 		    die "go build failed (scripts/bench/install-bench-deps.sh?)"
+	fi
+	if [ ! -x "$BENCH_BUILD/floor" ] ||
+	    [ "$here/peers/floor.c" -nt "$BENCH_BUILD/floor" ]; then
+		${CC:-cc} -O2 -Wall -Wextra -o "$BENCH_BUILD/floor" \
+		    "$here/peers/floor.c" -lcrypto ||
+		    die "cannot build floor (scripts/bench/install-bench-deps.sh?)"
 	fi
 }
 
@@ -147,6 +159,19 @@ start_server() {
 		    start_daemon "${1#before}" -o max_connections=0
 		srvpids=$(echo $pid $workers | tr ' ' ,)
 		return
+		;;
+	floor)
+		port=$(free_port)
+		taskset -c "$SRV_CPU" "$BENCH_BUILD/floor" "$port" >"$log" 2>&1 &
+		peer_name=$BENCH_BUILD/floor
+		;;
+	bun)
+		# ours() matches the command line, where the script's name
+		# is; the process name (comm) is just "bun".
+		port=$(free_port)
+		taskset -c "$SRV_CPU" "$BUN" "$here/peers/bun-pubsub.js" \
+		    "$port" >"$log" 2>&1 &
+		peer_name=bun-pubsub.js
 		;;
 	node)
 		port=$(free_port)
@@ -326,6 +351,9 @@ fi
 	    "$BENCH_BUILD/node_modules/ws/package.json" | head -n 1)"
 	echo "go=$(go version | cut -d' ' -f3) gorilla=$(dpkg-query -W \
 	    -f '${Version}' golang-github-gorilla-websocket-dev 2>/dev/null)"
+	echo "bun=$("$BUN" --version) ($BUN)"
+	echo "floor=$(${CC:-cc} --version | head -n 1) -O2," \
+	    "$(openssl version 2>/dev/null)"
 	echo "pinning=server on CPU $SRV_CPU, chatbench on CPU $GEN_CPU"
 	echo "duration=$DURATION size=$SIZE"
 	echo "fd_limit=$fdmax"
