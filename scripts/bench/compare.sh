@@ -29,7 +29,7 @@
 # sending: a (1000 connections, 1 sender, window 16), b (100, 10 senders,
 # window 16 each), c (5000, 1 sender at 200 messages/s), d (5000, 1 sender
 # at 20/s), kib (a with 1 KiB payloads), rooms (5000 in 100 rooms of 50,
-# one sender each, 4000 messages/s in all: 200,000 deliveries/s), the
+# one sender each, 2000 messages/s in all: 100,000 deliveries/s), the
 # ladder (c at 50, 100, 200, 300 and 400 messages/s: 0.25 to 2 M
 # deliveries/s offered; "ladder" in SCENARIOS stands for its five rungs
 # ladder250k ladder500k ladder1m ladder1500k ladder2m), idle10k and
@@ -222,7 +222,7 @@ scenario_args() {
 	c)	echo "-c 5000 -s 1 -R 200 -D $DURATION" ;;
 	d)	echo "-c 5000 -s 1 -R 20 -D $DURATION" ;;
 	kib)	echo "-c 1000 -s 1 -w 16 -z 1024 -D $DURATION" ;;
-	rooms)	echo "-c 5000 -G 100 -s 100 -R 4000 -D $DURATION" ;;
+	rooms)	echo "-c 5000 -G 100 -s 100 -R 2000 -D $DURATION" ;;
 	ladder250k) echo "-c 5000 -s 1 -R 50 -D $DURATION" ;;
 	ladder500k) echo "-c 5000 -s 1 -R 100 -D $DURATION" ;;
 	ladder1m) echo "-c 5000 -s 1 -R 200 -D $DURATION" ;;
