@@ -122,6 +122,7 @@ struct chat_cmd {
 void		 chat_cmd_parse(enum chat_fmt, int, const char *, size_t,
 		    struct chat_cmd *);
 int		 chat_cmd_parse_json(const char *, size_t, struct chat_cmd *);
+int		 chat_json_user_fast(const char *, size_t, struct chat_str *);
 int		 chat_cmd_parse_msgpack(const char *, size_t, struct chat_cmd *);
 /*
  * One line of the line port, without its end (LF, or CRLF), into *cmd:

@@ -414,6 +414,54 @@ expect_as_jansson(const struct chat_msg *m)
 	free(ref);
 }
 
+Test(chat, takes_the_common_user_message_apart_without_jansson)
+{
+	static const struct {
+		const char	*in;
+		int		 fast;
+		const char	*content;
+	} t[] = {
+		{ "{\"type\":\"user\",\"content\":\"hi there\"}", 1, "hi there" },
+		{ "{\"type\":\"user\",\"content\":\"h\xc3\xa9\x7f\"}", 1,
+		    "h\xc3\xa9\x7f" },
+		/* jansson's: an escape, a blank, another order. */
+		{ "{\"type\":\"user\",\"content\":\"a\\\"b\"}", 0, "a\"b" },
+		{ "{\"type\":\"user\",\"content\":\"a\\u0041\"}", 0, "aA" },
+		{ "{\"type\": \"user\",\"content\":\"x\"}", 0, "x" },
+		{ "{\"content\":\"x\",\"type\":\"user\"}", 0, "x" },
+		{ "{\"type\":\"user\",\"content\":\"x\"} ", 0, "x" },
+	};
+	static const char *bad[] = {
+		/* Not JSON, or not UTF-8: jansson refuses them. */
+		"{\"type\":\"user\",\"content\":\"a\tb\"}",
+		"{\"type\":\"user\",\"content\":\"\xc3\"}",
+		"{\"type\":\"user\",\"content\":\"x\",\"content\":\"y\"}",
+		"{\"type\":\"user\",\"content\":\"x\"}}",
+	};
+	struct chat_cmd	 cmd;
+	struct chat_str	 c;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		cr_expect_eq(chat_json_user_fast(t[i].in, strlen(t[i].in), &c),
+		    t[i].fast, "%s", t[i].in);
+		cr_assert_eq(chat_cmd_parse_json(t[i].in, strlen(t[i].in),
+		    &cmd), CHAT_PARSE_OK, "%s", t[i].in);
+		cr_expect_eq(cmd.type, CHAT_USER, "%s", t[i].in);
+		cr_expect(cmd.has_content && cmd.content.len ==
+		    strlen(t[i].content) && memcmp(cmd.content.p,
+		    t[i].content, cmd.content.len) == 0, "%s", t[i].in);
+		chat_cmd_clear(&cmd);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_expect_eq(chat_json_user_fast(bad[i], strlen(bad[i]), &c), 0,
+		    "%s", bad[i]);
+		cr_expect_eq(chat_cmd_parse_json(bad[i], strlen(bad[i]), &cmd),
+		    CHAT_PARSE_BAD, "%s", bad[i]);
+		chat_cmd_clear(&cmd);
+	}
+}
+
 Test(chat, writes_json_as_jansson_did)
 {
 	struct chat_msg		 m;
