@@ -724,6 +724,37 @@ master_setup(struct cfg *cfg, const char *file, const struct cfg_override *ov,
 	master_bus_open();
 }
 
+/* The signals the master handles, in sigtimedwait(2), blocked. */
+static void
+master_sigset(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGCHLD);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGQUIT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
+}
+
+/*
+ * Block them from before the pidfile is taken and the sockets bound:
+ * a SIGTERM that comes while the bus is being set up (an init script's
+ * stop right after its start) waits for master_run(), which stops
+ * cleanly and removes the pidfile, instead of killing the process with
+ * the pidfile left behind.  unblock undoes it (the daemonising parent,
+ * which only waits).
+ */
+void
+master_block_signals(int unblock)
+{
+	sigset_t	 set;
+
+	master_sigset(&set);
+	sigprocmask(unblock ? SIG_UNBLOCK : SIG_BLOCK, &set, NULL);
+}
+
 /*
  * Run the master: fork the workers and supervise them until a stop
  * signal.  ready, if not -1, is the pipe to tell the waiting parent
@@ -741,14 +772,7 @@ master_run(struct cfg *cfg, int ready)
 
 	/* Workers inherit this: they unblock once libevent catches them. */
 	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGQUIT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
+	master_sigset(&set);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
 	log_info("%s %s starting %u workers%s%s", WSCHATD_NAME,

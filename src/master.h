@@ -16,5 +16,6 @@ struct cfg_override;
 void		 master_setup(struct cfg *, const char *,
 		    const struct cfg_override *, size_t);
 int		 master_run(struct cfg *, int);
+void		 master_block_signals(int);
 
 #endif /* WSCHATD_MASTER_H */

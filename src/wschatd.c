@@ -139,6 +139,7 @@ wschatd_daemonize(void)
 		break;
 	default:
 		close(fds[1]);
+		master_block_signals(1);	/* Ctrl-C still ends the wait */
 		while ((n = read(fds[0], &c, 1)) == -1 && errno == EINTR)
 			;
 		if (n == 1)
@@ -242,6 +243,7 @@ main(int argc, char *argv[])
 		return (0);
 	}
 
+	master_block_signals(0);
 	if (cfg.pidfile != NULL && pidfile_open(cfg.pidfile, &cause) == -1)
 		goto bad;
 	dest = cfg.log ? cfg.log : foreground ? "stderr" : "syslog";

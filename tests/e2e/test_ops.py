@@ -231,6 +231,34 @@ def test_foreground_run_has_no_pidfile_unless_configured():
             assert not os.path.exists(pidfile), "pidfile left behind"
 
 
+def test_sigterm_during_startup_stops_cleanly():
+    """SIGTERM as soon as the pidfile exists (an init script's stop right
+    after its start), while the master still sets up its sockets and a
+    large bus: it must stop as after a full start, exit 0 and remove the
+    pidfile, not die of the signal and leave the pidfile behind."""
+    for i in range(5):
+        with tempfile.TemporaryDirectory() as tmp:
+            pidfile = os.path.join(tmp, "wschatd.pid")
+            conf = os.path.join(tmp, "wschatd.conf")
+            write_conf(conf, ["workers 1", "listen 127.0.0.1:0",
+                              "line_listen off", "webroot " + WWW,
+                              "bus_ring_size 64m", "pidfile " + pidfile])
+            with open(os.path.join(tmp, "stderr.log"), "w+") as log:
+                proc = subprocess.Popen([wstest.WSCHATD, "-f", "-c", conf],
+                                        stdin=subprocess.DEVNULL,
+                                        stdout=log, stderr=log)
+                deadline = time.time() + 10
+                while not os.path.exists(pidfile) and proc.poll() is None \
+                        and time.time() < deadline:
+                    pass
+                proc.send_signal(signal.SIGTERM)
+                rc = proc.wait(30)
+                log.seek(0)
+                text = log.read()
+            assert rc == 0, "exit %d:\n%s" % (rc, text)
+            assert not os.path.exists(pidfile), "pidfile left behind"
+
+
 def test_start_failure_reaches_the_terminal():
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", 0))
