@@ -41,6 +41,7 @@
 
 struct conn_uring_slot {
 	struct conn	*c;
+	int		 plain;		/* evbuffer output only: no sendmsg */
 	size_t		 want;
 	int		 err;
 	struct msghdr	 msg;
@@ -105,7 +106,9 @@ conn_uring_took(struct conn_uring_slot *sl, int res)
  * CONN_URING_BATCH connections off the pending list, one sendmsg each,
  * and handles the completions; rounds go on until the list is empty.  A
  * connection with only evbuffer output, which waits for its socket
- * anyway, is written the plain way.
+ * anyway, is written the plain way, after the completions: its write
+ * may call back (conn_drained), and nothing that could drop another
+ * connection's queue may run while that queue's sendmsg is prepared.
  */
 void
 conn_uring_flush(struct worker *w)
@@ -115,24 +118,24 @@ conn_uring_flush(struct worker *w)
 	struct io_uring_sqe	*sqe;
 	struct io_uring_cqe	*cqe;
 	struct conn		*c;
-	unsigned		 n, i;
+	unsigned		 n, nsq, i;
 	int			 k, rv;
 
 	for (;;) {
-		n = 0;
+		n = nsq = 0;
 		while (n < CONN_URING_BATCH &&
 		    (c = TAILQ_FIRST(&w->conns.pending)) != NULL) {
 			if (!conn_out_ready(c))
 				continue;
-			if (c->q_first == CONN_Q_END) {
-				conn_out_write(c);
-				continue;
-			}
-			if ((sqe = io_uring_get_sqe(&u->ring)) == NULL)
-				fatalx("io_uring: the submission queue is full");
 			sl = &u->slots[n++];
 			conn_enter(c);
 			sl->c = c;
+			sl->err = 0;
+			if ((sl->plain = c->q_first == CONN_Q_END))
+				continue;
+			if ((sqe = io_uring_get_sqe(&u->ring)) == NULL)
+				fatalx("io_uring: the submission queue is full");
+			nsq++;
 			k = conn_out_iov(c, sl->iov, CONN_URING_IOV, &sl->want);
 			memset(&sl->msg, 0, sizeof(sl->msg));
 			sl->msg.msg_iov = sl->iov;
@@ -143,11 +146,12 @@ conn_uring_flush(struct worker *w)
 		}
 		if (n == 0)
 			return;
-		while ((rv = io_uring_submit_and_wait(&u->ring, n)) < 0)
+		while (nsq > 0 &&
+		    (rv = io_uring_submit_and_wait(&u->ring, nsq)) < 0)
 			if (rv != -EINTR && rv != -EAGAIN && rv != -EBUSY)
 				fatalx("io_uring_submit_and_wait: %s",
 				    strerror(-rv));
-		for (i = 0; i < n; i++) {
+		for (i = 0; i < nsq; i++) {
 			while ((rv = io_uring_wait_cqe(&u->ring, &cqe)) < 0)
 				if (rv != -EINTR)
 					fatalx("io_uring_wait_cqe: %s",
@@ -156,9 +160,12 @@ conn_uring_flush(struct worker *w)
 			io_uring_cqe_seen(&u->ring, cqe);
 		}
 		for (i = 0; i < n; i++) {
-			c = u->slots[i].c;
-			if (!c->dead)
-				conn_out_wrote(c, u->slots[i].err);
+			sl = &u->slots[i];
+			c = sl->c;
+			if (!sl->plain && !c->dead)
+				conn_out_wrote(c, sl->err);
+			else if (sl->plain && conn_out_ready(c))
+				conn_out_write(c);
 			conn_leave(c);
 		}
 	}
