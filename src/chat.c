@@ -545,25 +545,27 @@ chat_msg_json(const struct chat_msg *m, size_t *len)
 		chat_jw_num(&j, "online", m->online);
 	if (m->has_user_list) {
 		chat_jw_key(&j, "user_list");
+		buf_add(&b, "[", 1);
 		for (i = 0; i < m->nusers; i++) {
-			buf_add(&b, i == 0 ? "[" : ",", 1);
+			if (i > 0)
+				buf_add(&b, ",", 1);
 			chat_jw_esc(&b, m->user_list[i]);
 		}
-		buf_add(&b, m->nusers == 0 ? "[]" : "]", m->nusers == 0 ?
-		    2 : 1);
+		buf_add(&b, "]", 1);
 	}
 	if (m->rooms != NULL) {
 		chat_jw_key(&j, "rooms");
+		buf_add(&b, "[", 1);
 		for (i = 0; i < m->nrooms; i++) {
-			buf_add(&b, i == 0 ? "[" : ",", 1);
+			if (i > 0)
+				buf_add(&b, ",", 1);
 			buf_add(&b, "{\"room\":", 8);
 			chat_jw_esc(&b, m->rooms[i].room);
 			buf_add(&b, ",\"members\":", 11);
 			chat_jw_u64(&b, m->rooms[i].members);
 			buf_add(&b, "}", 1);
 		}
-		buf_add(&b, m->nrooms == 0 ? "[]" : "]", m->nrooms == 0 ?
-		    2 : 1);
+		buf_add(&b, "]", 1);
 	}
 	if (m->more) {
 		chat_jw_key(&j, "more");
