@@ -109,6 +109,8 @@ struct conn {
 };
 
 static int		 floor_ep;
+static int		 floor_lfd;
+static int		 floor_lfd_off;	/* out of descriptors: not accepting */
 static struct room	*floor_rooms[FLOOR_ROOM_HASH];
 static struct room	*floor_active;
 static struct conn	*floor_dead;
@@ -636,6 +638,23 @@ floor_read(struct conn *c)
 	floor_blen = floor_frames(c, off);
 }
 
+/*
+ * Watch the listening socket, or stop: with no descriptor left, it stays
+ * readable and a level-triggered loop would spin on it.  Accepting
+ * resumes once a connection is closed (floor_reap).
+ */
+static void
+floor_listen(int on)
+{
+	struct epoll_event	 ev;
+
+	ev.events = on ? EPOLLIN : 0;
+	ev.data.ptr = NULL;
+	if (epoll_ctl(floor_ep, EPOLL_CTL_MOD, floor_lfd, &ev) == -1)
+		floor_fatal("epoll_ctl");
+	floor_lfd_off = !on;
+}
+
 static void
 floor_accept(int lfd)
 {
@@ -646,11 +665,8 @@ floor_accept(int lfd)
 	for (i = 0; i < FLOOR_ACCEPTS; i++) {
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			/*
-			 * XXX EMFILE spins until a descriptor is freed:
-			 * compare.sh never runs more connections than the
-			 * limit allows.
-			 */
+			if (errno == EMFILE || errno == ENFILE)
+				floor_listen(0);
 			if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				perror("accept4");
@@ -703,6 +719,8 @@ floor_reap(void)
 		free(c->in);
 		free(c->out);
 		free(c);
+		if (floor_lfd_off)
+			floor_listen(1);
 	}
 }
 
@@ -725,6 +743,7 @@ main(int argc, char *argv[])
 	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1)
 		floor_fatal("socket");
+	floor_lfd = lfd;
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
