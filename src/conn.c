@@ -187,8 +187,7 @@ conn_free(struct conn *c)
 	conn_out_drop(c);
 	/* The buffer may outlive the bufferevent a little; c does not. */
 	if (!c->dead)	/* freeing it calls no callback */
-		w->conns.out_total -= evbuffer_get_length(
-		    bufferevent_get_output(c->bev));
+		w->conns.out_total -= c->buffered;
 	evbuffer_remove_cb(bufferevent_get_output(c->bev), conn_out_cb, c);
 	bufferevent_free(c->bev);	/* closes the fd: BEV_OPT_CLOSE_ON_FREE */
 	free(c);
@@ -231,8 +230,7 @@ conn_close(struct conn *c, const char *why)
 		return;
 	conn_out_drop(c);
 	c->dead = 1;
-	c->w->conns.out_total -= evbuffer_get_length(
-	    bufferevent_get_output(c->bev));
+	c->w->conns.out_total -= c->buffered;
 	conn_unpend(c);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	log_debug("conn %llu %s: closed: %s", (unsigned long long)c->id,
@@ -300,8 +298,6 @@ conn_ending(struct conn *c)
 void
 conn_flush(struct conn *c)
 {
-	struct evbuffer	*out = bufferevent_get_output(c->bev);
-
 	if (c->state == CONN_S_FLUSH || c->state == CONN_S_LINGER)
 		return;
 	conn_ending(c);
@@ -314,7 +310,7 @@ conn_flush(struct conn *c)
 	/* No read timeout: a slow download is fine while it progresses. */
 	conn_set_timeouts(c, 0, c->w->cfg->close_timeout);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	if (evbuffer_get_length(out) == 0)
+	if (c->buffered == 0)
 		conn_write_cb(c->bev, c);
 }
 
@@ -417,9 +413,8 @@ static void
 conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
-	struct evbuffer	*out = bufferevent_get_output(bev);
 
-	if (evbuffer_get_length(out) > 0 || c->dead)
+	if (c->buffered > 0 || c->dead)
 		return;
 	conn_enter(c);
 	/* libevent finished what our own write left: ours again. */
@@ -445,7 +440,6 @@ static void
 conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn	*c = arg;
-	struct evbuffer	*out = bufferevent_get_output(bev);
 
 	conn_enter(c);
 	if (what & BEV_EVENT_EOF) {
@@ -461,8 +455,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 				conn_eof_default(c);
 			break;
 		default:
-			if (evbuffer_get_length(out) > 0 &&
-			    c->state == CONN_S_FLUSH)
+			if (c->buffered > 0 && c->state == CONN_S_FLUSH)
 				break;
 			conn_close(c, "closed");
 			break;

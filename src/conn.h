@@ -170,7 +170,6 @@ void		 conn_drained(struct conn *);
 /* conn_out.c */
 void		 conn_direct(struct conn *);
 void		 conn_queue(struct conn *, struct ws_out *);
-void		 conn_queue_text(struct conn *, const char *, size_t);
 void		 conn_send(struct conn *, struct ws_out *);
 size_t		 conn_out_len(struct conn *);
 void		 conn_flush_pending(struct worker *);

@@ -121,9 +121,7 @@ conn_line_read(struct conn *c)
 static void
 conn_line_shutdown(struct conn *c)
 {
-	static const char	 bye[] = "system: server shutting down\n";
-
-	conn_queue_text(c, bye, sizeof(bye) - 1);
+	hub_system(c, NULL, "server shutting down");
 	conn_flush(c);
 }
 

@@ -28,10 +28,7 @@
 #include <sys/uio.h>
 
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -40,7 +37,6 @@
 #include "wschatd.h"
 #include "conn.h"
 #include "worker.h"
-
 
 /* Put c on the list of connections conn_flush_pending() writes. */
 static void
@@ -366,23 +362,6 @@ conn_queue(struct conn *c, struct ws_out *o)
 	/* Keep the order: what the queue holds goes first. */
 	if (conn_spill(c, 0, 1) == -1 || conn_buffer(c, o, 0) == -1)
 		conn_close(c, "evbuffer_add failed");
-}
-
-/* Queue len bytes of text for c (a line, not a frame). */
-void
-conn_queue_text(struct conn *c, const char *p, size_t len)
-{
-	struct ws_out	*o;
-	uint8_t		*buf;
-
-	if ((buf = malloc(WS_HEADROOM + len)) == NULL ||
-	    (o = ws_out_raw(buf, len)) == NULL) {
-		conn_close(c, "out of memory");
-		return;
-	}
-	memcpy(buf + WS_HEADROOM, p, len);
-	conn_queue(c, o);
-	ws_out_unref(o);
 }
 
 /*

@@ -770,10 +770,12 @@ master_run(struct cfg *cfg, int ready)
 	int			 sig, stopping = 0;
 	time_t			 deadline = 0, now;
 
-	/* Workers inherit this: they unblock once libevent catches them. */
+	/*
+	 * Workers inherit this, and the signal mask main() set
+	 * (master_block_signals): they unblock once libevent catches them.
+	 */
 	signal(SIGPIPE, SIG_IGN);
 	master_sigset(&set);
-	sigprocmask(SIG_BLOCK, &set, NULL);
 
 	log_info("%s %s starting %u workers%s%s", WSCHATD_NAME,
 	    WSCHATD_VERSION, master_nworkers, cfg->conffile ? "; configuration "
