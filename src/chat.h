@@ -38,6 +38,12 @@ enum chat_type {
 	CHAT_LEAVE,
 	/* client to server, and the reply: the rooms and their sizes */
 	CHAT_ROOMS,
+	/* client to server (a page of older messages), and the reply */
+	CHAT_HISTORY,
+	/* client to server: take over a lost connection's session */
+	CHAT_RESUME,
+	/* server to client: the session was taken over */
+	CHAT_RESUMED,
 	/* the line port only: no type on /ws, never on the bus */
 	CHAT_HELP,		/* "help"; to the client: the list of commands */
 	CHAT_QUIT,		/* "quit": a goodbye line, then as logout */
@@ -97,7 +103,11 @@ struct chat_cmd {
 	struct chat_str	 to;
 	struct chat_str	 room;
 	struct chat_str	 after;		/* who: the page after this name */
-	uint64_t	 limit;		/* who: names at most; 0: absent */
+	uint64_t	 limit;		/* who: names at most; history:
+					 * messages at most; 0: absent */
+	uint64_t	 before;	/* history: ids below; 0: absent */
+	struct chat_str	 session;	/* resume: the token */
+	uint64_t	 since;		/* resume: the largest id in "since" */
 	int		 has_content;
 	const char	*error;		/* CHAT_BAD: why, one line */
 	int		 not_text;	/* CHAT_BAD: not even text (NUL, UTF-8) */
@@ -166,6 +176,15 @@ struct chat_msg {
 	int			 has_online;
 	/* PRIVATE: the sender's own copy (the line format says so). */
 	int			 sender_copy;
+	/* Version 2: the history store's epoch, on USER, PRIVATE, HISTORY. */
+	struct chat_str		 epoch;
+	/* SYSTEM logged_in: the session's token and how long it lasts. */
+	struct chat_str		 session;
+	uint64_t		 resume_timeout;
+	/* HISTORY: CHAT_USER messages, oldest first; more says whether
+	 * older ones exist (always written for HISTORY). */
+	const struct chat_msg	*msgs;
+	size_t			 nmsgs;
 };
 
 /*
@@ -253,6 +272,8 @@ struct chat_env {
 	uint32_t	 to_worker;	/* PRIVATE: addressee */
 	uint64_t	 to_conn;
 	uint32_t	 kind;		/* origin's format: enum chat_fmt */
+	uint64_t	 sid;		/* sender's session; 0: none */
+	uint64_t	 to_sid;	/* PRIVATE: addressee's session */
 };
 
 int		 chat_env_encode(const struct chat_env *, struct buf *);
