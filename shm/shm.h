@@ -27,6 +27,7 @@
 #ifndef WSCHATD_SHM_H
 #define WSCHATD_SHM_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,7 +38,7 @@
 #define SHM_ERR		(-1)	/* errno says why */
 
 #define SHM_MAGIC	0x77736368617464ULL	/* "wschatd" */
-#define SHM_VERSION	6
+#define SHM_VERSION	7
 #define SHM_HASH_KEY_LEN 16	/* bytes: SipHash's key */
 #define SHM_NAME_MAX	32	/* bytes of UTF-8 in a name */
 #define SHM_PEER_MAX	64	/* an owner's address, "[v6]:port" fits */
@@ -159,7 +160,15 @@ struct shm_pslot {
 	char			 ps_peer[SHM_PEER_MAX];	/* "ip:port", NUL-ended */
 	/* The owner's room, for "who" in a room and "rooms" (hub.c). */
 	uint8_t			 ps_roomlen;
-	char			 ps_room[SHM_NAME_MAX + 23];
+	char			 ps_room[SHM_NAME_MAX + 7];
+	/*
+	 * The session of a version 2 login (hub.c): its number, kept
+	 * through renames and takeovers, its secret, and while it is
+	 * detached (held by SHM_PS_DETACHED) when it expires.  Written by
+	 * the owner while the slot is BUSY or RECASE.
+	 */
+	uint64_t		 ps_sid;
+	uint64_t		 ps_secret;
 	/*
 	 * The stamp of this occupant and spelling: a number from
 	 * sh_next_id, written while the slot is BUSY or RECASE, so that
@@ -168,8 +177,43 @@ struct shm_pslot {
 	 * event can tell whether it still describes the name's holder.
 	 */
 	uint64_t		 ps_seq;
+	_Atomic uint64_t	 ps_expires;	/* ms; detached sessions */
+	uint64_t		 ps_pad[7];
 };
-_Static_assert(sizeof(struct shm_pslot) == 192, "shm_pslot layout");
+_Static_assert(sizeof(struct shm_pslot) == 256, "shm_pslot layout");
+
+/*
+ * A detached session's name is held by this owner, not by a worker: the
+ * master expires it, any worker may take it over (shm_presence_transfer).
+ * Its conn is the session number.
+ */
+#define SHM_PS_DETACHED	0xff
+
+/*
+ * The history process's state (src/history.c), for workers (what the
+ * store holds) and /metrics.  It alone writes it but sh_pos, which the
+ * master zeroes for a new region.
+ */
+struct shm_hist {
+	_Alignas(64) _Atomic uint64_t	 sh_pos;	/* ring bytes committed */
+	_Atomic uint64_t		 sh_committed_id; /* every id up to it
+							 * stored or a gap */
+	_Atomic uint64_t		 sh_pid;
+	_Atomic uint64_t		 sh_state;	/* SHM_HIST_* */
+	_Atomic uint64_t		 sh_stored;	/* messages */
+	_Atomic uint64_t		 sh_batches;	/* transactions */
+	_Atomic uint64_t		 sh_lost;	/* records lapped */
+	_Atomic uint64_t		 sh_errors;	/* failed writes */
+	_Atomic uint64_t		 sh_trimmed;	/* by retention */
+	_Atomic uint64_t		 sh_commit_ns_last;
+	_Atomic uint64_t		 sh_restarts;	/* respawns */
+	uint64_t			 sh_pad[5];
+};
+_Static_assert(sizeof(struct shm_hist) == 128, "shm_hist layout");
+
+#define SHM_HIST_OFF		0	/* history off, or not started */
+#define SHM_HIST_OK		1
+#define SHM_HIST_FAILING	2	/* the store refuses writes */
 
 struct shm_hdr {
 	uint64_t			 sh_magic;
@@ -195,8 +239,19 @@ struct shm_hdr {
 	/* The master's, for metrics. */
 	_Atomic uint64_t		 sh_reloads;	/* done */
 	_Atomic uint64_t		 sh_respawns;	/* workers respawned */
+	/*
+	 * Publishing on the bus: one ring, one order.  A process-shared,
+	 * robust mutex serialises the producers (shm_region_lock()), and
+	 * a chat message's id is taken under it, so that ids increase in
+	 * the order every reader sees.  The epoch says which sequence
+	 * (the history store's), set by the master before any fork.
+	 */
+	_Alignas(64) pthread_mutex_t	 sh_pub_lock;
+	_Atomic uint64_t		 sh_msg_id;	/* the last one taken */
+	char				 sh_epoch[24];	/* NUL-ended */
+	struct shm_hist			 sh_hist;
 };
-_Static_assert(sizeof(struct shm_hdr) == 256, "shm_hdr layout");
+_Static_assert(sizeof(struct shm_hdr) == 512, "shm_hdr layout");
 
 /*
  * Connections per client address, one table per worker slot
@@ -239,6 +294,12 @@ struct shm_stats *shm_region_stats(const struct shm_region *, unsigned);
 void		 shm_stats_attach(struct shm_stats *, uint32_t, uint64_t);
 struct shm_pslot *shm_region_pslots(const struct shm_region *);
 uint64_t	 shm_region_next_id(const struct shm_region *);
+void		 shm_region_lock(const struct shm_region *);
+void		 shm_region_unlock(const struct shm_region *);
+uint64_t	 shm_region_msg_id(const struct shm_region *);
+uint64_t	 shm_region_last_msg_id(const struct shm_region *);
+void		 shm_region_set_msg_id(const struct shm_region *, uint64_t);
+struct shm_hist	*shm_region_hist(const struct shm_region *);
 struct shm_iptable *shm_region_iptable(const struct shm_region *, unsigned);
 
 /* shm_ring.c */
@@ -256,6 +317,8 @@ int		 shm_ring_publish(const struct shm_region *, struct shm_ring *,
 		    const void *, size_t);
 void		 shm_ring_cursor_init(const struct shm_ring *,
 		    struct shm_cursor *);
+void		 shm_ring_cursor_at(const struct shm_ring *,
+		    struct shm_cursor *, uint64_t);
 int		 shm_ring_read(const struct shm_region *, struct shm_ring *,
 		    struct shm_cursor *, void *, size_t, size_t *);
 int		 shm_ring_pending(struct shm_ring *, const struct shm_cursor *);
@@ -290,6 +353,8 @@ struct shm_presence_entry {
 	uint32_t	 kind;
 	uint64_t	 conn;
 	uint64_t	 seq;		/* the slot's ps_seq */
+	uint64_t	 sid;		/* the slot's session; 0: none */
+	uint64_t	 expires;	/* detached: when, in ms */
 };
 
 int		 shm_presence_claim(const struct shm_region *, const char *,
@@ -308,6 +373,17 @@ uint64_t	 shm_presence_seq(const struct shm_region *, uint32_t);
 size_t		 shm_presence_list(const struct shm_region *,
 		    struct shm_presence_entry *, size_t);
 size_t		 shm_presence_reap(const struct shm_region *, uint32_t,
+		    struct shm_presence_entry *, size_t);
+int		 shm_presence_session(const struct shm_region *, uint32_t,
+		    uint32_t, uint64_t, uint64_t, uint64_t);
+int		 shm_presence_transfer(const struct shm_region *, uint32_t,
+		    uint32_t, uint64_t, uint32_t, uint64_t, uint64_t);
+int		 shm_presence_find_session(const struct shm_region *, uint32_t,
+		    uint64_t, uint64_t, struct shm_presence_entry *,
+		    uint32_t *);
+size_t		 shm_presence_detach_all(const struct shm_region *,
+		    uint32_t, uint64_t);
+size_t		 shm_presence_expire(const struct shm_region *, uint64_t,
 		    struct shm_presence_entry *, size_t);
 
 #endif /* WSCHATD_SHM_H */

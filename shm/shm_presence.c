@@ -98,6 +98,9 @@ shm_presence_copy(const struct shm_pslot *s, struct shm_presence_entry *e,
 	e->kind = s->ps_kind;
 	e->conn = s->ps_conn;
 	e->seq = s->ps_seq;
+	e->sid = s->ps_sid;
+	e->expires = atomic_load_explicit(&s->ps_expires,
+	    memory_order_relaxed);
 }
 
 /*
@@ -190,6 +193,8 @@ shm_presence_claim(const struct shm_region *reg, const char *name,
 	me->ps_kind = kind;
 	me->ps_conn = conn;
 	me->ps_seq = shm_region_next_id(reg);
+	me->ps_sid = me->ps_secret = 0;
+	atomic_store_explicit(&me->ps_expires, 0, memory_order_relaxed);
 	me->ps_len = (uint8_t)len;
 	memcpy(me->ps_name, name, len);
 	/* strncpy: NUL-padded, and the last byte stays NUL. */
@@ -487,4 +492,198 @@ shm_presence_reap(const struct shm_region *reg, uint32_t worker,
 		}
 	}
 	return (live);
+}
+
+/*
+ * Sessions (version 2's resume, hub.c).  A session lives in the slot of
+ * its name: its number and secret are written by the owner while the
+ * slot is RECASE, like a new spelling.  A connection lost without a
+ * goodbye hands the slot to SHM_PS_DETACHED with an expiry; a resuming
+ * connection takes it from there (or from a worker that has not noticed
+ * the loss yet) with shm_presence_transfer(); the master ends expired
+ * ones with shm_presence_expire().  Every step is one CAS on the state
+ * word, so two takers, or a taker and the expiry, never both win.
+ */
+
+/*
+ * Give the LIVE slot that (worker, conn) holds the session sid with
+ * secret.  Returns SHM_OK, or SHM_ERR with errno EPERM if the slot is not
+ * theirs.  The owning worker.
+ */
+int
+shm_presence_session(const struct shm_region *reg, uint32_t slot,
+    uint32_t worker, uint64_t conn, uint64_t sid, uint64_t secret)
+{
+	struct shm_pslot	*s;
+	uint64_t		 w, mw;
+
+	if (slot >= reg->hdr->sh_pslots) {
+		errno = EPERM;
+		return (SHM_ERR);
+	}
+	s = &shm_region_pslots(reg)[slot];
+	w = atomic_load(&s->ps_state);
+	if (PS_STATE(w) != SHM_PS_LIVE || PS_WORKER(w) != worker ||
+	    s->ps_conn != conn) {
+		errno = EPERM;
+		return (SHM_ERR);
+	}
+	/* Seq_cst CAS to RECASE: readers copy again once we are done. */
+	mw = PS_WORD(PS_GEN(w) + 1, worker, SHM_PS_RECASE);
+	if (!atomic_compare_exchange_strong(&s->ps_state, &w, mw)) {
+		errno = EPERM;
+		return (SHM_ERR);
+	}
+	s->ps_sid = sid;
+	s->ps_secret = secret;
+	atomic_store(&s->ps_state, PS_WORD(PS_GEN(mw), worker, SHM_PS_LIVE));
+	return (SHM_OK);
+}
+
+/*
+ * Hand the LIVE slot that (from, fconn) holds to (to, tconn), name,
+ * room and session unchanged; expires is the detached session's expiry
+ * (ms; 0 when to is a worker).  Returns SHM_OK, or SHM_ERR with errno
+ * EPERM if (from, fconn) no longer holds it (another taker, or the
+ * expiry, was first).  Any process.
+ */
+int
+shm_presence_transfer(const struct shm_region *reg, uint32_t slot,
+    uint32_t from, uint64_t fconn, uint32_t to, uint64_t tconn,
+    uint64_t expires)
+{
+	struct shm_pslot	*s;
+	uint64_t		 w, mw;
+
+	if (slot >= reg->hdr->sh_pslots || to > 0xff) {
+		errno = EPERM;
+		return (SHM_ERR);
+	}
+	s = &shm_region_pslots(reg)[slot];
+	w = atomic_load(&s->ps_state);
+	/* ps_conn changes only under RECASE, which changes the generation:
+	 * if it changed after this load, the CAS below fails. */
+	if (PS_STATE(w) != SHM_PS_LIVE || PS_WORKER(w) != from ||
+	    s->ps_conn != fconn) {
+		errno = EPERM;
+		return (SHM_ERR);
+	}
+	mw = PS_WORD(PS_GEN(w) + 1, to, SHM_PS_RECASE);
+	if (!atomic_compare_exchange_strong(&s->ps_state, &w, mw)) {
+		errno = EPERM;
+		return (SHM_ERR);
+	}
+	s->ps_worker = to;
+	s->ps_conn = tconn;
+	atomic_store_explicit(&s->ps_expires, expires, memory_order_relaxed);
+	atomic_store(&s->ps_state, PS_WORD(PS_GEN(mw), to, SHM_PS_LIVE));
+	shm_presence_changed(reg);
+	return (SHM_OK);
+}
+
+/* Compare two secrets in a time that does not depend on where they
+ * differ. */
+static int
+shm_presence_secret_equal(uint64_t a, uint64_t b)
+{
+	volatile uint64_t	 d = a ^ b;
+
+	return (d == 0);
+}
+
+/*
+ * Which LIVE slot holds session sid with secret?  Looks at slot hint
+ * first (where the session began; a rename moves it), then at every
+ * slot.  Returns SHM_OK with *e and *slot, or SHM_EMPTY.  Any process.
+ */
+int
+shm_presence_find_session(const struct shm_region *reg, uint32_t hint,
+    uint64_t sid, uint64_t secret, struct shm_presence_entry *e,
+    uint32_t *slot)
+{
+	struct shm_pslot	*ps = shm_region_pslots(reg);
+	uint32_t		 i, n = reg->hdr->sh_pslots;
+	uint64_t		 w;
+	size_t			 len;
+
+	if (sid == 0)
+		return (SHM_EMPTY);
+	for (i = 0; i <= n; i++) {
+		uint32_t k = i == 0 ? hint : i - 1;
+
+		if (k >= n || (i > 0 && k == hint) ||
+		    ps[k].ps_sid != sid)	/* a racy hint; read() checks */
+			continue;
+		w = shm_presence_read(&ps[k], e, &len);
+		if (PS_STATE(w) != SHM_PS_LIVE || e->sid != sid ||
+		    !shm_presence_secret_equal(ps[k].ps_secret, secret))
+			continue;
+		e->worker = PS_WORKER(w);
+		*slot = k;
+		return (SHM_OK);
+	}
+	return (SHM_EMPTY);
+}
+
+/*
+ * A dead worker's sessions: hand every LIVE slot of worker that has a
+ * session to SHM_PS_DETACHED, expiring at expires (ms), so that
+ * shm_presence_reap() leaves them.  Returns how many.  The master.
+ */
+size_t
+shm_presence_detach_all(const struct shm_region *reg, uint32_t worker,
+    uint64_t expires)
+{
+	struct shm_pslot	*ps = shm_region_pslots(reg);
+	uint32_t		 i;
+	uint64_t		 w;
+	size_t			 n = 0;
+
+	for (i = 0; i < reg->hdr->sh_pslots; i++) {
+		w = atomic_load(&ps[i].ps_state);
+		if (PS_WORKER(w) != worker || PS_STATE(w) != SHM_PS_LIVE ||
+		    ps[i].ps_sid == 0)
+			continue;
+		if (shm_presence_transfer(reg, i, worker, ps[i].ps_conn,
+		    SHM_PS_DETACHED, ps[i].ps_sid, expires) == SHM_OK)
+			n++;
+	}
+	return (n);
+}
+
+/*
+ * End every detached session whose expiry is at or before now (ms):
+ * free its name and copy up to max of them into out, for their logouts.
+ * Returns how many were copied; call again while it returns max.  The
+ * master.
+ */
+size_t
+shm_presence_expire(const struct shm_region *reg, uint64_t now,
+    struct shm_presence_entry *out, size_t max)
+{
+	struct shm_pslot	*ps = shm_region_pslots(reg), *s;
+	uint32_t		 i;
+	uint64_t		 w;
+	size_t			 n = 0, len;
+
+	for (i = 0; i < reg->hdr->sh_pslots && n < max; i++) {
+		s = &ps[i];
+		w = atomic_load(&s->ps_state);
+		if (PS_WORKER(w) != SHM_PS_DETACHED ||
+		    PS_STATE(w) != SHM_PS_LIVE ||
+		    atomic_load_explicit(&s->ps_expires,
+		    memory_order_relaxed) > now)
+			continue;
+		/* Nobody writes a detached slot but through a CAS on its
+		 * state word: a copy taken before ours succeeds is whole. */
+		shm_presence_copy(s, &out[n], &len);
+		if (!atomic_compare_exchange_strong(&s->ps_state, &w,
+		    PS_WORD(PS_GEN(w), SHM_PS_DETACHED, SHM_PS_TOMB)))
+			continue;	/* resumed meanwhile */
+		atomic_fetch_sub_explicit(&reg->hdr->sh_users, 1,
+		    memory_order_relaxed);
+		shm_presence_changed(reg);
+		out[n++].worker = SHM_PS_DETACHED;
+	}
+	return (n);
 }

@@ -77,6 +77,27 @@ shm_region_valid(unsigned nworkers, uint64_t ring_size, unsigned pslots)
 }
 
 /* Bytes the region needs for this many workers, ring bytes and slots. */
+/*
+ * The producers' mutex: shared between processes, and robust, so that a
+ * producer killed while holding it does not stop the bus: the next one
+ * gets EOWNERDEAD, and the ring is consistent anyway (shm_ring_publish()
+ * tolerates a record left half-written).
+ */
+static int
+shm_region_lock_init(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t	 a;
+	int			 rv;
+
+	if (pthread_mutexattr_init(&a) != 0)
+		return (-1);
+	rv = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED) != 0 ||
+	    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) != 0 ||
+	    pthread_mutex_init(m, &a) != 0 ? -1 : 0;
+	pthread_mutexattr_destroy(&a);
+	return (rv);
+}
+
 size_t
 shm_region_size(unsigned nworkers, uint64_t ring_size, unsigned pslots)
 {
@@ -146,6 +167,11 @@ shm_region_open(struct shm_region *reg, unsigned nworkers, uint64_t ring_size,
 	}
 	/* Relaxed: nothing else runs yet; fork() orders it for children. */
 	atomic_store_explicit(&h->sh_next_id, 1, memory_order_relaxed);
+	if (shm_region_lock_init(&h->sh_pub_lock) != 0) {
+		munmap(p, (size_t)l.size);
+		errno = ENOTSUP;
+		return (-1);
+	}
 	if (shm_region_attach(reg, p, (size_t)l.size) == -1) {
 		munmap(p, (size_t)l.size);
 		return (-1);
@@ -263,4 +289,55 @@ shm_region_next_id(const struct shm_region *reg)
 	/* Relaxed: only uniqueness is wanted, which the RMW gives. */
 	return (atomic_fetch_add_explicit(&reg->hdr->sh_next_id, 1,
 	    memory_order_relaxed));
+}
+
+/*
+ * Take the producers' mutex (see shm_hdr).  Held for one record's copy
+ * into the ring: never across a system call but the futex.  Any process.
+ */
+void
+shm_region_lock(const struct shm_region *reg)
+{
+	if (pthread_mutex_lock(&reg->hdr->sh_pub_lock) == EOWNERDEAD)
+		pthread_mutex_consistent(&reg->hdr->sh_pub_lock);
+}
+
+void
+shm_region_unlock(const struct shm_region *reg)
+{
+	pthread_mutex_unlock(&reg->hdr->sh_pub_lock);
+}
+
+/* The next chat message id: with shm_region_lock() held. */
+uint64_t
+shm_region_msg_id(const struct shm_region *reg)
+{
+	uint64_t	 id;
+
+	/* Relaxed: the mutex orders the writers; readers want a value. */
+	id = atomic_load_explicit(&reg->hdr->sh_msg_id,
+	    memory_order_relaxed) + 1;
+	atomic_store_explicit(&reg->hdr->sh_msg_id, id, memory_order_relaxed);
+	return (id);
+}
+
+/* The last message id taken. */
+uint64_t
+shm_region_last_msg_id(const struct shm_region *reg)
+{
+	return (atomic_load_explicit(&reg->hdr->sh_msg_id,
+	    memory_order_relaxed));
+}
+
+/* Where ids continue from: the master, before any fork. */
+void
+shm_region_set_msg_id(const struct shm_region *reg, uint64_t id)
+{
+	atomic_store_explicit(&reg->hdr->sh_msg_id, id, memory_order_relaxed);
+}
+
+struct shm_hist *
+shm_region_hist(const struct shm_region *reg)
+{
+	return (&reg->hdr->sh_hist);
 }

@@ -105,6 +105,20 @@ shm_ring_publish(const struct shm_region *reg, struct shm_ring *r,
 }
 
 /* A new reader (or a respawned worker) starts at the current head. */
+/*
+ * A cursor at pos, a record boundary this ring had (one a cursor of it
+ * reached, kept by a process that died): reads what followed it, or
+ * finds it lost if the ring has lapped it since.  Any process.
+ */
+void
+shm_ring_cursor_at(const struct shm_ring *r, struct shm_cursor *c,
+    uint64_t pos)
+{
+	shm_ring_cursor_init(r, c);
+	if ((int64_t)(c->sc_pos - pos) > 0)
+		c->sc_pos = pos;
+}
+
 void
 shm_ring_cursor_init(const struct shm_ring *r, struct shm_cursor *c)
 {

@@ -1,16 +1,18 @@
 /*
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
- * bus.c: one process's end of the broadcast bus.  It publishes this
- * process's events on its own ring; a worker reads every ring (its own
- * included: local delivery takes the same path, so every worker sees one
- * order per sender) through bus_next(), an iterator whose caller (worker.c)
- * hands each event to the hub.  And it runs the wake-up protocol, for the
- * workers and for the master alike:
+ * bus.c: one process's end of the broadcast bus.  Every process
+ * publishes on the one ring, under the producers' mutex, which also gives
+ * each chat message its id: so every reader sees one order of all events,
+ * and ids increase in it (a client that saw id N saw everything before
+ * it, which is what resume relies on).  A worker reads the ring through
+ * bus_next(), an iterator whose caller (worker.c) hands each event to the
+ * hub; local delivery takes the same path.  And it runs the wake-up
+ * protocol, for the workers and for the master alike:
  *
- *   consumer, before blocking:  sw_idle = 1; fence; look at every head;
+ *   consumer, before blocking:  sw_idle = 1; fence; look at the head;
  *                               anything new?  sw_idle = 0, drain again.
- *   producer, once per loop:    (heads stored) fence; for each worker:
+ *   producer, once per loop:    (head stored) fence; for each worker:
  *                               exchange(sw_idle, 0) == 1?  write eventfd.
  *
  * Both fences are sequentially consistent, so either the consumer sees
@@ -29,8 +31,16 @@
 
 #include "bus.h"
 
-/* Records taken from one ring in a pass before the sockets get a turn. */
+/* Records taken in a pass before the sockets get a turn. */
 #define BUS_BATCH	256
+
+/*
+ * The ring every process publishes on.  The region has one per slot, of
+ * which the bus uses the first: one order for every reader was worth
+ * more than producers that never wait (the mutex is held for a memcpy;
+ * see scripts/bench/results/ for what it costs).
+ */
+#define BUS_RING	0
 
 /* Drain our eventfd, so that the next write wakes us again. */
 void
@@ -54,24 +64,30 @@ bus_init(struct bus *b, struct bus_shared *sh, unsigned id,
 	memset(b, 0, sizeof(*b));
 	b->sh = sh;
 	b->id = id;
-	b->ring = shm_region_ring(&sh->reg, id);
+	b->ring = shm_region_ring(&sh->reg, BUS_RING);
 	b->st = st;
 	buf_init(&b->out, 0);
 }
 
 /*
- * Start reading every ring at its head (a respawned worker does not replay
- * what its predecessor saw).  worker.c watches our eventfd.  Returns 0, or
- * -1 if out of memory.  Worker process.
+ * Start reading the ring at from, a record boundary (the history
+ * process's committed position), or at its head if from is 0 or lapped
+ * already: what lies before the head as it is now comes out of
+ * bus_next() marked past, to be remembered but not delivered (a
+ * respawned worker does not replay what its predecessor delivered).
+ * worker.c watches our eventfd.  Returns 0, or -1 if out of memory.
+ * Worker process.
  */
 int
-bus_attach(struct bus *b)
+bus_attach(struct bus *b, uint64_t from)
 {
 	struct shm_region	*reg = &b->sh->reg;
-	unsigned		 i;
+	struct shm_cursor	*c = &b->cursors[0];
 
-	for (i = 0; i < reg->hdr->sh_nrings; i++)
-		shm_ring_cursor_init(shm_region_ring(reg, i), &b->cursors[i]);
+	shm_ring_cursor_init(b->ring, c);
+	b->live_from = c->sc_pos;
+	if (from != 0 && c->sc_pos - from < b->ring->sr_size)
+		shm_ring_cursor_at(b->ring, c, from);
 	b->recsz = shm_ring_max_record(b->ring);
 	if ((b->rec = malloc(b->recsz)) == NULL ||
 	    (b->dec = chat_dec_new()) == NULL)
@@ -93,22 +109,37 @@ bus_clear(struct bus *b)
 }
 
 /*
- * Publish an event on our ring.  Returns 0, or -1 with errno EMSGSIZE if
- * its record is larger than a ring record may be (bus_encoded_len() says
- * how large it was), or ENOMEM if it could not be encoded.  Any process
- * with a ring of its own; bus_wake() then wakes the readers.
+ * Publish an event on the ring; a chat or private message gets its id
+ * here, in e->id.  Returns 0, or -1 with errno EMSGSIZE if its record is
+ * larger than a ring record may be (bus_encoded_len() says how large it
+ * was), or ENOMEM if it could not be encoded.  Any process; bus_wake()
+ * then wakes the readers.
  */
 int
-bus_publish(struct bus *b, const struct chat_env *e)
+bus_publish(struct bus *b, struct chat_env *e)
 {
+	struct shm_region	*reg = &b->sh->reg;
+	int			 rv;
+
 	b->out.len = 0;
+	/*
+	 * The id is taken, and so the record encoded, under the mutex:
+	 * ids must increase in ring order.  Encoding costs about as much as
+	 * the copy; a measured alternative (a patch of the id into a record
+	 * encoded before) saved nothing worth a second encoder.
+	 */
+	shm_region_lock(reg);
+	if (e->type == CHAT_USER || e->type == CHAT_PRIVATE)
+		e->id = shm_region_msg_id(reg);
 	if (chat_env_encode(e, &b->out) == -1 || b->out.failed) {
+		shm_region_unlock(reg);
 		b->out.failed = 0;
 		errno = ENOMEM;
 		return (-1);
 	}
-	if (shm_ring_publish(&b->sh->reg, b->ring, b->out.base,
-	    b->out.len) == SHM_ERR) {
+	rv = shm_ring_publish(reg, b->ring, b->out.base, b->out.len);
+	shm_region_unlock(reg);
+	if (rv == SHM_ERR) {
 		if (b->st != NULL)
 			shm_stat_add(&b->st->st_bus_too_big, 1);
 		errno = EMSGSIZE;
@@ -179,7 +210,6 @@ bus_wake(struct bus *b)
 void
 bus_pass_begin(struct bus *b, uint64_t budget)
 {
-	b->first = (b->first + 1) % b->sh->reg.hdr->sh_nrings;
 	b->pk = b->pn = 0;
 	b->pbytes = b->plag = 0;
 	b->pbudget = budget;
@@ -197,48 +227,47 @@ int
 bus_next(struct bus *b, struct bus_item *it)
 {
 	struct shm_region	*reg = &b->sh->reg;
-	struct shm_ring		*r;
-	struct shm_cursor	*c;
-	unsigned		 i, nrings = reg->hdr->sh_nrings;
-	uint64_t		 lost;
+	struct shm_ring		*r = b->ring;
+	struct shm_cursor	*c = &b->cursors[0];
+	uint64_t		 lost, pos;
 	int			 rv;
 
 	it->lost = 0;
 	if (b->held) {			/* after its loss was handed out */
 		b->held = 0;
 		it->env = b->held_env;
+		it->past = b->held_past;
 		return (1);
 	}
-	while (b->pk < nrings) {
-		i = (b->first + b->pk) % nrings;
-		r = shm_region_ring(reg, i);
-		c = &b->cursors[i];
+	while (b->pk == 0) {
 		if (!shm_ring_pending(r, c))
-			goto next;
+			goto done;
 		if (b->pn == BUS_BATCH || b->pbytes >= b->pbudget) {
 			b->pmore = 1;
-			goto next;
+			goto done;
 		}
 		b->pn++;
 		lost = c->sc_lost;
+		pos = c->sc_pos;
 		rv = shm_ring_read(reg, r, c, b->rec, b->recsz, &b->reclen);
 		if (rv == SHM_EMPTY)
-			goto next;
+			goto done;
 		if (rv == SHM_LOST) {
-			log_warnx("bus: fell behind on ring %u; skipped %llu "
-			    "bytes", i, (unsigned long long)c->sc_lost_bytes);
+			log_warnx("bus: fell behind; skipped %llu bytes",
+			    (unsigned long long)c->sc_lost_bytes);
 			continue;
 		}
+		it->past = (int64_t)(b->live_from - pos) > 0;
 		if (c->sc_lost != lost) {
 			it->lost = c->sc_lost - lost;
 			shm_stat_add(&b->st->st_bus_lost, it->lost);
-			log_warnx("bus: lost %llu records of ring %u",
-			    (unsigned long long)it->lost, i);
+			log_warnx("bus: lost %llu records",
+			    (unsigned long long)it->lost);
 		}
 		shm_stat_add(&b->st->st_bus_read, 1);
 		if (chat_env_decode(b->dec, (const char *)b->rec, b->reclen,
 		    &it->env) == -1) {
-			log_warnx("bus: undecodable record on ring %u", i);
+			log_warnx("bus: undecodable record");
 			if (it->lost > 0)
 				return (1);
 			continue;
@@ -246,14 +275,15 @@ bus_next(struct bus *b, struct bus_item *it)
 		if (it->lost > 0) {
 			/* The loss first; this event at the next call. */
 			b->held_env = it->env;
+			b->held_past = it->past;
 			b->held = 1;
 		}
 		return (1);
-next:
-		b->plag += shm_ring_lag(r, c);
-		b->pk++;
-		b->pn = 0;
 	}
+	return (0);
+done:
+	b->plag += shm_ring_lag(r, c);
+	b->pk = 1;
 	return (0);
 }
 
@@ -293,18 +323,15 @@ bus_idle(struct bus *b)
 {
 	struct shm_region	*reg = &b->sh->reg;
 	struct shm_wake		*me = shm_region_wake(reg, b->id);
-	unsigned		 i;
 
 	/* Seq_cst store and fence: the flag before the head loads (Dekker). */
 	atomic_store_explicit(&me->sw_idle, 1, memory_order_seq_cst);
 	atomic_thread_fence(memory_order_seq_cst);
-	for (i = 0; i < reg->hdr->sh_nrings; i++)
-		if (shm_ring_pending(shm_region_ring(reg, i),
-		    &b->cursors[i])) {
-			atomic_store_explicit(&me->sw_idle, 0,
-			    memory_order_relaxed);	/* only a hint to others */
-			return (0);
-		}
+	if (shm_ring_pending(b->ring, &b->cursors[0])) {
+		atomic_store_explicit(&me->sw_idle, 0,
+		    memory_order_relaxed);	/* only a hint to others */
+		return (0);
+	}
 	return (1);
 }
 

@@ -2,9 +2,9 @@
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
  * bus.h: one process's end of the broadcast bus between workers: publish
- * an event on our own ring, wake the workers that sleep, and read every
- * ring as an iterator (bus_next()), whose caller decides what each event
- * means.  Workers and the master (which announces a dead worker's
+ * an event on the one ring (which gives chat messages their ids), wake
+ * the workers that sleep, and read the ring as an iterator (bus_next()),
+ * whose caller decides what each event means.  Workers and the master (which announces a dead worker's
  * logouts on a ring of its own) use the same calls.
  */
 
@@ -28,6 +28,7 @@ struct bus_shared {
 /* What bus_next() hands out: a count of lost records, or an event. */
 struct bus_item {
 	uint64_t		 lost;		/* >0: lost before the next event */
+	int			 past;		/* from before we attached */
 	struct chat_env		 env;		/* with lost == 0: the event */
 };
 
@@ -40,16 +41,17 @@ struct bus {
 	struct buf		 out;		/* one record, encoded */
 	int			 published;	/* since the last bus_wake() */
 	/* Reading (workers only). */
-	struct shm_cursor	 cursors[WSCHATD_MAX_SLOTS + 1];
+	struct shm_cursor	 cursors[1];
+	uint64_t		 live_from;	/* ring position at attach */
 	uint8_t			*rec;		/* one record, read */
 	size_t			 recsz;
 	size_t			 reclen;
 	struct chat_dec		*dec;
 	struct chat_env		 held_env;	/* decoded from rec, */
 	int			 held;		/* not handed out yet */
-	unsigned		 first;		/* ring a pass starts at */
+	int			 held_past;
 	/* The pass under way (bus_pass_begin() to bus_pass_end()). */
-	unsigned		 pk;		/* rings done */
+	unsigned		 pk;		/* 1: the ring is done */
 	unsigned		 pn;		/* records of ring pk taken */
 	uint64_t		 pbytes;	/* queued per client, at most */
 	uint64_t		 pbudget;
@@ -59,9 +61,9 @@ struct bus {
 
 void		 bus_init(struct bus *, struct bus_shared *, unsigned,
 		    struct shm_stats *);
-int		 bus_attach(struct bus *);
+int		 bus_attach(struct bus *, uint64_t);
 void		 bus_clear(struct bus *);
-int		 bus_publish(struct bus *, const struct chat_env *);
+int		 bus_publish(struct bus *, struct chat_env *);
 size_t		 bus_max_record(const struct bus *);
 size_t		 bus_encoded_len(const struct bus *);
 void		 bus_wake(struct bus *);

@@ -77,6 +77,19 @@ cfg_check_log(const char *v)
 }
 
 static const char *
+cfg_check_path(const char *v)
+{
+	return (v[0] == '/' ? NULL : "not an absolute file name");
+}
+
+static const char *
+cfg_check_sync(const char *v)
+{
+	return (strcmp(v, "normal") == 0 || strcmp(v, "full") == 0 ? NULL :
+	    "not normal or full");
+}
+
+static const char *
 cfg_check_level(const char *v)
 {
 	return (log_level_parse(v) != -1 ? NULL :
@@ -127,8 +140,28 @@ static const struct cfg_key cfg_keys[] = {
 	{ "command_rate",	CFG_UINT, O(command_rate), 1, 1000000, "30", NULL },
 	{ "message_rate",	CFG_UINT, O(message_rate), 0, 1000000, "0", NULL },
 	{ "message_burst",	CFG_UINT, O(message_burst), 1, 1000000, "100", NULL },
-	{ "bus_ring_size",	CFG_SIZE64, O(bus_ring_size), 64 << 10, 1ULL << 30, "8m", NULL },
+	{ "bus_ring_size",	CFG_SIZE64, O(bus_ring_size), 64 << 10, 1ULL << 30, "32m", NULL },
 	{ "io_uring",		CFG_BOOL, O(io_uring), 0, 1, "on", NULL },
+	{ "history",		CFG_BOOL, O(history), 0, 1, "on", NULL },
+	{ "history_file",	CFG_STR, O(history_file), 0, 0, WSCHATD_HISTORY,
+	    cfg_check_path },
+	{ "history_sync",	CFG_STR, O(history_sync), 0, 0, "normal",
+	    cfg_check_sync },
+	{ "history_flush",	CFG_UINT, O(history_flush), 1, 60000, "20", NULL },
+	{ "history_batch",	CFG_UINT, O(history_batch), 1, 1000000, "512", NULL },
+	{ "history_max_messages", CFG_SIZE64, O(history_max_messages), 0, 1ULL << 40,
+	    "100000", NULL },
+	{ "history_max_age",	CFG_TIME, O(history_max_age), 0, 3153600000U,
+	    "720h", NULL },
+	{ "history_join",	CFG_UINT, O(history_join), 0, 10000, "50", NULL },
+	{ "history_page_max",	CFG_UINT, O(history_page_max), 1, 100000, "200", NULL },
+	{ "history_recent",	CFG_UINT, O(history_recent), 0, 1000000, "1000", NULL },
+	{ "history_private",	CFG_UINT, O(history_private), 0, 10000000, "10000",
+	    NULL },
+	{ "history_memory",	CFG_SIZE64, O(history_memory), 0, 1ULL << 40, "64m",
+	    NULL },
+	{ "resume_timeout",	CFG_TIME, O(resume_timeout), 0, 86400, "30", NULL },
+	{ "resume_max",		CFG_UINT, O(resume_max), 1, 10000000, "10000", NULL },
 	{ "metrics",		CFG_BOOL, O(metrics), 0, 1, "on", NULL },
 	{ "metrics_allow",	CFG_STR, O(metrics_allow), 0, 0, "127.0.0.0/8 ::1",
 	    NULL },

@@ -17,6 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifndef WSCHATD_HISTORY
+#define WSCHATD_HISTORY		"/usr/local/var/lib/wschatd/history.db"
+#endif
+
 #ifndef WSCHATD_CONFFILE
 #define WSCHATD_CONFFILE	"/usr/local/etc/wschatd.conf"
 #endif
@@ -69,7 +73,21 @@ struct cfg {
 	unsigned	 command_rate;		/* login/rename/who... a minute */
 	unsigned	 message_rate;		/* chat messages a second; 0: any */
 	unsigned	 message_burst;		/* bucket size of message_rate */
-	uint64_t	 bus_ring_size;		/* bytes per producer ring */
+	uint64_t	 bus_ring_size;		/* bytes of the bus's ring */
+	int		 history;		/* keep history in the store */
+	char		*history_file;
+	char		*history_sync;		/* "normal" or "full" */
+	unsigned	 history_flush;		/* ms between commits, at most */
+	unsigned	 history_batch;		/* messages per commit, at most */
+	uint64_t	 history_max_messages;	/* per room in the store; 0: any */
+	unsigned	 history_max_age;	/* seconds; 0: forever */
+	unsigned	 history_join;		/* messages after login, join */
+	unsigned	 history_page_max;	/* messages per history reply */
+	unsigned	 history_recent;	/* per room in a worker's memory */
+	unsigned	 history_private;	/* private ones in memory */
+	uint64_t	 history_memory;	/* bytes of memory per worker */
+	unsigned	 resume_timeout;	/* seconds a lost session lasts */
+	unsigned	 resume_max;		/* messages replayed on resume */
 	int		 metrics;		/* /metrics enabled */
 	char		*metrics_allow;		/* who may see it; NULL: any */
 	/* Derived, not settings. */

@@ -683,6 +683,7 @@ chat_env_encode(const struct chat_env *e, struct buf *out)
 	for (i = 0; i < 5; i++)
 		if (s[i]->p != NULL)
 			n++;
+	n += (e->sid != 0) + (e->to_sid != 0);
 	msgpack_packer_init(&pk, out, chat_buf_mp_cb);
 	bad = msgpack_pack_map(&pk, n);
 	bad |= chat_mp_key(&pk, "t") | msgpack_pack_uint32(&pk, e->type);
@@ -694,6 +695,11 @@ chat_env_encode(const struct chat_env *e, struct buf *out)
 	    msgpack_pack_uint32(&pk, e->to_worker);
 	bad |= chat_mp_key(&pk, "tc") | msgpack_pack_uint64(&pk, e->to_conn);
 	bad |= chat_mp_key(&pk, "k") | msgpack_pack_uint32(&pk, e->kind);
+	if (e->sid != 0)
+		bad |= chat_mp_key(&pk, "s") | msgpack_pack_uint64(&pk, e->sid);
+	if (e->to_sid != 0)
+		bad |= chat_mp_key(&pk, "ts2") |
+		    msgpack_pack_uint64(&pk, e->to_sid);
 	for (i = 0; i < 5; i++)
 		if (s[i]->p != NULL)
 			bad |= chat_mp_kv(&pk, k[i], *s[i]);
@@ -779,6 +785,10 @@ chat_env_decode(struct chat_dec *d, const char *buf, size_t len,
 				e->to_conn = u;
 			else if (key.len == 1 && key.p[0] == 'k')
 				e->kind = (uint32_t)u;
+			else if (key.len == 1 && key.p[0] == 's')
+				e->sid = u;
+			else if (key.len == 3 && !memcmp(key.p, "ts2", 3))
+				e->to_sid = u;
 			continue;
 		}
 		if (v->type != MSGPACK_OBJECT_STR)
