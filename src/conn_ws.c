@@ -183,6 +183,7 @@ conn_ws_control(struct conn *c)
 	case WS_OP_PONG:
 		break;		/* any input already reset the heartbeat */
 	case WS_OP_CLOSE:
+		hub_goodbye(c);		/* the session ends with it */
 		if (c->state == CONN_S_WS) {
 			/* Echo the status; none if none was given (7.1.5). */
 			conn_ws_close(c, r->ev_code == WS_CLOSE_NO_STATUS ? 0 :
@@ -261,6 +262,7 @@ conn_ws_eof(struct conn *c)
 static void
 conn_ws_hangup(struct conn *c, uint16_t code, const char *reason)
 {
+	hub_goodbye(c);
 	conn_ws_close_with(c, code ? code : WS_CLOSE_NORMAL, reason);
 }
 

@@ -44,6 +44,7 @@
 #include "bus.h"
 #include "conn.h"
 #include "hub.h"
+#include "hub_hist.h"
 #include "worker.h"
 
 #define HUB_LOBBY	"lobby"
@@ -420,6 +421,15 @@ struct hub_frames {
 
 static struct chat_msg	*hub_msg_v2(struct hub_frames *);
 
+/* The history store's epoch, which version 2's messages carry. */
+static struct chat_str
+hub_epoch(struct worker *w)
+{
+	const char	*e = w->reg->hdr->sh_epoch;
+
+	return ((struct chat_str){ e, strlen(e) });
+}
+
 /*
  * Formats whose clients keep the list of who is online from the events
  * alone, with no user_list to put it right: version 2, and line users,
@@ -563,6 +573,10 @@ hub_msg_v2(struct hub_frames *f)
 		    memory_order_relaxed);
 		m->has_online = 1;
 		break;
+	case CHAT_USER:
+	case CHAT_PRIVATE:
+		m->epoch = hub_epoch(f->w);
+		return (m);
 	default:
 		return (m);
 	}
@@ -669,9 +683,17 @@ static void	 hub_private(struct conn *, const struct chat_cmd *);
 static void	 hub_chat(struct conn *, struct chat_str);
 static int	 hub_rate_ok(struct conn *);
 static int	 hub_message_rate_ok(struct conn *);
-static void	 hub_publish(struct conn *, const struct chat_env *);
+static void	 hub_publish(struct conn *, struct chat_env *);
 static void	 hub_env_init(struct conn *, struct chat_env *,
 		    enum chat_type);
+static struct chat_str hub_room_name(const struct conn *);
+static void	 hub_history_send(struct conn *, struct chat_str, uint64_t,
+		    size_t, int);
+static void	 hub_session_begin(struct conn *);
+static void	 hub_detach(struct conn *);
+static void	 hub_history_cmd(struct conn *, const struct chat_cmd *);
+static void	 hub_resume(struct conn *, const struct chat_cmd *);
+static void	 hub_session_sweep(struct worker *);
 
 /*
  * c holds its name in presence slot now: index it for private messages
@@ -783,7 +805,12 @@ hub_open(struct conn *c)
 	if (len > SHM_NAME_MAX)
 		len = SHM_NAME_MAX;
 	hub_set_name(c, c->peer, len);
-	if (hub_room_join(c, HUB_LOBBY, strlen(HUB_LOBBY)) == -1) {
+	/*
+	 * Version 2 enters the lobby at login (or resume), with its history
+	 * (hub_session_begin()): what it hears live starts where that ends.
+	 */
+	if (!chat_fmt_v2(c->fmt) &&
+	    hub_room_join(c, HUB_LOBBY, strlen(HUB_LOBBY)) == -1) {
 		conn_hangup(c, WS_CLOSE_INTERNAL, "out of memory");
 		return;
 	}
@@ -815,6 +842,7 @@ hub_env_init(struct conn *c, struct chat_env *e, enum chat_type type)
 	e->worker = c->w->id;
 	e->conn = c->id;
 	e->kind = c->fmt;
+	e->sid = c->chat.sid;
 	if (c->chat.room != NULL) {
 		e->room.p = c->chat.room->name;
 		e->room.len = c->chat.room->namelen;
@@ -822,7 +850,7 @@ hub_env_init(struct conn *c, struct chat_env *e, enum chat_type type)
 }
 
 static void
-hub_publish(struct conn *c, const struct chat_env *e)
+hub_publish(struct conn *c, struct chat_env *e)
 {
 	struct bus	*b = &c->w->bus;
 	size_t		 over;
@@ -848,9 +876,12 @@ hub_logout(struct conn *c)
 
 	if (!c->chat.logged_in)
 		return;
-	shm_presence_release(c->w->reg, c->chat.pslot, c->w->id, c->id);
 	hub_byid_del(c->w, c);
 	c->chat.logged_in = 0;
+	/* Not ours any more (a resume took it over): nothing to announce. */
+	if (shm_presence_release(c->w->reg, c->chat.pslot, c->w->id,
+	    c->id) != SHM_OK)
+		return;
 	hub_env_init(c, &e, CHAT_LOGOUT);
 	e.content = e.from;
 	if (bus_publish(&c->w->bus, &e) == -1)
@@ -866,6 +897,7 @@ hub_logout(struct conn *c)
 void
 hub_close(struct conn *c)
 {
+	hub_detach(c);
 	hub_logout(c);
 	hub_room_leave(c);
 	if (c->chat.open) {
@@ -993,8 +1025,15 @@ hub_login(struct conn *c, struct chat_str name)
 		shm_presence_release(c->w->reg, oldslot, c->w->id,
 		    c->id);
 		hub_renamed(c, old);
-	} else
+		/* The session goes with the name. */
+		if (c->chat.sid != 0)
+			shm_presence_session(c->w->reg, slot, c->w->id, c->id,
+			    c->chat.sid, c->chat.secret);
+	} else {
 		hub_online(c, slot);
+		if (chat_fmt_v2(c->fmt))
+			hub_session_begin(c);
+	}
 }
 
 static void
@@ -1029,6 +1068,7 @@ hub_private(struct conn *c, const struct chat_cmd *cmd)
 	e.content = cmd->content;
 	e.to_worker = to.worker;
 	e.to_conn = to.conn;
+	e.to_sid = to.sid;
 	hub_publish(c, &e);
 }
 
@@ -1244,6 +1284,286 @@ hub_join(struct conn *c, struct chat_str room)
 	m.room.len = c->chat.room->namelen;
 	m.timestamp = now_real_ms();
 	hub_send(c, &m);
+	/* Now, before anything else of the room reaches c (see hub_hist.c). */
+	if (moved && chat_fmt_v2(c->fmt))
+		hub_history_send(c, hub_room_name(c), 0,
+		    c->w->cfg->history_join, 0);
+}
+
+
+/* ---------------------------------------------------------------- */
+/* History and sessions (version 2's resume)                        */
+
+/* The room c is in, the lobby if none. */
+static struct chat_str
+hub_room_name(const struct conn *c)
+{
+	if (c->chat.room == NULL)
+		return (CHAT_STR(HUB_LOBBY));
+	return ((struct chat_str){ c->chat.room->name,
+	    c->chat.room->namelen });
+}
+
+/*
+ * Send c a history reply: the up to limit messages of room below before
+ * (0: the latest).  Everything this worker delivered before now and
+ * nothing after (hub_hist.c), so sent right when c enters a room nothing
+ * falls between it and the live messages.  quiet: nothing if there is
+ * nothing to send (a line user's "history" says so instead).
+ */
+static void
+hub_history_send(struct conn *c, struct chat_str room, uint64_t before,
+    size_t limit, int quiet)
+{
+	struct hub_hist_page	 pg;
+	struct chat_msg		 m;
+	size_t			 i;
+
+	if (hub_hist_page(c->w, room, before, limit, &pg) == -1) {
+		hub_system(c, "server_error", "no history: out of memory");
+		return;
+	}
+	if (!(quiet && pg.n == 0)) {
+		memset(&m, 0, sizeof(m));
+		m.type = CHAT_HISTORY;
+		m.room = room;
+		m.epoch = hub_epoch(c->w);
+		for (i = 0; i < pg.n; i++) {
+			pg.msgs[i].room = room;
+			if (chat_fmt_v2(c->fmt))
+				pg.msgs[i].epoch = m.epoch;
+		}
+		m.msgs = pg.msgs;
+		m.nmsgs = pg.n;
+		m.more = pg.more;
+		hub_send(c, &m);
+	}
+	hub_hist_page_clear(&pg);
+}
+
+/* {"type":"history"}: a page, in the room asked (c's if none). */
+static void
+hub_history_cmd(struct conn *c, const struct chat_cmd *cmd)
+{
+	struct chat_str	 room = cmd->room.p != NULL ? cmd->room :
+			    hub_room_name(c);
+	uint64_t	 limit = cmd->limit;
+
+	if (cmd->room.p != NULL && !hub_room_ok(c, room))
+		return;
+	if (limit == 0)
+		limit = c->fmt == CHAT_FMT_LINE ? 20 :
+		    c->w->cfg->history_join;
+	if (limit > c->w->cfg->history_page_max)
+		limit = c->w->cfg->history_page_max;
+	hub_history_send(c, room, cmd->before, (size_t)limit, 0);
+}
+
+/*
+ * A version 2 login: a session for resume (its number, and a secret
+ * from the kernel's generator, in the name's presence slot), the token
+ * to the client, then the lobby and its history.
+ */
+static void
+hub_session_begin(struct conn *c)
+{
+	struct chat_msg	 m;
+	char		 token[64];
+
+	c->chat.sid = shm_region_next_id(c->w->reg);
+	c->chat.secret = ((uint64_t)arc4random() << 32) | arc4random();
+	if (shm_presence_session(c->w->reg, c->chat.pslot, c->w->id, c->id,
+	    c->chat.sid, c->chat.secret) != SHM_OK) {
+		c->chat.sid = c->chat.secret = 0;
+		return;
+	}
+	if (c->w->cfg->resume_timeout > 0) {
+		snprintf(token, sizeof(token), "%x.%llx.%016llx",
+		    (unsigned)c->chat.pslot, (unsigned long long)c->chat.sid,
+		    (unsigned long long)c->chat.secret);
+		memset(&m, 0, sizeof(m));
+		m.type = CHAT_SYSTEM;
+		m.code = CHAT_STR("logged_in");
+		m.content = CHAT_STR("logged in; resume with this session "
+		    "within resume_timeout seconds of a lost connection");
+		m.session.p = token;
+		m.session.len = strlen(token);
+		m.resume_timeout = c->w->cfg->resume_timeout;
+		m.timestamp = now_real_ms();
+		hub_send(c, &m);
+	}
+	if (c->chat.room == NULL &&
+	    hub_room_join(c, HUB_LOBBY, strlen(HUB_LOBBY)) == -1) {
+		conn_hangup(c, WS_CLOSE_INTERNAL, "out of memory");
+		return;
+	}
+	hub_history_send(c, hub_room_name(c), 0, c->w->cfg->history_join, 0);
+}
+
+/* A close frame or logout: the session ends with the connection. */
+void
+hub_goodbye(struct conn *c)
+{
+	c->chat.goodbye = 1;
+}
+
+/*
+ * The connection was lost without a goodbye: keep the session for
+ * resume_timeout, its name held by nobody's connection
+ * (SHM_PS_DETACHED), and tell nobody.  The master ends it once it
+ * expires, with the logout.
+ */
+static void
+hub_detach(struct conn *c)
+{
+	struct worker	*w = c->w;
+
+	if (!c->chat.logged_in || c->chat.sid == 0 || c->chat.goodbye ||
+	    w->cfg->resume_timeout == 0 || w->stopping)
+		return;
+	if (shm_presence_transfer(w->reg, c->chat.pslot, w->id, c->id,
+	    SHM_PS_DETACHED, c->chat.sid, now_real_ms() +
+	    (uint64_t)w->cfg->resume_timeout * 1000) != SHM_OK)
+		return;
+	hub_byid_del(w, c);
+	c->chat.logged_in = 0;
+	log_client("conn %llu %s: %s lost; session kept for %us",
+	    (unsigned long long)c->id, c->peer, c->chat.name,
+	    w->cfg->resume_timeout);
+}
+
+/* "SLOT.SID.SECRET", in hex, as hub_session_begin() wrote it. */
+static int
+hub_token_parse(struct chat_str t, uint32_t *slot, uint64_t *sid,
+    uint64_t *secret)
+{
+	char		 buf[64], *p, *end;
+	unsigned long	 s;
+
+	if (t.len == 0 || t.len >= sizeof(buf))
+		return (-1);
+	memcpy(buf, t.p, t.len);
+	buf[t.len] = '\0';
+	for (p = buf; *p != '\0'; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
+		    *p == '.'))
+			return (-1);
+	s = strtoul(buf, &end, 16);
+	if (end == buf || *end != '.' || s > UINT32_MAX)
+		return (-1);
+	p = end + 1;
+	*sid = strtoull(p, &end, 16);
+	if (end == p || *end != '.')
+		return (-1);
+	p = end + 1;
+	*secret = strtoull(p, &end, 16);
+	if (end == p || *end != '\0')
+		return (-1);
+	*slot = (uint32_t)s;
+	return (0);
+}
+
+/*
+ * {"type":"resume"}: take over a session whose connection was lost (or
+ * whose worker has not noticed yet), without a logout or login for
+ * anyone to see, then send what it missed since the largest id it saw,
+ * oldest first.
+ */
+static void
+hub_resume(struct conn *c, const struct chat_cmd *cmd)
+{
+	struct worker			*w = c->w;
+	struct shm_presence_entry	 pe;
+	struct hub_hist_page		 pg;
+	struct chat_msg			 m;
+	struct chat_str			 room;
+	uint32_t			 slot;
+	uint64_t			 sid, secret;
+	size_t				 i;
+
+	if (!chat_fmt_v2(c->fmt) || c->chat.logged_in) {
+		hub_system(c, "resume_failed", "resume is for version 2, "
+		    "before login");
+		return;
+	}
+	if (hub_token_parse(cmd->session, &slot, &sid, &secret) == -1 ||
+	    shm_presence_find_session(w->reg, slot, sid, secret, &pe,
+	    &slot) != SHM_OK ||
+	    (pe.worker == SHM_PS_DETACHED && pe.expires <= now_real_ms()) ||
+	    shm_presence_transfer(w->reg, slot, pe.worker, pe.conn, w->id,
+	    c->id, 0) != SHM_OK) {
+		hub_system(c, "resume_failed", "no such session, or it "
+		    "expired: log in again");
+		return;
+	}
+	hub_set_name(c, pe.name, strlen(pe.name));
+	c->chat.pslot = slot;
+	c->chat.sid = sid;
+	c->chat.secret = secret;
+	c->chat.logged_in = 1;
+	c->chat.rooms_used = 1;
+	hub_byid_add(w, c);
+	room = pe.room[0] != '\0' ? (struct chat_str){ pe.room,
+	    strlen(pe.room) } : CHAT_STR(HUB_LOBBY);
+	if (hub_room_join(c, room.p, room.len) == -1) {
+		conn_hangup(c, WS_CLOSE_INTERNAL, "out of memory");
+		return;
+	}
+	room = hub_room_name(c);
+	log_client("conn %llu %s: resumed %s", (unsigned long long)c->id,
+	    c->peer, c->chat.name);
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_RESUMED;
+	m.user.p = c->chat.name;
+	m.user.len = c->chat.namelen;
+	m.room = room;
+	m.timestamp = now_real_ms();
+	hub_send(c, &m);
+	if (hub_hist_since(w, room, sid, cmd->since, w->cfg->resume_max,
+	    &pg) == -1) {
+		hub_system(c, "history_gap", "cannot replay: out of memory");
+		return;
+	}
+	if (pg.gap)
+		hub_system(c, "history_gap", "some of the messages you missed "
+		    "are no longer kept");
+	for (i = 0; i < pg.n; i++) {
+		pg.msgs[i].epoch = hub_epoch(w);
+		if (pg.msgs[i].type == CHAT_PRIVATE && pg.msgs[i].from.len ==
+		    c->chat.namelen && memcmp(pg.msgs[i].from.p,
+		    c->chat.name, c->chat.namelen) == 0)
+			pg.msgs[i].sender_copy = 1;
+		hub_send(c, &pg.msgs[i]);
+	}
+	hub_hist_page_clear(&pg);
+}
+
+/*
+ * Connections whose session was taken over elsewhere (a resume while
+ * this worker had not yet noticed the old connection was lost): they
+ * hold nothing now; end them without a logout.  Once a second.
+ */
+static void
+hub_session_sweep(struct worker *w)
+{
+	struct shm_pslot	*ps = shm_region_pslots(w->reg);
+	struct conn		*c, *next;
+
+	for (c = TAILQ_FIRST(&w->hub.members); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, chat.all_entry);
+		if (!c->chat.logged_in || c->chat.sid == 0 ||
+		    !hub_is_chat(c))
+			continue;
+		/* Racy reads; a takeover changes both for good. */
+		if (ps[c->chat.pslot].ps_conn == c->id &&
+		    ps[c->chat.pslot].ps_sid == c->chat.sid)
+			continue;
+		hub_byid_del(w, c);
+		c->chat.logged_in = 0;
+		hub_system(c, "session_taken", "your session was resumed on "
+		    "another connection");
+		conn_hangup(c, WS_CLOSE_NORMAL, "session taken");
+	}
 }
 
 /*
@@ -1322,6 +1642,8 @@ hub_command(struct conn *c, const struct chat_cmd *cmd)
 	case CHAT_ROOMS:
 	case CHAT_JOIN:
 	case CHAT_LEAVE:
+	case CHAT_HISTORY:
+	case CHAT_RESUME:
 		if (!hub_rate_ok(c))
 			return;
 		break;
@@ -1371,6 +1693,12 @@ hub_command(struct conn *c, const struct chat_cmd *cmd)
 	case CHAT_LEAVE:
 		hub_join(c, CHAT_STR(HUB_LOBBY));
 		break;
+	case CHAT_HISTORY:
+		hub_history_cmd(c, cmd);
+		break;
+	case CHAT_RESUME:
+		hub_resume(c, cmd);
+		break;
 	case CHAT_HELP:
 		/* The line port's: its codec writes the list. */
 		memset(&m, 0, sizeof(m));
@@ -1383,6 +1711,7 @@ hub_command(struct conn *c, const struct chat_cmd *cmd)
 		hub_system(c, NULL, "goodbye");
 		/* FALLTHROUGH */
 	case CHAT_LOGOUT:
+		c->chat.goodbye = 1;
 		hub_logout(c);
 		conn_hangup(c, WS_CLOSE_NORMAL, "logged out");
 		break;
@@ -1547,6 +1876,7 @@ hub_deliver(struct worker *w, const struct chat_env *e)
 	m.peer = e->peer;
 	switch (e->type) {
 	case CHAT_USER:
+		hub_hist_note(w, e);
 		m.content = e->content;
 		m.timestamp = e->ts;
 		m.id = e->id;
@@ -1554,6 +1884,7 @@ hub_deliver(struct worker *w, const struct chat_env *e)
 		hub_deliver_room(w, &f, e->room, 0);
 		break;
 	case CHAT_PRIVATE:
+		hub_hist_note(w, e);
 		m.to = e->to;
 		m.content = e->content;
 		m.timestamp = e->ts;
@@ -1633,6 +1964,8 @@ hub_lost(struct worker *w, uint64_t n)
 	m.timestamp = now_real_ms();
 	hub_deliver_all(w, &f);
 	hub_frames_clear(&f);
+	/* Memory lacks them too: older pages come from the store. */
+	hub_hist_lost(w, shm_region_last_msg_id(w->reg));
 }
 
 /*
@@ -1653,6 +1986,7 @@ hub_sweep(struct worker *w)
 			 ws = w->cfg->ws_idle_timeout;
 
 	hub_seen_sweep(w);
+	hub_session_sweep(w);
 	if (line == 0 && ws == 0)
 		return;
 	for (c = TAILQ_FIRST(&w->hub.members); c != NULL; c = next) {

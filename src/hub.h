@@ -40,8 +40,13 @@ struct hub_member {
 	struct bucket		 mr;		/* message_rate */
 	unsigned		 mr_dropped;	/* messages dropped in a row */
 	uint32_t		 pslot;		/* presence slot when logged in */
+	uint64_t		 sid;		/* version 2's session; 0: none */
+	uint64_t		 secret;
 	unsigned		 open:1,	/* in hub.members */
 				 logged_in:1,
+				 goodbye:1,	/* a close frame or logout: the
+						 * session ends with the
+						 * connection */
 				 rooms_used:1;	/* has used rooms: sees
 						 * the lobby's join/leave */
 	uint8_t			 namelen;
@@ -77,6 +82,7 @@ void		 hub_init(struct worker *);
 void		 hub_clear(struct worker *);
 void		 hub_open(struct conn *);
 void		 hub_close(struct conn *);
+void		 hub_goodbye(struct conn *);
 void		 hub_input(struct conn *, int, const char *, size_t);
 size_t		 hub_deliver(struct worker *, const struct chat_env *);
 void		 hub_lost(struct worker *, uint64_t);

@@ -37,6 +37,7 @@
 #include "bus.h"
 #include "cfg.h"
 #include "chat.h"
+#include "history.h"
 #include "master.h"
 #include "pidfile.h"
 #include "worker.h"
@@ -353,26 +354,15 @@ master_bus_close(void)
 }
 
 /*
- * A worker died: free its names and its per-address connection counts,
- * tell everyone its users left, on the master's own ring, then wake every
- * worker that sleeps.  Before the slot is used again, so the new worker's
- * claims are never mistaken for the old one's.
+ * Tell everyone the n names in master_gone left, on the bus, then wake
+ * every worker that sleeps.
  */
 static void
-master_bus_reap(unsigned worker)
+master_announce(size_t n, const char *why)
 {
 	struct chat_env			 e;
-	size_t				 n, i;
+	size_t				 i;
 
-	/* One call frees every slot of the worker; master_gone has room for
-	 * all of them. */
-	n = shm_presence_reap(&master_bus.reg, worker, master_gone,
-	    master_bus.reg.hdr->sh_pslots);
-	/* Its connections count no more against max_connections_per_ip. */
-	shm_ipc_reap(&master_bus.reg, worker);
-	/* Relaxed: /metrics skips the slot from now on; no order needed. */
-	atomic_store_explicit(&shm_region_stats(&master_bus.reg,
-	    worker)->st_pid, 0, memory_order_relaxed);
 	for (i = 0; i < n; i++) {
 		memset(&e, 0, sizeof(e));
 		e.type = CHAT_LOGOUT;
@@ -390,12 +380,59 @@ master_bus_reap(unsigned worker)
 		e.worker = master_nslots;	/* the master */
 		e.kind = master_gone[i].kind;
 		if (bus_publish(&master_end, &e) == -1)
-			log_warn("worker %u: cannot announce the logout of %s",
-			    worker, master_gone[i].name);
+			log_warn("%s: cannot announce the logout of %s", why,
+			    master_gone[i].name);
 	}
-	if (n > 0)
-		log_info("worker %u: %zu users logged out", worker, n);
 	bus_wake(&master_end);
+}
+
+/*
+ * A worker died: free its names and its per-address connection counts,
+ * tell everyone its users left, then wake every worker that sleeps.
+ * Before the slot is used again, so the new worker's claims are never
+ * mistaken for the old one's.  Its version 2 sessions were lost without
+ * a goodbye: they stay resumable for resume_timeout (master_expire()).
+ */
+static void
+master_bus_reap(unsigned worker)
+{
+	size_t		 n, kept = 0;
+
+	if (master_cfg->resume_timeout > 0)
+		kept = shm_presence_detach_all(&master_bus.reg, worker,
+		    now_real_ms() + (uint64_t)master_cfg->resume_timeout *
+		    1000);
+	/* One call frees every slot of the worker; master_gone has room for
+	 * all of them. */
+	n = shm_presence_reap(&master_bus.reg, worker, master_gone,
+	    master_bus.reg.hdr->sh_pslots);
+	/* Its connections count no more against max_connections_per_ip. */
+	shm_ipc_reap(&master_bus.reg, worker);
+	/* Relaxed: /metrics skips the slot from now on; no order needed. */
+	atomic_store_explicit(&shm_region_stats(&master_bus.reg,
+	    worker)->st_pid, 0, memory_order_relaxed);
+	master_announce(n, "reap");
+	if (n > 0 || kept > 0)
+		log_info("worker %u: %zu users logged out, %zu sessions kept "
+		    "for resume", worker, n, kept);
+}
+
+/*
+ * Once a second: end the sessions whose connection was lost longer than
+ * resume_timeout ago, with their logouts.
+ */
+static void
+master_expire(void)
+{
+	size_t		 n, max = master_bus.reg.hdr->sh_pslots;
+
+	do {
+		n = shm_presence_expire(&master_bus.reg, now_real_ms(),
+		    master_gone, max);
+		master_announce(n, "expire");
+		if (n > 0)
+			log_info("%zu lost sessions expired", n);
+	} while (n == max);
 }
 
 /* "signal 9 (KILL)", "status 1": how a worker ended, for the log. */
@@ -430,8 +467,10 @@ master_reap(int stopping)
 		for (s = 0; s < master_nslots; s++)
 			if (master_slots[s].pid == pid)
 				break;
-		if (s == master_nslots)
+		if (s == master_nslots) {
+			master_hist_reaped(pid, status);
 			continue;
+		}
 		ms = &master_slots[s];
 		master_bus_reap(s);
 		master_status(status, how, sizeof(how));
@@ -722,6 +761,7 @@ master_setup(struct cfg *cfg, const char *file, const struct cfg_override *ov,
 		master_workers[k].line_fd = line[k];
 	}
 	master_bus_open();
+	master_hist_setup(cfg, &master_bus);
 }
 
 /* The signals the master handles, in sigtimedwait(2), blocked. */
@@ -767,7 +807,7 @@ master_run(struct cfg *cfg, int ready)
 	siginfo_t		 si;
 	struct timespec		 tick = { 1, 0 };
 	unsigned		 k, running;
-	int			 sig, stopping = 0;
+	int			 sig, stopping = 0, hist_told = 0;
 	time_t			 deadline = 0, now;
 
 	/*
@@ -782,6 +822,7 @@ master_run(struct cfg *cfg, int ready)
 	    : "", cfg->conffile ? cfg->conffile : "");
 	for (k = 0; k < master_nworkers; k++)
 		master_spawn(k);
+	master_hist_spawn();
 	if (ready != -1) {
 		if (write(ready, "", 1) == -1)
 			log_warn("cannot tell the parent we run");
@@ -819,16 +860,25 @@ master_run(struct cfg *cfg, int ready)
 		}
 		running = master_reap(stopping);
 		if (stopping) {
-			if (running == 0)
+			/* The history process last: it keeps what the
+			 * workers published to the end. */
+			if (running == 0 && !master_hist_running())
 				break;
+			if (running == 0 && !hist_told) {
+				master_hist_signal(SIGTERM);
+				hist_told = 1;
+			}
 			if (now >= deadline) {
 				log_warnx("%u workers still running; killing",
 				    running);
 				master_signal_workers(SIGKILL, SLOT_FREE);
+				master_hist_signal(SIGKILL);
 				deadline = now + 5;
 			}
 			continue;
 		}
+		master_expire();
+		master_hist_tick(now);
 		for (k = 0; k < master_nworkers; k++)
 			if (master_workers[k].slot == -1 &&
 			    master_workers[k].respawn_at <= now)

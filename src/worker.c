@@ -27,6 +27,7 @@
 
 #include "wschatd.h"
 #include "worker.h"
+#include "hub_hist.h"
 
 static void
 worker_accept_http_cb(struct evconnlistener *l, evutil_socket_t fd,
@@ -97,6 +98,35 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * Start reading the bus.  With history on, at the history process's
+ * committed position: what the store lacks yet is replayed into memory
+ * (bus_next()'s past events), so that memory and store together hold
+ * every message, and memory is whole above what the store has committed
+ * (hub_hist.c).  The position first, then the id: a newer id than the
+ * position is committed all the same.
+ */
+static void
+worker_attach(struct worker *w)
+{
+	struct shm_hist	*sh = shm_region_hist(w->reg);
+	uint64_t	 from = 0, floor;
+
+	if (w->cfg->history) {
+		/* Acquire: pairs with the history process's release. */
+		from = atomic_load_explicit(&sh->sh_pos,
+		    memory_order_acquire);
+		floor = atomic_load_explicit(&sh->sh_committed_id,
+		    memory_order_acquire);
+		if (from == 0)
+			floor = shm_region_last_msg_id(w->reg);
+	} else
+		floor = shm_region_last_msg_id(w->reg);
+	if (bus_attach(&w->bus, from) == -1)
+		fatal("%s: bus_attach", __func__);
+	hub_hist_init(w, floor);
+}
+
+/*
  * One pass over the bus: every event to the hub, every loss announced.
  * No client is handed more than a quarter of max_pending in a pass (see
  * bus_pass_begin()), and a pass ends once it has queued CONN_REFS_PASS
@@ -112,6 +142,8 @@ worker_deliver(struct worker *w)
 	while (bus_next(&w->bus, &it)) {
 		if (it.lost > 0)
 			hub_lost(w, it.lost);
+		else if (it.past)
+			hub_hist_note(w, &it.env);	/* before we started */
 		else
 			bus_sent(&w->bus, hub_deliver(w, &it.env));
 		if (w->conns.nrefs >= CONN_REFS_PASS) {
@@ -327,8 +359,7 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
 	/* Connection ids differ from a predecessor's: no stale routing. */
 	w.conns.next_id = (uint64_t)getpid() << 32;
 	bus_init(&w.bus, bus, id, w.st);
-	if (bus_attach(&w.bus) == -1)
-		fatal("%s: bus_attach", __func__);
+	worker_attach(&w);
 	/* Relaxed: informational, for whoever inspects the region. */
 	atomic_store_explicit(&shm_region_wake(w.reg, id)->sw_pid,
 	    (uint32_t)getpid(), memory_order_relaxed);
@@ -364,6 +395,7 @@ worker_run(struct cfg *cfg, unsigned id, int http_fd, int line_fd,
 	bus_wake(&w.bus);
 	bus_clear(&w.bus);
 	hub_clear(&w);
+	hub_hist_clear(&w);
 	event_base_free(w.base);
 	conn_http_clear(&w);
 	/* Our own block, still mapped: the master reaps it after we go. */

@@ -17,6 +17,7 @@
 #include "shm.h"
 
 struct event_base;
+struct hub_hist;
 struct event;
 struct evconnlistener;
 
@@ -48,6 +49,7 @@ struct worker {
 	struct conn_http_site	 site;		/* conn_http.c */
 	struct bus		 bus;		/* bus.c */
 	struct hub		 hub;		/* hub.c */
+	struct hub_hist		*hist;		/* hub_hist.c */
 };
 
 void		 worker_run(struct cfg *, unsigned, int, int,

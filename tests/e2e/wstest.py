@@ -96,7 +96,10 @@ class Daemon(Stoppable):
         cmd = [WSCHATD, "-f", "-w", str(workers), "-l", "127.0.0.1:0",
                "-L", "127.0.0.1:0" if line else "off",
                "-o", "webroot=" + self.webroot,
-               "-o", "pidfile=" + os.path.join(self.tmp.name, "wschatd.pid")]
+               "-o", "pidfile=" + os.path.join(self.tmp.name, "wschatd.pid"),
+               # A store of its own: history never leaks between tests.
+               "-o", "history_file=" + os.path.join(self.tmp.name,
+                                                    "history.db")]
         for k, v in (opts or {}).items():
             cmd += ["-o", "%s=%s" % (k, v)]
         if "-c" not in (args or []):
