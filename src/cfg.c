@@ -140,7 +140,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "command_rate",	CFG_UINT, O(command_rate), 1, 1000000, "30", NULL },
 	{ "message_rate",	CFG_UINT, O(message_rate), 0, 1000000, "0", NULL },
 	{ "message_burst",	CFG_UINT, O(message_burst), 1, 1000000, "100", NULL },
-	{ "bus_ring_size",	CFG_SIZE64, O(bus_ring_size), 64 << 10, 1ULL << 30, "32m", NULL },
+	{ "bus_ring_size",	CFG_SIZE64, O(bus_ring_size), 64 << 10, 1ULL << 30, "16m", NULL },
 	{ "io_uring",		CFG_BOOL, O(io_uring), 0, 1, "on", NULL },
 	{ "history",		CFG_BOOL, O(history), 0, 1, "on", NULL },
 	{ "history_file",	CFG_STR, O(history_file), 0, 0, WSCHATD_HISTORY,

@@ -1031,8 +1031,8 @@ hub_login(struct conn *c, struct chat_str name)
 			    c->chat.sid, c->chat.secret);
 	} else {
 		hub_online(c, slot);
-		if (chat_fmt_v2(c->fmt))
-			hub_session_begin(c);
+		/* Once its login is back from the bus (hub_deliver()). */
+		c->chat.await_session = chat_fmt_v2(c->fmt);
 	}
 }
 
@@ -1908,6 +1908,18 @@ hub_deliver(struct worker *w, const struct chat_env *e)
 		f.env = e;
 		hub_deliver_ordered(w, &f);
 		hub_deliver_all(w, &f);
+		/*
+		 * A version 2 login's own event: the session, then the lobby
+		 * and its history, here and not at the claim, so that its
+		 * client hears its login first, and then history up to this
+		 * point of the bus and live messages from it on.
+		 */
+		if (e->worker == w->id &&
+		    (c = hub_byid_find(w, e->conn)) != NULL &&
+		    c->chat.await_session) {
+			c->chat.await_session = 0;
+			hub_session_begin(c);
+		}
 		break;
 	case CHAT_JOIN:
 	case CHAT_LEAVE:

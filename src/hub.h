@@ -44,6 +44,8 @@ struct hub_member {
 	uint64_t		 secret;
 	unsigned		 open:1,	/* in hub.members */
 				 logged_in:1,
+				 await_session:1, /* v2: its login on its
+						  * way round the bus */
 				 goodbye:1,	/* a close frame or logout: the
 						 * session ends with the
 						 * connection */

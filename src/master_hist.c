@@ -158,6 +158,8 @@ master_hist_spawn(void)
 			fatal("history: cannot switch to user %u",
 			    (unsigned)cfg->uid);
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		/* Told apart from the workers in ps(1), and by the tests. */
+		prctl(PR_SET_NAME, "wschatd-history");
 		if (getppid() == 1)
 			_exit(0);
 		history_run(cfg, mh_bus);

@@ -10,6 +10,7 @@
  */
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,65 @@ metrics_head(struct buf *b, const char *name, const char *type,
 }
 
 /*
+ * The history process's (shm_hist): its state, what it kept, and the
+ * highest id it committed, which says which messages are acknowledged
+ * (wschatd.conf(5)).
+ */
+static void
+metrics_history(struct buf *b, const struct shm_region *reg)
+{
+	struct shm_hist	*h = shm_region_hist(reg);
+	static const struct {
+		const char	*name, *type, *help;
+		size_t		 off;
+	} m[] = {
+		{ "wschatd_history_state", "gauge",
+		  "0: history off or not started, 1: keeping, 2: the store "
+		  "refuses writes (full, read-only, damaged).",
+		  offsetof(struct shm_hist, sh_state) },
+		{ "wschatd_history_committed_id", "gauge",
+		  "Every message with an id up to this one is kept in the "
+		  "store, or recorded as lost.",
+		  offsetof(struct shm_hist, sh_committed_id) },
+		{ "wschatd_history_messages_total", "counter",
+		  "Chat messages committed to the store.",
+		  offsetof(struct shm_hist, sh_stored) },
+		{ "wschatd_history_commits_total", "counter",
+		  "Transactions committed.",
+		  offsetof(struct shm_hist, sh_batches) },
+		{ "wschatd_history_lost_total", "counter",
+		  "Messages that could not be kept (recorded as a gap).",
+		  offsetof(struct shm_hist, sh_lost) },
+		{ "wschatd_history_errors_total", "counter",
+		  "Failed writes to the store.",
+		  offsetof(struct shm_hist, sh_errors) },
+		{ "wschatd_history_trimmed_total", "counter",
+		  "Messages deleted by retention.",
+		  offsetof(struct shm_hist, sh_trimmed) },
+		{ "wschatd_history_last_commit_seconds", "gauge",
+		  "How long the last commit took.",
+		  offsetof(struct shm_hist, sh_commit_ns_last) },
+		{ "wschatd_history_restarts_total", "counter",
+		  "History processes that died and were started again.",
+		  offsetof(struct shm_hist, sh_restarts) },
+	};
+	size_t		 i;
+	uint64_t	 v;
+
+	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		metrics_head(b, m[i].name, m[i].type, m[i].help);
+		/* Relaxed: each on its own. */
+		v = atomic_load_explicit((_Atomic uint64_t *)((char *)h +
+		    m[i].off), memory_order_relaxed);
+		if (m[i].off == offsetof(struct shm_hist, sh_commit_ns_last))
+			buf_printf(b, "%s %.6f\n", m[i].name, v / 1e9);
+		else
+			buf_printf(b, "%s %llu\n", m[i].name,
+			    (unsigned long long)v);
+	}
+}
+
+/*
  * Format every metric of the region.  Returns a NUL-terminated text that
  * the caller frees, its length in *lenp; NULL if out of memory.  Any
  * process that maps the region; it only reads it.
@@ -207,6 +267,8 @@ metrics_format(const struct shm_region *reg, size_t *lenp)
 	buf_printf(&b, "wschatd_worker_respawns_total %llu\n",
 	    (unsigned long long)atomic_load_explicit(&reg->hdr->sh_respawns,
 	    memory_order_relaxed));
+
+	metrics_history(&b, reg);
 
 	for (fi = 0; fi < METRICS_NFAMILIES; fi++) {
 		f = &metrics_families[fi];

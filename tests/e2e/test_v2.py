@@ -141,13 +141,15 @@ def test_v2_logout_of_a_killed_workers_user_says_its_room():
             await victim.login("vic")
             await obs[0].find(type="login", user="vic", room="den")
             os.kill(victim.worker, signal.SIGKILL)
-            got = await obs[0].find(type="logout", user="vic")
+            # Its session is kept for resume_timeout (1 s here), then
+            # the master announces the logout.
+            got = await obs[0].find(type="logout", user="vic", timeout=15)
             assert got["room"] == "den", got
         finally:
             for c in pool:
                 await c.close()
 
-    with Daemon(workers=2, line=False) as d:
+    with Daemon(workers=2, line=False, opts={"resume_timeout": 1}) as d:
         wstest.run_async(go(d))
 
 
@@ -262,7 +264,10 @@ def test_v2_name_order_after_a_worker_is_killed():
     # the login of X's new holder.  Nor may a line user read "X: offline"
     # after "X: online".
     rounds, per_round = 5, 8
-    opts = {"command_rate": 1000000, "idle_timeout": 0}
+    # Sessions off: a killed worker's names are free at once, not kept
+    # for resume (test_history.py tests that).
+    opts = {"command_rate": 1000000, "idle_timeout": 0,
+            "resume_timeout": 0}
     with Daemon(workers=3, opts=opts) as d:
         async def one_round(r):
             wait_for(lambda: len(d.worker_pids()) == 3, timeout=40,

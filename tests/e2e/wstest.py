@@ -56,13 +56,37 @@ def alive(pid):
         return False
 
 
-def children(pid):
+HISTORY_COMM = "wschatd-history"
+
+
+def comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def all_children(pid):
     """The pids of a process's children, from /proc."""
     try:
         with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
             return [int(p) for p in f.read().split()]
     except OSError:
         return []
+
+
+def children(pid):
+    """The master's workers: its children but the history process."""
+    return [p for p in all_children(pid) if comm(p) != HISTORY_COMM]
+
+
+def history_pid(pid):
+    """The master's history process, or None."""
+    for p in all_children(pid):
+        if comm(p) == HISTORY_COMM:
+            return p
+    return None
 
 
 class Stoppable:
@@ -147,8 +171,11 @@ class Daemon(Stoppable):
         wait_for(ready, what="wschatd to start")
 
     def worker_pids(self):
-        """The master's children, read from /proc."""
+        """The master's workers, read from /proc."""
         return children(self.proc.pid)
+
+    def history_pid(self):
+        return history_pid(self.proc.pid)
 
     def line_owners(self, ports):
         """owners() for connections to the line port."""

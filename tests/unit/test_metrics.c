@@ -19,9 +19,9 @@
 
 /*
  * Samples without a worker label: build_info, workers, users_online,
- * reloads_total, worker_respawns_total.
+ * reloads_total, worker_respawns_total, and the history process's 9.
  */
-#define METRICS_GLOBAL	5
+#define METRICS_GLOBAL	14
 
 static struct shm_region	 reg;
 
