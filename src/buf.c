@@ -15,6 +15,9 @@
 
 #include "wschatd.h"
 
+/* Unused room worth giving back when a buffer is finished. */
+#define BUF_SLACK	4096
+
 /* An empty buffer whose data will start after headroom free bytes. */
 void
 buf_init(struct buf *b, size_t headroom)
@@ -43,6 +46,31 @@ buf_reserve(struct buf *b, size_t n)
 	}
 	b->base = np;
 	b->cap = ncap;
+	return (0);
+}
+
+/*
+ * Room for n more bytes, allocated at once and no more: for a large
+ * message whose size is known, or nearly (a history reply), which
+ * doubling would copy a dozen times and leave up to half unused.  0, or
+ * -1 (and failed) if out of memory.
+ */
+int
+buf_want(struct buf *b, size_t n)
+{
+	uint8_t	*np;
+
+	if (b->failed)
+		return (-1);
+	if (n <= b->cap - b->len)
+		return (0);
+	if (n > SIZE_MAX - b->headroom - b->len ||
+	    (np = realloc(b->base, b->headroom + b->len + n)) == NULL) {
+		b->failed = 1;
+		return (-1);
+	}
+	b->base = np;
+	b->cap = b->len + n;
 	return (0);
 }
 
@@ -89,12 +117,18 @@ buf_printf(struct buf *b, const char *fmt, ...)
  * Hand over the bytes: returns the malloc'd block (headroom bytes, then
  * *len bytes of data), which the caller frees, or NULL if an allocation
  * failed (the buffer is freed).  The buffer is empty again afterwards.
+ * A block with much room unused is cut to its data (and the byte after
+ * it, buf_printf()'s NUL): a message may wait in many queues.
  */
 uint8_t *
 buf_finish(struct buf *b, size_t *len)
 {
 	uint8_t	*p = b->base;
 
+	if (!b->failed && b->cap - b->len > BUF_SLACK &&
+	    b->cap - b->len > b->len / 4 &&
+	    (p = realloc(b->base, b->headroom + b->len + 1)) == NULL)
+		p = b->base;	/* it stays as it was: still good */
 	if (b->failed) {
 		free(b->base);
 		p = NULL;

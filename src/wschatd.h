@@ -81,6 +81,7 @@ struct buf {
 };
 
 void		 buf_init(struct buf *, size_t);
+int		 buf_want(struct buf *, size_t);
 int		 buf_add(struct buf *, const void *, size_t);
 void		 buf_printf(struct buf *, const char *, ...)
 		    __attribute__((__format__(printf, 2, 3)));

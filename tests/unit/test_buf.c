@@ -7,6 +7,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>		/* malloc_usable_size() */
+#endif
 
 #include <criterion/criterion.h>
 
@@ -101,6 +104,45 @@ Test(buf, after_a_failure_stays_failed_and_finishes_to_null)
 	cr_assert_null(buf_finish(&b, &len));
 	cr_assert_eq(len, 7);
 	cr_assert_eq(b.failed, 0);
+}
+
+/* A large message: allocated once, handed over without room to spare. */
+Test(buf, takes_a_known_size_at_once_and_finishes_without_slack)
+{
+	struct buf	 b;
+	uint8_t		*p;
+	char		 chunk[1000];
+	size_t		 len, i;
+
+	memset(chunk, 'z', sizeof(chunk));
+	buf_init(&b, 10);
+	cr_assert_eq(buf_want(&b, 800000), 0);
+	cr_assert_eq(b.cap, 800000);
+	p = b.base;
+	for (i = 0; i < 800; i++)
+		buf_add(&b, chunk, sizeof(chunk));
+	cr_assert_eq(b.base, p, "grew again");
+	cr_assert_eq(b.cap, 800000);
+	cr_assert_eq(buf_want(&b, 0), 0);
+	free(buf_finish(&b, &len));
+	cr_assert_eq(len, 800000);
+	/* Doubling leaves up to half unused: finishing gives it back. */
+	for (i = 0; i < 600; i++)
+		buf_add(&b, chunk, sizeof(chunk));
+	cr_assert_gt(b.cap, 600000 + 4096);
+	p = buf_finish(&b, &len);
+	cr_assert_eq(len, 600000);
+	cr_assert_eq(p[10 + 599999], 'z');
+#ifdef __GLIBC__
+	cr_assert_lt(malloc_usable_size(p), 10 + 600000 + 4096);
+#endif
+	free(p);
+	/* A small buffer keeps its room: no realloc per chat message. */
+	buf_printf(&b, "%s", "hi");
+	cr_assert_eq(b.cap, 256);
+	p = buf_finish(&b, &len);
+	cr_assert_eq(len, 2);
+	free(p);
 }
 
 Test(buf, clear_frees_and_empties)
