@@ -36,6 +36,9 @@ static const struct {
 	{ "join",	CHAT_JOIN },
 	{ "leave",	CHAT_LEAVE },
 	{ "rooms",	CHAT_ROOMS },
+	{ "history",	CHAT_HISTORY },
+	{ "resume",	CHAT_RESUME },
+	{ "resumed",	CHAT_RESUMED },
 };
 #define CHAT_NTYPES	(sizeof(chat_types) / sizeof(chat_types[0]))
 
@@ -69,6 +72,23 @@ chat_cmd_clear(struct chat_cmd *cmd)
 		json_decref(cmd->priv);
 	memset(cmd, 0, sizeof(*cmd));
 }
+
+/*
+ * What a resume may carry, bounded as everything a client sends: a token
+ * (the hub's are shorter) and the last id seen in at most so many rooms.
+ */
+#define CHAT_SESSION_MAX	128
+#define CHAT_SINCE_MAX		64
+
+/* Why a field is refused; the same words for JSON and MessagePack. */
+static const char chat_why_after[] = "\"after\" is a name";
+static const char chat_why_limit[] = "\"limit\" is a whole number, 1 or more";
+static const char chat_why_before[] = "\"before\" is a message id, a whole "
+    "number";
+static const char chat_why_session[] = "\"resume\" needs \"session\", the "
+    "token of \"logged_in\" (1 to 128 bytes)";
+static const char chat_why_since[] = "\"since\" is an object of at most 64 "
+    "rooms, each with a message id (a whole number)";
 
 /* Fetch an optional string member; -1 if present but not a string. */
 static int
@@ -121,10 +141,61 @@ chat_json_user_fast(const char *buf, size_t len, struct chat_str *content)
 	return (1);
 }
 
+/*
+ * An optional whole number member, min or more, into *out (0: absent or
+ * null).  CHAT_PARSE_OK, or CHAT_PARSE_BAD with cmd->error = why.
+ */
+static int
+chat_json_count(json_t *obj, const char *key, json_int_t min, uint64_t *out,
+    const char *why, struct chat_cmd *cmd)
+{
+	json_t	*v = json_object_get(obj, key);
+
+	if (v == NULL || json_is_null(v))
+		return (CHAT_PARSE_OK);
+	if (!json_is_integer(v) || json_integer_value(v) < min) {
+		cmd->error = why;
+		return (CHAT_PARSE_BAD);
+	}
+	*out = (uint64_t)json_integer_value(v);
+	return (CHAT_PARSE_OK);
+}
+
+/* resume: "session", and the largest id of "since" in cmd->since. */
+static int
+chat_json_resume(json_t *root, struct chat_cmd *cmd)
+{
+	json_t		*since, *v;
+	const char	*room;
+
+	if (chat_json_str(root, "session", &cmd->session) != 1 ||
+	    cmd->session.len < 1 || cmd->session.len > CHAT_SESSION_MAX) {
+		cmd->error = chat_why_session;
+		return (CHAT_PARSE_BAD);
+	}
+	since = json_object_get(root, "since");
+	if (since == NULL || json_is_null(since))
+		return (CHAT_PARSE_OK);
+	if (!json_is_object(since) ||
+	    json_object_size(since) > CHAT_SINCE_MAX) {
+		cmd->error = chat_why_since;
+		return (CHAT_PARSE_BAD);
+	}
+	json_object_foreach(since, room, v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0) {
+			cmd->error = chat_why_since;
+			return (CHAT_PARSE_BAD);
+		}
+		if ((uint64_t)json_integer_value(v) > cmd->since)
+			cmd->since = (uint64_t)json_integer_value(v);
+	}
+	return (CHAT_PARSE_OK);
+}
+
 int
 chat_cmd_parse_json(const char *buf, size_t len, struct chat_cmd *cmd)
 {
-	json_t		*root, *type, *limit;
+	json_t		*root, *type;
 	json_error_t	 err;
 	size_t		 i;
 	int		 rv;
@@ -170,22 +241,29 @@ chat_cmd_parse_json(const char *buf, size_t len, struct chat_cmd *cmd)
 		return (CHAT_PARSE_BAD);
 	cmd->has_content = rv == 1;
 	/*
-	 * "after" and "limit" are who's.  Other types ignore them, as any
-	 * field they do not know: a v1 client may carry a "limit" of its own.
+	 * The fields of one type.  The others ignore them, as any field
+	 * they do not know: a v1 client may carry a "limit" of its own.
+	 * "before" 0 is as good as none: the latest messages.
 	 */
-	if (cmd->type != CHAT_WHO)
-		return (CHAT_PARSE_OK);
-	if (chat_json_str(root, "after", &cmd->after) == -1)
-		return (CHAT_PARSE_BAD);
-	limit = json_object_get(root, "limit");
-	if (limit != NULL && !json_is_null(limit)) {
-		if (!json_is_integer(limit) || json_integer_value(limit) < 1) {
-			cmd->error = "\"limit\" is a whole number, 1 or more";
+	switch (cmd->type) {
+	case CHAT_WHO:
+		if (chat_json_str(root, "after", &cmd->after) == -1) {
+			cmd->error = chat_why_after;
 			return (CHAT_PARSE_BAD);
 		}
-		cmd->limit = (uint64_t)json_integer_value(limit);
+		return (chat_json_count(root, "limit", 1, &cmd->limit,
+		    chat_why_limit, cmd));
+	case CHAT_HISTORY:
+		if (chat_json_count(root, "before", 0, &cmd->before,
+		    chat_why_before, cmd) != CHAT_PARSE_OK)
+			return (CHAT_PARSE_BAD);
+		return (chat_json_count(root, "limit", 1, &cmd->limit,
+		    chat_why_limit, cmd));
+	case CHAT_RESUME:
+		return (chat_json_resume(root, cmd));
+	default:
+		return (CHAT_PARSE_OK);
 	}
-	return (CHAT_PARSE_OK);
 }
 
 static int
@@ -268,6 +346,66 @@ chat_mp_bounded(const char *buf, size_t len)
 	return (0);
 }
 
+/* An optional whole number, min or more, into *out; -1 if not one. */
+static int
+chat_mp_count(const msgpack_object *v, uint64_t min, uint64_t *out)
+{
+	if (v->type == MSGPACK_OBJECT_NIL)
+		return (0);
+	if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 < min)
+		return (-1);
+	*out = v->via.u64;
+	return (0);
+}
+
+/* resume's "since": the largest id of the map into *max; -1 if bad. */
+static int
+chat_mp_since(const msgpack_object *v, uint64_t *max)
+{
+	const msgpack_object_kv	*kv;
+	struct chat_str		 room;
+	uint32_t		 i;
+
+	if (v->type == MSGPACK_OBJECT_NIL)
+		return (0);
+	if (v->type != MSGPACK_OBJECT_MAP || v->via.map.size > CHAT_SINCE_MAX)
+		return (-1);
+	for (i = 0; i < v->via.map.size; i++) {
+		kv = &v->via.map.ptr[i];
+		if (chat_mp_str(&kv->key, &room) != 1 ||
+		    kv->val.type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+			return (-1);
+		if (kv->val.via.u64 > *max)
+			*max = kv->val.via.u64;
+	}
+	return (0);
+}
+
+/*
+ * The fields only some types read (bits of chat_cmd_parse_msgpack()'s
+ * seen), and which types: the others ignore them, as JSON does.
+ */
+#define CHAT_F_AFTER	0x10
+#define CHAT_F_LIMIT	0x20
+#define CHAT_F_BEFORE	0x40
+#define CHAT_F_SESSION	0x80
+#define CHAT_F_SINCE	0x100
+
+static unsigned
+chat_type_fields(enum chat_type t)
+{
+	switch (t) {
+	case CHAT_WHO:
+		return (CHAT_F_AFTER | CHAT_F_LIMIT);
+	case CHAT_HISTORY:
+		return (CHAT_F_LIMIT | CHAT_F_BEFORE);
+	case CHAT_RESUME:
+		return (CHAT_F_SESSION | CHAT_F_SINCE);
+	default:
+		return (0);
+	}
+}
+
 int
 chat_cmd_parse_msgpack(const char *buf, size_t len, struct chat_cmd *cmd)
 {
@@ -278,8 +416,9 @@ chat_cmd_parse_msgpack(const char *buf, size_t len, struct chat_cmd *cmd)
 	uint32_t		 i;
 	int			 rv = CHAT_PARSE_OK, got;
 	unsigned		 seen = 0, bit = 0;	/* fields met */
+	unsigned		 bad = 0, uses;		/* CHAT_F_ */
 	struct chat_str		 key, *dst;
-	const char		*who_bad = NULL;	/* after, limit */
+	const char		*why = NULL;
 
 	memset(cmd, 0, sizeof(*cmd));
 	if (chat_mp_bounded(buf, len) == -1)
@@ -299,6 +438,8 @@ chat_cmd_parse_msgpack(const char *buf, size_t len, struct chat_cmd *cmd)
 		if (chat_mp_str(k, &key) != 1)
 			continue;	/* unknown fields are ignored */
 		dst = NULL;
+		bit = 0;
+		got = 0;
 		if (key.len == 4 && memcmp(key.p, "type", 4) == 0) {
 			if ((seen & 1) ||
 			    chat_mp_str(v, &cmd->type_text) != 1) {
@@ -321,19 +462,25 @@ chat_cmd_parse_msgpack(const char *buf, size_t len, struct chat_cmd *cmd)
 			bit = 8;
 		} else if (key.len == 5 && memcmp(key.p, "after", 5) == 0) {
 			/* Judged once the type is known: who's alone. */
-			if ((seen & 16) || chat_mp_str(v, &cmd->after) == -1)
-				who_bad = "\"after\" is a name";
-			seen |= 16;
-			continue;
+			bit = CHAT_F_AFTER;
+			got = chat_mp_str(v, &cmd->after);
 		} else if (key.len == 5 && memcmp(key.p, "limit", 5) == 0) {
-			if ((seen & 32) || (v->type != MSGPACK_OBJECT_NIL &&
-			    (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-			    v->via.u64 < 1)))
-				who_bad = "\"limit\" is a whole number, "
-				    "1 or more";
-			else if (v->type != MSGPACK_OBJECT_NIL)
-				cmd->limit = v->via.u64;
-			seen |= 32;
+			bit = CHAT_F_LIMIT;
+			got = chat_mp_count(v, 1, &cmd->limit);
+		} else if (key.len == 6 && memcmp(key.p, "before", 6) == 0) {
+			bit = CHAT_F_BEFORE;
+			got = chat_mp_count(v, 0, &cmd->before);
+		} else if (key.len == 7 && memcmp(key.p, "session", 7) == 0) {
+			bit = CHAT_F_SESSION;
+			got = chat_mp_str(v, &cmd->session);
+		} else if (key.len == 5 && memcmp(key.p, "since", 5) == 0) {
+			bit = CHAT_F_SINCE;
+			got = chat_mp_since(v, &cmd->since);
+		}
+		if (bit >= CHAT_F_AFTER) {
+			if ((seen & bit) || got == -1)
+				bad |= bit;
+			seen |= bit;
 			continue;
 		}
 		if (dst == NULL)
@@ -349,12 +496,34 @@ chat_cmd_parse_msgpack(const char *buf, size_t len, struct chat_cmd *cmd)
 	}
 	if (rv == CHAT_PARSE_OK && cmd->type == CHAT_NONE)
 		rv = CHAT_PARSE_BAD;
-	/* As in JSON, "after" and "limit" mean something to who alone. */
-	if (cmd->type != CHAT_WHO) {
+	/* As in JSON, these fields mean something to their types alone. */
+	uses = chat_type_fields(cmd->type);
+	if (!(uses & CHAT_F_AFTER))
 		memset(&cmd->after, 0, sizeof(cmd->after));
+	if (!(uses & CHAT_F_LIMIT))
 		cmd->limit = 0;
-	} else if (rv == CHAT_PARSE_OK && who_bad != NULL) {
-		cmd->error = who_bad;
+	if (!(uses & CHAT_F_BEFORE))
+		cmd->before = 0;
+	if (!(uses & CHAT_F_SESSION))
+		memset(&cmd->session, 0, sizeof(cmd->session));
+	if (!(uses & CHAT_F_SINCE))
+		cmd->since = 0;
+	if ((uses & CHAT_F_SESSION) && (cmd->session.len < 1 ||
+	    cmd->session.len > CHAT_SESSION_MAX))
+		bad |= CHAT_F_SESSION;
+	bad &= uses;
+	if (bad & CHAT_F_AFTER)
+		why = chat_why_after;
+	else if (bad & CHAT_F_BEFORE)
+		why = chat_why_before;
+	else if (bad & CHAT_F_LIMIT)
+		why = chat_why_limit;
+	else if (bad & CHAT_F_SESSION)
+		why = chat_why_session;
+	else if (bad & CHAT_F_SINCE)
+		why = chat_why_since;
+	if (rv == CHAT_PARSE_OK && why != NULL) {
+		cmd->error = why;
 		rv = CHAT_PARSE_BAD;
 	}
 	/* Strings point into buf (msgpack-c does not copy them): no zone

@@ -6,11 +6,12 @@
  * into lines (LF or CRLF) of at most max_line_length bytes.  A line
  * becomes the same struct chat_cmd that a JSON or MessagePack message
  * becomes: "who", "who ROOM", "rename NAME", "to NAME text", "join ROOM",
- * "leave", "rooms", "help", "quit", or chat.  A message out becomes one
- * line ending in LF, "[ip:port]name: text" and the like, with CR and LF
- * inside the text turned into spaces so that a message is always one
- * line; the answers to "help" and "rooms" are a few such lines.  Reading
- * the socket is conn_line.c's business, what a command means hub.c's.
+ * "leave", "rooms", "history [N]", "help", "quit", or chat.  A message
+ * out becomes one line ending in LF, "[ip:port]name: text" and the like,
+ * with CR and LF inside the text turned into spaces so that a message is
+ * always one line; the answers to "help", "rooms" and "history" are a
+ * few such lines.  Reading the socket is conn_line.c's business, what a
+ * command means hub.c's.
  */
 
 #include <stdio.h>
@@ -184,6 +185,32 @@ chat_line_one_word(const char *p, size_t len)
 	return (len > 0);
 }
 
+/* "history N": how many messages at most; the hub caps it lower. */
+#define CHAT_LINE_HISTORY_MAX	1000000
+
+/*
+ * The len bytes at p as a decimal number, 1 to max, into *out: 0, or -1
+ * if they are anything else (another word too, a sign, too many digits).
+ */
+static int
+chat_line_number(const char *p, size_t len, uint64_t max, uint64_t *out)
+{
+	uint64_t	 v = 0;
+	size_t		 i;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return (-1);
+		v = v * 10 + (uint64_t)(p[i] - '0');
+		if (v > max)
+			return (-1);	/* and no overflow, however long */
+	}
+	if (len == 0 || v < 1)
+		return (-1);
+	*out = v;
+	return (0);
+}
+
 void
 chat_cmd_parse_line(const char *p, size_t len, struct chat_cmd *cmd)
 {
@@ -236,6 +263,16 @@ chat_cmd_parse_line(const char *p, size_t len, struct chat_cmd *cmd)
 		cmd->type = CHAT_JOIN;
 		cmd->room.p = rest;
 		cmd->room.len = rlen;
+	} else if (wlen == 7 && memcmp(word, "history", 7) == 0) {
+		/* "history" alone: the hub's default number. */
+		if (rlen > 0 && chat_line_number(rest, rlen,
+		    CHAT_LINE_HISTORY_MAX, &cmd->limit) == -1) {
+			cmd->type = CHAT_BAD;
+			cmd->error = "history takes a number of messages, 1 to "
+			    "1000000: history [N]";
+			return;
+		}
+		cmd->type = CHAT_HISTORY;
 	} else if (wlen == 5 && memcmp(word, "leave", 5) == 0 && rlen == 0)
 		cmd->type = CHAT_LEAVE;
 	else if (wlen == 5 && memcmp(word, "rooms", 5) == 0 && rlen == 0)
@@ -398,6 +435,7 @@ static const char *const chat_line_help[] = {
 	"join ROOM - move to ROOM (you start in lobby)",
 	"leave - go back to lobby",
 	"rooms - list the rooms and how many are in each",
+	"history [N] - show the last N messages of your room",
 	"help - show this list",
 	"quit - leave the chat",
 	"anything else - chat to everyone in your room",

@@ -890,3 +890,345 @@ Test(chat, shares_a_headerless_buffer)
 	ws_out_unref(o);
 	ws_out_unref(o);
 }
+
+/* ---------------------------------------------------------------- */
+/* History and resume (protocol version 2)                          */
+
+/* j as MessagePack, the same value: for a case of both parsers at once. */
+static void
+pack_json(msgpack_packer *pk, json_t *j)
+{
+	const char	*k;
+	json_t		*v;
+	size_t		 i;
+
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		msgpack_pack_map(pk, json_object_size(j));
+		json_object_foreach(j, k, v) {
+			msgpack_pack_str_with_body(pk, k, strlen(k));
+			pack_json(pk, v);
+		}
+		break;
+	case JSON_ARRAY:
+		msgpack_pack_array(pk, json_array_size(j));
+		json_array_foreach(j, i, v)
+			pack_json(pk, v);
+		break;
+	case JSON_STRING:
+		msgpack_pack_str_with_body(pk, json_string_value(j),
+		    json_string_length(j));
+		break;
+	case JSON_INTEGER:
+		msgpack_pack_int64(pk, json_integer_value(j));
+		break;
+	case JSON_REAL:
+		msgpack_pack_double(pk, json_real_value(j));
+		break;
+	case JSON_TRUE:
+		msgpack_pack_true(pk);
+		break;
+	case JSON_FALSE:
+		msgpack_pack_false(pk);
+		break;
+	case JSON_NULL:
+		msgpack_pack_nil(pk);
+		break;
+	}
+}
+
+/*
+ * Parse the JSON text in and its MessagePack twin; both must give rv.
+ * *mp holds the twin, whose strings cmd[1] points into: free both after.
+ */
+static void
+parse_both(const char *in, int rv, struct chat_cmd cmd[2],
+    msgpack_sbuffer *sb)
+{
+	json_t		*j;
+	json_error_t	 err;
+	msgpack_packer	 pk;
+
+	cr_assert_eq(chat_cmd_parse_json(in, strlen(in), &cmd[0]), rv,
+	    "json: %s", in);
+	cr_assert_not_null(j = json_loads(in, 0, &err), "%s", in);
+	msgpack_sbuffer_init(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	pack_json(&pk, j);
+	json_decref(j);
+	cr_assert_eq(chat_cmd_parse_msgpack(sb->data, sb->size, &cmd[1]), rv,
+	    "msgpack: %s", in);
+}
+
+static void
+clear_both(struct chat_cmd cmd[2], msgpack_sbuffer *sb)
+{
+	chat_cmd_clear(&cmd[0]);
+	chat_cmd_clear(&cmd[1]);
+	msgpack_sbuffer_destroy(sb);
+}
+
+Test(chat, parses_history_requests)
+{
+	static const struct {
+		const char	*in;
+		const char	*room;
+		uint64_t	 before, limit;
+	} t[] = {
+		{ "{\"type\":\"history\"}", NULL, 0, 0 },
+		{ "{\"type\":\"history\",\"room\":\"den\",\"before\":120,"
+		    "\"limit\":30}", "den", 120, 30 },
+		{ "{\"limit\":1,\"before\":1,\"type\":\"history\"}", NULL, 1,
+		    1 },
+		/* 0 or null: the latest, as if absent. */
+		{ "{\"type\":\"history\",\"before\":0,\"limit\":null}", NULL,
+		    0, 0 },
+		{ "{\"type\":\"history\",\"before\":9223372036854775807,"
+		    "\"room\":null}", NULL, 9223372036854775807ULL, 0 },
+		/* Fields of other types mean nothing to it. */
+		{ "{\"type\":\"history\",\"after\":5,\"session\":[],"
+		    "\"since\":1,\"limit\":2}", NULL, 0, 2 },
+	};
+	struct chat_cmd	 cmd[2];
+	msgpack_sbuffer	 sb;
+	size_t		 i, f;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		parse_both(t[i].in, CHAT_PARSE_OK, cmd, &sb);
+		for (f = 0; f < 2; f++) {
+			cr_assert_eq(cmd[f].type, CHAT_HISTORY, "%s", t[i].in);
+			cr_assert_eq(cmd[f].before, t[i].before, "%s",
+			    t[i].in);
+			cr_assert_eq(cmd[f].limit, t[i].limit, "%s", t[i].in);
+			if (t[i].room == NULL)
+				cr_assert_null(cmd[f].room.p, "%s", t[i].in);
+			else
+				cr_assert(str_is(cmd[f].room, t[i].room),
+				    "%s", t[i].in);
+			cr_assert_null(cmd[f].after.p);
+			cr_assert_null(cmd[f].session.p);
+			cr_assert_eq(cmd[f].since, 0);
+		}
+		clear_both(cmd, &sb);
+	}
+}
+
+Test(chat, refuses_bad_history_requests)
+{
+	static const struct {
+		const char	*in;
+		const char	*why;	/* NULL: the generic reason */
+	} t[] = {
+		{ "{\"type\":\"history\",\"before\":-1}", "\"before\"" },
+		{ "{\"type\":\"history\",\"before\":1.5}", "\"before\"" },
+		{ "{\"type\":\"history\",\"before\":\"7\"}", "\"before\"" },
+		{ "{\"type\":\"history\",\"before\":[7]}", "\"before\"" },
+		{ "{\"type\":\"history\",\"before\":true}", "\"before\"" },
+		{ "{\"type\":\"history\",\"limit\":0}", "\"limit\"" },
+		{ "{\"type\":\"history\",\"limit\":-2}", "\"limit\"" },
+		{ "{\"type\":\"history\",\"limit\":\"9\"}", "\"limit\"" },
+		{ "{\"type\":\"history\",\"limit\":2.0}", "\"limit\"" },
+		{ "{\"type\":\"history\",\"room\":5}", NULL },
+	};
+	struct chat_cmd	 cmd[2];
+	msgpack_sbuffer	 sb;
+	size_t		 i, f;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		parse_both(t[i].in, CHAT_PARSE_BAD, cmd, &sb);
+		for (f = 0; f < 2; f++) {
+			if (t[i].why == NULL)
+				continue;
+			cr_assert_not_null(cmd[f].error, "%s", t[i].in);
+			cr_assert_not_null(strstr(cmd[f].error, t[i].why),
+			    "%s: %s", t[i].in, cmd[f].error);
+		}
+		clear_both(cmd, &sb);
+	}
+}
+
+Test(chat, parses_resume_and_its_largest_id)
+{
+	static const struct {
+		const char	*in;
+		uint64_t	 since;
+	} t[] = {
+		{ "{\"type\":\"resume\",\"session\":\"tok\"}", 0 },
+		{ "{\"type\":\"resume\",\"session\":\"tok\",\"since\":null}",
+		    0 },
+		{ "{\"type\":\"resume\",\"session\":\"tok\",\"since\":{}}", 0 },
+		{ "{\"type\":\"resume\",\"session\":\"tok\",\"since\":"
+		    "{\"lobby\":17,\"den\":42,\"x\":0}}", 42 },
+		{ "{\"since\":{\"\":9223372036854775807},\"session\":\"tok\","
+		    "\"type\":\"resume\"}", 9223372036854775807ULL },
+		/* Fields of other types mean nothing to it. */
+		{ "{\"type\":\"resume\",\"session\":\"tok\",\"limit\":0,"
+		    "\"before\":-1,\"after\":1}", 0 },
+	};
+	struct chat_cmd	 cmd[2];
+	msgpack_sbuffer	 sb;
+	size_t		 i, f;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		parse_both(t[i].in, CHAT_PARSE_OK, cmd, &sb);
+		for (f = 0; f < 2; f++) {
+			cr_assert_eq(cmd[f].type, CHAT_RESUME, "%s", t[i].in);
+			cr_assert(str_is(cmd[f].session, "tok"), "%s",
+			    t[i].in);
+			cr_assert_eq(cmd[f].since, t[i].since, "%s", t[i].in);
+			cr_assert_eq(cmd[f].limit, 0);
+			cr_assert_eq(cmd[f].before, 0);
+			cr_assert_null(cmd[f].after.p);
+		}
+		clear_both(cmd, &sb);
+	}
+}
+
+/* A "since" of n rooms, each with id i; and a token of n bytes. */
+static char *
+since_of(size_t n)
+{
+	char	*s = malloc(64 + n * 24), *p;
+	size_t	 i;
+
+	cr_assert_not_null(s);
+	p = s + sprintf(s, "{\"type\":\"resume\",\"session\":\"t\","
+	    "\"since\":{");
+	for (i = 0; i < n; i++)
+		p += sprintf(p, "%s\"r%zu\":%zu", i > 0 ? "," : "", i, i);
+	strcpy(p, "}}");
+	return (s);
+}
+
+static char *
+token_of(size_t n)
+{
+	char	*s = malloc(64 + n);
+
+	cr_assert_not_null(s);
+	strcpy(s, "{\"type\":\"resume\",\"session\":\"");
+	memset(s + strlen(s), 'k', n);
+	strcpy(s + 28 + n, "\"}");
+	return (s);
+}
+
+Test(chat, refuses_bad_resumes)
+{
+	static const char *bad[] = {
+		"{\"type\":\"resume\"}",
+		"{\"type\":\"resume\",\"session\":null}",
+		"{\"type\":\"resume\",\"session\":\"\"}",
+		"{\"type\":\"resume\",\"session\":5}",
+		"{\"type\":\"resume\",\"session\":[\"tok\"]}",
+		"{\"type\":\"resume\",\"session\":\"t\",\"since\":[]}",
+		"{\"type\":\"resume\",\"session\":\"t\",\"since\":7}",
+		"{\"type\":\"resume\",\"session\":\"t\",\"since\":\"x\"}",
+		"{\"type\":\"resume\",\"session\":\"t\",\"since\":{\"a\":-1}}",
+		"{\"type\":\"resume\",\"session\":\"t\",\"since\":{\"a\":1.5}}",
+		"{\"type\":\"resume\",\"session\":\"t\",\"since\":{\"a\":\"3\"}}",
+		"{\"type\":\"resume\",\"session\":\"t\",\"since\":{\"a\":null}}",
+		"{\"type\":\"resume\",\"session\":\"t\",\"since\":"
+		    "{\"a\":1,\"b\":{}}}",
+	};
+	struct chat_cmd	 cmd[2];
+	msgpack_sbuffer	 sb;
+	char		*in;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		parse_both(bad[i], CHAT_PARSE_BAD, cmd, &sb);
+		cr_assert_not_null(cmd[0].error, "%s", bad[i]);
+		cr_assert_not_null(cmd[1].error, "%s", bad[i]);
+		cr_assert(strstr(cmd[0].error, "\"s") != NULL, "%s: %s",
+		    bad[i], cmd[0].error);
+		cr_assert_str_eq(cmd[0].error, cmd[1].error, "%s", bad[i]);
+		clear_both(cmd, &sb);
+	}
+	/* The bounds: a token of 128 bytes, 64 rooms; one more is bad. */
+	in = token_of(128);
+	parse_both(in, CHAT_PARSE_OK, cmd, &sb);
+	cr_assert_eq(cmd[0].session.len, 128);
+	cr_assert_eq(cmd[1].session.len, 128);
+	clear_both(cmd, &sb);
+	free(in);
+	in = token_of(129);
+	parse_both(in, CHAT_PARSE_BAD, cmd, &sb);
+	clear_both(cmd, &sb);
+	free(in);
+	in = since_of(64);
+	parse_both(in, CHAT_PARSE_OK, cmd, &sb);
+	cr_assert_eq(cmd[0].since, 63);
+	cr_assert_eq(cmd[1].since, 63);
+	clear_both(cmd, &sb);
+	free(in);
+	in = since_of(65);
+	parse_both(in, CHAT_PARSE_BAD, cmd, &sb);
+	clear_both(cmd, &sb);
+	free(in);
+}
+
+/* MessagePack that JSON cannot say: bytes, keys that are not text. */
+Test(chat, refuses_resumes_that_only_msgpack_can_send)
+{
+	struct chat_cmd	 cmd;
+	/* {"type":"resume","session":"t","since":{1:5}} */
+	static const char intkey[] = "\x83\xa4type\xa6resume\xa7session"
+	    "\xa1t\xa5since\x81\x01\x05";
+	/* ... "session": bin "t", "since": {"a": 2^64 - 1} */
+	static const char big[] = "\x83\xa4type\xa6resume\xa7session"
+	    "\xc4\x01t\xa5since\x81\xa1\x61\xcf\xff\xff\xff\xff\xff\xff\xff"
+	    "\xff";
+	/* ... "session": "\xff" (not UTF-8) */
+	static const char notutf8[] = "\x82\xa4type\xa6resume\xa7session"
+	    "\xa1\xff";
+	/* {"type":"resume","session":"t","session":"u"} */
+	static const char twice[] = "\x83\xa4type\xa6resume\xa7session"
+	    "\xa1t\xa7session\xa1u";
+
+	cr_assert_eq(chat_cmd_parse_msgpack(intkey, sizeof(intkey) - 1, &cmd),
+	    CHAT_PARSE_BAD);
+	cr_assert_not_null(strstr(cmd.error, "\"since\""));
+	chat_cmd_clear(&cmd);
+	cr_assert_eq(chat_cmd_parse_msgpack(big, sizeof(big) - 1, &cmd),
+	    CHAT_PARSE_OK);
+	cr_assert_eq(cmd.since, UINT64_MAX);
+	cr_assert(str_is(cmd.session, "t"));
+	chat_cmd_clear(&cmd);
+	cr_assert_eq(chat_cmd_parse_msgpack(notutf8, sizeof(notutf8) - 1,
+	    &cmd), CHAT_PARSE_BAD);
+	chat_cmd_clear(&cmd);
+	cr_assert_eq(chat_cmd_parse_msgpack(twice, sizeof(twice) - 1, &cmd),
+	    CHAT_PARSE_BAD);
+	chat_cmd_clear(&cmd);
+}
+
+/* The new fields on other types are ignored, as any unknown field. */
+Test(chat, ignores_history_and_resume_fields_on_other_types)
+{
+	static const char *ok[] = {
+	    "{\"type\":\"user\",\"content\":\"hi\",\"before\":\"x\","
+		"\"session\":5,\"since\":[]}",
+	    "{\"type\":\"who\",\"before\":-1,\"since\":{\"a\":-1}}",
+	    "{\"type\":\"login\",\"content\":\"ann\",\"session\":\"\"}",
+	    "{\"type\":\"resumed\",\"user\":\"ann\"}" };
+	struct chat_cmd	 cmd[2];
+	msgpack_sbuffer	 sb;
+	size_t		 i, f;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		parse_both(ok[i], CHAT_PARSE_OK, cmd, &sb);
+		for (f = 0; f < 2; f++) {
+			cr_assert_eq(cmd[f].before, 0);
+			cr_assert_eq(cmd[f].since, 0);
+			cr_assert_null(cmd[f].session.p);
+		}
+		clear_both(cmd, &sb);
+	}
+}
+
+Test(chat, names_the_new_types)
+{
+	cr_assert_str_eq(chat_type_name(CHAT_HISTORY), "history");
+	cr_assert_str_eq(chat_type_name(CHAT_RESUME), "resume");
+	cr_assert_str_eq(chat_type_name(CHAT_RESUMED), "resumed");
+}

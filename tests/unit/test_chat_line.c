@@ -216,6 +216,63 @@ Test(chat_line, parses_join_leave_and_rooms)
 	chat_cmd_clear(&cmd);
 }
 
+Test(chat_line, parses_history_with_or_without_a_number)
+{
+	static const struct {
+		const char	*in;
+		uint64_t	 limit;
+	} t[] = {
+		{ "history", 0 },
+		{ " history\t", 0 },
+		{ "history 5", 5 },
+		{ "history\t 30 \r", 30 },
+		{ "history 007", 7 },
+		{ "history 1", 1 },
+		{ "history 1000000", 1000000 },
+	};
+	struct chat_cmd	 cmd;
+	size_t		 i;
+
+	for (i = 0; i < NITEMS(t); i++) {
+		parse(&cmd, t[i].in, strlen(t[i].in));
+		cr_assert_eq(cmd.type, CHAT_HISTORY, "%s", t[i].in);
+		cr_assert(str_is(cmd.type_text, "history"), "%s", t[i].in);
+		cr_assert_eq(cmd.limit, t[i].limit, "%s", t[i].in);
+		cr_assert_eq(cmd.before, 0, "%s", t[i].in);
+		cr_assert_null(cmd.room.p, "%s", t[i].in);
+		cr_assert(!cmd.has_content, "%s", t[i].in);
+		chat_cmd_clear(&cmd);
+	}
+}
+
+/* Not chat, as "leave now" is: a mistyped number is said so. */
+Test(chat_line, refuses_history_with_a_bad_number_or_more_words)
+{
+	static const char *in_[] = { "history 0", "history 000",
+	    "history 1000001", "history -1", "history +5", "history 5 6",
+	    "history five", "history 5x", "history 1e3", "history 0x10",
+	    "history 99999999999999999999999999999",
+	    "history \xc2\xb3", "history of the world" };
+	struct chat_cmd	 cmd;
+	size_t		 i;
+
+	for (i = 0; i < NITEMS(in_); i++) {
+		parse(&cmd, in_[i], strlen(in_[i]));
+		cr_assert_eq(cmd.type, CHAT_BAD, "%s", in_[i]);
+		cr_assert_str_eq(cmd.error, "history takes a number of "
+		    "messages, 1 to 1000000: history [N]", "%s", in_[i]);
+		cr_assert_eq(cmd.limit, 0, "%s", in_[i]);
+		chat_cmd_clear(&cmd);
+	}
+	/* Words that only start like it are chat. */
+	parse(&cmd, LIT("historys"));
+	cr_assert_eq(cmd.type, CHAT_USER);
+	chat_cmd_clear(&cmd);
+	parse(&cmd, LIT("History 5"));
+	cr_assert_eq(cmd.type, CHAT_USER);
+	chat_cmd_clear(&cmd);
+}
+
 Test(chat_line, parses_help_and_quit)
 {
 	static const struct {
@@ -598,6 +655,7 @@ Test(chat_line, answers_help_with_a_system_line_per_command)
 	    "system: join ROOM - move to ROOM (you start in lobby)\n"
 	    "system: leave - go back to lobby\n"
 	    "system: rooms - list the rooms and how many are in each\n"
+	    "system: history [N] - show the last N messages of your room\n"
 	    "system: help - show this list\n"
 	    "system: quit - leave the chat\n"
 	    "system: anything else - chat to everyone in your room\n");
