@@ -689,15 +689,42 @@ chat_jw_num(struct chat_jw *j, const char *key, uint64_t v)
 	chat_jw_u64(j->b, v);
 }
 
-uint8_t *
-chat_msg_json(const struct chat_msg *m, size_t *len)
+/*
+ * Room for a history reply, at once: the bytes of its strings and what
+ * the fields around them take, in JSON, a little more than MessagePack
+ * needs.  Text that needs escaping may need more; the buffer grows then.
+ * Other messages are small: the first allocation holds them.
+ */
+static void
+chat_msg_presize(struct buf *b, const struct chat_msg *m)
 {
-	struct buf	 b;
-	struct chat_jw	 j = { &b, '{' };
+	const struct chat_msg	*e;
+	size_t			 n, i;
+
+	if (m->type != CHAT_HISTORY || m->nmsgs == 0)
+		return;
+	n = 64 + m->room.len + m->epoch.len;
+	for (i = 0; i < m->nmsgs; i++) {
+		e = &m->msgs[i];
+		/* {"type":"user","from":"","content":"","room":"",
+		 * "timestamp":N,"id":N,"epoch":""}, numbers of 20 digits */
+		n += 128 + e->from.len + e->content.len + e->room.len +
+		    e->epoch.len;
+	}
+	buf_want(b, n);
+}
+
+/*
+ * m as a JSON object at the end of b.  A history's messages are objects
+ * of their own, as live ones (top 0: not a history again).
+ */
+static void
+chat_jw_msg(struct buf *b, const struct chat_msg *m, int top)
+{
+	struct chat_jw	 j = { b, '{' };
 	const char	*t = chat_type_name(m->type);
 	size_t		 i;
 
-	buf_init(&b, WS_HEADROOM);
 	chat_jw_str(&j, "type", (struct chat_str){ t, strlen(t) });
 	chat_jw_str(&j, "from", m->from);
 	chat_jw_str(&j, "user", m->user);
@@ -710,37 +737,66 @@ chat_msg_json(const struct chat_msg *m, size_t *len)
 		chat_jw_num(&j, "timestamp", m->timestamp);
 	if (m->id)
 		chat_jw_num(&j, "id", m->id);
+	chat_jw_str(&j, "epoch", m->epoch);
+	if (m->session.p != NULL) {
+		chat_jw_str(&j, "session", m->session);
+		chat_jw_num(&j, "resume_timeout", m->resume_timeout);
+	}
 	if (m->has_online)
 		chat_jw_num(&j, "online", m->online);
 	if (m->has_user_list) {
 		chat_jw_key(&j, "user_list");
-		buf_add(&b, "[", 1);
+		buf_add(b, "[", 1);
 		for (i = 0; i < m->nusers; i++) {
 			if (i > 0)
-				buf_add(&b, ",", 1);
-			chat_jw_esc(&b, m->user_list[i]);
+				buf_add(b, ",", 1);
+			chat_jw_esc(b, m->user_list[i]);
 		}
-		buf_add(&b, "]", 1);
+		buf_add(b, "]", 1);
 	}
 	if (m->rooms != NULL) {
 		chat_jw_key(&j, "rooms");
-		buf_add(&b, "[", 1);
+		buf_add(b, "[", 1);
 		for (i = 0; i < m->nrooms; i++) {
 			if (i > 0)
-				buf_add(&b, ",", 1);
-			buf_add(&b, "{\"room\":", 8);
-			chat_jw_esc(&b, m->rooms[i].room);
-			buf_add(&b, ",\"members\":", 11);
-			chat_jw_u64(&b, m->rooms[i].members);
-			buf_add(&b, "}", 1);
+				buf_add(b, ",", 1);
+			buf_add(b, "{\"room\":", 8);
+			chat_jw_esc(b, m->rooms[i].room);
+			buf_add(b, ",\"members\":", 11);
+			chat_jw_u64(b, m->rooms[i].members);
+			buf_add(b, "}", 1);
 		}
-		buf_add(&b, "]", 1);
+		buf_add(b, "]", 1);
 	}
-	if (m->more) {
+	if (top && m->type == CHAT_HISTORY) {
+		chat_jw_key(&j, "messages");
+		buf_add(b, "[", 1);
+		for (i = 0; i < m->nmsgs; i++) {
+			if (i > 0)
+				buf_add(b, ",", 1);
+			chat_jw_msg(b, &m->msgs[i], 0);
+		}
+		buf_add(b, "]", 1);
+	}
+	/* A history says either way: a client pages back while it is true. */
+	if (m->more || m->type == CHAT_HISTORY) {
 		chat_jw_key(&j, "more");
-		buf_add(&b, "true", 4);
+		if (m->more)
+			buf_add(b, "true", 4);
+		else
+			buf_add(b, "false", 5);
 	}
-	buf_add(&b, "}", 1);
+	buf_add(b, "}", 1);
+}
+
+uint8_t *
+chat_msg_json(const struct chat_msg *m, size_t *len)
+{
+	struct buf	 b;
+
+	buf_init(&b, WS_HEADROOM);
+	chat_msg_presize(&b, m);
+	chat_jw_msg(&b, m, 1);
 	return (buf_finish(&b, len));
 }
 
@@ -761,65 +817,93 @@ chat_mp_kv(msgpack_packer *pk, const char *key, struct chat_str v)
 	    msgpack_pack_str_body(pk, v.p, v.len));
 }
 
-uint8_t *
-chat_msg_msgpack(const struct chat_msg *m, size_t *len)
+/* m as a MessagePack map, in the order of chat_jw_msg(). */
+static void
+chat_mp_msg(msgpack_packer *pk, const struct chat_msg *m, int top)
 {
-	struct buf	 b;
-	msgpack_packer	 pk;
 	size_t		 n = 1, i;
 	const struct chat_str *fields[] = { &m->from, &m->user, &m->to,
 	    &m->content, &m->room, &m->code, &m->ip };
 	static const char *names[] = { "from", "user", "to", "content",
 	    "room", "code", "ip" };
 	const char	*t = chat_type_name(m->type);
+	int		 history = top && m->type == CHAT_HISTORY;
 
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		if (fields[i]->p != NULL)
 			n++;
-	n += (m->timestamp != 0) + (m->id != 0) + (m->has_online != 0) +
-	    (m->has_user_list != 0) + (m->rooms != NULL) + (m->more != 0);
-	buf_init(&b, WS_HEADROOM);
-	msgpack_packer_init(&pk, &b, chat_buf_mp_cb);
-	msgpack_pack_map(&pk, n);
-	chat_mp_kv(&pk, "type", (struct chat_str){ t, strlen(t) });
+	n += (m->timestamp != 0) + (m->id != 0) + (m->epoch.p != NULL) +
+	    2 * (m->session.p != NULL) + (m->has_online != 0) +
+	    (m->has_user_list != 0) + (m->rooms != NULL) + history +
+	    (m->more != 0 || m->type == CHAT_HISTORY);
+	msgpack_pack_map(pk, n);
+	chat_mp_kv(pk, "type", (struct chat_str){ t, strlen(t) });
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		if (fields[i]->p != NULL)
-			chat_mp_kv(&pk, names[i], *fields[i]);
+			chat_mp_kv(pk, names[i], *fields[i]);
 	if (m->timestamp) {
-		chat_mp_key(&pk, "timestamp");
-		msgpack_pack_uint64(&pk, m->timestamp);
+		chat_mp_key(pk, "timestamp");
+		msgpack_pack_uint64(pk, m->timestamp);
 	}
 	if (m->id) {
-		chat_mp_key(&pk, "id");
-		msgpack_pack_uint64(&pk, m->id);
+		chat_mp_key(pk, "id");
+		msgpack_pack_uint64(pk, m->id);
+	}
+	if (m->epoch.p != NULL)
+		chat_mp_kv(pk, "epoch", m->epoch);
+	if (m->session.p != NULL) {
+		chat_mp_kv(pk, "session", m->session);
+		chat_mp_key(pk, "resume_timeout");
+		msgpack_pack_uint64(pk, m->resume_timeout);
 	}
 	if (m->has_online) {
-		chat_mp_key(&pk, "online");
-		msgpack_pack_uint64(&pk, m->online);
+		chat_mp_key(pk, "online");
+		msgpack_pack_uint64(pk, m->online);
 	}
 	if (m->has_user_list) {
-		chat_mp_key(&pk, "user_list");
-		msgpack_pack_array(&pk, m->nusers);
+		chat_mp_key(pk, "user_list");
+		msgpack_pack_array(pk, m->nusers);
 		for (i = 0; i < m->nusers; i++) {
-			msgpack_pack_str(&pk, m->user_list[i].len);
-			msgpack_pack_str_body(&pk, m->user_list[i].p,
+			msgpack_pack_str(pk, m->user_list[i].len);
+			msgpack_pack_str_body(pk, m->user_list[i].p,
 			    m->user_list[i].len);
 		}
 	}
 	if (m->rooms != NULL) {
-		chat_mp_key(&pk, "rooms");
-		msgpack_pack_array(&pk, m->nrooms);
+		chat_mp_key(pk, "rooms");
+		msgpack_pack_array(pk, m->nrooms);
 		for (i = 0; i < m->nrooms; i++) {
-			msgpack_pack_map(&pk, 2);
-			chat_mp_kv(&pk, "room", m->rooms[i].room);
-			chat_mp_key(&pk, "members");
-			msgpack_pack_uint32(&pk, m->rooms[i].members);
+			msgpack_pack_map(pk, 2);
+			chat_mp_kv(pk, "room", m->rooms[i].room);
+			chat_mp_key(pk, "members");
+			msgpack_pack_uint32(pk, m->rooms[i].members);
 		}
 	}
-	if (m->more) {
-		chat_mp_key(&pk, "more");
-		msgpack_pack_true(&pk);
+	if (history) {
+		chat_mp_key(pk, "messages");
+		msgpack_pack_array(pk, m->nmsgs);
+		for (i = 0; i < m->nmsgs; i++)
+			chat_mp_msg(pk, &m->msgs[i], 0);
 	}
+	if (m->more || m->type == CHAT_HISTORY) {
+		chat_mp_key(pk, "more");
+		if (m->more)
+			msgpack_pack_true(pk);
+		else
+			msgpack_pack_false(pk);
+	}
+}
+
+uint8_t *
+chat_msg_msgpack(const struct chat_msg *m, size_t *len)
+{
+	struct buf	 b;
+	msgpack_packer	 pk;
+
+	buf_init(&b, WS_HEADROOM);
+	chat_msg_presize(&b, m);
+	msgpack_packer_init(&pk, &b, chat_buf_mp_cb);
+	chat_mp_msg(&pk, m, 1);
 	return (buf_finish(&b, len));
 }
 

@@ -441,16 +441,18 @@ static const char *const chat_line_help[] = {
 	"anything else - chat to everyone in your room",
 };
 
-uint8_t *
-chat_msg_line(const struct chat_msg *m, size_t *len)
+/*
+ * m as its line (or lines) at the end of b: 0, or -1 if it has none.  A
+ * history's messages are lines of their own, as live ones (top 0: not a
+ * history again).
+ */
+static int
+chat_line_msg(struct buf *b, const struct chat_msg *m, int top)
 {
-	struct buf	 b;
 	const char	*what = NULL;
 	char		 num[32];
 	size_t		 i;
 
-	*len = 0;
-	buf_init(&b, WS_HEADROOM);
 	switch (m->type) {
 	case CHAT_USER:
 	case CHAT_LOGIN:
@@ -458,69 +460,101 @@ chat_msg_line(const struct chat_msg *m, size_t *len)
 	case CHAT_RENAME:
 	case CHAT_JOIN:
 	case CHAT_LEAVE:
-		buf_add(&b, "[", 1);
-		chat_line_text(&b, m->peer);
-		buf_add(&b, "]", 1);
-		chat_line_text(&b, m->from);
-		buf_add(&b, ": ", 2);
+		buf_add(b, "[", 1);
+		chat_line_text(b, m->peer);
+		buf_add(b, "]", 1);
+		chat_line_text(b, m->from);
+		buf_add(b, ": ", 2);
 		if (m->type == CHAT_USER)
-			chat_line_text(&b, m->content);
+			chat_line_text(b, m->content);
 		else if (m->type == CHAT_RENAME) {
-			buf_add(&b, "renamed to ", 11);
-			chat_line_text(&b, m->content);
+			buf_add(b, "renamed to ", 11);
+			chat_line_text(b, m->content);
 		} else if (m->type == CHAT_JOIN || m->type == CHAT_LEAVE) {
 			what = m->type == CHAT_JOIN ? "joined " : "left ";
-			buf_add(&b, what, strlen(what));
-			chat_line_text(&b, m->room);
+			buf_add(b, what, strlen(what));
+			chat_line_text(b, m->room);
 		} else {
 			what = m->type == CHAT_LOGIN ? "online" : "offline";
-			buf_add(&b, what, strlen(what));
+			buf_add(b, what, strlen(what));
 		}
 		break;
 	case CHAT_PRIVATE:
 		if (m->sender_copy) {
 			/* As wschat shows a private message one sent. */
-			buf_add(&b, "you -> ", 7);
-			chat_line_text(&b, m->to);
-			buf_add(&b, ": ", 2);
+			buf_add(b, "you -> ", 7);
+			chat_line_text(b, m->to);
+			buf_add(b, ": ", 2);
 		} else {
-			chat_line_text(&b, m->from);
-			buf_add(&b, " says to you: ", 14);
+			chat_line_text(b, m->from);
+			buf_add(b, " says to you: ", 14);
 		}
-		chat_line_text(&b, m->content);
+		chat_line_text(b, m->content);
 		break;
 	case CHAT_SYSTEM:
 		what = m->code.p != NULL ? "error: " : "system: ";
-		buf_add(&b, what, strlen(what));
-		chat_line_text(&b, m->content);
+		buf_add(b, what, strlen(what));
+		chat_line_text(b, m->content);
 		/* A notice about a room ("joined") names it. */
 		if (m->code.p == NULL && m->room.p != NULL) {
-			buf_add(&b, " ", 1);
-			chat_line_text(&b, m->room);
+			buf_add(b, " ", 1);
+			chat_line_text(b, m->room);
 		}
 		break;
 	case CHAT_ROOMS:
 		/* One "room ROOM: N online" line each. */
 		for (i = 0; i < m->nrooms; i++) {
-			buf_add(&b, "room ", 5);
-			chat_line_text(&b, m->rooms[i].room);
+			buf_add(b, "room ", 5);
+			chat_line_text(b, m->rooms[i].room);
 			snprintf(num, sizeof(num), ": %u online\n",
 			    (unsigned)m->rooms[i].members);
-			buf_add(&b, num, strlen(num));
+			buf_add(b, num, strlen(num));
 		}
-		return (buf_finish(&b, len));
+		return (0);
 	case CHAT_HELP:
 		for (i = 0; i < sizeof(chat_line_help) /
 		    sizeof(chat_line_help[0]); i++) {
-			buf_add(&b, "system: ", 8);
-			buf_add(&b, chat_line_help[i],
+			buf_add(b, "system: ", 8);
+			buf_add(b, chat_line_help[i],
 			    strlen(chat_line_help[i]));
-			buf_add(&b, "\n", 1);
+			buf_add(b, "\n", 1);
 		}
-		return (buf_finish(&b, len));
+		return (0);
+	case CHAT_HISTORY:
+		if (!top)
+			return (-1);
+		/* Each as the line it was live; a reply all the same. */
+		if (m->nmsgs == 0)
+			buf_add(b, "system: no messages\n", 20);
+		for (i = 0; i < m->nmsgs; i++)
+			(void)chat_line_msg(b, &m->msgs[i], 0);
+		return (0);
 	default:
+		return (-1);
+	}
+	buf_add(b, "\n", 1);
+	return (0);
+}
+
+uint8_t *
+chat_msg_line(const struct chat_msg *m, size_t *len)
+{
+	struct buf	 b;
+	size_t		 i, n = 0;
+
+	*len = 0;
+	buf_init(&b, WS_HEADROOM);
+	/* A history's lines at once: a few more bytes than their text. */
+	if (m->type == CHAT_HISTORY) {
+		for (i = 0; i < m->nmsgs; i++)
+			n += 8 + m->msgs[i].peer.len + m->msgs[i].from.len +
+			    m->msgs[i].content.len;
+		if (n > 0)
+			buf_want(&b, n);
+	}
+	if (chat_line_msg(&b, m, 1) == -1) {
+		buf_clear(&b);
 		return (NULL);
 	}
-	buf_add(&b, "\n", 1);
 	return (buf_finish(&b, len));
 }

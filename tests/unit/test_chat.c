@@ -8,6 +8,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>		/* malloc_usable_size() */
+#endif
 
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -346,12 +349,11 @@ Test(chat, encodes_a_user_message_as_json_once)
  * what jansson's compact dump of the same object was, byte for byte:
  * clients saw that before, and may compare strings.
  */
-static char *
-jansson_reference(const struct chat_msg *m)
+static json_t *
+jansson_object(const struct chat_msg *m, int top)
 {
 	json_t	*o = json_object(), *l, *r;
 	size_t	 i;
-	char	*s;
 
 #define SET(k, v) if ((v).p != NULL) json_object_set_new(o, k, \
 	json_stringn((v).p, (v).len))
@@ -368,6 +370,15 @@ jansson_reference(const struct chat_msg *m)
 		json_object_set_new(o, "timestamp", json_integer(m->timestamp));
 	if (m->id)
 		json_object_set_new(o, "id", json_integer(m->id));
+	if (m->epoch.p != NULL)
+		json_object_set_new(o, "epoch", json_stringn(m->epoch.p,
+		    m->epoch.len));
+	if (m->session.p != NULL) {
+		json_object_set_new(o, "session", json_stringn(m->session.p,
+		    m->session.len));
+		json_object_set_new(o, "resume_timeout",
+		    json_integer(m->resume_timeout));
+	}
 	if (m->has_online)
 		json_object_set_new(o, "online", json_integer(m->online));
 	if (m->has_user_list) {
@@ -389,8 +400,23 @@ jansson_reference(const struct chat_msg *m)
 		}
 		json_object_set_new(o, "rooms", l);
 	}
-	if (m->more)
-		json_object_set_new(o, "more", json_true());
+	if (top && m->type == CHAT_HISTORY) {
+		l = json_array();
+		for (i = 0; i < m->nmsgs; i++)
+			json_array_append_new(l, jansson_object(&m->msgs[i], 0));
+		json_object_set_new(o, "messages", l);
+	}
+	if (m->more || m->type == CHAT_HISTORY)
+		json_object_set_new(o, "more", json_boolean(m->more));
+	return (o);
+}
+
+static char *
+jansson_reference(const struct chat_msg *m)
+{
+	json_t	*o = jansson_object(m, 1);
+	char	*s;
+
 	s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	return (s);
@@ -1231,4 +1257,236 @@ Test(chat, names_the_new_types)
 	cr_assert_str_eq(chat_type_name(CHAT_HISTORY), "history");
 	cr_assert_str_eq(chat_type_name(CHAT_RESUME), "resume");
 	cr_assert_str_eq(chat_type_name(CHAT_RESUMED), "resumed");
+}
+
+/* A decoded MessagePack value as JSON, to compare with the JSON form. */
+static json_t *
+json_of_mp(const msgpack_object *o)
+{
+	json_t		*j;
+	uint32_t	 i;
+	char		*k;
+
+	switch (o->type) {
+	case MSGPACK_OBJECT_MAP:
+		j = json_object();
+		for (i = 0; i < o->via.map.size; i++) {
+			cr_assert_eq(o->via.map.ptr[i].key.type,
+			    MSGPACK_OBJECT_STR);
+			k = strndup(o->via.map.ptr[i].key.via.str.ptr,
+			    o->via.map.ptr[i].key.via.str.size);
+			cr_assert_not_null(k);
+			/* Twice would be one key here: say so. */
+			cr_assert_null(json_object_get(j, k), "%s twice", k);
+			json_object_set_new(j, k,
+			    json_of_mp(&o->via.map.ptr[i].val));
+			free(k);
+		}
+		return (j);
+	case MSGPACK_OBJECT_ARRAY:
+		j = json_array();
+		for (i = 0; i < o->via.array.size; i++)
+			json_array_append_new(j,
+			    json_of_mp(&o->via.array.ptr[i]));
+		return (j);
+	case MSGPACK_OBJECT_STR:
+		return (json_stringn(o->via.str.ptr, o->via.str.size));
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		return (json_integer((json_int_t)o->via.u64));
+	case MSGPACK_OBJECT_BOOLEAN:
+		return (json_boolean(o->via.boolean));
+	default:
+		cr_assert_fail("type %d in the MessagePack", o->type);
+		return (NULL);
+	}
+}
+
+/*
+ * m in JSON must be want byte for byte and what jansson would write; in
+ * MessagePack, the same keys and values in the same order.
+ */
+static void
+expect_both(const struct chat_msg *m, const char *want)
+{
+	msgpack_unpacked up;
+	uint8_t		*buf;
+	size_t		 len;
+	json_t		*j;
+	char		*s;
+
+	buf = chat_msg_json(m, &len);
+	cr_assert_not_null(buf);
+	cr_expect(len == strlen(want) && memcmp(buf + WS_HEADROOM, want,
+	    len) == 0, "%.*s\n%s", (int)len, (char *)buf + WS_HEADROOM, want);
+	free(buf);
+	expect_as_jansson(m);
+	buf = msgpack_round(m, &up);
+	j = json_of_mp(&up.data);
+	s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	cr_expect_str_eq(s, want);
+	free(s);
+	json_decref(j);
+	msgpack_unpacked_destroy(&up);
+	free(buf);
+}
+
+Test(chat, writes_the_epoch_of_version_2_after_the_id)
+{
+	struct chat_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_USER;
+	m.from = S("ann");
+	m.content = S("hi");
+	m.room = S("lobby");
+	m.timestamp = 1700000000123ULL;
+	m.id = 42;
+	m.epoch = S("00000000deadbeef");
+	expect_both(&m, "{\"type\":\"user\",\"from\":\"ann\",\"content\":"
+	    "\"hi\",\"room\":\"lobby\",\"timestamp\":1700000000123,\"id\":42,"
+	    "\"epoch\":\"00000000deadbeef\"}");
+	/* Version 1: no epoch, the bytes of before. */
+	m.epoch.p = NULL;
+	expect_both(&m, "{\"type\":\"user\",\"from\":\"ann\",\"content\":"
+	    "\"hi\",\"room\":\"lobby\",\"timestamp\":1700000000123,\"id\":42}");
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_PRIVATE;
+	m.from = S("ann");
+	m.to = S("bob");
+	m.content = S("psst");
+	m.timestamp = 5;
+	m.id = 43;
+	m.epoch = S("0123456789abcdef");
+	expect_both(&m, "{\"type\":\"private\",\"from\":\"ann\",\"to\":\"bob\","
+	    "\"content\":\"psst\",\"timestamp\":5,\"id\":43,"
+	    "\"epoch\":\"0123456789abcdef\"}");
+}
+
+Test(chat, writes_the_session_of_logged_in)
+{
+	struct chat_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_SYSTEM;
+	m.code = S("logged_in");
+	m.content = S("logged in as ann");
+	m.session = S("c2Vzc2lvbg\"x");
+	m.resume_timeout = 30;
+	expect_both(&m, "{\"type\":\"system\",\"content\":\"logged in as ann\","
+	    "\"code\":\"logged_in\",\"session\":\"c2Vzc2lvbg\\\"x\","
+	    "\"resume_timeout\":30}");
+	/* A timeout of 0 is still said: the token comes with it. */
+	m.resume_timeout = 0;
+	m.session = S("t");
+	expect_both(&m, "{\"type\":\"system\",\"content\":\"logged in as ann\","
+	    "\"code\":\"logged_in\",\"session\":\"t\",\"resume_timeout\":0}");
+}
+
+Test(chat, writes_a_history_with_its_messages_as_live_ones)
+{
+	struct chat_msg	 msgs[2], m;
+
+	memset(msgs, 0, sizeof(msgs));
+	msgs[0].type = CHAT_USER;
+	msgs[0].from = S("ann");
+	msgs[0].content = S("first\n\"one\"");
+	msgs[0].room = S("lobby");
+	msgs[0].peer = S("10.0.0.1:5");	/* the line format's alone */
+	msgs[0].timestamp = 1700000000000ULL;
+	msgs[0].id = 7;
+	msgs[0].epoch = S("00000000deadbeef");
+	msgs[1] = msgs[0];
+	msgs[1].from = S("b\xc3\xa9");
+	msgs[1].content = S("second");
+	msgs[1].timestamp++;
+	msgs[1].id = 9;
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_HISTORY;
+	m.room = S("lobby");
+	m.epoch = S("00000000deadbeef");
+	m.msgs = msgs;
+	m.nmsgs = 2;
+	m.more = 1;
+	expect_both(&m, "{\"type\":\"history\",\"room\":\"lobby\","
+	    "\"epoch\":\"00000000deadbeef\",\"messages\":["
+	    "{\"type\":\"user\",\"from\":\"ann\",\"content\":"
+	    "\"first\\n\\\"one\\\"\",\"room\":\"lobby\","
+	    "\"timestamp\":1700000000000,\"id\":7,"
+	    "\"epoch\":\"00000000deadbeef\"},"
+	    "{\"type\":\"user\",\"from\":\"b\xc3\xa9\",\"content\":\"second\","
+	    "\"room\":\"lobby\",\"timestamp\":1700000000001,\"id\":9,"
+	    "\"epoch\":\"00000000deadbeef\"}],\"more\":true}");
+	/* None (a new room), and none older: "more" says so too. */
+	m.room = S("den");
+	m.nmsgs = 0;
+	m.more = 0;
+	expect_both(&m, "{\"type\":\"history\",\"room\":\"den\","
+	    "\"epoch\":\"00000000deadbeef\",\"messages\":[],\"more\":false}");
+	m.msgs = NULL;
+	expect_both(&m, "{\"type\":\"history\",\"room\":\"den\","
+	    "\"epoch\":\"00000000deadbeef\",\"messages\":[],\"more\":false}");
+}
+
+Test(chat, writes_resumed)
+{
+	struct chat_msg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_RESUMED;
+	m.user = S("ann");
+	m.room = S("den");
+	expect_both(&m, "{\"type\":\"resumed\",\"user\":\"ann\","
+	    "\"room\":\"den\"}");
+}
+
+/* A page of 200 messages of 4 KB: whole, in one buffer of its size. */
+Test(chat, writes_a_long_history_in_both_formats)
+{
+	static char		 text[4096];
+	struct chat_msg		*msgs, m;
+	msgpack_unpacked	 up;
+	uint8_t			*buf;
+	size_t			 i, len;
+	json_t			*o, *l;
+	json_error_t		 err;
+
+	memset(text, 'x', sizeof(text));
+	cr_assert_not_null(msgs = calloc(200, sizeof(*msgs)));
+	for (i = 0; i < 200; i++) {
+		msgs[i].type = CHAT_USER;
+		msgs[i].from = S("somebody");
+		msgs[i].content = (struct chat_str){ text, sizeof(text) };
+		msgs[i].room = S("lobby");
+		msgs[i].timestamp = 1700000000000ULL + i;
+		msgs[i].id = 1000 + i;
+		msgs[i].epoch = S("00000000deadbeef");
+	}
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_HISTORY;
+	m.room = S("lobby");
+	m.epoch = S("00000000deadbeef");
+	m.msgs = msgs;
+	m.nmsgs = 200;
+	buf = chat_msg_json(&m, &len);
+	cr_assert_not_null(buf);
+	cr_assert_gt(len, 200 * sizeof(text));
+#ifdef __GLIBC__
+	/* Not a doubling's room to spare: it may wait in a queue. */
+	cr_assert_lt(malloc_usable_size(buf), WS_HEADROOM + len + len / 8);
+#endif
+	o = json_loadb((char *)buf + WS_HEADROOM, len, 0, &err);
+	cr_assert_not_null(o, "%s", err.text);
+	l = json_object_get(o, "messages");
+	cr_assert_eq(json_array_size(l), 200);
+	cr_assert_eq(json_integer_value(json_object_get(json_array_get(l,
+	    199), "id")), 1199);
+	cr_assert_eq(json_string_length(json_object_get(json_array_get(l,
+	    0), "content")), sizeof(text));
+	json_decref(o);
+	free(buf);
+	buf = msgpack_round(&m, &up);
+	cr_assert_eq(up.data.via.map.ptr[3].val.via.array.size, 200);
+	msgpack_unpacked_destroy(&up);
+	free(buf);
+	free(msgs);
 }

@@ -698,10 +698,71 @@ Test(chat_line, writes_system_messages_and_errors)
 	assert_line(&m, "error: no such name\n");
 }
 
+/* Each message as the line it was live, with its own sender's address. */
+Test(chat_line, writes_a_history_as_the_lines_of_its_messages)
+{
+	struct chat_msg	 msgs[3], m;
+
+	msg_init(&msgs[0], CHAT_USER);
+	msgs[0].content = S("first\r\nline");
+	msgs[0].id = 7;
+	msgs[0].epoch = S("00000000deadbeef");
+	msg_init(&msgs[1], CHAT_USER);
+	msgs[1].peer = S("[::1]:7");
+	msgs[1].from = S("b\033[2Job");
+	msgs[1].content = S("\xe2\x80\xae evil");
+	msg_init(&msgs[2], CHAT_USER);
+	msgs[2].content = S("");
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_HISTORY;
+	m.room = S("lobby");
+	m.epoch = S("00000000deadbeef");
+	m.msgs = msgs;
+	m.nmsgs = 3;
+	m.more = 1;
+	assert_line(&m, "[10.0.0.1:5555]ann: first  line\n"
+	    "[[::1]:7]b^[[2Job: <U+202E> evil\n"
+	    "[10.0.0.1:5555]ann: \n");
+	m.nmsgs = 1;
+	assert_line(&m, "[10.0.0.1:5555]ann: first  line\n");
+	/* Nothing to show still answers: the user asked. */
+	m.nmsgs = 0;
+	m.more = 0;
+	assert_line(&m, "system: no messages\n");
+}
+
+/* A page of the largest messages: one buffer, the right size. */
+Test(chat_line, writes_a_long_history)
+{
+	static char	 text[4096];
+	struct chat_msg	*msgs, m;
+	size_t		 i, len, line;
+
+	memset(text, 'x', sizeof(text));
+	cr_assert_not_null(msgs = calloc(200, sizeof(*msgs)));
+	for (i = 0; i < 200; i++) {
+		msg_init(&msgs[i], CHAT_USER);
+		msgs[i].content = (struct chat_str){ text, sizeof(text) };
+	}
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_HISTORY;
+	m.msgs = msgs;
+	m.nmsgs = 200;
+	line = strlen("[10.0.0.1:5555]ann: \n") + sizeof(text);
+	free(out);
+	out = chat_msg_line(&m, &len);
+	free(msgs);
+	cr_assert_not_null(out);
+	cr_assert_eq(len, 200 * line);
+	for (i = 0; i < 200; i++)
+		cr_assert_eq(out[WS_HEADROOM + (i + 1) * line - 1], '\n');
+}
+
 Test(chat_line, has_no_line_for_a_handshake_or_a_user_list)
 {
 	static const enum chat_type type[] = { CHAT_HANDSHAKE, CHAT_WHO,
-	    CHAT_NONE, CHAT_TO, CHAT_QUIT, CHAT_UNKNOWN, CHAT_BAD };
+	    CHAT_NONE, CHAT_TO, CHAT_QUIT, CHAT_UNKNOWN, CHAT_BAD,
+	    CHAT_RESUME, CHAT_RESUMED };
 	static const struct chat_str users[] = { { "ann", 3 } };
 	struct chat_msg	 m;
 	size_t		 i, len;
