@@ -3,7 +3,9 @@
  *
  * fuzz_chat.c: one client command through a decoder, then what hub.c does
  * with a good one: check its names, send its text to clients in every
- * format, and decode what was sent, which must give the text back.
+ * format, and decode what was sent, which must give the text back; a
+ * history request answered with a history of its strings, a resume's
+ * token sent back.
  */
 
 #include <string.h>
@@ -35,6 +37,93 @@ fuzz_chat_again(uint8_t *(*enc)(const struct chat_msg *, size_t *),
 	    memcmp(back.content.p, m->content.p, m->content.len) == 0);
 	chat_cmd_clear(&back);
 	free(out);
+}
+
+/*
+ * A history reply of two messages made of the command's strings, in
+ * every format: the same format's parser reads it as a history of that
+ * room (the messages and "more" are fields it ignores); the line form
+ * is a line per message.
+ */
+static void
+fuzz_chat_history(fuzz_chat_parser parse, const struct chat_cmd *cmd)
+{
+	struct chat_msg	 msgs[2], m;
+	struct chat_cmd	 back;
+	uint8_t		*out;
+	size_t		 len, i, lines = 0;
+
+	FUZZ_ASSERT(cmd->limit == 0 || cmd->limit >= 1);
+	memset(msgs, 0, sizeof(msgs));
+	for (i = 0; i < 2; i++) {
+		msgs[i].type = CHAT_USER;
+		msgs[i].from = CHAT_STR("alice");
+		msgs[i].content = i == 0 ? cmd->type_text : cmd->room;
+		if (msgs[i].content.p == NULL)
+			msgs[i].content = CHAT_STR("");
+		msgs[i].room = CHAT_STR("lobby");
+		msgs[i].peer = CHAT_STR("127.0.0.1:4242");
+		msgs[i].timestamp = 1700000000000ULL;
+		msgs[i].id = cmd->before + i;
+		msgs[i].epoch = CHAT_STR("00000000deadbeef");
+	}
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_HISTORY;
+	m.room = cmd->room.p != NULL ? cmd->room : CHAT_STR("lobby");
+	m.epoch = CHAT_STR("00000000deadbeef");
+	m.msgs = msgs;
+	m.nmsgs = 2;
+	m.more = cmd->limit > 1;
+	out = parse == chat_cmd_parse_msgpack ? chat_msg_msgpack(&m, &len) :
+	    chat_msg_json(&m, &len);
+	FUZZ_ASSERT(out != NULL);
+	FUZZ_ASSERT(parse((const char *)out + WS_HEADROOM, len, &back) ==
+	    CHAT_PARSE_OK);
+	FUZZ_ASSERT(back.type == CHAT_HISTORY);
+	FUZZ_ASSERT(back.room.len == m.room.len &&
+	    memcmp(back.room.p, m.room.p, m.room.len) == 0);
+	FUZZ_ASSERT(back.before == 0 && back.limit == 0);
+	chat_cmd_clear(&back);
+	free(out);
+	out = chat_msg_line(&m, &len);
+	FUZZ_ASSERT(out != NULL && len > 0);
+	for (i = 0; i < len; i++)
+		lines += out[WS_HEADROOM + i] == '\n';
+	FUZZ_ASSERT(lines == 2 && out[WS_HEADROOM + len - 1] == '\n');
+	free(out);
+}
+
+/*
+ * A resume's token, written back in a resume of the same format, must
+ * read as the same token: it is text, 1 to 128 bytes.
+ */
+static void
+fuzz_chat_resume(fuzz_chat_parser parse, const struct chat_cmd *cmd)
+{
+	struct chat_msg	 m;
+	struct chat_cmd	 back;
+	uint8_t		*out;
+	size_t		 len;
+
+	FUZZ_ASSERT(cmd->session.len >= 1 && cmd->session.len <= 128);
+	FUZZ_ASSERT(utf8_validate(UTF8_ACCEPT, (const uint8_t *)cmd->session.p,
+	    cmd->session.len, NULL) == UTF8_ACCEPT);
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_RESUME;
+	m.session = cmd->session;
+	m.resume_timeout = cmd->since;
+	out = parse == chat_cmd_parse_msgpack ? chat_msg_msgpack(&m, &len) :
+	    chat_msg_json(&m, &len);
+	FUZZ_ASSERT(out != NULL);
+	FUZZ_ASSERT(parse((const char *)out + WS_HEADROOM, len, &back) ==
+	    CHAT_PARSE_OK);
+	FUZZ_ASSERT(back.type == CHAT_RESUME && back.since == 0);
+	FUZZ_ASSERT(back.session.len == cmd->session.len &&
+	    memcmp(back.session.p, cmd->session.p, cmd->session.len) == 0);
+	chat_cmd_clear(&back);
+	free(out);
+	/* No line: the line port has no sessions. */
+	FUZZ_ASSERT(chat_msg_line(&m, &len) == NULL && len == 0);
 }
 
 /*
@@ -84,6 +173,17 @@ fuzz_chat_cmd(fuzz_chat_parser parse, const uint8_t *data, size_t size)
 		fuzz_chat_name(CHAT_NAME_ROOM, cmd.room);
 	if (cmd.has_content)
 		fuzz_chat_name(CHAT_NAME_USER, cmd.content);
+	/* Fields of one type only: the others never see them. */
+	if (cmd.type != CHAT_HISTORY)
+		FUZZ_ASSERT(cmd.before == 0);
+	if (cmd.type != CHAT_WHO && cmd.type != CHAT_HISTORY)
+		FUZZ_ASSERT(cmd.limit == 0);
+	if (cmd.type != CHAT_RESUME)
+		FUZZ_ASSERT(cmd.session.p == NULL && cmd.since == 0);
+	if (cmd.type == CHAT_HISTORY)
+		fuzz_chat_history(parse, &cmd);
+	if (cmd.type == CHAT_RESUME)
+		fuzz_chat_resume(parse, &cmd);
 	if (!cmd.has_content)
 		goto out;
 	/* Whatever a decoder lets through is text the encoders must take. */
@@ -97,6 +197,7 @@ fuzz_chat_cmd(fuzz_chat_parser parse, const uint8_t *data, size_t size)
 	m.peer = CHAT_STR("127.0.0.1:4242");
 	m.timestamp = 1700000000000ULL;
 	m.id = 1;
+	m.epoch = CHAT_STR("00000000deadbeef");
 	fuzz_chat_again(chat_msg_json, chat_cmd_parse_json, &m);
 	fuzz_chat_again(chat_msg_msgpack, chat_cmd_parse_msgpack, &m);
 	if ((out = chat_msg_line(&m, &len)) != NULL) {

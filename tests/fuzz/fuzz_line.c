@@ -64,7 +64,7 @@ static void
 fuzz_line_parse(const char *line, size_t len)
 {
 	struct chat_cmd	 cmd;
-	struct chat_msg	 m;
+	struct chat_msg	 m, hm;
 	char		*p;
 	size_t		 i;
 
@@ -95,6 +95,22 @@ fuzz_line_parse(const char *line, size_t len)
 		FUZZ_ASSERT(cmd.room.p == NULL || (cmd.type == CHAT_WHO &&
 		    cmd.room.len > 0 && cmd.room.p >= p &&
 		    cmd.room.p + cmd.room.len <= p + len));
+		break;
+	case CHAT_HISTORY:
+		/* "history" or "history N": a number of messages, no more. */
+		FUZZ_ASSERT(len >= 7 && !cmd.has_content &&
+		    cmd.room.p == NULL && cmd.limit <= 1000000);
+		/* The line itself as the one message of a history. */
+		memset(&hm, 0, sizeof(hm));
+		hm.type = CHAT_USER;
+		hm.peer = CHAT_STR("127.0.0.1:4242");
+		hm.from = CHAT_STR("ann");
+		hm.content = (struct chat_str){ p, len };
+		memset(&m, 0, sizeof(m));
+		m.type = CHAT_HISTORY;
+		m.msgs = &hm;
+		m.nmsgs = 1;
+		fuzz_line_msg(&m);
 		break;
 	case CHAT_JOIN:
 		FUZZ_ASSERT(!cmd.has_content && cmd.room.len > 0 &&

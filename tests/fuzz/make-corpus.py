@@ -161,6 +161,15 @@ CORPUS = {
         "unknown": b'{"type":"dance","content":null}',
         "deep": b'{"type":"user","content":"x","z":' + b"[" * 40 +
                 b"]" * 40 + b"}",
+        "history": b'{"type":"history"}',
+        "history-page": b'{"type":"history","room":"den","before":120,'
+                        b'"limit":50}',
+        "history-bad": b'{"type":"history","before":-1,"limit":1.5}',
+        "resume": b'{"type":"resume","session":"c2Vzc2lvbg","since":'
+                  b'{"lobby":17,"den":42}}',
+        "resume-bad": b'{"type":"resume","session":"","since":{"a":"1"}}',
+        "resume-nul": b'{"type":"resume","session":"a\\u0000b",'
+                      b'"since":{}}',
     },
     "chat_msgpack": {
         "login": mp({"type": "login", "content": "alice"}),
@@ -175,6 +184,13 @@ CORPUS = {
         "trailing": mp({"type": "user"}) + b"\xc0",
         "truncated": mp({"type": "user", "content": "hello"})[:-2],
         "str8": mp({"type": "user", "content": "y" * 40}),
+        "history": mp({"type": "history", "room": "den", "before": 120,
+                       "limit": 50}),
+        "history-bad": mp({"type": "history", "before": -1, "limit": 0}),
+        "resume": mp({"type": "resume", "session": b"c2Vzc2lvbg",
+                      "since": {"lobby": 17, "den": 1 << 63}}),
+        "resume-bad": mp({"type": "resume", "session": "t",
+                          "since": {1: 2, "x": None}}),
     },
     "env": {
         "user": mp({"t": 4, "r": "lobby", "f": "alice", "c": "hi",
@@ -215,6 +231,9 @@ CORPUS = {
                                     b"  \t\n"),
         "rooms": line(63, 0x10, b"join games\njoin\njoin a b\n leave\n"
                                 b"rooms\nwho den\nwho is there\nleave now\n"),
+        "history": line(63, 0x11, b"history\nhistory 5\nhistory 0\n"
+                                  b"history 1000001\nhistory 5 6\n"
+                                  b"history 99999999999999999999999\n"),
     },
     "cfg": {
         "sample": None,  # filled from wschatd.conf
