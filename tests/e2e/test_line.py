@@ -256,6 +256,7 @@ HELP = [
     "system: join ROOM - move to ROOM (you start in lobby)",
     "system: leave - go back to lobby",
     "system: rooms - list the rooms and how many are in each",
+    "system: history [N] - show the last N messages of your room",
     "system: help - show this list",
     "system: quit - leave the chat",
     "system: anything else - chat to everyone in your room",
@@ -275,7 +276,7 @@ def test_help_lists_the_commands():
         got = [ln for ln in a.lines() if not ln.startswith("[")]
         assert got == HELP, a.lines()
         # Every command the document lists is in it.
-        for word in ("who", "rename", "to", "help", "quit"):
+        for word in ("who", "rename", "to", "history", "help", "quit"):
             assert any(ln.startswith("system: %s " % word) for ln in HELP)
         a.send("help me\n")
         b.wait_line("[%s]%s: help me" % (a.name, a.name))
@@ -284,6 +285,51 @@ def test_help_lists_the_commands():
     finally:
         a.close()
         b.close()
+
+
+HISTORY_BAD = ("error: history takes a number of messages, 1 to 1000000: "
+               "history [N]")
+
+
+def mine(u):
+    """u's lines but others' comings and goings, which may come between."""
+    return [ln for ln in u.lines()
+            if not ln.endswith((": online", ": offline"))]
+
+
+def test_history_shows_the_rooms_last_messages_as_chat_lines():
+    # "history [N]": the room's last N messages, oldest first, each the
+    # line it was live (escaped the same); none: a line that says so; a
+    # bad number or more words: an error, not chat.
+    d = daemon()
+    a = Line(d)
+    room = "hist%d" % a.port
+    try:
+        a.send("join %s\n" % room)
+        a.wait_line("system: joined %s" % room)
+        a.send("history\n")
+        a.wait_line("system: no messages")
+        for text in ("one", "two \x1b[2J", "three"):
+            a.send(text + "\n")
+        me = "[%s]%s: " % (a.name, a.name)
+        a.wait_line(me + "three")
+        a.buf = b""
+        a.send("history 2\n")
+        a.wait_line(me + "three")
+        assert mine(a) == [me + "two ^[[2J", me + "three"], a.lines()
+        a.buf = b""
+        a.send("  history\t\n")
+        a.wait_line(me + "three")
+        assert mine(a) == [me + "one", me + "two ^[[2J", me + "three"], \
+            a.lines()
+        for bad in ("history 0", "history 5 6", "history 1000001",
+                    "history ten"):
+            a.buf = b""
+            a.send(bad + "\n")
+            a.wait_line(HISTORY_BAD)
+            assert mine(a) == [HISTORY_BAD], a.lines()
+    finally:
+        a.close()
 
 
 def test_quit_says_goodbye_and_closes():
