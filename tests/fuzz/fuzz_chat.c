@@ -39,6 +39,16 @@ fuzz_chat_again(uint8_t *(*enc)(const struct chat_msg *, size_t *),
 	free(out);
 }
 
+/* m in the format that parse reads. */
+static uint8_t *
+fuzz_chat_encode(fuzz_chat_parser parse, const struct chat_msg *m,
+    size_t *len)
+{
+	if (parse == chat_cmd_parse_msgpack)
+		return (chat_msg_msgpack(m, len));
+	return (chat_msg_json(m, len));
+}
+
 /*
  * A history reply of two messages made of the command's strings, in
  * every format: the same format's parser reads it as a history of that
@@ -74,8 +84,7 @@ fuzz_chat_history(fuzz_chat_parser parse, const struct chat_cmd *cmd)
 	m.msgs = msgs;
 	m.nmsgs = 2;
 	m.more = cmd->limit > 1;
-	out = parse == chat_cmd_parse_msgpack ? chat_msg_msgpack(&m, &len) :
-	    chat_msg_json(&m, &len);
+	out = fuzz_chat_encode(parse, &m, &len);
 	FUZZ_ASSERT(out != NULL);
 	FUZZ_ASSERT(parse((const char *)out + WS_HEADROOM, len, &back) ==
 	    CHAT_PARSE_OK);
@@ -112,8 +121,7 @@ fuzz_chat_resume(fuzz_chat_parser parse, const struct chat_cmd *cmd)
 	m.type = CHAT_RESUME;
 	m.session = cmd->session;
 	m.resume_timeout = cmd->since;
-	out = parse == chat_cmd_parse_msgpack ? chat_msg_msgpack(&m, &len) :
-	    chat_msg_json(&m, &len);
+	out = fuzz_chat_encode(parse, &m, &len);
 	FUZZ_ASSERT(out != NULL);
 	FUZZ_ASSERT(parse((const char *)out + WS_HEADROOM, len, &back) ==
 	    CHAT_PARSE_OK);
