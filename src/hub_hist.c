@@ -452,7 +452,6 @@ hub_hist_page(struct worker *w, struct chat_str room, uint64_t before,
 	if (hub_hist_grow(pg, limit) == -1)
 		return (-1);
 	if (k - from < limit && floor > 0 &&
-	    (before == 0 || before > floor + 1) &&
 	    (st = hub_hist_store(w)) != NULL) {
 		/* What memory lacks, from the store: ids at most floor. */
 		below = before != 0 && before <= floor ? before : floor + 1;
@@ -465,8 +464,8 @@ hub_hist_page(struct worker *w, struct chat_str room, uint64_t before,
 			    &pg->msgs[pg->n++]);
 		pg->more = pg->sp.more;
 	} else
-		pg->more = from > 0 || (floor > 0 && w->cfg->history &&
-		    (before == 0 || before > floor + 1) && k - from == limit);
+		/* Memory filled the page: the store may have older ones. */
+		pg->more = k - from == limit && floor > 0 && w->cfg->history;
 	if (from > 0)
 		pg->more = 1;
 	for (i = from; i < k; i++)

@@ -7,6 +7,7 @@ history process leaves, kill -9 of the history process and of the whole
 daemon, pages from the store, and the line port's history command."""
 
 import asyncio
+import bisect
 import json
 import os
 import signal
@@ -90,7 +91,7 @@ def test_history_after_login_and_join_then_pages_from_the_store():
                 if not p["more"]:
                     break
                 assert p["messages"], p
-            assert [m["id"] for m in got] == sent
+            assert [m["id"] for m in got] == sent, (len(got), len(sent), sorted(set(sent) - {m["id"] for m in got})[:5], [m["id"] for m in got][:3], sent[:3])
             assert [m["content"] for m in got] == \
                 ["m %d" % i for i in range(300)]
             for c in (a, b):
@@ -117,10 +118,25 @@ def test_join_during_a_flood_has_neither_gap_nor_duplicate():
                     await s.send({"type": "user",
                                   "content": "%d/%d" % (k, i)})
                     i += 1
-                    if i % 20 == 0:
-                        await asyncio.sleep(0.001)
+                    # As fast as ten python clients can while they also
+                    # read everything (some 4,000 messages a second): the
+                    # test's own CPU is what bounds it.
+                    if i % 4 == 0:
+                        await asyncio.sleep(0.002)
             tasks = [asyncio.ensure_future(send(s, k))
                      for k, s in enumerate(senders)]
+            ref = senders[0]
+            seen = []
+
+            def room_ids(c):
+                # Incrementally: the lists grow by thousands a round.
+                while room_ids.pos < len(c.msgs):
+                    m = c.msgs[room_ids.pos]
+                    room_ids.pos += 1
+                    if m["type"] == "user" and m.get("room") == "busy":
+                        seen.append(m["id"])
+                return seen
+            room_ids.pos = 0
             try:
                 for rep in range(100):
                     j = await v2(d, "j%d" % rep)
@@ -135,17 +151,19 @@ def test_join_during_a_flood_has_neither_gap_nor_duplicate():
                     mine = [m["id"] for m in h["messages"]] + live
                     assert mine == sorted(set(mine)), \
                         "round %d: not increasing, or twice" % rep
-                    # Every id of the room from mine[0] to mine[-1]: the
-                    # union of what the senders saw of the room.
+                    # Every id of the room from mine[0] to mine[-1]: what
+                    # the first sender, in the room throughout, saw.
                     await j.close()
-                    j.rep = rep
                     if mine:
-                        room = sorted({m["id"] for s in senders
-                                       for m in users(s)
-                                       if mine[0] <= m["id"] <= mine[-1]})
-                        assert mine == room, \
+                        await ref.until(lambda c: room_ids(c) and
+                                        room_ids(c)[-1] >= mine[-1],
+                                        what="the room's messages")
+                        ids = room_ids(ref)
+                        lo = bisect.bisect_left(ids, mine[0])
+                        hi = bisect.bisect_right(ids, mine[-1])
+                        assert mine == ids[lo:hi], \
                             "round %d: %d ids, the room had %d" % (
-                                rep, len(mine), len(room))
+                                rep, len(mine), hi - lo)
             finally:
                 stop.set()
                 await asyncio.gather(*tasks, return_exceptions=True)
@@ -172,7 +190,7 @@ def test_line_history_command():
             assert all("]alice: " in ln for ln in lines), lines
             w.write(b"history x\n")
             ln = (await asyncio.wait_for(r.readline(), 10)).decode()
-            assert "history" in ln and ln.startswith("system"), ln
+            assert "history" in ln and ln.startswith("error"), ln
             w.close()
             await a.close()
         wstest.run_async(go())
@@ -479,9 +497,12 @@ def test_a_damaged_store_is_refused_with_the_reason_and_kept():
             f.write(b"this is not a database, but someone's file\n" * 100)
         before = open(path, "rb").read()
         import subprocess
+        empty = os.path.join(d0.tmp.name, "empty.conf")
+        open(empty, "w").close()
         p = subprocess.run([wstest.WSCHATD, "-f", "-w", "1", "-l",
-                            "127.0.0.1:0", "-L", "off", "-c", "/dev/null",
-                            "-o", "history_file=" + path, "-o",
+                            "127.0.0.1:0", "-L", "off", "-c", empty,
+                            "-o", "history_file=" + path,
+                            "-o", "webroot=" + os.path.join(wstest.SRCDIR, "www"), "-o",
                             "pidfile=" + os.path.join(d0.tmp.name, "x.pid")],
                            capture_output=True, text=True, timeout=30)
         assert p.returncode != 0
