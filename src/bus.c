@@ -34,14 +34,6 @@
 /* Records taken in a pass before the sockets get a turn. */
 #define BUS_BATCH	256
 
-/*
- * The ring every process publishes on.  The region has one per slot, of
- * which the bus uses the first: one order for every reader was worth
- * more than producers that never wait (the mutex is held for a memcpy;
- * see scripts/bench/results/ for what it costs).
- */
-#define BUS_RING	0
-
 /* Drain our eventfd, so that the next write wakes us again. */
 void
 bus_wake_read(int fd)

@@ -18,6 +18,15 @@
 #include "chat.h"
 #include "shm.h"
 
+/*
+ * The ring every process publishes on.  The region has one per slot, of
+ * which the bus uses the first: one order for every reader was worth
+ * more than producers that never wait (the mutex is held for a memcpy;
+ * see scripts/bench/results/ for what it costs).  The history process
+ * reads it too.
+ */
+#define BUS_RING	0
+
 /* What the master sets up before it forks, and every worker inherits. */
 struct bus_shared {
 	struct shm_region	 reg;

@@ -12,9 +12,22 @@
 struct cfg;
 struct bus_shared;
 
-/* Exit status of a history process that must not be started again. */
+/*
+ * Exit status of a history process that must not be started again: the
+ * store file is refused (not a wschatd store, fails quick_check, or has
+ * another epoch than the daemon's).  0: stopped by a signal, everything
+ * read committed.  Anything else (1: could not set up; a signal): try
+ * again later.
+ */
 #define HISTORY_EXIT_REFUSED	2
 
+/*
+ * Run the history process until SIGTERM (or SIGINT, SIGQUIT): open the
+ * store at cfg->history_file, then every cfg->history_flush ms commit
+ * what the bus brought, from the position in shm_hist on.  Never
+ * returns.  The signals the master blocked are unblocked once libevent
+ * catches them.  In the forked child only, privileges dropped.
+ */
 void		 history_run(const struct cfg *, struct bus_shared *)
 		    __attribute__((__noreturn__));
 

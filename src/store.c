@@ -361,8 +361,8 @@ store_connect(const char *path, int flags, sqlite3 **dbp, char *err,
 	rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		if (db == NULL)
-			return (store_fail(NULL, rc, path, err, errlen));
-		ret = store_fail(db, rc, path, err, errlen);
+			return (store_fail(NULL, rc, "open", err, errlen));
+		ret = store_fail(db, rc, "open", err, errlen);
 		sqlite3_close(db);
 		return (ret);
 	}
@@ -420,7 +420,7 @@ store_open_rdwr(struct store *sp, const char *path, int sync_full,
 		return (ret);
 	/* SQLite opens a file it may not write read-only, silently. */
 	if (sqlite3_db_readonly(sp->db, "main") == 1) {
-		snprintf(err, errlen, "%s: the file is read-only", path);
+		snprintf(err, errlen, "the file is read-only");
 		return (STORE_ERDONLY);
 	}
 	/* WAL: readers (workers) never wait for the writer, and a commit is
@@ -463,7 +463,8 @@ store_writable(const char *path, char *err, size_t errlen)
 	int		 ret = STORE_OK;
 
 	if (access(path, W_OK) == -1 && errno != ENOENT) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot write the file: %s",
+		    strerror(errno));
 		return (errno == EACCES || errno == EROFS || errno == EPERM ?
 		    STORE_ERDONLY : STORE_EIO);
 	}
@@ -478,8 +479,8 @@ store_writable(const char *path, char *err, size_t errlen)
 	else
 		*slash = '\0';
 	if (access(dir, W_OK) == -1) {
-		snprintf(err, errlen, "%s: directory %s: %s", path, dir,
-		    strerror(errno));
+		snprintf(err, errlen, "cannot write its directory %s: %s",
+		    dir, strerror(errno));
 		ret = errno == EACCES || errno == EROFS || errno == EPERM ?
 		    STORE_ERDONLY : STORE_EIO;
 	}
@@ -510,8 +511,8 @@ store_open(struct store **spp, const char *path, int mode, int sync_full,
 			goto fail;
 		ret = store_check(sp->db, 0, sp->epoch, err, errlen);
 		if (ret == 1) {
-			snprintf(err, errlen, "%s: not a wschatd history "
-			    "store (empty)", path);
+			snprintf(err, errlen, "not a wschatd history store "
+			    "(empty)");
 			ret = STORE_ECORRUPT;
 		}
 		if (ret != STORE_OK)
