@@ -45,9 +45,9 @@
 #include "conn.h"
 #include "hub.h"
 #include "hub_hist.h"
+#include "hub_int.h"
 #include "worker.h"
 
-#define HUB_LOBBY	"lobby"
 
 /* A room on this worker: the local members, for fan-out. */
 struct hub_room {
@@ -66,7 +66,7 @@ hub_is_lobby(const char *name, size_t len)
 }
 
 /* In the chat, and not on its way out. */
-static int
+int
 hub_is_chat(const struct conn *c)
 {
 	return (c->chat.open && !c->dead);
@@ -132,7 +132,7 @@ hub_room_leave(struct conn *c)
 		hub_room_drop(c->w, r);
 }
 
-static int
+int
 hub_room_join(struct conn *c, const char *name, size_t len)
 {
 	struct hub_room	*r;
@@ -149,7 +149,7 @@ hub_room_join(struct conn *c, const char *name, size_t len)
 	return (0);
 }
 
-static void
+void
 hub_byid_add(struct worker *w, struct conn *c)
 {
 	struct conn	**b;
@@ -159,7 +159,7 @@ hub_byid_add(struct worker *w, struct conn *c)
 	*b = c;
 }
 
-static void
+void
 hub_byid_del(struct worker *w, struct conn *c)
 {
 	struct conn	**b;
@@ -422,7 +422,7 @@ struct hub_frames {
 static struct chat_msg	*hub_msg_v2(struct hub_frames *);
 
 /* The history store's epoch, which version 2's messages carry. */
-static struct chat_str
+struct chat_str
 hub_epoch(struct worker *w)
 {
 	const char	*e = w->reg->hdr->sh_epoch;
@@ -619,7 +619,7 @@ hub_send_to(struct hub_frames *f, struct conn *c)
 	conn_send(c, o);
 }
 
-static void
+void
 hub_send(struct conn *c, struct chat_msg *m)
 {
 	struct hub_frames	 f = { .w = c->w, .m = m };
@@ -670,13 +670,31 @@ hub_system(struct conn *c, const char *code, const char *fmt, ...)
 /* ---------------------------------------------------------------- */
 /* Connections                                                      */
 
-static void
+void
 hub_set_name(struct conn *c, const char *name, size_t len)
 {
 	memcpy(c->chat.name, name, len);
 	c->chat.name[len] = '\0';
 	c->chat.namelen = (uint8_t)len;
 }
+
+/* The room c is in, the lobby if none. */
+struct chat_str
+hub_room_name(const struct conn *c)
+{
+	if (c->chat.room == NULL)
+		return (CHAT_STR(HUB_LOBBY));
+	return ((struct chat_str){ c->chat.room->name,
+	    c->chat.room->namelen });
+}
+
+/* A close frame or logout: the session ends with the connection. */
+void
+hub_goodbye(struct conn *c)
+{
+	c->chat.goodbye = 1;
+}
+
 
 static void	 hub_login(struct conn *, struct chat_str);
 static void	 hub_private(struct conn *, const struct chat_cmd *);
@@ -686,14 +704,6 @@ static int	 hub_message_rate_ok(struct conn *);
 static void	 hub_publish(struct conn *, struct chat_env *);
 static void	 hub_env_init(struct conn *, struct chat_env *,
 		    enum chat_type);
-static struct chat_str hub_room_name(const struct conn *);
-static void	 hub_history_send(struct conn *, struct chat_str, uint64_t,
-		    size_t, int);
-static void	 hub_session_begin(struct conn *);
-static void	 hub_detach(struct conn *);
-static void	 hub_history_cmd(struct conn *, const struct chat_cmd *);
-static void	 hub_resume(struct conn *, const struct chat_cmd *);
-static void	 hub_session_sweep(struct worker *);
 
 /*
  * c holds its name in presence slot now: index it for private messages
@@ -897,7 +907,7 @@ hub_logout(struct conn *c)
 void
 hub_close(struct conn *c)
 {
-	hub_detach(c);
+	hub_session_detach(c);
 	hub_logout(c);
 	hub_room_leave(c);
 	if (c->chat.open) {
@@ -1086,7 +1096,7 @@ hub_chat(struct conn *c, struct chat_str content)
 }
 
 /* A room name a client sent: 1 if good, or answered with bad_room. */
-static int
+int
 hub_room_ok(struct conn *c, struct chat_str room)
 {
 	struct chat_name_fault	 f;
@@ -1286,285 +1296,10 @@ hub_join(struct conn *c, struct chat_str room)
 	hub_send(c, &m);
 	/* Now, before anything else of the room reaches c (see hub_hist.c). */
 	if (moved && chat_fmt_v2(c->fmt))
-		hub_history_send(c, hub_room_name(c), 0,
+		hub_hist_send(c, hub_room_name(c), 0,
 		    c->w->cfg->history_join, 0);
 }
 
-
-/* ---------------------------------------------------------------- */
-/* History and sessions (version 2's resume)                        */
-
-/* The room c is in, the lobby if none. */
-static struct chat_str
-hub_room_name(const struct conn *c)
-{
-	if (c->chat.room == NULL)
-		return (CHAT_STR(HUB_LOBBY));
-	return ((struct chat_str){ c->chat.room->name,
-	    c->chat.room->namelen });
-}
-
-/*
- * Send c a history reply: the up to limit messages of room below before
- * (0: the latest).  Everything this worker delivered before now and
- * nothing after (hub_hist.c), so sent right when c enters a room nothing
- * falls between it and the live messages.  quiet: nothing if there is
- * nothing to send (a line user's "history" says so instead).
- */
-static void
-hub_history_send(struct conn *c, struct chat_str room, uint64_t before,
-    size_t limit, int quiet)
-{
-	struct hub_hist_page	 pg;
-	struct chat_msg		 m;
-	size_t			 i;
-
-	if (hub_hist_page(c->w, room, before, limit, &pg) == -1) {
-		hub_system(c, "server_error", "no history: out of memory");
-		return;
-	}
-	if (!(quiet && pg.n == 0)) {
-		memset(&m, 0, sizeof(m));
-		m.type = CHAT_HISTORY;
-		m.room = room;
-		m.epoch = hub_epoch(c->w);
-		for (i = 0; i < pg.n; i++) {
-			pg.msgs[i].room = room;
-			if (chat_fmt_v2(c->fmt))
-				pg.msgs[i].epoch = m.epoch;
-		}
-		m.msgs = pg.msgs;
-		m.nmsgs = pg.n;
-		m.more = pg.more;
-		hub_send(c, &m);
-	}
-	hub_hist_page_clear(&pg);
-}
-
-/* {"type":"history"}: a page, in the room asked (c's if none). */
-static void
-hub_history_cmd(struct conn *c, const struct chat_cmd *cmd)
-{
-	struct chat_str	 room = cmd->room.p != NULL ? cmd->room :
-			    hub_room_name(c);
-	uint64_t	 limit = cmd->limit;
-
-	if (cmd->room.p != NULL && !hub_room_ok(c, room))
-		return;
-	if (limit == 0)
-		limit = c->fmt == CHAT_FMT_LINE ? 20 :
-		    c->w->cfg->history_join;
-	if (limit > c->w->cfg->history_page_max)
-		limit = c->w->cfg->history_page_max;
-	hub_history_send(c, room, cmd->before, (size_t)limit, 0);
-}
-
-/*
- * A version 2 login: a session for resume (its number, and a secret
- * from the kernel's generator, in the name's presence slot), the token
- * to the client, then the lobby and its history.
- */
-static void
-hub_session_begin(struct conn *c)
-{
-	struct chat_msg	 m;
-	char		 token[64];
-
-	c->chat.sid = shm_region_next_id(c->w->reg);
-	c->chat.secret = ((uint64_t)arc4random() << 32) | arc4random();
-	if (shm_presence_session(c->w->reg, c->chat.pslot, c->w->id, c->id,
-	    c->chat.sid, c->chat.secret) != SHM_OK) {
-		c->chat.sid = c->chat.secret = 0;
-		return;
-	}
-	if (c->w->cfg->resume_timeout > 0) {
-		snprintf(token, sizeof(token), "%x.%llx.%016llx",
-		    (unsigned)c->chat.pslot, (unsigned long long)c->chat.sid,
-		    (unsigned long long)c->chat.secret);
-		memset(&m, 0, sizeof(m));
-		m.type = CHAT_SYSTEM;
-		m.code = CHAT_STR("logged_in");
-		m.content = CHAT_STR("logged in; resume with this session "
-		    "within resume_timeout seconds of a lost connection");
-		m.session.p = token;
-		m.session.len = strlen(token);
-		m.resume_timeout = c->w->cfg->resume_timeout;
-		m.timestamp = now_real_ms();
-		hub_send(c, &m);
-	}
-	if (c->chat.room == NULL &&
-	    hub_room_join(c, HUB_LOBBY, strlen(HUB_LOBBY)) == -1) {
-		conn_hangup(c, WS_CLOSE_INTERNAL, "out of memory");
-		return;
-	}
-	hub_history_send(c, hub_room_name(c), 0, c->w->cfg->history_join, 0);
-}
-
-/* A close frame or logout: the session ends with the connection. */
-void
-hub_goodbye(struct conn *c)
-{
-	c->chat.goodbye = 1;
-}
-
-/*
- * The connection was lost without a goodbye: keep the session for
- * resume_timeout, its name held by nobody's connection
- * (SHM_PS_DETACHED), and tell nobody.  The master ends it once it
- * expires, with the logout.
- */
-static void
-hub_detach(struct conn *c)
-{
-	struct worker	*w = c->w;
-
-	if (!c->chat.logged_in || c->chat.sid == 0 || c->chat.goodbye ||
-	    w->cfg->resume_timeout == 0 || w->stopping)
-		return;
-	if (shm_presence_transfer(w->reg, c->chat.pslot, w->id, c->id,
-	    SHM_PS_DETACHED, c->chat.sid, now_real_ms() +
-	    (uint64_t)w->cfg->resume_timeout * 1000) != SHM_OK)
-		return;
-	hub_byid_del(w, c);
-	c->chat.logged_in = 0;
-	log_client("conn %llu %s: %s lost; session kept for %us",
-	    (unsigned long long)c->id, c->peer, c->chat.name,
-	    w->cfg->resume_timeout);
-}
-
-/* "SLOT.SID.SECRET", in hex, as hub_session_begin() wrote it. */
-static int
-hub_token_parse(struct chat_str t, uint32_t *slot, uint64_t *sid,
-    uint64_t *secret)
-{
-	char		 buf[64], *p, *end;
-	unsigned long	 s;
-
-	if (t.len == 0 || t.len >= sizeof(buf))
-		return (-1);
-	memcpy(buf, t.p, t.len);
-	buf[t.len] = '\0';
-	for (p = buf; *p != '\0'; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
-		    *p == '.'))
-			return (-1);
-	s = strtoul(buf, &end, 16);
-	if (end == buf || *end != '.' || s > UINT32_MAX)
-		return (-1);
-	p = end + 1;
-	*sid = strtoull(p, &end, 16);
-	if (end == p || *end != '.')
-		return (-1);
-	p = end + 1;
-	*secret = strtoull(p, &end, 16);
-	if (end == p || *end != '\0')
-		return (-1);
-	*slot = (uint32_t)s;
-	return (0);
-}
-
-/*
- * {"type":"resume"}: take over a session whose connection was lost (or
- * whose worker has not noticed yet), without a logout or login for
- * anyone to see, then send what it missed since the largest id it saw,
- * oldest first.
- */
-static void
-hub_resume(struct conn *c, const struct chat_cmd *cmd)
-{
-	struct worker			*w = c->w;
-	struct shm_presence_entry	 pe;
-	struct hub_hist_page		 pg;
-	struct chat_msg			 m;
-	struct chat_str			 room;
-	uint32_t			 slot;
-	uint64_t			 sid, secret;
-	size_t				 i;
-
-	if (!chat_fmt_v2(c->fmt) || c->chat.logged_in) {
-		hub_system(c, "resume_failed", "resume is for version 2, "
-		    "before login");
-		return;
-	}
-	if (hub_token_parse(cmd->session, &slot, &sid, &secret) == -1 ||
-	    shm_presence_find_session(w->reg, slot, sid, secret, &pe,
-	    &slot) != SHM_OK ||
-	    (pe.worker == SHM_PS_DETACHED && pe.expires <= now_real_ms()) ||
-	    shm_presence_transfer(w->reg, slot, pe.worker, pe.conn, w->id,
-	    c->id, 0) != SHM_OK) {
-		hub_system(c, "resume_failed", "no such session, or it "
-		    "expired: log in again");
-		return;
-	}
-	hub_set_name(c, pe.name, strlen(pe.name));
-	c->chat.pslot = slot;
-	c->chat.sid = sid;
-	c->chat.secret = secret;
-	c->chat.logged_in = 1;
-	c->chat.rooms_used = 1;
-	hub_byid_add(w, c);
-	room = pe.room[0] != '\0' ? (struct chat_str){ pe.room,
-	    strlen(pe.room) } : CHAT_STR(HUB_LOBBY);
-	if (hub_room_join(c, room.p, room.len) == -1) {
-		conn_hangup(c, WS_CLOSE_INTERNAL, "out of memory");
-		return;
-	}
-	room = hub_room_name(c);
-	log_client("conn %llu %s: resumed %s", (unsigned long long)c->id,
-	    c->peer, c->chat.name);
-	memset(&m, 0, sizeof(m));
-	m.type = CHAT_RESUMED;
-	m.user.p = c->chat.name;
-	m.user.len = c->chat.namelen;
-	m.room = room;
-	m.timestamp = now_real_ms();
-	hub_send(c, &m);
-	if (hub_hist_since(w, room, sid, cmd->since, w->cfg->resume_max,
-	    &pg) == -1) {
-		hub_system(c, "history_gap", "cannot replay: out of memory");
-		return;
-	}
-	if (pg.gap)
-		hub_system(c, "history_gap", "some of the messages you missed "
-		    "are no longer kept");
-	for (i = 0; i < pg.n; i++) {
-		pg.msgs[i].epoch = hub_epoch(w);
-		if (pg.msgs[i].type == CHAT_PRIVATE && pg.msgs[i].from.len ==
-		    c->chat.namelen && memcmp(pg.msgs[i].from.p,
-		    c->chat.name, c->chat.namelen) == 0)
-			pg.msgs[i].sender_copy = 1;
-		hub_send(c, &pg.msgs[i]);
-	}
-	hub_hist_page_clear(&pg);
-}
-
-/*
- * Connections whose session was taken over elsewhere (a resume while
- * this worker had not yet noticed the old connection was lost): they
- * hold nothing now; end them without a logout.  Once a second.
- */
-static void
-hub_session_sweep(struct worker *w)
-{
-	struct shm_pslot	*ps = shm_region_pslots(w->reg);
-	struct conn		*c, *next;
-
-	for (c = TAILQ_FIRST(&w->hub.members); c != NULL; c = next) {
-		next = TAILQ_NEXT(c, chat.all_entry);
-		if (!c->chat.logged_in || c->chat.sid == 0 ||
-		    !hub_is_chat(c))
-			continue;
-		/* Racy reads; a takeover changes both for good. */
-		if (ps[c->chat.pslot].ps_conn == c->id &&
-		    ps[c->chat.pslot].ps_sid == c->chat.sid)
-			continue;
-		hub_byid_del(w, c);
-		c->chat.logged_in = 0;
-		hub_system(c, "session_taken", "your session was resumed on "
-		    "another connection");
-		conn_hangup(c, WS_CLOSE_NORMAL, "session taken");
-	}
-}
 
 /*
  * Commands whose answers go to everyone or carry the whole user list
@@ -1694,10 +1429,10 @@ hub_command(struct conn *c, const struct chat_cmd *cmd)
 		hub_join(c, CHAT_STR(HUB_LOBBY));
 		break;
 	case CHAT_HISTORY:
-		hub_history_cmd(c, cmd);
+		hub_hist_cmd(c, cmd);
 		break;
 	case CHAT_RESUME:
-		hub_resume(c, cmd);
+		hub_session_resume(c, cmd);
 		break;
 	case CHAT_HELP:
 		/* The line port's: its codec writes the list. */

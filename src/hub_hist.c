@@ -30,6 +30,7 @@
 #include "bus.h"
 #include "hub.h"
 #include "hub_hist.h"
+#include "hub_int.h"
 #include "store.h"
 #include "worker.h"
 
@@ -554,4 +555,59 @@ hub_hist_page_clear(struct hub_hist_page *pg)
 	free(pg->msgs);
 	store_page_clear(&pg->sp);
 	memset(pg, 0, sizeof(*pg));
+}
+
+/*
+ * Send c a history reply: the up to limit messages of room below before
+ * (0: the latest).  Everything this worker delivered before now and
+ * nothing after (hub_hist.c), so sent right when c enters a room nothing
+ * falls between it and the live messages.  quiet: nothing if there is
+ * nothing to send (a line user's "history" says so instead).
+ */
+void
+hub_hist_send(struct conn *c, struct chat_str room, uint64_t before,
+    size_t limit, int quiet)
+{
+	struct hub_hist_page	 pg;
+	struct chat_msg		 m;
+	size_t			 i;
+
+	if (hub_hist_page(c->w, room, before, limit, &pg) == -1) {
+		hub_system(c, "server_error", "no history: out of memory");
+		return;
+	}
+	if (!(quiet && pg.n == 0)) {
+		memset(&m, 0, sizeof(m));
+		m.type = CHAT_HISTORY;
+		m.room = room;
+		m.epoch = hub_epoch(c->w);
+		for (i = 0; i < pg.n; i++) {
+			pg.msgs[i].room = room;
+			if (chat_fmt_v2(c->fmt))
+				pg.msgs[i].epoch = m.epoch;
+		}
+		m.msgs = pg.msgs;
+		m.nmsgs = pg.n;
+		m.more = pg.more;
+		hub_send(c, &m);
+	}
+	hub_hist_page_clear(&pg);
+}
+
+/* {"type":"history"}: a page, in the room asked (c's if none). */
+void
+hub_hist_cmd(struct conn *c, const struct chat_cmd *cmd)
+{
+	struct chat_str	 room = cmd->room.p != NULL ? cmd->room :
+			    hub_room_name(c);
+	uint64_t	 limit = cmd->limit;
+
+	if (cmd->room.p != NULL && !hub_room_ok(c, room))
+		return;
+	if (limit == 0)
+		limit = c->fmt == CHAT_FMT_LINE ? 20 :
+		    c->w->cfg->history_join;
+	if (limit > c->w->cfg->history_page_max)
+		limit = c->w->cfg->history_page_max;
+	hub_hist_send(c, room, cmd->before, (size_t)limit, 0);
 }

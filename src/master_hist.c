@@ -47,13 +47,14 @@ static void
 master_hist_mkdir(const char *file, uid_t uid, gid_t gid)
 {
 	char	*copy, *dir, *p;
+	int	 end;
 
 	copy = xstrdup(file);
 	dir = dirname(copy);
 	for (p = dir + 1; ; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;
-		int end = *p == '\0';
+		end = *p == '\0';
 		*p = '\0';
 		if (mkdir(dir, 0755) == -1 && errno != EEXIST)
 			fatal("history: mkdir %s", dir);
