@@ -17,7 +17,8 @@ rm -rf "$out" "$vg" && mkdir -p "$out" "$vg"
 files=${MEMCHECK_TESTS:-"test_http test_static test_echo test_line \
     test_metrics test_ops test_chat test_conformance test_hostile \
     test_limits test_process test_chaos test_wschat test_config \
-    test_browser test_bench test_rooms test_v2 test_output"}
+    test_browser test_bench test_rooms test_v2 test_output \
+    test_history_wire test_history"}
 cat >"$out/wschatd" <<EOT
 #!/bin/sh
 exec valgrind -q --trace-children=yes --vgdb=no --leak-check=full \\

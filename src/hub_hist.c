@@ -549,6 +549,35 @@ hub_hist_since(struct worker *w, struct chat_str room, uint64_t sid,
 	return (0);
 }
 
+/*
+ * Keep only the newest messages of pg that surely fit in budget bytes
+ * once encoded: a history reply, or a resume's replay, is queued whole,
+ * and more than max_pending of it would cut the client off as a slow
+ * consumer.  The guess is the worst case: every byte of text escaped
+ * (\u00XX, 6 bytes), the names twice.  Returns 1 if it dropped any.
+ */
+int
+hub_hist_fit(struct hub_hist_page *pg, size_t budget)
+{
+	const struct chat_msg	*m;
+	size_t			 i = pg->n, sum = 0, one;
+
+	while (i > 0) {
+		m = &pg->msgs[i - 1];
+		one = 6 * m->content.len + 2 * (m->from.len + m->to.len +
+		    m->room.len + m->peer.len) + 160;
+		if (sum + one > budget)
+			break;
+		sum += one;
+		i--;
+	}
+	if (i == 0)
+		return (0);
+	memmove(pg->msgs, pg->msgs + i, (pg->n - i) * sizeof(*pg->msgs));
+	pg->n -= i;
+	return (1);
+}
+
 void
 hub_hist_page_clear(struct hub_hist_page *pg)
 {
@@ -576,6 +605,9 @@ hub_hist_send(struct conn *c, struct chat_str room, uint64_t before,
 		hub_system(c, "server_error", "no history: out of memory");
 		return;
 	}
+	/* A page asks for no more than a quarter of what may be queued. */
+	if (hub_hist_fit(&pg, c->w->cfg->max_pending / 4))
+		pg.more = 1;
 	if (!(quiet && pg.n == 0)) {
 		memset(&m, 0, sizeof(m));
 		m.type = CHAT_HISTORY;

@@ -34,6 +34,7 @@ int		 hub_hist_page(struct worker *, struct chat_str, uint64_t,
 		    size_t, struct hub_hist_page *);
 int		 hub_hist_since(struct worker *, struct chat_str, uint64_t,
 		    uint64_t, size_t, struct hub_hist_page *);
+int		 hub_hist_fit(struct hub_hist_page *, size_t);
 void		 hub_hist_page_clear(struct hub_hist_page *);
 
 #endif /* WSCHATD_HUB_HIST_H */

@@ -181,9 +181,13 @@ hub_session_resume(struct conn *c, const struct chat_cmd *cmd)
 		hub_system(c, "history_gap", "cannot replay: out of memory");
 		return;
 	}
+	/* Half of what may be queued; older ones: history requests. */
+	if (hub_hist_fit(&pg, w->cfg->max_pending / 2))
+		pg.gap = 1;
 	if (pg.gap)
 		hub_system(c, "history_gap", "some of the messages you missed "
-		    "are no longer kept");
+		    "are no longer kept, or more than can be sent at once; "
+		    "ask for older ones with history");
 	for (i = 0; i < pg.n; i++) {
 		pg.msgs[i].epoch = hub_epoch(w);
 		if (pg.msgs[i].type == CHAT_PRIVATE && pg.msgs[i].from.len ==

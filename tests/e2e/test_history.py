@@ -99,6 +99,31 @@ def test_history_after_login_and_join_then_pages_from_the_store():
         wstest.run_async(go(), timeout=120)
 
 
+def test_a_history_reply_never_outgrows_max_pending():
+    # 100 messages of 4,000 control characters (6 bytes each in JSON):
+    # a page of them all would be 2.4 MB, ten times max_pending, which
+    # would cut off a client that reads it slowly.  The reply holds what
+    # fits, says there is more, and the asker stays.
+    opts = dict(FAST, max_pending="256k")
+    with Daemon(workers=1, opts=opts) as d:
+        async def go():
+            a = await v2(d, "a")
+            for i in range(100):
+                await a.send({"type": "user", "content": "\x01" * 3996 +
+                              "%04d" % i})
+            await a.count(100, type="user", timeout=30)
+            since = len(a.msgs)
+            await a.send({"type": "history", "limit": 100})
+            h = await a.find(since=since, type="history")
+            assert 0 < len(h["messages"]) < 100 and h["more"], \
+                (len(h["messages"]), h["more"])
+            assert h["messages"][-1]["content"].endswith("0099")
+            await a.send({"type": "user", "content": "still here"})
+            await a.find(type="user", content="still here")
+            await a.close()
+        wstest.run_async(go())
+
+
 def test_join_during_a_flood_has_neither_gap_nor_duplicate():
     # 10 senders at full speed in a room; a client joins it in the middle,
     # 100 times.  Its history plus its live messages, id by id, must be
