@@ -32,10 +32,10 @@ void		 history_run(const struct cfg *, struct bus_shared *)
 		    __attribute__((__noreturn__));
 
 /* master_hist.c: the master's side. */
-void		 master_hist_setup(const struct cfg *, struct bus_shared *);
-void		 master_hist_spawn(void);
+int		 master_hist_setup(const struct cfg *, struct bus_shared *);
+void		 master_hist_spawn(const struct cfg *, void (*)(void));
 int		 master_hist_reaped(int, int);
-void		 master_hist_tick(time_t);
+void		 master_hist_tick(const struct cfg *, time_t, void (*)(void));
 void		 master_hist_signal(int);
 int		 master_hist_running(void);
 

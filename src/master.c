@@ -203,6 +203,24 @@ master_raise_nofile(const struct cfg *cfg)
 	    (unsigned long long)rl.rlim_cur);
 }
 
+/*
+ * In a new history process: the listening sockets are the workers'
+ * alone (held open, a reload could never close an old port).
+ */
+static void
+master_hist_child(void)
+{
+	unsigned	 k;
+
+	for (k = 0; k < master_nworkers; k++) {
+		if (master_workers[k].http_fd != -1)
+			close(master_workers[k].http_fd);
+		if (master_workers[k].line_fd != -1)
+			close(master_workers[k].line_fd);
+	}
+	pidfile_close();
+}
+
 /* A new worker process: lower its privileges, then become the worker. */
 static void __attribute__((__noreturn__))
 master_child(unsigned slot, struct master_worker *mw)
@@ -598,6 +616,16 @@ master_keep_restart_only(struct cfg *ncfg)
 	    "user or group");
 	ncfg->uid = o->uid;
 	ncfg->gid = o->gid;
+	/* The store is opened, and the history process forked, once. */
+	master_restart_only(ncfg->history != o->history ||
+	    strcmp(ncfg->history_file, o->history_file) != 0 ||
+	    strcmp(ncfg->history_sync, o->history_sync) != 0,
+	    "history, history_file or history_sync");
+	ncfg->history = o->history;
+	free(ncfg->history_file);
+	ncfg->history_file = xstrdup(o->history_file);
+	free(ncfg->history_sync);
+	ncfg->history_sync = xstrdup(o->history_sync);
 }
 
 /*
@@ -761,7 +789,8 @@ master_setup(struct cfg *cfg, const char *file, const struct cfg_override *ov,
 		master_workers[k].line_fd = line[k];
 	}
 	master_bus_open();
-	master_hist_setup(cfg, &master_bus);
+	if (master_hist_setup(cfg, &master_bus) == -1)
+		cfg->history = 0;	/* said why; /metrics says so */
 }
 
 /* The signals the master handles, in sigtimedwait(2), blocked. */
@@ -822,7 +851,7 @@ master_run(struct cfg *cfg, int ready)
 	    : "", cfg->conffile ? cfg->conffile : "");
 	for (k = 0; k < master_nworkers; k++)
 		master_spawn(k);
-	master_hist_spawn();
+	master_hist_spawn(master_cfg, master_hist_child);
 	if (ready != -1) {
 		if (write(ready, "", 1) == -1)
 			log_warn("cannot tell the parent we run");
@@ -878,7 +907,7 @@ master_run(struct cfg *cfg, int ready)
 			continue;
 		}
 		master_expire();
-		master_hist_tick(now);
+		master_hist_tick(master_cfg, now, master_hist_child);
 		for (k = 0; k < master_nworkers; k++)
 			if (master_workers[k].slot == -1 &&
 			    master_workers[k].respawn_at <= now)

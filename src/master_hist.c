@@ -28,13 +28,11 @@
 #include "bus.h"
 #include "cfg.h"
 #include "history.h"
-#include "pidfile.h"
 #include "store.h"
 
 #define MASTER_HIST_YOUNG	10	/* seconds: died young */
 #define MASTER_HIST_BACKOFF_MAX	32
 
-static const struct cfg		*mh_cfg;
 static struct bus_shared	*mh_bus;
 static pid_t			 mh_pid = -1;
 static time_t			 mh_started;
@@ -57,15 +55,15 @@ master_hist_mkdir(const char *file, uid_t uid, gid_t gid)
 		end = *p == '\0';
 		*p = '\0';
 		if (mkdir(dir, 0755) == -1 && errno != EEXIST)
-			fatal("history: mkdir %s", dir);
+			log_warn("history: mkdir %s", dir);	/* open says */
 		if (end)
 			break;
 		*p = '/';
 	}
-	if (chown(dir, uid, gid) == -1)
+	/* Root makes it the workers'; anyone else uses what there is. */
+	if (geteuid() == 0 && (chown(dir, uid, gid) == -1 ||
+	    chmod(dir, 0750) == -1))
 		log_warn("history: chown %s", dir);
-	if (chmod(dir, 0750) == -1)
-		log_warn("history: chmod %s", dir);
 	free(copy);
 }
 
@@ -77,6 +75,8 @@ master_hist_chown(const char *file, uid_t uid, gid_t gid)
 	char			 path[4096];
 	size_t			 i;
 
+	if (geteuid() != 0)
+		return;
 	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
 		snprintf(path, sizeof(path), "%s%s", file, sfx[i]);
 		if (chown(path, uid, gid) == -1 && errno != ENOENT)
@@ -85,7 +85,9 @@ master_hist_chown(const char *file, uid_t uid, gid_t gid)
 }
 
 /*
- * Before any fork: the store, its epoch, and where ids continue.  Ids
+ * Before any fork: the store, its epoch, and where ids continue.
+ * Returns 0, or -1 if the store cannot be written (not a damaged one,
+ * which is fatal: it is never touched): the caller runs without history.  Ids
  * continue from the highest the store kept, and never below the clock
  * (milliseconds since 1970, times 1024): messages taken but not yet kept
  * when the daemon was killed had ids the store never saw, and those must
@@ -93,9 +95,10 @@ master_hist_chown(const char *file, uid_t uid, gid_t gid)
  * the bus carries; 2^53 (what JavaScript numbers hold exactly) is
  * reached in the year 2248.
  */
-void
+int
 master_hist_setup(const struct cfg *cfg, struct bus_shared *bus)
 {
+	struct shm_hist	*hs;
 	struct store	*st;
 	struct shm_hdr	*h = bus->reg.hdr;
 	char		 err[512];
@@ -104,22 +107,31 @@ master_hist_setup(const struct cfg *cfg, struct bus_shared *bus)
 	gid_t		 gid = cfg->gid != (gid_t)-1 ? cfg->gid : getegid();
 	int		 rv;
 
-	mh_cfg = cfg;
 	mh_bus = bus;
-	if (!cfg->history) {
-		/* No store: an epoch of this run's own. */
-		snprintf(h->sh_epoch, sizeof(h->sh_epoch), "%016llx",
-		    (unsigned long long)((uint64_t)arc4random() << 32 |
-		    arc4random()));
-		shm_region_set_msg_id(&bus->reg, id);
-		return;
-	}
+	/* Without a store: an epoch of this run's own. */
+	snprintf(h->sh_epoch, sizeof(h->sh_epoch), "%016llx",
+	    (unsigned long long)((uint64_t)arc4random() << 32 |
+	    arc4random()));
+	shm_region_set_msg_id(&bus->reg, id);
+	if (!cfg->history)
+		return (0);
 	master_hist_mkdir(cfg->history_file, uid, gid);
 	rv = store_open(&st, cfg->history_file, STORE_RDWR,
 	    strcmp(cfg->history_sync, "full") == 0, err, sizeof(err));
-	if (rv != STORE_OK)
+	if (rv == STORE_ECORRUPT)
 		fatalx("history: %s: %s (move the file away to start a new "
 		    "store, or set history off)", cfg->history_file, err);
+	if (rv != STORE_OK) {
+		/* Not writable, full: chat goes on, without history. */
+		log_warnx("history: %s: %s; running without history until "
+		    "a restart", cfg->history_file, err);
+		hs = shm_region_hist(&bus->reg);
+		atomic_store_explicit(&hs->sh_state, SHM_HIST_FAILING,
+		    memory_order_relaxed);
+		atomic_fetch_add_explicit(&hs->sh_errors, 1,
+		    memory_order_relaxed);
+		return (-1);
+	}
 	snprintf(h->sh_epoch, sizeof(h->sh_epoch), "%s", store_epoch(st));
 	max = store_max_id(st);
 	store_close(st);
@@ -131,16 +143,21 @@ master_hist_setup(const struct cfg *cfg, struct bus_shared *bus)
 	    max, memory_order_relaxed);
 	log_info("history: %s, epoch %s, %llu the highest id kept",
 	    cfg->history_file, h->sh_epoch, (unsigned long long)max);
+	return (0);
 }
 
-/* Start the history process, unless it is off, running or refused. */
+/*
+ * Start the history process, unless it is off, running or refused.  cfg
+ * is the master's current one (a reload replaces it; the history keys
+ * are restart-only); child runs first in the new process, to close what
+ * is the master's alone.
+ */
 void
-master_hist_spawn(void)
+master_hist_spawn(const struct cfg *cfg, void (*child)(void))
 {
-	const struct cfg	*cfg = mh_cfg;
 	pid_t			 pid;
 
-	if (cfg == NULL || !cfg->history || mh_pid != -1 || mh_refused)
+	if (mh_bus == NULL || !cfg->history || mh_pid != -1 || mh_refused)
 		return;
 	switch ((pid = fork())) {
 	case -1:
@@ -148,7 +165,7 @@ master_hist_spawn(void)
 		mh_respawn_at = time(NULL) + 1;
 		return;
 	case 0:
-		pidfile_close();
+		child();
 		if (cfg->gid != (gid_t)-1 && cfg->gid != getegid() &&
 		    (setgroups(1, &cfg->gid) == -1 ||
 		    setresgid(cfg->gid, cfg->gid, cfg->gid) == -1))
@@ -220,10 +237,10 @@ master_hist_reaped(int pid, int status)
 
 /* Once a second: respawn it when its time has come. */
 void
-master_hist_tick(time_t now)
+master_hist_tick(const struct cfg *cfg, time_t now, void (*child)(void))
 {
 	if (mh_pid == -1 && !mh_refused && now >= mh_respawn_at)
-		master_hist_spawn();
+		master_hist_spawn(cfg, child);
 }
 
 void
