@@ -45,6 +45,8 @@
 #define HISTORY_DRAIN_BATCHES	8
 /* A failing store is tried again this often. */
 #define HISTORY_RETRY_MS	1000
+/* It works again: once messages are kept, or this long without failing. */
+#define HISTORY_RECOVERED_MS	10000
 /* Trims: every few seconds, a few hundred rows each, in a hurry (every
  * HISTORY_TRIM_AGAIN_MS) while there is more to delete. */
 #define HISTORY_TRIM_MS		5000
@@ -79,6 +81,10 @@ struct history {
 	uint64_t		 gap_last;
 	/* The store fails: what, and when to try again. */
 	int			 failing;	/* its STORE_E*, 0: works */
+	int			 recovering;	/* what it failed with, until
+						 * messages are kept again */
+	uint64_t		 recovered_at;	/* now_mono_ms() */
+	int			 kept_since;	/* messages committed since */
 	uint64_t		 retry_at;	/* now_mono_ms() */
 	int			 trim_failing;
 	int			 undecodable;	/* logged once */
@@ -128,11 +134,13 @@ history_fail(struct history *h, int code, const char *err)
 	h->retry_at = now_mono_ms() + HISTORY_RETRY_MS;
 	if (h->failing == code)
 		return;
-	if (h->failing == 0)
+	/* A relapse before any drain succeeded (a full disk takes a small
+	 * gap, then not the next batch) is the same state: no new line. */
+	if (h->failing == 0 && h->recovering == 0)
 		log_warnx("%s: %s; chat goes on, new messages are "
 		    "not kept until the store works again",
 		    h->cfg->history_file, err);
-	else
+	else if (h->failing != 0 || h->recovering != code)
 		log_warnx("%s: still failing, now: %s",
 		    h->cfg->history_file, err);
 	h->failing = code;
@@ -210,6 +218,8 @@ history_commit(struct history *h)
 		    h->gap_last - h->gap_first + 1, memory_order_relaxed);
 		h->gap_first = h->gap_last = 0;
 	}
+	if (h->txn_msgs > 0)
+		h->kept_since = 1;
 	h->in_txn = 0;
 	h->txn_msgs = 0;
 	h->txn_first = 0;
@@ -348,8 +358,12 @@ history_retry(struct history *h)
 	if (h->gap_first != 0 && (history_begin(h) != STORE_OK ||
 	    history_commit(h) != STORE_OK))
 		return;
+	/* Logged once messages are kept again: a full disk may well take a
+	 * gap's row, and not the next batch. */
+	h->recovering = h->failing;
+	h->recovered_at = now_mono_ms();
+	h->kept_since = 0;
 	h->failing = 0;
-	log_warnx("%s works again", h->cfg->history_file);
 	atomic_store_explicit(&h->sh->sh_state, SHM_HIST_OK,
 	    memory_order_relaxed);
 	history_publish(h);
@@ -359,12 +373,19 @@ static void
 history_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct history	*h = arg;
+	int		 more;
 
 	(void)fd;
 	(void)what;
 	if (h->failing && now_mono_ms() >= h->retry_at)
 		history_retry(h);
-	if (history_drain(h))
+	more = history_drain(h);
+	if (h->recovering && !h->failing && (h->kept_since ||
+	    now_mono_ms() - h->recovered_at >= HISTORY_RECOVERED_MS)) {
+		log_warnx("%s works again", h->cfg->history_file);
+		h->recovering = 0;
+	}
+	if (more)
 		event_active(h->ev_flush, EV_TIMEOUT, 0);
 }
 
@@ -393,7 +414,7 @@ history_trim_cb(evutil_socket_t fd, short what, void *arg)
 			h->trim_failing = 1;
 		} else {
 			if (h->trim_failing)
-				log_info("history: trims work again");
+				log_info("trims work again");
 			h->trim_failing = 0;
 			atomic_fetch_add_explicit(&h->sh->sh_trimmed,
 			    deleted, memory_order_relaxed);

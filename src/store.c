@@ -104,7 +104,7 @@ static const struct {
 	[ST_TRIM_GAPS] = { "DELETE FROM gaps WHERE last < "
 	    "(SELECT min(id) FROM messages)", 1 },
 	/* Ids are never reused, also once every message and gap is gone:
-	 * the highest one is kept in meta before a trim deletes anything. */
+	 * a trim that deletes keeps the highest one in meta. */
 	[ST_TRIM_MARK] = { "INSERT OR REPLACE INTO meta(key, value) "
 	    "VALUES ('max_id', ?1)", 1 },
 };
@@ -735,6 +735,7 @@ store_trim(struct store *sp, uint64_t max_per_room, uint64_t max_age_ms,
 	sqlite3_stmt	*s;
 	char		*room = NULL;
 	size_t		 left = limit;
+	uint64_t	 max;
 	unsigned	 i;
 	int		 ret;
 
@@ -743,10 +744,7 @@ store_trim(struct store *sp, uint64_t max_per_room, uint64_t max_age_ms,
 		return (STORE_OK);
 	if ((ret = store_begin(sp, err, errlen)) != STORE_OK)
 		return (ret);
-	s = sp->st[ST_TRIM_MARK];
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)store_max_id(sp));
-	if ((ret = store_step_done(sp, s, "trim", err, errlen)) != STORE_OK)
-		goto fail;
+	max = store_max_id(sp);
 	if (max_age_ms != 0 && now_ms > max_age_ms) {
 		s = sp->st[ST_TRIM_AGE];
 		sqlite3_bind_int64(s, 1, store_id(now_ms - max_age_ms));
@@ -775,6 +773,15 @@ store_trim(struct store *sp, uint64_t max_per_room, uint64_t max_age_ms,
 	if ((ret = store_step_done(sp, sp->st[ST_TRIM_GAPS], "trim", err,
 	    errlen)) != STORE_OK)
 		goto fail;
+	/* Only a trim that deleted anything writes: an idle one leaves the
+	 * file alone (and works on a full disk). */
+	if (left < limit) {
+		s = sp->st[ST_TRIM_MARK];
+		sqlite3_bind_int64(s, 1, (sqlite3_int64)max);
+		if ((ret = store_step_done(sp, s, "trim", err, errlen)) !=
+		    STORE_OK)
+			goto fail;
+	}
 	if ((ret = store_commit(sp, err, errlen)) != STORE_OK)
 		goto fail;
 	*deleted = limit - left;
