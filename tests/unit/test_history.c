@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +34,7 @@
 #include "shm.h"
 #include "store.h"
 #include "unit.h"
+#include "unit_mount.h"
 
 static char			 tdir[64];
 static char			 tpath[128];
@@ -410,22 +410,6 @@ Test(history, a_store_of_another_epoch_is_refused)
 	cr_assert_eq(stop(start(), 0), HISTORY_EXIT_REFUSED);
 }
 
-/* A mount on tdir, in a namespace of this test's own (and its child's). */
-static int
-private_mount(const char *type, unsigned long flags, const char *opts)
-{
-	if (geteuid() != 0 || unshare(CLONE_NEWNS) == -1)
-		return (0);
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
-		return (0);
-	if (type != NULL)
-		return (mount("none", tdir, type, flags, opts) == 0);
-	if (mount(tdir, tdir, NULL, MS_BIND, NULL) == -1)
-		return (0);
-	return (mount(NULL, tdir, NULL, MS_REMOUNT | MS_BIND | flags,
-	    NULL) == 0);
-}
-
 Test(history, a_full_disk_stops_history_not_chat_and_records_the_gap)
 {
 	struct store	*sp;
@@ -434,7 +418,7 @@ Test(history, a_full_disk_stops_history_not_chat_and_records_the_gap)
 	int		 fd, i;
 	pid_t		 pid;
 
-	if (!private_mount("tmpfs", 0, "size=512k"))
+	if (!unit_private_mount(tdir, "tmpfs", 0, "size=512k"))
 		cr_skip_test("needs root and a private tmpfs mount");
 	master_setup();		/* the store on the tmpfs */
 	/* Room to free later. */
@@ -485,7 +469,7 @@ Test(history, a_read_only_file_at_start_fails_then_recovers)
 	int		 i;
 	pid_t		 pid;
 
-	if (!private_mount(NULL, MS_RDONLY, NULL))
+	if (!unit_private_mount(tdir, NULL, MS_RDONLY, NULL))
 		cr_skip_test("needs root and a private read-only mount");
 	pid = start();
 	wait_state(SHM_HIST_FAILING);

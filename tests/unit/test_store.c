@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 
 #include "store.h"
 #include "unit.h"
+#include "unit_mount.h"
 
 static char	 tdir[64];
 static char	 tpath[128];
@@ -508,25 +508,6 @@ Test(store, refuses_a_damaged_page)
 	refused_and_untouched("damaged", 0);
 }
 
-/*
- * Put a mount on tdir in a mount namespace of this test's own process.
- * Root only; returns 0 if it could not (the caller skips).
- */
-static int
-private_mount(const char *type, unsigned long flags, const char *opts)
-{
-	if (geteuid() != 0 || unshare(CLONE_NEWNS) == -1)
-		return (0);
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
-		return (0);
-	if (type != NULL)
-		return (mount("none", tdir, type, flags, opts) == 0);
-	if (mount(tdir, tdir, NULL, MS_BIND, NULL) == -1)
-		return (0);
-	return (mount(NULL, tdir, NULL, MS_REMOUNT | MS_BIND | flags,
-	    NULL) == 0);
-}
-
 Test(store, a_read_only_file_is_erdonly)
 {
 	struct store	*sp = NULL;
@@ -539,7 +520,7 @@ Test(store, a_read_only_file_is_erdonly)
 	if (geteuid() != 0) {
 		/* File modes hold for everyone but root. */
 		cr_assert_eq(chmod(tpath, 0444), 0);
-	} else if (!private_mount(NULL, MS_RDONLY, NULL))
+	} else if (!unit_private_mount(tdir, NULL, MS_RDONLY, NULL))
 		cr_skip_test("root, and no private read-only mount possible: "
 		    "root ignores file modes");
 	ret = store_open(&sp, tpath, STORE_RDWR, 0, err, sizeof(err));
@@ -555,7 +536,7 @@ Test(store, a_read_only_directory_is_erdonly_for_a_new_file)
 
 	if (geteuid() != 0)
 		cr_assert_eq(chmod(tdir, 0555), 0);
-	else if (!private_mount(NULL, MS_RDONLY, NULL))
+	else if (!unit_private_mount(tdir, NULL, MS_RDONLY, NULL))
 		cr_skip_test("root, and no private read-only mount possible");
 	ret = store_open(&sp, tpath, STORE_RDWR, 0, err, sizeof(err));
 	if (geteuid() != 0)
@@ -573,7 +554,7 @@ Test(store, a_full_disk_is_efull_and_the_store_goes_on_after_rollback)
 	uint64_t		 id, kept;
 	int			 ret = STORE_OK;
 
-	if (!private_mount("tmpfs", 0, "size=256k"))
+	if (!unit_private_mount(tdir, "tmpfs", 0, "size=256k"))
 		cr_skip_test("needs root and a private tmpfs mount");
 	sp = open_rw(tpath);
 	add_range(sp, "lobby", 1, 10, 1000);
