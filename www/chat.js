@@ -4,9 +4,13 @@
 // who, rooms, join/leave, system notices.  Presence events carry no
 // lists in v2: the online list is the page's own, of the names in its
 // room, from a who-room reply kept up to date by login, logout, rename,
-// join and leave.  It reconnects with backoff and logs in again under
-// the same name.  Every
-// piece of text from the server or the user enters the page as text
+// join and leave.  The list is of one room: after a login or a join the
+// room's recent messages come first, marked as earlier, and scrolling to
+// the top pages further back (history, by id).  A connection lost without
+// a close frame is resumed (resume, with the session token and the last
+// id seen), so that nothing is missed or shown twice and nobody sees us
+// leave; otherwise the page reconnects with backoff and logs in again
+// under the same name.  Every piece of text from the server or the user enters the page as text
 // (textContent, text nodes), never as HTML.
 "use strict";
 (() => {
@@ -42,6 +46,19 @@
   let takenRetries = 0;
   const members = new Set();  // the names in our room
   let listing = false;  // a paged who-room reply is coming in
+  // History and resume.  Ids come from one server-wide sequence; they
+  // mean something only within one epoch of the history store.
+  const PAGE = 50;      // messages asked for per older page
+  const ROOMS_KEPT = 32;  // rooms whose last id is remembered
+  let session = "";     // the token that resumes our session, or ""
+  let resumeFor = 0;    // how long the server keeps it after a drop, ms
+  let lostAt = 0;       // when the connection was lost, if resumable
+  let epoch = "";
+  let lastIds = {};     // room -> the largest id received there
+  let joining = "";     // the room we asked to go to
+  let more = false;     // older messages of the room exist
+  let paging = false;   // a request for an older page is on its way
+  const shownIds = new Set();  // the ids in the list (of our room)
 
   // The server's rules for names (src/chat_name.c), so that the page
   // refuses what the server would, before sending it, in the server's
@@ -111,11 +128,20 @@
     return t;
   }
 
+  // Keeps MAX_ITEMS while the reader is at the end, more while reading
+  // older ones (so that they do not move), and never 4 times that.
   function append(li) {
     const m = ui.messages;
     const atEnd = m.scrollTop + m.clientHeight >= m.scrollHeight - 8;
     m.append(li);
-    while (m.childElementCount > MAX_ITEMS) m.firstElementChild.remove();
+    while (m.childElementCount > (atEnd ? MAX_ITEMS : 4 * MAX_ITEMS)) {
+      const first = m.firstElementChild;
+      if (first.dataset.id) {
+        shownIds.delete(Number(first.dataset.id));
+        more = true;
+      }
+      first.remove();
+    }
     if (atEnd) m.scrollTop = m.scrollHeight;
   }
 
@@ -136,14 +162,101 @@
   }
 
   // A chat or private message: time, sender, text.
-  function message(m, priv) {
+  function entry(m, priv, earlier) {
     const li = document.createElement("li");
     li.className = priv ? "private" : "chat";
+    if (earlier) li.classList.add("earlier");
     if (m.from === me) li.classList.add("mine");
+    if (Number.isSafeInteger(m.id)) {
+      li.dataset.id = m.id;
+      shownIds.add(m.id);
+    }
     li.append(stamp(m.timestamp), from(String(m.from)));
     if (priv) li.append(" → ", from(String(m.to)), " (private)");
     li.append(": ", String(m.content));
-    append(li);
+    return li;
+  }
+
+  // A new epoch: the ids we hold name nothing any more.
+  function newEpoch(e) {
+    if (typeof e !== "string" || e === epoch) return;
+    if (epoch) {
+      lastIds = {};
+      shownIds.clear();
+      for (const li of ui.messages.querySelectorAll("li[data-id]")) delete li.dataset.id;
+    }
+    epoch = e;
+  }
+
+  // Remembers id as received in room r: resume starts after it.
+  function noteId(r, id) {
+    if (!Number.isSafeInteger(id) || lastIds[r] >= id) return;
+    lastIds[r] = id;
+    const rooms = Object.keys(lastIds);
+    if (rooms.length > ROOMS_KEPT) {
+      rooms.sort((a, b) => lastIds[a] - lastIds[b]);
+      delete lastIds[rooms[0]];
+    }
+  }
+
+  // A live message (or a missed one, after a resume), unless shown already.
+  function message(m, priv) {
+    newEpoch(m.epoch);
+    if (shownIds.has(m.id)) return;
+    noteId(room, m.id);
+    append(entry(m, priv, false));
+  }
+
+  function divider() {
+    const li = document.createElement("li");
+    li.className = "divider";
+    li.textContent = "earlier messages";
+    return li;
+  }
+
+  // A history reply: the recent messages after a login or a join, shown
+  // below what the list holds, or an older page, shown above it.
+  function history(m) {
+    if (m.room !== room && m.room === joining) setRoom(m.room);
+    if (m.room !== room || !Array.isArray(m.messages)) return;
+    newEpoch(m.epoch);
+    const box = ui.messages;
+    const first = box.querySelector("li[data-id]");
+    const msgs = m.messages.filter((x) => x && typeof x === "object" &&
+      Number.isSafeInteger(x.id) && !shownIds.has(x.id));
+    if (paging) {
+      paging = false;
+      more = !!m.more;
+      const below = box.scrollHeight - box.scrollTop;
+      let at = first;           // above the oldest, and its divider
+      while (at && at.previousElementSibling && at.previousElementSibling.className === "divider")
+        at = at.previousElementSibling;
+      for (const x of msgs)
+        if (!first || x.id < Number(first.dataset.id)) box.insertBefore(entry(x, false, true), at);
+      box.scrollTop = box.scrollHeight - below;
+    } else {
+      // Shown already up to lastIds[room], if anything: what follows.
+      const last = lastIds[room] || 0;
+      const add = first ? msgs.filter((x) => x.id > last) : msgs;
+      if (!first) more = !!m.more;
+      if (add.length) append(divider());
+      for (const x of add) {
+        noteId(room, x.id);
+        append(entry(x, false, true));
+      }
+    }
+    older(true);
+  }
+
+  // Asks for the page before the oldest message shown; fill: only if the
+  // list does not fill its box (there is nothing to scroll up then).
+  function older(fill) {
+    const box = ui.messages;
+    const first = box.querySelector("li[data-id]");
+    if (!more || paging || !online || !first || box.childElementCount >= 4 * MAX_ITEMS ||
+        (fill && box.scrollHeight > box.clientHeight))
+      return;
+    paging = send({ type: "history", room, before: Number(first.dataset.id), limit: PAGE });
   }
 
   function showUsers() {
@@ -175,10 +288,14 @@
     if (!ui.text.disabled) ui.text.focus();
   }
 
+  // The list is of one room: another starts empty.
   function setRoom(r) {
     if (r !== room) {
       members.clear();
       showUsers();
+      ui.messages.replaceChildren();
+      shownIds.clear();
+      more = paging = false;
     }
     room = r;
     ui.where.textContent = ui.listRoom.textContent = "#" + r;
@@ -236,7 +353,8 @@
   }
 
   function send(obj) {
-    if (ws && ws.readyState === WebSocket.OPEN && (online || obj.type === "login")) {
+    if (ws && ws.readyState === WebSocket.OPEN &&
+        (online || obj.type === "login" || obj.type === "resume")) {
       ws.send(JSON.stringify(obj));
       return true;
     }
@@ -266,6 +384,7 @@
     notice((again ? "Reconnected as " : "Logged in as ") + me +
       (again ? "" : " (choose your name at the top, or type /nick NAME, to change it)"));
     // Back in our room after a reconnect; its "joined" lists it.
+    joining = room;
     if (room !== "lobby") send({ type: "join", room });
     else listRoom();
     try { localStorage.setItem("wschat.name", me); } catch (e) { /* private mode */ }
@@ -290,6 +409,25 @@
     }
     if (!online && name && NAME_ERRORS.includes(m.code)) {
       askName(text);
+      return;
+    }
+    switch (m.code) {
+    case "logged_in":
+      if (typeof m.session === "string") session = m.session;
+      // Resuming a second before the server gives up is in vain.
+      resumeFor = Math.min(3600, Math.max(0, Number(m.resume_timeout) || 0)) * 1000 - 1000;
+      return;
+    case "resume_failed":
+      // Gone (expired, or the server restarted): log in as at first.
+      session = "";
+      lostAt = 0;
+      if (name) {
+        status("connecting", "logging in…");
+        send({ type: "login", content: name });
+      }
+      return;
+    case "history_gap":
+      notice("Some messages were lost while you were disconnected (" + text + ")", true);
       return;
     }
     if (m.code === "idle_timeout") {
@@ -355,12 +493,32 @@
     case "system":
       system(m);
       break;
+    case "history":
+      history(m);
+      break;
+    case "resumed":
+      resumed(m);
+      break;
     }
+  }
+
+  // The session goes on, on this connection: no login, no history (the
+  // messages we missed follow as live ones), the names in the room anew.
+  function resumed(m) {
+    online = true;
+    lostAt = attempt = 0;
+    me = name = String(m.user);
+    ui.me.textContent = me;
+    if (typeof m.room === "string") setRoom(m.room);
+    ui.text.disabled = ui.send.disabled = false;
+    status("online", "online");
+    notice("Reconnected");
+    listRoom();
   }
 
   // Connect now, not when the backoff says: the user asked to, after a
   // kick or while offline.
-  function resume() {
+  function reconnectNow() {
     if (ws) return;
     stopped = false;
     ui.reconnect.hidden = true;
@@ -373,7 +531,12 @@
     status("connecting", attempt ? "reconnecting…" : "connecting…");
     const sock = ws = new WebSocket(url, [PROTOCOL]);
     sock.onopen = () => {
-      if (name) {
+      if (session && lostAt && Date.now() - lostAt < resumeFor) {
+        status("connecting", "resuming…");
+        const since = Object.assign({ [room]: 0 }, lastIds);
+        send({ type: "resume", session, since });
+      } else if (name) {
+        session = "";
         status("connecting", "logging in…");
         send({ type: "login", content: name });
       } else {
@@ -385,18 +548,28 @@
       if (ws !== sock) return;
       const was = online;
       ws = null;
-      online = false;
+      online = paging = false;
       ui.send.disabled = true;
+      // Lost without a close frame: resumable for a while.  A close from
+      // either side (1000, 1001: the server going down) ends the session.
+      if (!e.wasClean || e.code === 1006) {
+        if (was && session) lostAt = Date.now();
+      } else {
+        session = "";
+      }
+      const resuming = session && lostAt && Date.now() - lostAt < resumeFor;
       if (stopped || (e.code === 1000 && e.reason === "idle timeout")) {
         stopped = true;
+        session = "";
         status("offline", "disconnected");
         ui.reconnect.hidden = false;
         return;
       }
       // 0.5 s, 1 s, 2 s … up to 30 s, jittered so that a restarted server
       // is not hit by every page at once.
-      const delay = Math.min(30000, 500 * 2 ** Math.min(attempt, 6)) *
-        (0.75 + Math.random() / 2);
+      // Resuming: 0.25 s, 0.5 s … up to 5 s, while the session lasts.
+      const delay = resuming ? Math.min(5000, 250 * 2 ** Math.min(attempt, 5)) :
+        Math.min(30000, 500 * 2 ** Math.min(attempt, 6)) * (0.75 + Math.random() / 2);
       attempt++;
       if (was || attempt === 1)
         notice("Disconnected from the server (code " + e.code + "); reconnecting…", true);
@@ -416,7 +589,13 @@
   function join(r) {
     const why = nameFault(r, true);
     if (why) notice("Not joined: " + why, true);
-    return !why && send({ type: "join", room: r });
+    if (why) return false;
+    joining = r;
+    return send({ type: "join", room: r });
+  }
+  function leave() {
+    joining = "lobby";
+    send({ type: "leave" });
   }
 
   // Slash commands; returns false for text that is not one.
@@ -433,7 +612,7 @@
       else join(arg);
       return true;
     case "leave":
-      send({ type: "leave" });
+      leave();
       return true;
     case "who":
       send({ type: "who" });
@@ -489,7 +668,7 @@
       status("connecting", "logging in…");
       send({ type: "login", content: n });
     } else if (!ws) {
-      resume();                 // logs in once open
+      reconnectNow();                 // logs in once open
     }
   });
   ui.login.addEventListener("cancel", (e) => e.preventDefault());
@@ -502,14 +681,15 @@
     e.preventDefault();
     if (join(ui.roomname.value.trim())) ui.roomname.value = "";
   });
-  ui.reconnect.addEventListener("click", resume);
+  ui.reconnect.addEventListener("click", reconnectNow);
   ui.me.addEventListener("click", () => {
     ui.tools.open = true;
     ui.newname.value = me;
     ui.newname.focus();
     ui.newname.select();
   });
-  $("leave").addEventListener("click", () => send({ type: "leave" }));
+  $("leave").addEventListener("click", leave);
+  ui.messages.addEventListener("scroll", () => { if (ui.messages.scrollTop < 40) older(false); });
   $("untarget").addEventListener("click", () => setTarget(""));
 
   // Choosing a name, in the list or on a message, starts a private message.
@@ -522,7 +702,7 @@
 
   ui.text.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && target) setTarget("");
-    if (stopped) resume();
+    if (stopped) reconnectNow();
   });
   window.addEventListener("online", () => { if (!ws && !stopped) connect(); });
 
