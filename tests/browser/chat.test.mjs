@@ -8,8 +8,10 @@
 // Two browser pages (one phone-sized) and one line-protocol user chat with
 // each other; IDLE_HTTP_PORT is a second daemon with a short ws_idle_timeout.
 // To ask the driver something, this script prints "@@WORD" and waits for
-// "@@WORD JSON" on stdin: "restart" restarts the daemon, "notfound" gives
-// the "http 404" lines of the daemons' logs.  Prints "ok - NAME" / "not ok - NAME"
+// "@@WORD JSON" on stdin: "restart" restarts the daemon (on the same
+// history file), "notfound" gives the "http 404" lines of the daemons' logs.
+// The page's connection is dropped, for resume, by a TCP proxy of our own
+// that cuts both sides without a close frame.  Prints "ok - NAME" / "not ok - NAME"
 // per case and "N passed, N failed" at the end, like wstest.main().  The
 // cases build on each other (who is logged in, under which name), so they
 // run in order and all of them.
@@ -68,6 +70,31 @@ class LineUser {
     }
   }
   close() { this.sock.destroy(); }
+}
+
+/* A TCP proxy to the daemon: cut() drops every connection through it
+   without a close frame, as a network would; refuse keeps new ones out. */
+class Proxy {
+  constructor(port) {
+    this.socks = new Set();
+    this.refuse = false;
+    this.server = net.createServer((c) => {
+      if (this.refuse) { c.resetAndDestroy(); return; }
+      const s = net.connect(port, "127.0.0.1");
+      for (const [a, b] of [[c, s], [s, c]]) {
+        this.socks.add(a);
+        a.on("error", () => {});
+        a.on("close", () => { this.socks.delete(a); b.destroy(); });
+        a.pipe(b);
+      }
+    });
+    this.ready = new Promise((ok) => this.server.listen(0, "127.0.0.1", () => {
+      this.port = this.server.address().port;
+      ok();
+    }));
+  }
+  cut() { for (const s of this.socks) s.resetAndDestroy(); }
+  close() { this.refuse = true; this.cut(); this.server.close(); }
 }
 
 let browser;
@@ -130,6 +157,24 @@ async function waitUsers(page, pred, what) {
     await page.waitForTimeout(50);
   }
 }
+// The chat and private messages shown, in order: id, text, marked earlier.
+async function chats(page) {
+  return page.locator("#messages li.chat, #messages li.private").evaluateAll((ls) => ls.map((l) => ({
+    id: Number(l.dataset.id), text: l.lastChild.textContent, from: l.querySelector(".from").textContent,
+    earlier: l.classList.contains("earlier"),
+  })));
+}
+async function waitChats(page, pred, what) {
+  const deadline = Date.now() + T;
+  for (;;) {
+    const c = await chats(page);
+    if (pred(c)) return c;
+    if (Date.now() > deadline)
+      throw new Error(`messages: ${what}; have ${JSON.stringify(c.map((x) => x.text).slice(-8))}`);
+    await page.waitForTimeout(50);
+  }
+}
+const increasing = (c) => c.every((x, i) => i === 0 || x.id > c[i - 1].id);
 async function sendText(page, text) {
   await page.fill("#text", text);
   await page.press("#text", "Enter");
@@ -147,7 +192,7 @@ test("page_is_small_and_self_contained", async () => {
     assert(r.status === 200, f + " status " + r.status);
     total += (await r.arrayBuffer()).byteLength;
   }
-  assert(total < 30 * 1024, "page is " + total + " bytes");
+  assert(total < 36 * 1024, "page is " + total + " bytes");
   phone = await openPage("phone", { width: 375, height: 667 });
   await phone.locator("#login").waitFor({ state: "visible", timeout: T });
   assert(foreign.length === 0, "requests elsewhere: " + foreign.join(" "));
@@ -281,6 +326,34 @@ test("private_message_by_clicking_a_name", async () => {
   assert(!line.lines().some((l) => l.includes("psst bob")), "line user saw a private message");
 });
 
+// Issue 16: after a reload the room's recent messages are there, each
+// once, marked as earlier, under a divider, above the live ones.
+test("reload_shows_recent_messages_as_earlier", async () => {
+  const p = await openPage("hana", { width: 800, height: 600 });
+  await login(p, "hana");
+  await sendText(desk, "said before the reload");
+  await shown(p, "said before the reload");
+  await p.reload();
+  await online(p, "hana");
+  const want = ["hello from alice", "hello from bob", "hello from the line", "said before the reload"];
+  let c = await waitChats(p, (c) => c.some((x) => x.text === want[3]), "the history");
+  assert(JSON.stringify(c.map((x) => x.text)) === JSON.stringify(want),
+    "history: " + JSON.stringify(c));
+  assert(c.every((x) => x.earlier) && increasing(c), "marked earlier, by id: " + JSON.stringify(c));
+  const order = await p.locator("#messages li").evaluateAll((ls) => ls.map((l) => l.className));
+  assert(order.filter((k) => k === "divider").length === 1 &&
+    order.indexOf("divider") < order.findIndex((k) => k.includes("earlier")), "divider: " + order);
+  assert(await p.locator("#messages li.divider").textContent() === "earlier messages", "divider text");
+  await sendText(desk, "said after the reload");
+  c = await waitChats(p, (c) => c.some((x) => x.text === "said after the reload"), "a live message");
+  assert(c.length === 5 && !c[4].earlier && increasing(c), "live after history: " + JSON.stringify(c));
+  // Private messages are never in a history.
+  const h = p.received.filter((m) => m.type === "history");
+  assert(h.length === 1 && h[0].room === "lobby" && typeof h[0].epoch === "string" &&
+    h[0].messages.every((m) => m.type === "user"), "history frames: " + JSON.stringify(h));
+  await p.context().close();
+});
+
 test("msg_without_text_gets_a_usage_message", async () => {
   const usages = phone.locator("#messages li.error", { hasText: "Usage: /msg NAME TEXT" });
   for (const t of ["/msg bob", "/msg bob   ", "/msg"]) {
@@ -313,13 +386,20 @@ test("join_and_leave_rooms", async () => {
   await sendText(desk, "lobby only");
   await shown(desk, "lobby only");
   await absent(phone, "lobby only");
+  await sendText(phone, "kitchen first");
   await desk.fill("#roomname", "kitchen");
   await desk.click("#room-form button");
   await desk.locator("#where", { hasText: "#kitchen" }).waitFor({ timeout: T });
+  // The room's history after a join, in a list of that room only.
+  let c = await waitChats(desk, (c) => c.length > 0, "the kitchen's history");
+  assert(c.length === 1 && c[0].text === "kitchen first" && c[0].earlier, "kitchen: " + JSON.stringify(c));
   await sendText(phone, "in the kitchen");
   await shown(desk, "in the kitchen");
   await desk.click("#leave");
   await desk.locator("#where", { hasText: "#lobby" }).waitFor({ timeout: T });
+  c = await waitChats(desk, (c) => c.some((x) => x.text === "lobby only"), "the lobby's history");
+  assert(c.every((x) => x.earlier && x.text !== "in the kitchen") && increasing(c),
+    "the lobby again: " + JSON.stringify(c));
   await phone.fill("#text", "/leave");
   await phone.press("#text", "Enter");
   await phone.locator("#where", { hasText: "#lobby" }).waitFor({ timeout: T });
@@ -423,7 +503,112 @@ test("remembered_name_waits_for_its_old_session", async () => {
   await q.context().close();
 });
 
+// Scrolling to the top asks for the page before the oldest message shown,
+// one request at a time, keeps what was in view where it was, and stops
+// when the server says there is nothing older.
+test("scrolling_up_loads_older_pages", async () => {
+  const sender = new LineUser(linePort);
+  await sender.ready;
+  sender.send("join library");
+  await sender.wait((l) => l === "system: joined library", "joined library");
+  const N = 150;
+  for (let i = 1; i <= N; i++) sender.send("book " + i);
+  sender.send("history 1");
+  await sender.wait((l) => l.endsWith(": book " + N), "book " + N);
+  const p = await openPage("reader", { width: 800, height: 600 });
+  await login(p, "reader");
+  await sendText(p, "/join library");
+  const books = (c) => c.filter((x) => x.from === sender.name).map((x) => Number(x.text.split(" ")[1]));
+  let c = await waitChats(p, (c) => books(c).includes(N), "book " + N);
+  assert(c.length >= 50 && c.length < N && c.every((x) => x.earlier) && increasing(c) &&
+    books(c).every((b, i) => b === N - c.length + 1 + i), "first history: " + JSON.stringify(books(c)));
+  const asked = () => p.sent.filter((m) => m.type === "history");
+  const pages = () => p.received.filter((m) => m.type === "history" && m.room === "library");
+  for (let round = 0; round < 5 && pages().at(-1).more; round++) {
+    const n = asked().length, had = c.length;
+    // Many scroll events at the top: one request.
+    const top = await p.evaluate(() => {
+      const box = document.getElementById("messages");
+      box.scrollTop = 0;
+      for (let i = 0; i < 5; i++) box.dispatchEvent(new Event("scroll"));
+      const li = box.querySelector("li[data-id]");
+      return { id: Number(li.dataset.id), y: li.getBoundingClientRect().top };
+    });
+    c = await waitChats(p, (c) => c.length > had || pages().length > n + 1, "an older page");
+    const q = asked().slice(n);
+    assert(q.length === 1 && q[0].room === "library" && q[0].before === top.id && q[0].limit === 50,
+      "requests: " + JSON.stringify(q));
+    const y = await p.locator(`#messages li[data-id="${top.id}"]`)
+      .evaluate((li) => li.getBoundingClientRect().top);
+    assert(Math.abs(y - top.y) < 2, `the message in view moved from ${top.y} to ${y}`);
+    assert(c.every((x) => x.earlier) && increasing(c), "in order: " + JSON.stringify(books(c)));
+  }
+  assert(JSON.stringify(books(c)) === JSON.stringify([...Array(N).keys()].map((i) => i + 1)),
+    "every book once, in order: " + JSON.stringify(books(c)));
+  assert(pages().at(-1).more === false, "more after the oldest");
+  // Nothing older: no more requests.
+  const n = asked().length;
+  await p.evaluate(() => { document.getElementById("messages").scrollTop = 0; });
+  await p.waitForTimeout(500);
+  assert(asked().length === n, "asked again after more: false");
+  await p.context().close();
+  sender.close();
+});
+
+// A connection lost without a close frame (cut by the proxy, while a line
+// user goes on talking) is resumed: every message exactly once, in order,
+// and nobody saw the page leave or come back.
+test("a_dropped_connection_resumes_without_loss", async () => {
+  const proxy = new Proxy(httpPort);
+  await proxy.ready;
+  const site = `http://127.0.0.1:${proxy.port}`;
+  const p = await openPage("rita", { width: 800, height: 600 }, site);
+  await login(p, "rita");
+  const ticker = new LineUser(linePort);
+  await ticker.ready;
+  const ticks = (c) => c.filter((x) => x.from === ticker.name).map((x) => x.text);
+  const deskFrom = desk.received.length, lineFrom = line.lines().length;
+  let n = 0;
+  const timer = setInterval(() => ticker.send("tick " + ++n), 20);
+  try {
+    await waitChats(p, (c) => ticks(c).length >= 10, "ticks before the cut");
+    const sentFrom = p.sent.length;
+    proxy.refuse = true;
+    proxy.cut();
+    await p.waitForTimeout(1200);
+    proxy.refuse = false;
+    await shown(p, "Reconnected");
+    await online(p, "rita");
+    await p.waitForTimeout(500);
+    clearInterval(timer);
+    const again = p.sent.slice(sentFrom);
+    assert(again[0] && again[0].type === "resume" && typeof again[0].session === "string" &&
+      again[0].since && typeof again[0].since.lobby === "number", "first sent: " + JSON.stringify(again[0]));
+    assert(!again.some((m) => m.type === "login"), "logged in again: " + JSON.stringify(again));
+    assert(p.received.some((m) => m.type === "resumed" && m.user === "rita"), "no resumed");
+    const c = await waitChats(p, (c) => ticks(c).includes("tick " + n), "tick " + n);
+    assert(JSON.stringify(ticks(c)) === JSON.stringify([...Array(n).keys()].map((i) => "tick " + (i + 1))),
+      "every tick once, in order: " + JSON.stringify(ticks(c)));
+    assert(increasing(c), "ids in order");
+    await absent(p, "Some messages were lost", 0);
+    const seen = desk.received.slice(deskFrom).filter((m) =>
+      ["login", "logout", "join", "leave"].includes(m.type) && (m.user === "rita" || m.from === "rita"));
+    assert(seen.length === 0, "robert saw: " + JSON.stringify(seen));
+    const lines = line.lines().slice(lineFrom).filter((l) => l.includes("]rita: "));
+    assert(lines.length === 0, "the line user saw: " + JSON.stringify(lines));
+    await absent(desk, "rita left", 0);
+  } finally {
+    clearInterval(timer);
+    ticker.close();
+    await p.context().close();
+    proxy.close();
+  }
+});
+
 test("reconnects_after_a_daemon_restart", async () => {
+  await sendText(desk, "said before the restart");
+  await shown(phone, "said before the restart");
+  const sentFrom = phone.sent.length, receivedFrom = phone.received.length;
   line.close();
   for (const p of [phone, desk])
     await p.evaluate(() => {
@@ -446,6 +631,28 @@ test("reconnects_after_a_daemon_restart", async () => {
   await waitUsers(desk, (u) => u.length === 2 && u.includes("alice"), "alice and robert only");
   await sendText(desk, "back again");
   await shown(phone, "back again");
+  // The server said it was going (a close frame): a new login, no resume;
+  // and the history after it comes from the file the old daemon wrote.
+  const closed = await phone.locator("#messages li", { hasText: "Disconnected from the server" })
+    .last().textContent();
+  if (/code 100[01]\)/.test(closed))
+    assert(!phone.sent.slice(sentFrom).some((m) => m.type === "resume"), "resumed after " + closed);
+  const h = phone.received.slice(receivedFrom).filter((m) => m.type === "history");
+  assert(h.length >= 1 && h[0].messages.some((m) => m.content === "said before the restart"),
+    "history after the restart: " + JSON.stringify(h.map((x) => x.messages.length)));
+  const c = await chats(phone);
+  assert(c.filter((x) => x.text === "said before the restart").length === 1 && increasing(c),
+    "shown twice, or out of order: " + JSON.stringify(c.slice(-4)));
+});
+
+// A new page after the restart sees what was said before it.
+test("history_survives_a_daemon_restart", async () => {
+  const p = await openPage("late", { width: 800, height: 600 });
+  await login(p, "late");
+  const c = await waitChats(p, (c) => c.some((x) => x.text === "back again"), "back again");
+  const i = c.findIndex((x) => x.text === "said before the restart");
+  assert(i >= 0 && c[i].earlier && c.at(-1).earlier && increasing(c), "history: " + JSON.stringify(c.slice(-3)));
+  await p.context().close();
 });
 
 // Kicked for idleness (the second daemon's ws_idle_timeout is 3 s), the page

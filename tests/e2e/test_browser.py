@@ -2,7 +2,8 @@
 """The chat page (www/) in a real browser: starts wschatd on a fixed free
 port and runs tests/browser/chat.test.mjs (Debian's chromium driven by
 playwright-core from npm), restarting the daemon on the same port when the
-script asks, for its reconnect case, and a second one with a short
+script asks, for its reconnect case (on the same history file, which must
+outlive the restart), and a second one with a short
 ws_idle_timeout for the case of a page that was kicked.  The script's
 "ok"/"not ok" lines and its "N passed, N failed" line are this test's
 output.
@@ -18,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 
 import wstest
@@ -60,8 +62,9 @@ def playwright_modules():
     return os.path.join(deps, "node_modules")
 
 
-def start(port):
-    return wstest.Daemon(workers=2, args=["-l", "127.0.0.1:%d" % port])
+def start(port, history):
+    return wstest.Daemon(workers=2, args=["-l", "127.0.0.1:%d" % port,
+                                          "-o", "history_file=" + history])
 
 
 def answer(node, word, value):
@@ -78,7 +81,9 @@ def run():
     artifacts = os.path.join(BUILD, "browser-artifacts")
     os.makedirs(artifacts, exist_ok=True)
     port = wstest.free_port()
-    daemons = [start(port)]
+    keep = tempfile.TemporaryDirectory(prefix="wschatd-browser-")
+    history = os.path.join(keep.name, "history.db")
+    daemons = [start(port, history)]
     idle = wstest.Daemon(workers=1, line=False, opts={"ws_idle_timeout": "3"})
     env = dict(os.environ, PLAYWRIGHT_MODULES=modules, CHROMIUM=CHROMIUM)
     node = subprocess.Popen(
@@ -93,7 +98,7 @@ def run():
         for line in node.stdout:
             if line.strip() == "@@restart":
                 daemons[-1].stop()
-                daemons.append(start(port))
+                daemons.append(start(port, history))
                 answer(node, "restart", True)
                 continue
             if line.strip() == "@@notfound":
@@ -113,6 +118,7 @@ def run():
             node.wait()
         for d in daemons + [idle]:
             d.__exit__(None, None, None)
+        keep.cleanup()
     if summary is None:
         print("not ok - chat.test.mjs ended without a summary (exit %s)" % rc)
         print("0 passed, 1 failed")
