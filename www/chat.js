@@ -10,8 +10,8 @@
 // a close frame is resumed (resume, with the session token and the last
 // id seen), so that nothing is missed or shown twice and nobody sees us
 // leave; otherwise the page reconnects with backoff and logs in again
-// under the same name.  Every piece of text from the server or the user enters the page as text
-// (textContent, text nodes), never as HTML.
+// under the same name.  Every piece of text from the server or the user
+// enters the page as text (textContent, text nodes), never as HTML.
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -413,6 +413,8 @@
     }
     switch (m.code) {
     case "logged_in":
+      // Our login, maybe before its broadcast (which then says nothing).
+      if (!online && name) loggedIn();
       if (typeof m.session === "string") session = m.session;
       // Resuming a second before the server gives up is in vain.
       resumeFor = Math.min(3600, Math.max(0, Number(m.resume_timeout) || 0)) * 1000 - 1000;
@@ -460,7 +462,7 @@
     case "login":
       presence(m);
       if (!online && name && m.user === name) loggedIn();
-      else notice(m.user + " joined the chat");
+      else if (m.user !== me) notice(m.user + " joined the chat");
       break;
     case "logout":
       presence(m);
@@ -668,7 +670,7 @@
       status("connecting", "logging in…");
       send({ type: "login", content: n });
     } else if (!ws) {
-      reconnectNow();                 // logs in once open
+      reconnectNow();           // logs in once open
     }
   });
   ui.login.addEventListener("cancel", (e) => e.preventDefault());
