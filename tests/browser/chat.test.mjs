@@ -565,11 +565,13 @@ test("scrolling_up_loads_older_pages", async () => {
 // A connection lost without a close frame (cut by the proxy, while a line
 // user goes on talking) is resumed: every message exactly once, in order,
 // and nobody saw the page leave or come back.
+// rita's page and its proxy stay for the restart case.
+let rita = null, proxy = null;
 test("a_dropped_connection_resumes_without_loss", async () => {
-  const proxy = new Proxy(httpPort);
+  proxy = new Proxy(httpPort);
   await proxy.ready;
   const site = `http://127.0.0.1:${proxy.port}`;
-  const p = await openPage("rita", { width: 800, height: 600 }, site);
+  const p = rita = await openPage("rita", { width: 800, height: 600 }, site);
   await login(p, "rita");
   const ticker = new LineUser(linePort);
   await ticker.ready;
@@ -582,12 +584,15 @@ test("a_dropped_connection_resumes_without_loss", async () => {
     const sentFrom = p.sent.length;
     proxy.refuse = true;
     proxy.cut();
+    const cutAt = n;
     await p.waitForTimeout(1200);
     proxy.refuse = false;
     await shown(p, "Reconnected");
     await online(p, "rita");
+    const resumedAt = n;
     await p.waitForTimeout(500);
     clearInterval(timer);
+    assert(resumedAt - cutAt >= 20, `only ${resumedAt - cutAt} messages while away`);
     const again = p.sent.slice(sentFrom);
     assert(again[0] && again[0].type === "resume" && typeof again[0].session === "string" &&
       again[0].since && typeof again[0].since.lobby === "number", "first sent: " + JSON.stringify(again[0]));
@@ -604,11 +609,14 @@ test("a_dropped_connection_resumes_without_loss", async () => {
     const lines = line.lines().slice(lineFrom).filter((l) => l.includes("]rita: "));
     assert(lines.length === 0, "the line user saw: " + JSON.stringify(lines));
     await absent(desk, "rita left", 0);
+  } catch (e) {
+    await p.context().close();
+    proxy.close();
+    rita = proxy = null;
+    throw e;
   } finally {
     clearInterval(timer);
     ticker.close();
-    await p.context().close();
-    proxy.close();
   }
 });
 
@@ -624,7 +632,34 @@ test("reconnects_after_a_daemon_restart", async () => {
       new MutationObserver(() => window.states.push(s.dataset.state))
         .observe(s, { attributes: true, childList: true });
     });
+  // rita's connection is lost, then the daemon restarts: her resume
+  // fails, and she logs in again and gets the history as after a login.
+  let ritaFrom = 0, ritaGot = 0;
+  if (rita) {
+    proxy.refuse = true;
+    proxy.cut();
+    ritaFrom = rita.sent.length;
+    ritaGot = rita.received.length;
+  }
   await control("restart");
+  if (rita) {
+    proxy.refuse = false;
+    const p = rita;
+    await shown(p, "Reconnected as rita", 40000);
+    await online(p, "rita");
+    const sent = p.sent.slice(ritaFrom).map((m) => m.type);
+    assert(sent[0] === "resume" && sent.includes("login"), "rita sent " + sent);
+    const got = p.received.slice(ritaGot);
+    assert(got.some((m) => m.type === "system" && m.code === "resume_failed"), "no resume_failed");
+    assert(got.some((m) => m.type === "history" && m.messages.some((x) => x.content === "said before the restart")),
+      "no history after the login");
+    const c = await waitChats(p, (c) => c.some((x) => x.text === "said before the restart"), "the history");
+    assert(c.filter((x) => x.text === "said before the restart").length === 1 && increasing(c),
+      "rita's list: " + JSON.stringify(c.slice(-3)));
+    await p.context().close();
+    proxy.close();
+    rita = proxy = null;
+  }
   for (const [p, n] of [[phone, "alice"], [desk, "robert"]]) {
     await shown(p, "Disconnected from the server");
     // The backoff may have grown while the daemon restarted (slowly, under
