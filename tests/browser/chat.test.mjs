@@ -147,15 +147,21 @@ async function absent(page, text, ms = 500) {
 async function users(page) {
   return page.locator("#users button").evaluateAll((bs) => bs.map((b) => b.dataset.name));
 }
-async function waitUsers(page, pred, what) {
+// Polls get() until pred holds of what it returns; fail(it) says why not.
+async function until(page, get, pred, fail) {
   const deadline = Date.now() + T;
   for (;;) {
-    const u = await users(page);
-    const count = await page.textContent("#count");
-    if (pred(u) && Number(count) === u.length) return u;
-    if (Date.now() > deadline) throw new Error(`user list: ${what}; have ${JSON.stringify(u)}, count ${count}`);
+    const v = await get();
+    if (pred(v)) return v;
+    if (Date.now() > deadline) throw new Error(fail(v));
     await page.waitForTimeout(50);
   }
+}
+async function waitUsers(page, pred, what) {
+  const v = await until(page, async () => [await users(page), Number(await page.textContent("#count"))],
+    ([u, count]) => pred(u) && count === u.length,
+    ([u, count]) => `user list: ${what}; have ${JSON.stringify(u)}, count ${count}`);
+  return v[0];
 }
 // The chat and private messages shown, in order: id, text, marked earlier.
 async function chats(page) {
@@ -165,14 +171,8 @@ async function chats(page) {
   })));
 }
 async function waitChats(page, pred, what) {
-  const deadline = Date.now() + T;
-  for (;;) {
-    const c = await chats(page);
-    if (pred(c)) return c;
-    if (Date.now() > deadline)
-      throw new Error(`messages: ${what}; have ${JSON.stringify(c.map((x) => x.text).slice(-8))}`);
-    await page.waitForTimeout(50);
-  }
+  return until(page, () => chats(page), pred,
+    (c) => `messages: ${what}; have ${JSON.stringify(c.map((x) => x.text).slice(-8))}`);
 }
 const increasing = (c) => c.every((x, i) => i === 0 || x.id > c[i - 1].id);
 async function sendText(page, text) {
