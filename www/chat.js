@@ -54,7 +54,7 @@
   let resumeFor = 0;    // how long the server keeps it after a drop, ms
   let lostAt = 0;       // when the connection was lost, if resumable
   let epoch = "";
-  let lastIds = {};     // room -> the largest id received there
+  const lastIds = new Map();  // room -> the largest id received there
   let joining = "";     // the room we asked to go to
   let more = false;     // older messages of the room exist
   let paging = false;   // a request for an older page is on its way
@@ -181,7 +181,7 @@
   function newEpoch(e) {
     if (typeof e !== "string" || e === epoch) return;
     if (epoch) {
-      lastIds = {};
+      lastIds.clear();
       shownIds.clear();
       for (const li of ui.messages.querySelectorAll("li[data-id]")) delete li.dataset.id;
     }
@@ -190,13 +190,10 @@
 
   // Remembers id as received in room r: resume starts after it.
   function noteId(r, id) {
-    if (!Number.isSafeInteger(id) || lastIds[r] >= id) return;
-    lastIds[r] = id;
-    const rooms = Object.keys(lastIds);
-    if (rooms.length > ROOMS_KEPT) {
-      rooms.sort((a, b) => lastIds[a] - lastIds[b]);
-      delete lastIds[rooms[0]];
-    }
+    if (!Number.isSafeInteger(id) || lastIds.get(r) >= id) return;
+    lastIds.set(r, id);
+    if (lastIds.size > ROOMS_KEPT)
+      lastIds.delete([...lastIds].sort((a, b) => a[1] - b[1])[0][0]);
   }
 
   // A live message (or a missed one, after a resume), unless shown already.
@@ -236,7 +233,7 @@
       box.scrollTop = box.scrollHeight - below;
     } else {
       // Shown already up to lastIds[room], if anything: what follows.
-      const last = lastIds[room] || 0;
+      const last = lastIds.get(room) || 0;
       const add = first ? msgs.filter((x) => x.id > last) : msgs;
       if (!first) more = !!m.more;
       if (add.length) append(divider());
@@ -535,7 +532,7 @@
     sock.onopen = () => {
       if (session && lostAt && Date.now() - lostAt < resumeFor) {
         status("connecting", "resuming…");
-        const since = Object.assign({ [room]: 0 }, lastIds);
+        const since = Object.fromEntries([[room, 0], ...lastIds]);
         send({ type: "resume", session, since });
       } else if (name) {
         session = "";
