@@ -84,7 +84,9 @@ class Proxy {
       for (const [a, b] of [[c, s], [s, c]]) {
         this.socks.add(a);
         a.on("error", () => {});
-        a.on("close", () => { this.socks.delete(a); b.destroy(); });
+        // An end is passed on once what came before it is (a close
+        // frame, say); a reset or error drops the other side at once.
+        a.on("close", (err) => { this.socks.delete(a); if (err) b.destroy(); });
         a.pipe(b);
       }
     });
@@ -94,7 +96,8 @@ class Proxy {
     }));
   }
   cut() { for (const s of this.socks) s.resetAndDestroy(); }
-  close() { this.refuse = true; this.cut(); this.server.close(); }
+  // Takes no new connections; those open end as their ends come through.
+  close() { this.refuse = true; this.server.close(); }
 }
 
 let browser;
@@ -553,6 +556,8 @@ test("scrolling_up_loads_older_pages", async () => {
   assert(JSON.stringify(books(c)) === JSON.stringify([...Array(N).keys()].map((i) => i + 1)),
     "every book once, in order: " + JSON.stringify(books(c)));
   assert(pages().at(-1).more === false, "more after the oldest");
+  console.log("# older pages asked for: " + JSON.stringify(asked().map((m) => m.before - c[0].id)) +
+    " (before, as ids above the oldest shown)");
   // Nothing older: no more requests.
   const n = asked().length;
   await p.evaluate(() => { document.getElementById("messages").scrollTop = 0; });
@@ -587,9 +592,12 @@ test("a_dropped_connection_resumes_without_loss", async () => {
     const cutAt = n;
     await p.waitForTimeout(1200);
     proxy.refuse = false;
+    const back = Date.now();
     await shown(p, "Reconnected");
     await online(p, "rita");
     const resumedAt = n;
+    console.log(`# resumed ${Date.now() - back} ms after the proxy let it; ` +
+      `${resumedAt - cutAt} messages said while it was away`);
     await p.waitForTimeout(500);
     clearInterval(timer);
     assert(resumedAt - cutAt >= 20, `only ${resumedAt - cutAt} messages while away`);
