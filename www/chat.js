@@ -429,8 +429,9 @@
       notice("Some messages were lost while you were disconnected (" + text + ")", true);
       return;
     }
-    if (m.code === "idle_timeout") {
-      // Reconnecting at once would only be kicked again: wait for the user.
+    if (m.code === "idle_timeout" || m.code === "session_taken") {
+      // Reconnecting at once would only be kicked again (or take the
+      // session back from where it was resumed): wait for the user.
       stopped = true;
       notice(text + ": disconnected. Choose Reconnect at the top, or start typing.", true);
       return;
