@@ -2,14 +2,17 @@
 // chromium driven by playwright-core.  tests/e2e/test_browser.py starts
 // wschatd and runs this with
 //
-//   node chat.test.mjs HTTP_PORT LINE_PORT ARTIFACT_DIR IDLE_HTTP_PORT
+//   node chat.test.mjs HTTP_PORT LINE_PORT ARTIFACT_DIR IDLE_HTTP_PORT \
+//     GAP_HTTP_PORT GAP_LINE_PORT
 //
 // and PLAYWRIGHT_MODULES naming the node_modules that hold playwright-core.
 // Two browser pages (one phone-sized) and one line-protocol user chat with
-// each other; IDLE_HTTP_PORT is a second daemon with a short ws_idle_timeout.
+// each other; IDLE_HTTP_PORT is a second daemon with a short ws_idle_timeout,
+// GAP_* a third that keeps little history.
 // To ask the driver something, this script prints "@@WORD" and waits for
 // "@@WORD JSON" on stdin: "restart" restarts the daemon (on the same
-// history file), "notfound" gives the "http 404" lines of the daemons' logs.
+// history file), "notfound" gives the "http 404" lines of the daemons' logs,
+// "histstop" and "histcont" stop and continue the third's history process.
 // The page's connection is dropped, for resume, by a TCP proxy of our own
 // that cuts both sides without a close frame.  Prints "ok - NAME" / "not ok - NAME"
 // per case and "N passed, N failed" at the end, like wstest.main().  The
@@ -24,7 +27,7 @@ const require = createRequire(path.join(process.env.PLAYWRIGHT_MODULES ||
   path.join(path.dirname(new URL(import.meta.url).pathname), "node_modules"), "x.js"));
 const { chromium } = require("playwright-core");
 
-const [httpPort, linePort, artifacts, idlePort] = process.argv.slice(2);
+const [httpPort, linePort, artifacts, idlePort, gapPort, gapLinePort] = process.argv.slice(2);
 const base = `http://127.0.0.1:${httpPort}`;
 const idleBase = `http://127.0.0.1:${idlePort}`;
 const T = 10000;     // ms to wait for anything to show up
@@ -721,6 +724,47 @@ test("kicked_page_offers_to_reconnect", async () => {
   await online(p, "idler");
   assert(!(await p.locator("#reconnect").isVisible()), "the button stays");
   await p.context().close();
+});
+
+// Messages missed that nothing keeps any more (the third daemon's ring laps
+// its stopped history process, and memory holds 10): the page says some
+// were lost, then shows what is kept, in order.
+test("a_resume_with_a_gap_says_so", async () => {
+  const px = new Proxy(gapPort);
+  await px.ready;
+  const p = await openPage("gina", { width: 800, height: 600 }, `http://127.0.0.1:${px.port}`);
+  const talker = new LineUser(gapLinePort);
+  let stopped = false;
+  try {
+    await talker.ready;
+    await login(p, "gina");
+    talker.send("first");
+    await waitChats(p, (c) => c.some((x) => x.text === "first"), "first");
+    await control("histstop");
+    stopped = true;
+    px.refuse = true;
+    px.cut();
+    const N = 1500, pad = "x".repeat(100);
+    for (let i = 1; i <= N; i++) talker.send(pad + " " + i);
+    talker.send("history 1");
+    await talker.wait((l) => l.endsWith(pad + " " + N), "the last message");
+    px.refuse = false;
+    await shown(p, "Reconnected");
+    const c = await waitChats(p, (c) => c.some((x) => x.text === pad + " " + N), "the last message");
+    const kept = c.slice(c.findIndex((x) => x.text === "first") + 1).map((x) => Number(x.text.split(" ")[1]));
+    assert(kept.length > 0 && kept.length < N && kept.every((k, i) => k === N - kept.length + 1 + i),
+      "kept: " + JSON.stringify(kept));
+    const items = await p.locator("#messages li").evaluateAll((ls) => ls.map((l) => l.textContent));
+    const lost = items.findIndex((t) => t.includes("Some messages were lost while you were disconnected"));
+    assert(lost >= 0 && lost < items.findIndex((t) => t.endsWith(pad + " " + kept[0])),
+      "the notice before what is kept: " + lost);
+    console.log(`# after the gap: ${kept.length} of ${N} missed messages kept and shown`);
+  } finally {
+    if (stopped) await control("histcont");
+    talker.close();
+    await p.context().close();
+    px.close();
+  }
 });
 
 test("no_script_errors", async () => {

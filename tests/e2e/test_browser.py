@@ -4,7 +4,10 @@ port and runs tests/browser/chat.test.mjs (Debian's chromium driven by
 playwright-core from npm), restarting the daemon on the same port when the
 script asks, for its reconnect case (on the same history file, which must
 outlive the restart), and a second one with a short
-ws_idle_timeout for the case of a page that was kicked.  The script's
+ws_idle_timeout for the case of a page that was kicked, and a third that
+keeps little history (a 64 KB bus ring, 10 messages a room in memory)
+whose history process the script has stopped and continued, for its case
+of a resume with a gap.  The script's
 "ok"/"not ok" lines and its "N passed, N failed" line are this test's
 output.
 
@@ -17,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -85,10 +89,13 @@ def run():
     history = os.path.join(keep.name, "history.db")
     daemons = [start(port, history)]
     idle = wstest.Daemon(workers=1, line=False, opts={"ws_idle_timeout": "3"})
+    gap = wstest.Daemon(workers=1, opts={"bus_ring_size": "64k",
+                                         "history_recent": "10"})
     env = dict(os.environ, PLAYWRIGHT_MODULES=modules, CHROMIUM=CHROMIUM)
     node = subprocess.Popen(
         ["node", os.path.join(SRC, "chat.test.mjs"), str(port),
-         str(daemons[0].line_port), artifacts, str(idle.port)],
+         str(daemons[0].line_port), artifacts, str(idle.port), str(gap.port),
+         str(gap.line_port)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, env=env)
     watchdog = threading.Timer(TIMEOUT, node.kill)
@@ -101,9 +108,15 @@ def run():
                 daemons.append(start(port, history))
                 answer(node, "restart", True)
                 continue
+            if line.strip() in ("@@histstop", "@@histcont"):
+                os.kill(gap.history_pid(), signal.SIGSTOP
+                        if line.strip() == "@@histstop" else signal.SIGCONT)
+                answer(node, line.strip()[2:], True)
+                continue
             if line.strip() == "@@notfound":
                 answer(node, "notfound", [
-                    l for d in daemons + [idle] for l in d.log().splitlines()
+                    l for d in daemons + [idle, gap]
+                    for l in d.log().splitlines()
                     if " http 404: " in l])
                 continue
             sys.stdout.write(line)
@@ -116,7 +129,7 @@ def run():
         if node.poll() is None:
             node.kill()
             node.wait()
-        for d in daemons + [idle]:
+        for d in daemons + [idle, gap]:
             d.__exit__(None, None, None)
         keep.cleanup()
     if summary is None:
