@@ -17,6 +17,8 @@
  * to read input, leaving.  The daemon knows nothing of it.
  */
 
+#include <ctype.h>
+#include <errno.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
@@ -52,11 +54,14 @@ wschat_usage(FILE *fp)
 "      --help             this help\n"
 "  -v, --version          print the version\n"
 "In pipe mode a line is a chat message unless it is one of\n"
-"  /to NAME text, /rename NAME, /who [ROOM], /rooms, /join ROOM, /leave\n"
+"  /to NAME text, /rename NAME, /who [ROOM], /rooms, /join ROOM, /leave,\n"
+"  /history [N] (N earlier messages of the room, by default 20)\n"
 "Incoming messages are printed one a line.  Text from the server is shown\n"
 "with its control characters escaped (^[, <U+202E>, \\xNN); the further\n"
 "lines of a text of several lines start with \"" WSCHAT_CONT "\".  Lists\n"
-"of names are a count and the names in double quotes.\n"
+"of names are a count and the names in double quotes.  In pipe mode the\n"
+"room's earlier messages (its history, after logging in, joining and\n"
+"/history) start with \"" WSCHAT_EARLIER "\".\n"
 "Exit status: 0 closed by wschat (end of input, exit), 1 connection,\n"
 "protocol or login error, 2 usage error, 3 closed by the server (1000,\n"
 "or 1001 with --no-reconnect), 4 connection lost (with --no-reconnect,\n"
@@ -134,6 +139,57 @@ wschat_login(struct wschat *c, const char *name)
 	/* name may have been c->want, freed just now. */
 	wschat_conn_send_json(c, json_pack("{s:s,s:s}", "type", "login",
 	    "content", c->want));
+}
+
+/* The room we are in, as the server names it. */
+const char *
+wschat_room(struct wschat *c)
+{
+	return (c->in != NULL ? c->in : "lobby");
+}
+
+/*
+ * /history [N] (arg: N, or empty): ask for N messages of the room we are
+ * in, those before the oldest of it shown (or its latest, when none was):
+ * each /history goes further back.  A bad N gets a local error.
+ */
+void
+wschat_history(struct wschat *c, const char *arg)
+{
+	const char	*room = wschat_room(c);
+	char		*end;
+	long		 n = WSCHAT_PAGE_DEFAULT;
+	json_t		*o;
+
+	if (*arg != '\0') {
+		errno = 0;
+		n = strtol(arg, &end, 10);
+		while (isspace((unsigned char)*end))
+			end++;
+		if (!isdigit((unsigned char)*arg) || *end != '\0' ||
+		    errno != 0 || n < 1 || n > WSCHAT_PAGE_MAX) {
+			if (c->pipe)
+				wschat_show_warn(c, "/history: bad count %s "
+				    "(1 to %u)", arg, WSCHAT_PAGE_MAX);
+			else
+				wschat_show_print(c, "! /history: bad count "
+				    "%s (1 to %u)", arg, WSCHAT_PAGE_MAX);
+			return;
+		}
+	}
+	if ((o = json_pack("{s:s,s:s}", "type", "history", "room",
+	    room)) == NULL) {
+		wschat_show_warn(c, "not sent: not valid UTF-8");
+		return;
+	}
+	/* Ids mean something in their store, and in their room. */
+	if (c->oldest > 0 && c->oldest_room != NULL &&
+	    strcmp(c->oldest_room, room) == 0)
+		json_object_set_new(o, "before", json_integer(c->oldest));
+	json_object_set_new(o, "limit", json_integer(n));
+	if (c->state == WSCHAT_S_READY)
+		c->asked++;
+	wschat_conn_send_user(c, o);
 }
 
 void
@@ -248,6 +304,9 @@ main(int argc, char *argv[])
 	free(c.peer);
 	free(c.room);
 	free(c.in);
+	free(c.epoch);
+	free(c.oldest_room);
+	free(c.session);
 	fflush(stdout);
 	return (c.status);
 

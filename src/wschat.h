@@ -35,6 +35,14 @@
 #define WSCHAT_TIMEOUT		10
 /* Pipe mode: stdin bytes read ahead while not logged in, at most. */
 #define WSCHAT_PIPE_BUFFER	(1024 * 1024)
+/*
+ * /history N: N when not given, and the most that may be asked: the
+ * largest history_page_max wschatd takes (its default, 200, caps lower).
+ */
+#define WSCHAT_PAGE_DEFAULT	20
+#define WSCHAT_PAGE_MAX		100000
+/* Before each line of a history reply, in pipe mode. */
+#define WSCHAT_EARLIER	"history "
 
 /*
  * The start of a continuation line.  No message line starts with a space
@@ -51,7 +59,7 @@ struct evbuffer;
 
 /* Where the connection is. */
 enum wschat_state {
-	WSCHAT_S_LOGIN,		/* login sent, waiting for the answer */
+	WSCHAT_S_LOGIN,		/* login or resume sent, waiting */
 	WSCHAT_S_READY,		/* reading stdin */
 	WSCHAT_S_CLOSING,	/* close sent, waiting for the server's */
 	WSCHAT_S_DOWN		/* no connection: waiting to reconnect */
@@ -76,6 +84,12 @@ enum wschat_menu {
  * private chat, room the room to join once logged in (--room, or the one
  * we were in before a reconnect), in the room the server says we are in.
  * el and hist: the menu's line editor, editing while it shows its line.
+ * The history (version 2, ids from one server-wide sequence): epoch the
+ * store's, whose ids we keep; lastid the largest id seen, to resume from;
+ * oldest the smallest shown of oldest_room, where /history goes on from;
+ * session the token of a login, kept for a resume after a lost
+ * connection, resuming while one is asked for.  asked: /history replies
+ * still to come, for an empty one to be said.
  */
 struct wschat {
 	struct event_base	*base;
@@ -103,6 +117,13 @@ struct wschat {
 	char			*name;
 	char			*want;
 	char			*peer;
+	char			*epoch;
+	long long		 lastid;
+	long long		 oldest;
+	char			*oldest_room;
+	char			*session;
+	int			 resuming;
+	int			 asked;		/* /history replies due */
 	EditLine		*el;
 	History			*hist;
 	int			 editing;
@@ -118,6 +139,8 @@ void	 wschat_line(struct wschat *, char *);
 void	 wschat_ready(struct wschat *);
 void	 wschat_login(struct wschat *, const char *);
 void	 wschat_leave(struct wschat *);
+void	 wschat_history(struct wschat *, const char *);
+const char	*wschat_room(struct wschat *);
 
 /*
  * wschat_conn.c: the connection.  wschat_conn_open() connects, makes the
@@ -144,6 +167,7 @@ void	 wschat_show_warn(struct wschat *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 wschat_show_fail(struct wschat *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+void	 wschat_show_mark(struct wschat *, const char *);
 
 /* wschat_term.c: the menu, and the line editor. */
 int	 wschat_term_init(struct wschat *, const char *);

@@ -424,6 +424,31 @@ wschat_conn_input(struct wschat *c, const uint8_t *buf, size_t len,
 }
 
 /*
+ * After a lost connection, with the token of the login: ask the server to
+ * take the session up again where we lost it (the largest id seen, in the
+ * room we were in), without a logout and login for the others to see.
+ * The answer is wschat_show.c's: resumed, or a login afresh.
+ */
+static void
+wschat_conn_resume(struct wschat *c)
+{
+	json_t	*since;
+
+	c->state = WSCHAT_S_LOGIN;
+	c->resuming = 1;
+	if ((since = json_object()) == NULL || json_object_set_new(since,
+	    c->room != NULL ? c->room : "lobby", json_integer(c->lastid)) ==
+	    -1) {
+		json_decref(since);
+		c->resuming = 0;
+		wschat_login(c, c->name);
+		return;
+	}
+	wschat_conn_send_json(c, json_pack("{s:s,s:s,s:o}", "type", "resume",
+	    "session", c->session, "since", since));
+}
+
+/*
  * Open the connection (blocking, bounded by the socket's timeouts), log in
  * as before and start reading.  Returns 0, or -1 after printing why.
  */
@@ -458,7 +483,9 @@ wschat_conn_open(struct wschat *c)
 		wschat_show_warn(c, "connected again to %s:%s", c->host,
 		    c->port);
 	name = c->name != NULL ? c->name : c->want;
-	if (name != NULL)
+	if (name != NULL && c->session != NULL && c->v2)
+		wschat_conn_resume(c);
+	else if (name != NULL)
 		wschat_login(c, name);
 	else if (!c->pipe && c->menu == WSCHAT_M_NAME) {
 		/* Interactive, no name yet: ask for one. */
@@ -524,6 +551,12 @@ wschat_conn_down(struct wschat *c, int lost, const char *why, size_t len)
 {
 	if (lost)
 		wschat_show_warn(c, "connection lost: %.*s", (int)len, why);
+	else {
+		/* A close ends the session at once: nothing to resume. */
+		wschat_setname(&c->session, NULL);
+	}
+	c->resuming = 0;
+	c->asked = 0;
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 	evtimer_del(c->ev_timer);

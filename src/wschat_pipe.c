@@ -2,7 +2,8 @@
  * Copyright (c) 2026 The wschatd authors.  ISC licence: see COPYING.
  *
  * wschat_pipe.c: pipe mode, for scripts.  Each line of stdin is a chat
- * message or a slash command (/to, /rename, /who, /rooms, /join, /leave).
+ * message or a slash command (/to, /rename, /who, /rooms, /join, /leave,
+ * /history).
  * Lines wait while wschat is not logged in (at most WSCHAT_PIPE_BUFFER
  * bytes here, the rest in the pipe), so that none goes out under the
  * server's default name; the end of input closes the connection.
@@ -66,10 +67,12 @@ wschat_pipe_command(struct wschat *c, char *line)
 		    "room", arg));
 	else if (strcmp(line, "/leave") == 0)
 		wschat_conn_send_json(c, json_pack("{s:s}", "type", "leave"));
+	else if (strcmp(line, "/history") == 0)
+		wschat_history(c, arg);
 	else
 		wschat_show_warn(c, "unknown command %s (try /to NAME text, "
-		    "/rename NAME, /who [ROOM], /rooms, /join ROOM, /leave)",
-		    line);
+		    "/rename NAME, /who [ROOM], /rooms, /join ROOM, /leave, "
+		    "/history [N])", line);
 }
 
 /*

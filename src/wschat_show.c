@@ -9,8 +9,10 @@
  * lists of names are a count and the names quoted, so that no name can
  * pass for another or for "nobody".  A message may change the state too:
  * the login that confirms our name, a rename of ours, the who that
- * checks the menu's addressee, a refused login; those are here, next to
- * what they print.  Above the menu's edited line: wschat_term_out_*().
+ * checks the menu's addressee, a refused login, the token of a login and
+ * the answer to a resume; those are here, next to what they print.  A
+ * history reply's messages are shown as live ones, marked as earlier.
+ * Above the menu's edited line: wschat_term_out_*().
  */
 
 #include <stdarg.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -161,6 +164,21 @@ wschat_show_print(struct wschat *c, const char *fmt, ...)
 	}
 	buf_clear(&b);
 	printf("\n");
+	wschat_term_out_end(c);
+}
+
+/*
+ * A line of wschat's own around earlier messages in menu mode, dim on a
+ * terminal: text is ours, with no control character in it.
+ */
+void
+wschat_show_mark(struct wschat *c, const char *text)
+{
+	wschat_term_out_begin(c);
+	if (isatty(STDOUT_FILENO))
+		printf("\033[2m%s\033[0m\n", text);
+	else
+		printf("%s\n", text);
 	wschat_term_out_end(c);
 }
 
@@ -334,6 +352,20 @@ wschat_show_system(struct wschat *c, json_t *o)
 	code = wschat_show_str(o, "code");
 	content = wschat_show_str(o, "content");
 	room = wschat_show_str(o, "room");
+	if (strcmp(code, "logged_in") == 0) {
+		/* Kept for a resume, not shown: the login's line says it. */
+		wschat_setname(&c->session, json_string_value(
+		    json_object_get(o, "session")));
+		return;
+	}
+	if (*code != '\0' && c->resuming) {
+		/* resume_failed (expired, unknown): a login afresh. */
+		c->resuming = 0;
+		wschat_setname(&c->session, NULL);
+		wschat_show_warn(c, "%s: %s: logging in again", code, content);
+		wschat_login(c, c->name);
+		return;
+	}
 	if (*code != '\0' && c->state == WSCHAT_S_LOGIN && c->want != NULL) {
 		wschat_show_refused(c, code, content);
 		return;
@@ -354,6 +386,125 @@ wschat_show_system(struct wschat *c, json_t *o)
 		wschat_show_print(c, "* %s %s", content, room);
 	} else
 		wschat_show_print(c, "* %s", content);
+}
+
+/*
+ * The id of a chat or private message (version 2), or 0 for none; its
+ * epoch, if new, is a new store, whose ids say nothing of those seen.
+ * The largest id seen is where a resume starts.
+ */
+static long long
+wschat_show_id(struct wschat *c, json_t *o)
+{
+	const char	*epoch;
+	json_t		*id;
+
+	epoch = json_string_value(json_object_get(o, "epoch"));
+	if (epoch != NULL && (c->epoch == NULL || strcmp(c->epoch,
+	    epoch) != 0)) {
+		wschat_setname(&c->epoch, epoch);
+		c->lastid = 0;
+		c->oldest = 0;
+	}
+	id = json_object_get(o, "id");
+	if (!json_is_integer(id) || json_integer_value(id) <= 0)
+		return (0);
+	if (json_integer_value(id) > c->lastid)
+		c->lastid = json_integer_value(id);
+	return (json_integer_value(id));
+}
+
+/*
+ * A chat message of room (empty: the lobby), its line starting with mark.
+ * The oldest of the room's shown is where /history goes on from.
+ */
+static void
+wschat_show_user(struct wschat *c, json_t *o, const char *room,
+    const char *mark)
+{
+	const char	*from, *content;
+	long long	 id;
+
+	from = wschat_show_str(o, "from");
+	content = wschat_show_str(o, "content");
+	if (*room == '\0')
+		room = "lobby";
+	if ((id = wschat_show_id(c, o)) > 0) {
+		if (c->oldest_room == NULL || strcmp(c->oldest_room,
+		    room) != 0) {
+			wschat_setname(&c->oldest_room, room);
+			c->oldest = id;
+		} else if (c->oldest == 0 || id < c->oldest)
+			c->oldest = id;
+	}
+	if (strcmp(room, "lobby") != 0)
+		wschat_show_print(c, "%s[%s] %s: %s", mark, room, from,
+		    content);
+	else
+		wschat_show_print(c, "%s%s: %s", mark, from, content);
+}
+
+/*
+ * A history reply: the room's earlier messages, oldest first, each shown
+ * as it would be live but marked as earlier: in pipe mode each line
+ * starts with WSCHAT_EARLIER (a name has no space: no live line does), in
+ * menu mode they come between two lines of ours.  An empty reply says
+ * so only if /history asked for it.
+ */
+static void
+wschat_show_history(struct wschat *c, json_t *o)
+{
+	json_t		*list, *m;
+	const char	*room, *mark;
+	size_t		 i, n = 0;
+	int		 asked;
+
+	asked = c->asked > 0;
+	if (asked)
+		c->asked--;
+	room = wschat_show_str(o, "room");
+	(void)wschat_show_id(c, o);	/* its epoch */
+	list = json_object_get(o, "messages");
+	json_array_foreach(list, i, m)
+		n += json_is_object(m);
+	if (n == 0) {
+		if (asked)
+			wschat_show_print(c, "* no earlier messages in %s",
+			    *room != '\0' ? room : "lobby");
+		return;
+	}
+	mark = c->pipe ? WSCHAT_EARLIER : "";
+	if (!c->pipe)
+		wschat_show_mark(c, json_is_true(json_object_get(o, "more")) ?
+		    "-- earlier messages (/history N: older ones) --" :
+		    "-- earlier messages --");
+	json_array_foreach(list, i, m)
+		if (json_is_object(m))
+			wschat_show_user(c, m, room, mark);
+	if (!c->pipe)
+		wschat_show_mark(c, "-- live --");
+}
+
+/*
+ * The answer to a resume: back under our name in our room, as if never
+ * gone (the server sends what was missed next), with no join to ask.
+ */
+static void
+wschat_show_resumed(struct wschat *c, json_t *o)
+{
+	const char	*user, *room;
+
+	user = wschat_show_str(o, "user");
+	room = wschat_show_str(o, "room");
+	c->resuming = 0;
+	if (*user != '\0')
+		wschat_setname(&c->name, user);
+	wschat_setname(&c->in, *room != '\0' && strcmp(room, "lobby") != 0 ?
+	    room : NULL);
+	wschat_setname(&c->room, NULL);
+	wschat_show_warn(c, "resumed the session as %s in %s",
+	    c->name != NULL ? c->name : "?", wschat_room(c));
+	wschat_ready(c);
 }
 
 /* One complete text message from the server. */
@@ -397,13 +548,14 @@ wschat_show_message(struct wschat *c, const char *text, size_t len)
 		if (c->name != NULL && strcmp(c->name, from) == 0)
 			wschat_setname(&c->name, content);
 		wschat_show_print(c, "* %s is now %s", from, content);
-	} else if (strcmp(type, "user") == 0) {
-		if (*room != '\0' && strcmp(room, "lobby") != 0)
-			wschat_show_print(c, "[%s] %s: %s", room, from,
-			    content);
-		else
-			wschat_show_print(c, "%s: %s", from, content);
-	} else if (strcmp(type, "private") == 0) {
+	} else if (strcmp(type, "user") == 0)
+		wschat_show_user(c, o, room, "");
+	else if (strcmp(type, "history") == 0)
+		wschat_show_history(c, o);
+	else if (strcmp(type, "resumed") == 0 && c->resuming)
+		wschat_show_resumed(c, o);
+	else if (strcmp(type, "private") == 0) {
+		(void)wschat_show_id(c, o);
 		wschat_show_print(c, "%s -> %s: %s", wschat_show_who(c, from),
 		    wschat_show_who(c, wschat_show_str(o, "to")), content);
 	} else if (strcmp(type, "system") == 0)

@@ -4,7 +4,8 @@
  * wschat_term.c: the menu on a terminal.  1 public chat, 2 private chat
  * (to one user, checked against who is online before the chat starts),
  * 3 rename, 4 rooms (the list, and one to join), 5 leave the room, 0
- * exit; an empty line or "exit" goes back.  The input line is edited by
+ * exit; an empty line or "exit" goes back; /history [N] at the menu and
+ * in public chat shows earlier messages.  The input line is edited by
  * libedit in unbuffered mode, fed one key at a time from the event loop
  * so that messages keep arriving while the user types; they are printed
  * above the edited line, which is drawn again under them.
@@ -194,6 +195,22 @@ wschat_term_choice(struct wschat *c, const char *line)
 		    line);
 }
 
+/*
+ * /history [N], at the menu or in public chat: the room's earlier
+ * messages.  Returns 1 if line was that.
+ */
+static int
+wschat_term_history(struct wschat *c, const char *line)
+{
+	size_t	n = strlen("/history");
+
+	if (strncmp(line, "/history", n) != 0 ||
+	    (line[n] != '\0' && line[n] != ' '))
+		return (0);
+	wschat_history(c, line + n + strspn(line + n, " "));
+	return (1);
+}
+
 /* An interactive line: what it means depends on the menu. */
 void
 wschat_term_line(struct wschat *c, char *line)
@@ -206,10 +223,13 @@ wschat_term_line(struct wschat *c, char *line)
 			wschat_ready(c);	/* chat under the default */
 		break;
 	case WSCHAT_M_MENU:
-		wschat_term_choice(c, line);
+		if (!wschat_term_history(c, line))
+			wschat_term_choice(c, line);
 		break;
 	case WSCHAT_M_PUBLIC:
-		if (wschat_term_back(line))
+		if (wschat_term_history(c, line))
+			;
+		else if (wschat_term_back(line))
 			wschat_term_to_menu(c);
 		else
 			wschat_conn_send_user(c, json_pack("{s:s,s:s}", "type",

@@ -1530,5 +1530,438 @@ def test_v2_with_200_users_logged_in():
                 x.kill()
 
 
+# Issue 16: history and resume, as wschat shows and uses them.  The fake
+# server speaks what ../shared/PROTOCOL.md, "Protocol version 2", says
+# wschatd does; the tests after it check the same against wschatd.
+EPOCH = "00000000000000e1"
+
+
+def hmsg(i, frm, text, room="lobby"):
+    return {"type": "user", "from": frm, "content": text, "room": room,
+            "id": i, "epoch": EPOCH}
+
+
+def history(msgs, more=False, room="lobby"):
+    return {"type": "history", "room": room, "epoch": EPOCH,
+            "messages": msgs, "more": more}
+
+
+def fake_login(srv, name, session=None):
+    """Answer the client's login as wschatd does (version 2)."""
+    op, data = srv.recv_frame()
+    assert json.loads(data) == {"type": "login", "content": name}, data
+    srv.send(0x1, json.dumps({"type": "login", "from": name, "user": name,
+                              "content": name, "room": "lobby",
+                              "online": 1}).encode())
+    if session:
+        srv.send(0x1, json.dumps({"type": "system", "code": "logged_in",
+                                  "session": session, "resume_timeout": 30,
+                                  "content": "logged in as " + name}
+                                 ).encode())
+
+
+def fake_close(srv):
+    """Wait for the client's close and answer it."""
+    while srv.recv_frame()[0] != 0x8:
+        pass
+    srv.send(0x8, struct.pack("!H", 1000))
+    srv.conn.close()
+
+
+def test_history_is_marked_and_pages_back():
+    # Issue 16: wschat showed a history reply as raw JSON, and the token
+    # of a login as an error ("! logged_in: ...").  Now the earlier
+    # messages are lines marked "history ", /history N asks for those
+    # before the oldest shown, and a bad N is refused here.
+    asks = []
+
+    def script(srv):
+        fake_login(srv, "hx", session="tok1")
+        srv.send(0x1, json.dumps(history([
+            hmsg(5, "a", "one"), hmsg(7, "b", "two\nlines")],
+            more=True)).encode())
+        srv.send(0x1, json.dumps(hmsg(9, "a", "live")).encode())
+        for reply in (history([hmsg(2, "a", "older"),
+                               hmsg(3, "b", "\x1b[2Jold")], more=True),
+                      history([hmsg(1, "a", "first")]),
+                      history([])):
+            op, data = srv.recv_frame()
+            asks.append(json.loads(data))
+            srv.send(0x1, json.dumps(reply).encode())
+        fake_close(srv)
+
+    srv = FakeServer(script, protocol=b"wschat.v2.json")
+    c = Wschat(["--pipe", "-p", str(srv.port), "-n", "hx"])
+    try:
+        c.wait_line("a: live")
+        for bad in ("0", "-1", "x", "100001", "5x", "99999999999999999999"):
+            c.send("/history " + bad)
+            c.wait_err("/history: bad count %s (1 to 100000)" % bad)
+        c.send("/history 2")
+        c.wait_line("history b: ^[[2Jold")
+        c.send("/history 300")
+        c.wait_line("history a: first")
+        c.send("/history")
+        c.wait_line("* no earlier messages in lobby")
+        rc, err = c.finish()
+        assert rc == 0, (rc, err)
+        srv.finish()
+        assert asks == [
+            {"type": "history", "room": "lobby", "before": 5, "limit": 2},
+            {"type": "history", "room": "lobby", "before": 2, "limit": 300},
+            {"type": "history", "room": "lobby", "before": 1,
+             "limit": 20}], asks
+        assert c.out == ["* hx is online", "history a: one",
+                         "history b: two", "  | lines", "a: live",
+                         "history a: older", "history b: ^[[2Jold",
+                         "history a: first",
+                         "* no earlier messages in lobby"], c.out
+        assert_harmless(c.raw)
+    finally:
+        c.kill()
+
+
+def test_resumes_a_lost_connection():
+    # Issue 16, item 4: after a lost connection wschat logged in afresh:
+    # the others saw it leave and come back, and what was said meanwhile
+    # was lost.  Now it resumes with its token from the largest id seen
+    # (chat or private), in the room it was in; a failed resume logs in.
+    got = []
+
+    def script(srv):
+        if srv.index == 0:
+            fake_login(srv, "rx", session="tok1")
+            srv.send(0x1, json.dumps(history([hmsg(3, "a", "old")])
+                                     ).encode())
+            op, data = srv.recv_frame()     # the join of --room
+            got.append(json.loads(data))
+            srv.send(0x1, json.dumps({"type": "system", "room": "den",
+                                      "content": "joined"}).encode())
+            srv.send(0x1, json.dumps(history([hmsg(4, "a", "in den",
+                                                   "den")], room="den")
+                                     ).encode())
+            srv.send(0x1, json.dumps({"type": "private", "from": "a",
+                                      "to": "rx", "content": "psst",
+                                      "id": 6, "epoch": EPOCH}).encode())
+            time.sleep(0.3)
+            srv.conn.close()        # lost: no close frame
+        elif srv.index == 1:
+            op, data = srv.recv_frame()
+            got.append(json.loads(data))
+            srv.send(0x1, json.dumps({"type": "resumed", "user": "rx",
+                                      "room": "den"}).encode())
+            srv.send(0x1, json.dumps(hmsg(7, "a", "missed", "den")
+                                     ).encode())
+            time.sleep(0.3)
+            srv.conn.close()        # lost again
+        else:
+            op, data = srv.recv_frame()
+            got.append(json.loads(data))
+            srv.send(0x1, json.dumps({"type": "system",
+                                      "code": "resume_failed",
+                                      "content": "no such session"}
+                                     ).encode())
+            fake_login(srv, "rx")
+            op, data = srv.recv_frame()     # back to its room
+            got.append(json.loads(data))
+            srv.send(0x1, json.dumps({"type": "system", "room": "den",
+                                      "content": "joined"}).encode())
+            fake_close(srv)
+
+    srv = FakeServer(script, conns=3, protocol=b"wschat.v2.json")
+    c = Wschat(["--pipe", "-p", str(srv.port), "-n", "rx", "--room", "den"])
+    try:
+        c.wait_err("resumed the session as rx in den")
+        c.wait_line("[den] a: missed")
+        c.wait_err("resume_failed: no such session: logging in again")
+        wait_for(lambda: c.count("* joined den") == 2, what="rejoin")
+        rc, err = c.finish()
+        assert rc == 0, (rc, err)
+        srv.finish()
+        assert got == [
+            {"type": "join", "room": "den"},
+            {"type": "resume", "session": "tok1", "since": {"den": 6}},
+            {"type": "resume", "session": "tok1", "since": {"den": 7}},
+            {"type": "join", "room": "den"}], got
+        assert c.out == ["* rx is online", "history a: old", "* joined den",
+                         "history [den] a: in den", "a -> you: psst",
+                         "[den] a: missed", "* rx is online",
+                         "* joined den"], c.out
+    finally:
+        c.kill()
+
+
+def test_a_close_ends_the_session():
+    # A close (the server restarting: 1001) ends the session on the
+    # server: wschat logs in again rather than asking to resume.
+    got = []
+
+    def script(srv):
+        if srv.index == 0:
+            fake_login(srv, "cx", session="tok2")
+            srv.send(0x8, struct.pack("!H", 1001) + b"restart")
+            op, data = srv.recv_frame()
+            assert op == 0x8, (op, data)
+            srv.conn.close()
+        else:
+            fake_login(srv, "cx")
+            got.append(1)
+            fake_close(srv)
+
+    srv = FakeServer(script, conns=2, protocol=b"wschat.v2.json")
+    c = Wschat(["--pipe", "-p", str(srv.port), "-n", "cx"])
+    try:
+        wait_for(lambda: c.count("* cx is online") == 2, what="re-login")
+        rc, err = c.finish()
+        assert rc == 0, (rc, err)
+        srv.finish()
+        assert got == [1], got
+    finally:
+        c.kill()
+
+
+def test_menu_marks_earlier_messages_in_tmux():
+    # Issue 16, item 1, as a person sees it: the earlier messages between
+    # "-- earlier messages --" and "-- live --", and /history at the menu.
+    asks = []
+
+    def script(srv):
+        fake_login(srv, "mh", session="tok3")
+        srv.send(0x1, json.dumps(history([
+            hmsg(5, "a", "one"), hmsg(7, "b", "\x1b]0;HACKED\x07two")],
+            more=True)).encode())
+        srv.send(0x1, json.dumps(hmsg(9, "a", "live")).encode())
+        op, data = srv.recv_frame()
+        asks.append(json.loads(data))
+        srv.send(0x1, json.dumps(history([hmsg(2, "a", "older")])
+                                 ).encode())
+        op, data = srv.recv_frame()
+        asks.append(json.loads(data))
+        srv.send(0x8, struct.pack("!H", 1000))
+        while srv.recv_frame()[0] != 0x8:
+            pass
+        srv.conn.close()
+
+    srv = FakeServer(script, protocol=b"wschat.v2.json")
+    term = Terminal("wschat-hist", "%s -n mh -p %d" % (WSCHAT, srv.port))
+    pane = term.pane
+    try:
+        wait_for(lambda: "a: live" in pane(), what="live line")
+        assert_lines_in_order(pane().splitlines(), [
+            "-- earlier messages (/history N: older ones) --", "a: one",
+            "b: ^[]0;HACKED^Gtwo", "-- live --", "a: live"])
+        term.keys("/history x", "Enter")
+        wait_for(lambda: "! /history: bad count x (1 to 100000)" in pane(),
+                 what="bad count")
+        term.keys("/history 1", "Enter")
+        wait_for(lambda: "a: older" in pane(), what="older")
+        assert_lines_in_order(pane().splitlines(), [
+            "-- earlier messages --", "a: older", "-- live --"])
+        assert "HACKED" not in term.title(), term.title()
+        term.keys("0", "Enter")
+        wait_for(lambda: not term.alive(), what="menu client exit")
+        srv.finish()
+        assert asks == [{"type": "history", "room": "lobby", "before": 5,
+                         "limit": 1}, {"type": "logout"}], asks
+    finally:
+        term.kill()
+
+
+async def ws_user(port, name, room=None):
+    """A python WebSocket user (version 2), logged in (and in room)."""
+    ws = await websockets.connect("ws://127.0.0.1:%d/ws" % port,
+                                  subprotocols=["wschat.v2.json"],
+                                  ping_interval=None)
+    await ws.send(json.dumps({"type": "login", "content": name}))
+    if room:
+        await ws.send(json.dumps({"type": "join", "room": room}))
+    return ws
+
+
+async def ws_say(ws, name, texts):
+    """Send texts as chat and wait for their echoes."""
+    for t in texts:
+        await ws.send(json.dumps({"type": "user", "content": t}))
+    left = list(texts)
+    while left:
+        m = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        if m.get("type") == "user" and m.get("from") == name and \
+                m.get("content") == left[0]:
+            left.pop(0)
+
+
+def test_history_on_connect_then_live():
+    # Issue 16: wschat showed nothing of what was said before it came.
+    # Now the room's last messages come first, marked, oldest first, and
+    # then live ones, unmarked, with none both and none between.
+    d = daemon("history1")
+    c = None
+
+    async def go():
+        nonlocal c
+        ws = await ws_user(d.port, "h1")
+        try:
+            await ws_say(ws, "h1", ["h one", "h two", "h three"])
+            c = Wschat(["--pipe", "-p", str(d.port), "-n", "hreader"])
+            await c.await_line("history h1: h three")
+            await ws_say(ws, "h1", ["h live"])
+            await c.await_line("h1: h live")
+        finally:
+            await ws.close()
+
+    try:
+        wstest.run_async(go(), 30)
+        # Notices ("* ...") aside, the earlier lines come first.
+        assert [x for x in c.out if not x.startswith("* ")] == [
+            "history h1: h one", "history h1: h two",
+            "history h1: h three", "h1: h live"], c.out
+        assert c.finish()[0] == 0
+    finally:
+        if c:
+            c.kill()
+
+
+def test_history_command_against_the_server():
+    # Issue 16: /history N pages back from the oldest message shown, in
+    # the room wschat is in; a bad N is refused without asking.
+    d = daemon("history2", opts={"history_join": 5})
+    c = None
+    texts = ["m%02d" % i for i in range(30)]
+
+    async def go():
+        nonlocal c
+        ws = await ws_user(d.port, "h2", room="attic")
+        try:
+            await ws_say(ws, "h2", texts)
+        finally:
+            await ws.close()
+
+    try:
+        wstest.run_async(go(), 30)
+        c = Wschat(["--pipe", "-p", str(d.port), "-n", "hr2", "--room",
+                    "attic"])
+        c.wait_line("history [attic] h2: m29")
+
+        def earlier():
+            return [x[len("history [attic] h2: "):] for x in c.out
+                    if x.startswith("history [attic] h2: ")]
+        assert earlier() == texts[25:], c.out
+        c.send("/history 0")
+        c.wait_err("/history: bad count 0 (1 to 100000)")
+        c.send("/history ten")
+        c.wait_err("/history: bad count ten (1 to 100000)")
+        c.send("/history 10")
+        c.wait_line("history [attic] h2: m15")
+        c.send("/history 100")
+        c.wait_line("history [attic] h2: m00")
+        c.send("/history 3")
+        c.wait_line("* no earlier messages in attic")
+        assert earlier() == texts[25:] + texts[15:25] + texts[:15], c.out
+        rc, err = c.finish()
+        assert rc == 0, (rc, err)
+        assert err.count("bad count") == 2, err
+    finally:
+        if c:
+            c.kill()
+
+
+class Proxy:
+    """A TCP relay to the daemon, whose connections the test can cut
+    (no close frame: the server sees them lost)."""
+
+    def __init__(self, port):
+        self.port_to = port
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(8)
+        self.port = self.lsock.getsockname()[1]
+        self.pairs = []
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                a, _ = self.lsock.accept()
+            except OSError:
+                return
+            b = socket.create_connection(("127.0.0.1", self.port_to))
+            self.pairs.append((a, b))
+            for x, y in ((a, b), (b, a)):
+                threading.Thread(target=self._pump, args=(x, y),
+                                 daemon=True).start()
+
+    @staticmethod
+    def _pump(x, y):
+        try:
+            while True:
+                data = x.recv(65536)
+                if not data:
+                    break
+                y.sendall(data)
+        except OSError:
+            pass
+        for s in (x, y):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self):
+        """End every connection so far, both ways, with no close frame
+        (shutdown first: a close alone would wait for the relay threads
+        blocked in recv on them)."""
+        for a, b in self.pairs:
+            for s in (a, b):
+                with contextlib.suppress(OSError):
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                 struct.pack("ii", 1, 0))
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+        self.pairs = []
+
+    def close(self):
+        self.closed = True
+        self.lsock.close()
+        self.cut()
+
+
+def test_resume_against_the_server():
+    # Issue 16, item 4, against wschatd: the connection is cut (no close
+    # frame); wschat resumes its session and gets what was said meanwhile,
+    # once; the others see no logout and no login.
+    d = daemon("history3")
+    proxy = Proxy(d.port)
+    w = pipe_client(d, "watch3")
+    c = None
+    try:
+        c = Wschat(["--pipe", "-p", str(proxy.port), "-n", "rs"])
+        c.wait_line("* rs is online")
+        w.send("before the cut")
+        c.wait_line("watch3: before the cut")
+        proxy.cut()
+        c.wait_err("connection lost")
+        for i in range(3):
+            w.send("during %d" % i)
+        w.wait_line("watch3: during 2")
+        c.wait_err("resumed the session as rs in lobby", timeout=15)
+        c.wait_line("watch3: during 2")
+        w.send("after")
+        c.wait_line("watch3: after")
+        for i in range(3):
+            assert c.count("watch3: during %d" % i) == 1, c.out
+        assert c.count("watch3: before the cut") == 1, c.out
+        assert c.count("* rs is online") == 1, c.out
+        assert "* rs is offline" not in w.out, w.out
+        assert w.count("* rs is online") == 1, w.out
+        assert c.finish()[0] == 0
+        w.wait_line("* rs is offline")
+        assert w.finish()[0] == 0
+    finally:
+        proxy.close()
+        w.kill()
+        if c:
+            c.kill()
+
+
 if __name__ == "__main__":
     wstest.main()
