@@ -457,6 +457,8 @@ cfg_clear(struct cfg *c)
 	free(c->log_level);
 	free(c->conffile);
 	free(c->metrics_allow);
+	free(c->history_file);
+	free(c->history_sync);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -1089,6 +1089,12 @@ hub_chat(struct conn *c, struct chat_str content)
 
 	if (!hub_text_ok(c, content))
 		return;
+	/* Version 2 is in no room before it logs in: nobody would hear. */
+	if (c->chat.room == NULL) {
+		hub_system(c, "not_logged_in", "log in (or join a room) to "
+		    "chat");
+		return;
+	}
 	hub_env_init(c, &e, CHAT_USER);
 	e.content = content;
 	shm_stat_add(&c->w->st->st_chat, 1);
@@ -1319,7 +1325,8 @@ hub_rate_ok(struct conn *c)
 	if (c->chat.rl_count >= c->w->cfg->command_rate) {
 		shm_stat_add(&c->w->st->st_rate_limited, 1);
 		hub_system(c, "rate_limited", "at most %u logins, renames, who, "
-		    "rooms, joins and leaves a minute",
+		    "rooms, joins, leaves, history and resume requests a "
+		    "minute",
 		    c->w->cfg->command_rate);
 		return (0);
 	}

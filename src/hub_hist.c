@@ -353,6 +353,19 @@ hub_hist_store(struct worker *w)
 	return (h->store);
 }
 
+/*
+ * Room r's floor (NULL: a room memory does not hold): memory has every
+ * message of it above, the store those below.  With history_recent 0
+ * memory holds none, and everything is the store's.
+ */
+static uint64_t
+hub_hist_floor(struct worker *w, const struct hub_hroom *r)
+{
+	if (w->cfg->history_recent == 0)
+		return (shm_region_last_msg_id(w->reg));
+	return (r != NULL ? r->floor : w->hist->floor);
+}
+
 /* A kept message as a chat message to send. */
 static void
 hub_hist_msg(const struct hub_hmsg *hm, struct chat_str room,
@@ -442,7 +455,7 @@ hub_hist_page(struct worker *w, struct chat_str room, uint64_t before,
 	if (h == NULL || limit == 0)
 		return (0);
 	r = hub_hist_room(h, room.p, room.len, 0);
-	floor = r != NULL ? r->floor : h->floor;
+	floor = hub_hist_floor(w, r);
 	/* The newest limit of memory's below before. */
 	k = r != NULL ? r->n : 0;
 	if (before != 0)
@@ -464,9 +477,14 @@ hub_hist_page(struct worker *w, struct chat_str room, uint64_t before,
 			hub_hist_from_store(&pg->sp.msgs[i],
 			    &pg->msgs[pg->n++]);
 		pg->more = pg->sp.more;
-	} else
-		/* Memory filled the page: the store may have older ones. */
-		pg->more = k - from == limit && floor > 0 && w->cfg->history;
+	} else if (k - from == limit && floor > 0 &&
+	    (st = hub_hist_store(w)) != NULL) {
+		/* Memory filled the page: does the store have older ones? */
+		if (store_page(st, room.p, room.len, floor + 1, 1, &pg->sp, err,
+		    sizeof(err)) == STORE_OK)
+			pg->more = pg->sp.n > 0;
+		store_page_clear(&pg->sp);
+	}
 	if (from > 0)
 		pg->more = 1;
 	for (i = from; i < k; i++)
@@ -498,7 +516,7 @@ hub_hist_since(struct worker *w, struct chat_str room, uint64_t sid,
 	if (h == NULL)
 		return (0);
 	r = hub_hist_room(h, room.p, room.len, 0);
-	floor = r != NULL ? r->floor : h->floor;
+	floor = hub_hist_floor(w, r);
 	if (since < h->pm_floor)
 		pg->gap = 1;
 	/* From the store: the room's messages in (since, floor]. */

@@ -742,6 +742,7 @@ master_reopen(void)
 	else
 		log_info("SIGUSR1: log reopened");
 	master_signal_workers(SIGUSR1, SLOT_FREE);
+	master_hist_signal(SIGUSR1);
 }
 
 /*

@@ -45,7 +45,7 @@ static void
 master_hist_mkdir(const char *file, uid_t uid, gid_t gid)
 {
 	char	*copy, *dir, *p;
-	int	 end;
+	int	 end, made = 0;
 
 	copy = xstrdup(file);
 	dir = dirname(copy);
@@ -54,14 +54,22 @@ master_hist_mkdir(const char *file, uid_t uid, gid_t gid)
 			continue;
 		end = *p == '\0';
 		*p = '\0';
-		if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+		if (mkdir(dir, 0755) == 0)
+			made = end;
+		else if (errno != EEXIST)
 			log_warn("history: mkdir %s", dir);	/* open says */
 		if (end)
 			break;
 		*p = '/';
 	}
-	/* Root makes it the workers'; anyone else uses what there is. */
-	if (geteuid() == 0 && (chown(dir, uid, gid) == -1 ||
+	/*
+	 * A directory we made, or one named for us, is the workers'; any
+	 * other (maybe /var/lib itself) is left as it is: the store's files
+	 * are theirs all the same.
+	 */
+	if ((made || strcmp(strrchr(dir, '/') != NULL ? strrchr(dir, '/') +
+	    1 : dir, "wschatd") == 0) && geteuid() == 0 &&
+	    (chown(dir, uid, gid) == -1 ||
 	    chmod(dir, 0750) == -1))
 		log_warn("history: chown %s", dir);
 	free(copy);
