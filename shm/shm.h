@@ -178,7 +178,9 @@ struct shm_pslot {
 	 */
 	uint64_t		 ps_seq;
 	_Atomic uint64_t	 ps_expires;	/* ms; detached sessions */
-	uint64_t		 ps_pad[7];
+	uint64_t		 ps_begin;	/* the session began after this
+					 * message id */
+	uint64_t		 ps_pad[6];
 };
 _Static_assert(sizeof(struct shm_pslot) == 256, "shm_pslot layout");
 
@@ -354,6 +356,7 @@ struct shm_presence_entry {
 	uint64_t	 conn;
 	uint64_t	 seq;		/* the slot's ps_seq */
 	uint64_t	 sid;		/* the slot's session; 0: none */
+	uint64_t	 begin;		/* the session began after this id */
 	uint64_t	 expires;	/* detached: when, in ms */
 };
 
@@ -375,7 +378,7 @@ size_t		 shm_presence_list(const struct shm_region *,
 size_t		 shm_presence_reap(const struct shm_region *, uint32_t,
 		    struct shm_presence_entry *, size_t);
 int		 shm_presence_session(const struct shm_region *, uint32_t,
-		    uint32_t, uint64_t, uint64_t, uint64_t);
+		    uint32_t, uint64_t, uint64_t, uint64_t, uint64_t);
 int		 shm_presence_transfer(const struct shm_region *, uint32_t,
 		    uint32_t, uint64_t, uint32_t, uint64_t, uint64_t);
 int		 shm_presence_find_session(const struct shm_region *, uint32_t,

@@ -99,6 +99,7 @@ shm_presence_copy(const struct shm_pslot *s, struct shm_presence_entry *e,
 	e->conn = s->ps_conn;
 	e->seq = s->ps_seq;
 	e->sid = s->ps_sid;
+	e->begin = s->ps_begin;
 	e->expires = atomic_load_explicit(&s->ps_expires,
 	    memory_order_relaxed);
 }
@@ -193,7 +194,7 @@ shm_presence_claim(const struct shm_region *reg, const char *name,
 	me->ps_kind = kind;
 	me->ps_conn = conn;
 	me->ps_seq = shm_region_next_id(reg);
-	me->ps_sid = me->ps_secret = 0;
+	me->ps_sid = me->ps_secret = me->ps_begin = 0;
 	atomic_store_explicit(&me->ps_expires, 0, memory_order_relaxed);
 	me->ps_len = (uint8_t)len;
 	memcpy(me->ps_name, name, len);
@@ -507,12 +508,13 @@ shm_presence_reap(const struct shm_region *reg, uint32_t worker,
 
 /*
  * Give the LIVE slot that (worker, conn) holds the session sid with
- * secret.  Returns SHM_OK, or SHM_ERR with errno EPERM if the slot is not
- * theirs.  The owning worker.
+ * secret, which began after message id begin.  Returns SHM_OK, or SHM_ERR
+ * with errno EPERM if the slot is not theirs.  The owning worker.
  */
 int
 shm_presence_session(const struct shm_region *reg, uint32_t slot,
-    uint32_t worker, uint64_t conn, uint64_t sid, uint64_t secret)
+    uint32_t worker, uint64_t conn, uint64_t sid, uint64_t secret,
+    uint64_t begin)
 {
 	struct shm_pslot	*s;
 	uint64_t		 w, mw;
@@ -536,6 +538,7 @@ shm_presence_session(const struct shm_region *reg, uint32_t slot,
 	}
 	s->ps_sid = sid;
 	s->ps_secret = secret;
+	s->ps_begin = begin;
 	atomic_store(&s->ps_state, PS_WORD(PS_GEN(mw), worker, SHM_PS_LIVE));
 	return (SHM_OK);
 }

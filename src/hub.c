@@ -856,7 +856,12 @@ hub_env_init(struct conn *c, struct chat_env *e, enum chat_type type)
 	if (c->chat.room != NULL) {
 		e->room.p = c->chat.room->name;
 		e->room.len = c->chat.room->namelen;
-	}
+	} else if (c->chat.logged_in)
+		/*
+		 * Version 2 between its login and the login's return: it
+		 * enters the lobby then, and hears this message live.
+		 */
+		e->room = CHAT_STR(HUB_LOBBY);
 }
 
 static void
@@ -1038,7 +1043,7 @@ hub_login(struct conn *c, struct chat_str name)
 		/* The session goes with the name. */
 		if (c->chat.sid != 0)
 			shm_presence_session(c->w->reg, slot, c->w->id, c->id,
-			    c->chat.sid, c->chat.secret);
+			    c->chat.sid, c->chat.secret, c->chat.begin);
 	} else {
 		hub_online(c, slot);
 		/* Once its login is back from the bus (hub_deliver()). */
@@ -1090,7 +1095,7 @@ hub_chat(struct conn *c, struct chat_str content)
 	if (!hub_text_ok(c, content))
 		return;
 	/* Version 2 is in no room before it logs in: nobody would hear. */
-	if (c->chat.room == NULL) {
+	if (c->chat.room == NULL && !c->chat.logged_in) {
 		hub_system(c, "not_logged_in", "log in (or join a room) to "
 		    "chat");
 		return;

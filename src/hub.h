@@ -42,6 +42,7 @@ struct hub_member {
 	uint32_t		 pslot;		/* presence slot when logged in */
 	uint64_t		 sid;		/* version 2's session; 0: none */
 	uint64_t		 secret;
+	uint64_t		 begin;		/* session began after this id */
 	unsigned		 open:1,	/* in hub.members */
 				 logged_in:1,
 				 await_session:1, /* v2: its login on its

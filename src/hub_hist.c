@@ -72,6 +72,7 @@ struct hub_hist {
 	size_t			 bytes;		/* of all and pms */
 	uint64_t		 floor;		/* a room not kept: above it */
 	uint64_t		 pm_floor;
+	uint64_t		 delivered;	/* the last chat id seen */
 	struct store		*store;		/* read-only; NULL: not open */
 	time_t			 store_retry;	/* after a failed open */
 };
@@ -175,7 +176,7 @@ hub_hist_init(struct worker *w, uint64_t floor)
 	h->rooms = xcalloc(h->nbuckets, sizeof(*h->rooms));
 	TAILQ_INIT(&h->all);
 	TAILQ_INIT(&h->pms);
-	h->floor = h->pm_floor = floor;
+	h->floor = h->pm_floor = h->delivered = floor;
 	w->hist = h;
 }
 
@@ -225,8 +226,11 @@ hub_hist_note(struct worker *w, const struct chat_env *e)
 	size_t			 need;
 	unsigned		 cap, i;
 
-	if (h == NULL || (e->type != CHAT_USER && e->type != CHAT_PRIVATE) ||
-	    e->from.len > 255 || e->to.len > 255 || e->peer.len > 255)
+	if (h == NULL || (e->type != CHAT_USER && e->type != CHAT_PRIVATE))
+		return;
+	if (e->id > h->delivered)
+		h->delivered = e->id;
+	if (e->from.len > 255 || e->to.len > 255 || e->peer.len > 255)
 		return;
 	if (e->type == CHAT_USER) {
 		if (cfg->history_recent == 0 || e->room.p == NULL)
@@ -304,6 +308,14 @@ forget:
 	if (r != NULL && r->n == 0)
 		hub_hist_room_free(h, r);
 	hub_hist_lost(w, e->id);
+}
+
+/* The id of the last chat or private message this worker has seen. */
+uint64_t
+hub_hist_delivered(struct worker *w)
+{
+	return (w->hist != NULL ? w->hist->delivered :
+	    shm_region_last_msg_id(w->reg));
 }
 
 /*

@@ -30,6 +30,7 @@ void		 hub_hist_init(struct worker *, uint64_t);
 void		 hub_hist_clear(struct worker *);
 void		 hub_hist_note(struct worker *, const struct chat_env *);
 void		 hub_hist_lost(struct worker *, uint64_t);
+uint64_t	 hub_hist_delivered(struct worker *);
 int		 hub_hist_page(struct worker *, struct chat_str, uint64_t,
 		    size_t, struct hub_hist_page *);
 int		 hub_hist_since(struct worker *, struct chat_str, uint64_t,

@@ -36,8 +36,10 @@ hub_session_begin(struct conn *c)
 
 	c->chat.sid = shm_region_next_id(c->w->reg);
 	c->chat.secret = ((uint64_t)arc4random() << 32) | arc4random();
+	/* What this worker has delivered so far: the session missed none. */
+	c->chat.begin = hub_hist_delivered(c->w);
 	if (shm_presence_session(c->w->reg, c->chat.pslot, c->w->id, c->id,
-	    c->chat.sid, c->chat.secret) != SHM_OK) {
+	    c->chat.sid, c->chat.secret, c->chat.begin) != SHM_OK) {
 		c->chat.sid = c->chat.secret = 0;
 		return;
 	}
@@ -157,6 +159,7 @@ hub_session_resume(struct conn *c, const struct chat_cmd *cmd)
 	c->chat.pslot = slot;
 	c->chat.sid = sid;
 	c->chat.secret = secret;
+	c->chat.begin = pe.begin;
 	c->chat.logged_in = 1;
 	c->chat.rooms_used = 1;
 	hub_byid_add(w, c);
@@ -176,8 +179,9 @@ hub_session_resume(struct conn *c, const struct chat_cmd *cmd)
 	m.room = room;
 	m.timestamp = now_real_ms();
 	hub_send(c, &m);
-	if (hub_hist_since(w, room, sid, cmd->since, w->cfg->resume_max,
-	    &pg) == -1) {
+	/* Nothing before the session began was missed ("since" 0). */
+	if (hub_hist_since(w, room, sid, cmd->since > pe.begin ? cmd->since :
+	    pe.begin, w->cfg->resume_max, &pg) == -1) {
 		hub_system(c, "history_gap", "cannot replay: out of memory");
 		return;
 	}

@@ -23,6 +23,9 @@ import time
 import traceback
 
 WSCHATD = os.environ.get("WSCHATD", os.path.join(os.getcwd(), "wschatd"))
+# scripts/memcheck.sh runs the daemon through a valgrind wrapper there:
+# tests that repeat a case many times do it fewer times then.
+UNDER_VALGRIND = os.sep + "memcheck" + os.sep in WSCHATD
 SRCDIR = os.environ.get("WSCHATD_SRCDIR", os.getcwd())
 
 
