@@ -448,8 +448,8 @@ wschat_show_user(struct wschat *c, json_t *o, const char *room,
  * A history reply: the room's earlier messages, oldest first, each shown
  * as it would be live but marked as earlier: in pipe mode each line
  * starts with WSCHAT_EARLIER (a name has no space: no live line does), in
- * menu mode they come between two lines of ours.  An empty reply says
- * so only if /history asked for it.
+ * menu mode they come between two lines of ours, and the menu follows
+ * unasked ones.  An empty reply says so only if /history asked for it.
  */
 static void
 wschat_show_history(struct wschat *c, json_t *o)
@@ -481,8 +481,15 @@ wschat_show_history(struct wschat *c, json_t *o)
 	json_array_foreach(list, i, m)
 		if (json_is_object(m))
 			wschat_show_user(c, m, room, mark);
-	if (!c->pipe)
-		wschat_show_mark(c, "-- live --");
+	if (c->pipe)
+		return;
+	wschat_show_mark(c, "-- live --");
+	/*
+	 * Those of a login or a join came unasked, after the menu, which
+	 * they may have pushed off the screen: the choices again.
+	 */
+	if (!asked && c->menu == WSCHAT_M_MENU)
+		wschat_term_to_menu(c);
 }
 
 /*
