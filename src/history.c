@@ -113,6 +113,30 @@ history_gap_add(struct history *h, uint64_t lo, uint64_t hi)
 }
 
 /*
+ * Lapped, and nothing more to read: the gap runs to the last id taken.
+ * Under the producers' mutex no id is taken but not yet on the ring, so
+ * with nothing pending every id up to the last was lost or seen; without
+ * this a gap would wait for the next message to be recorded, and the
+ * committed id with it.
+ */
+static void
+history_lapped_quiet(struct history *h)
+{
+	uint64_t	 last;
+	int		 pending;
+
+	shm_region_lock(h->reg);
+	pending = shm_ring_pending(h->ring, &h->cur);
+	last = shm_region_last_msg_id(h->reg);
+	shm_region_unlock(h->reg);
+	if (pending || last <= h->seen_id)
+		return;
+	history_gap_add(h, h->seen_id + 1, last);
+	h->seen_id = last;
+	h->lapped = 0;
+}
+
+/*
  * Everything read so far is dealt with: say so in shared memory.  The
  * position last, release: a respawned reader that sees it sees the id.
  */
@@ -284,8 +308,11 @@ history_drain(struct history *h)
 		}
 		rv = shm_ring_read(h->reg, h->ring, &h->cur, h->rec, h->recsz,
 		    &len);
-		if (rv == SHM_EMPTY)
+		if (rv == SHM_EMPTY) {
+			if (h->lapped)
+				history_lapped_quiet(h);
 			break;
+		}
 		if (rv == SHM_LOST) {
 			/* The gap runs up to the next id read. */
 			if (!h->lapped)
@@ -303,9 +330,10 @@ history_drain(struct history *h)
 				    "bus");
 			continue;
 		}
-		/* Events without an id (presence) are not history; below
-		 * seen_id: read before, by a predecessor. */
-		if (e.id == 0)
+		/* Only chat and private messages have message ids (a
+		 * presence event's id is another counter's); below seen_id:
+		 * read before, by a predecessor. */
+		if (e.type != CHAT_USER && e.type != CHAT_PRIVATE)
 			continue;
 		if (h->lapped) {
 			history_gap_add(h, h->seen_id + 1, e.id - 1);

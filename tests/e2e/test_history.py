@@ -533,6 +533,29 @@ def test_the_history_process_is_respawned_after_a_reload():
                  what="a new history process")
 
 
+def test_a_lapped_history_process_records_the_gap_while_all_is_quiet():
+    # Lapped, then nothing more on the bus: the gap is recorded, and the
+    # committed id reaches the last message, without waiting for another.
+    opts = dict(FAST, bus_ring_size="64k")
+    with Daemon(workers=1, opts=opts) as d:
+        async def go():
+            a = await v2(d, "a")
+            hp = d.history_pid()
+            os.kill(hp, signal.SIGSTOP)
+            try:
+                await flood(a, 1500, "y" * 100)
+                await a.until(lambda c: len(users(c)) >= 1500,
+                              what="its own copies")
+            finally:
+                os.kill(hp, signal.SIGCONT)
+            last = users(a)[-1]["id"]
+            wait_for(lambda: metric(d, "wschatd_history_committed_id") >=
+                     last, timeout=10, what="the gap recorded")
+            assert metric(d, "wschatd_history_lost_total") > 0
+            await a.close()
+        wstest.run_async(go())
+
+
 # -------------------------------------------------------------- crash
 
 
