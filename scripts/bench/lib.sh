@@ -12,8 +12,9 @@
 # then calls bench_setup.  Environment: WSCHATD (./wschatd), WEBROOT (www).
 # The functions share these globals with the script: me, bench, tmp, log
 # (the running daemon's log), pid (its master), port, workers (its
-# workers' PIDs), bpid (the client running in the background, if any) and
-# daemon_rc.  Their own scratch variables start with "_".
+# workers' PIDs), histpid (its history process, if any), bpid (the client
+# running in the background, if any) and daemon_rc.  Their own scratch
+# variables start with "_".
 
 WSCHATD=${WSCHATD:-./wschatd}
 WEBROOT=${WEBROOT:-www}
@@ -21,6 +22,7 @@ log=
 pid=
 port=
 workers=
+histpid=
 bpid=
 daemon_rc=
 
@@ -124,7 +126,8 @@ workers_started() {
 
 # Start wschatd -f with $1 workers on a free 127.0.0.1 port, with the
 # options in $2.., logging to $log; wait until it listens and every
-# worker has started.  Sets pid, port and workers; dies on failure.
+# worker has started.  Sets pid, port, workers and histpid; dies on
+# failure.
 # $PIN, if set, is a command prefix such as "taskset -c 0" (it must exec).
 start_daemon() {
 	_nw=$1
@@ -141,8 +144,19 @@ start_daemon() {
 	wait_for 5 workers_started "$_nw" ||
 	    die "workers not started within 5 s"
 	kill -0 "$pid" 2>/dev/null || die "wschatd exited"
-	workers=$(echo $(cat "/proc/$pid/task/$pid/children" 2>/dev/null))
-	[ -n "$workers" ] || workers=$(echo $(ps -o pid= --ppid "$pid"))
+	# The master's children: its workers and, with history on, the
+	# history process (named wschatd-history), which is not a worker.
+	_kids=$(echo $(cat "/proc/$pid/task/$pid/children" 2>/dev/null))
+	[ -n "$_kids" ] || _kids=$(echo $(ps -o pid= --ppid "$pid"))
+	workers=
+	histpid=
+	for _k in $_kids; do
+		case $(cat "/proc/$_k/comm" 2>/dev/null) in
+		wschatd-history) histpid=$_k ;;
+		*)	workers="$workers $_k" ;;
+		esac
+	done
+	workers=$(echo $workers)
 	set -- $workers
 	[ $# -eq "$_nw" ] || die "expected $_nw workers, found: $workers"
 }
