@@ -46,8 +46,15 @@
 # Run from the top of the build tree, as root for 100,000 connections:
 #     scripts/bench/install-bench-deps.sh    # once
 #     scripts/bench/compare.sh
+# HISTORY_COLUMN=1 (issue 16) runs histoff1 and histon1 instead (wschatd
+# -w 1 with history off and on, the store in a temporary directory; the
+# CPU of every process of the tree, the history process's included) in a,
+# b, c and d, REPEAT times (2) interleaved, and history-column.sh adds the
+# table of on over off to results.md.
 # Environment: WSCHATD (./wschatd), WSCHATD_BEFORE (for before1 and
-# before2), CHATBENCH (scripts/bench/chatbench),
+# before2), BEFORE_OPTS (its -o options, if any), HISTORY_COLUMN (0),
+# REPEAT (1: each scenario's servers, interleaved, that many times),
+# CHATBENCH (scripts/bench/chatbench),
 # WEBROOT (www), SCENARIOS ("a b c d kib rooms ladder idle10k idle100k"),
 # SERVERS ("floor bun node gorilla wschatd1 wschatd2"), DURATION (10),
 # SIZE (64), SRV_CPU (0), GEN_CPU (1), QUIET_WAIT (0: seconds to wait for
@@ -58,6 +65,14 @@
 
 set -u
 
+# The history column (issue 16): history off against on, in a to d,
+# twice, interleaved, unless SCENARIOS, SERVERS or REPEAT say otherwise.
+HISTORY_COLUMN=${HISTORY_COLUMN:-0}
+if [ "$HISTORY_COLUMN" = 1 ]; then
+	SCENARIOS=${SCENARIOS:-a b c d}
+	SERVERS=${SERVERS:-histoff1 histon1}
+	REPEAT=${REPEAT:-2}
+fi
 LADDER="ladder250k ladder500k ladder1m ladder1500k ladder2m"
 SCENARIOS=${SCENARIOS:-a b c d kib rooms ladder idle10k idle100k}
 # "ladder" stands for its rungs, in order.
@@ -65,6 +80,8 @@ SCENARIOS=$(for _s in $SCENARIOS; do
 	[ "$_s" = ladder ] && echo $LADDER || echo "$_s"
 done | tr '\n' ' ')
 SERVERS=${SERVERS:-floor bun node gorilla wschatd1 wschatd2}
+REPEAT=${REPEAT:-1}
+BEFORE_OPTS=${BEFORE_OPTS:-}
 DURATION=${DURATION:-10}
 SIZE=${SIZE:-64}
 SRV_CPU=${SRV_CPU:-0}
@@ -148,16 +165,33 @@ start_server() {
 	case $1 in
 	wschatd[0-9]*)
 		PIN="taskset -c $SRV_CPU" start_daemon "${1#wschatd}" \
-		    -o max_connections=0
-		srvpids=$(echo $pid $workers | tr ' ' ,)
+		    -o max_connections=0 -o "history_file=$tmp/history.db"
+		srvpids=$(echo $pid $workers $histpid | tr ' ' ,)
+		return
+		;;
+	histon[0-9]*|histoff[0-9]*)
+		# The history column (issue 16): history on (a fresh store
+		# in $tmp) against off.  The CPU is every process's of the
+		# tree: master, workers and the history process.
+		rm -f "$tmp"/history.db*
+		case $1 in
+		histon*) _h="-o history=on" ;;
+		*)	_h="-o history=off" ;;
+		esac
+		PIN="taskset -c $SRV_CPU" start_daemon "${1##hist*[a-z]}" \
+		    -o max_connections=0 -o "history_file=$tmp/history.db" $_h
+		[ "$1" = "${1#histon}" ] || [ -n "$histpid" ] ||
+		    die "$1: no history process"
+		srvpids=$(echo $pid $workers $histpid | tr ' ' ,)
 		return
 		;;
 	before[0-9]*)
 		[ -x "${WSCHATD_BEFORE:-}" ] ||
 		    die "$1: set WSCHATD_BEFORE to the build to compare with"
 		PIN="taskset -c $SRV_CPU" WSCHATD=$WSCHATD_BEFORE \
-		    start_daemon "${1#before}" -o max_connections=0
-		srvpids=$(echo $pid $workers | tr ' ' ,)
+		    start_daemon "${1#before}" -o max_connections=0 \
+		    $BEFORE_OPTS
+		srvpids=$(echo $pid $workers $histpid | tr ' ' ,)
 		return
 		;;
 	floor)
@@ -196,7 +230,7 @@ start_server() {
 
 stop_server() {
 	case $1 in
-	wschatd*|before*)
+	wschatd*|before*|hist*)
 		term_daemon
 		[ "$daemon_rc" -eq 0 ] ||
 		    echo "compare: wschatd exited $daemon_rc after SIGTERM"
@@ -252,12 +286,14 @@ sustained() {
 	    'BEGIN { exit !(p != "" && p <= 100000 && r >= 1) }'
 }
 
-# One run: scenario $1 against server $2; appends a row to results.csv.
+# One run: scenario $1 against server $2, repetition suffix $3 (empty for
+# the first); appends a row to results.csv.
 run() {
 	scn=$1
 	srv=$2
+	name=$srv$3
 	args=$(scenario_args "$scn")
-	out=$RESULTS/logs/$scn-$srv.txt
+	out=$RESULTS/logs/$scn-$name.txt
 	conns=$(echo "$args" | sed 's/.*-c \([0-9]*\).*/\1/')
 	if [ "$fdmax" != unlimited ] && [ $((conns + 64)) -gt "$fdmax" ]; then
 		# Both ends need a descriptor per connection, in one process.
@@ -277,7 +313,7 @@ run() {
 	esac
 	start_server "$srv"
 	case $srv in
-	wschatd*|before*) mode="-M chat -l $(echo "$args" |
+	wschatd*|before*|hist*) mode="-M chat -l $(echo "$args" |
 		    sed 's/.*-s \([0-9]*\).*/\1/')" ;;
 	*)	mode="-M raw" ;;
 	esac
@@ -293,8 +329,8 @@ run() {
 	grep -E '^(connections|messages|  rooms|  the server|  latency|server|cpu|result)' \
 	    "$out" | sed 's/^/   /'
 	stop_server "$srv"
-	cp "$log" "$RESULTS/logs/$scn-$srv.server.log" 2>/dev/null
-	echo "$scn,$srv$(for f in conns senders sent deliveries expected \
+	cp "$log" "$RESULTS/logs/$scn-$name.server.log" 2>/dev/null
+	echo "$scn,$name$(for f in conns senders sent deliveries expected \
 	    missing ratio frames dropped failed deliveries_per_s p50_us \
 	    p99_us p999_us max_us srv_cpu_s cpu_per_M rss_per_conn \
 	    anon_per_conn srv_sys_s own_cpu_pct result; do printf ',%s' "$(field "$out" $f)"; done),$brc" \
@@ -329,7 +365,10 @@ wait_quiet() {
 ulimit -n 300000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 fdmax=$(ulimit -n)
 check_setup 5000
-build_peers
+# The peers only when they run (the history column needs none).
+case " $SERVERS " in
+*" floor "*|*" bun "*|*" node "*|*" gorilla "*) build_peers ;;
+esac
 mkdir -p "$RESULTS/logs" || die "cannot make $RESULTS"
 quiet=yes
 if [ "$QUIET_WAIT" -gt 0 ]; then
@@ -346,12 +385,12 @@ fi
 	echo "wschatd=$("$WSCHATD" -v 2>&1 | head -n 1)" \
 	    "$(git -C "$here" describe --always --dirty 2>/dev/null)"
 	[ -z "${WSCHATD_BEFORE:-}" ] || echo "before=$WSCHATD_BEFORE"
-	echo "node=$(node --version) ws=$(sed -n \
+	[ -x "$BUN" ] && echo "node=$(node --version) ws=$(sed -n \
 	    's/.*"version": "\(.*\)".*/\1/p' \
 	    "$BENCH_BUILD/node_modules/ws/package.json" | head -n 1)"
-	echo "go=$(go version | cut -d' ' -f3) gorilla=$(dpkg-query -W \
+	[ -x "$BUN" ] && echo "go=$(go version | cut -d' ' -f3) gorilla=$(dpkg-query -W \
 	    -f '${Version}' golang-github-gorilla-websocket-dev 2>/dev/null)"
-	echo "bun=$("$BUN" --version) ($BUN)"
+	[ -x "$BUN" ] && echo "bun=$("$BUN" --version) ($BUN)"
 	echo "floor=$(${CC:-cc} --version | head -n 1) -O2," \
 	    "$(openssl version 2>/dev/null)"
 	echo "pinning=server on CPU $SRV_CPU, chatbench on CPU $GEN_CPU"
@@ -368,14 +407,24 @@ result,exit" \
 sed 's/^/compare: /' "$RESULTS/meta"
 
 # --- the runs ----------------------------------------------------------------
+# Each scenario REPEAT times, every server once in each round: the
+# servers interleaved, so that a change in the machine's load hits all.
 for scn in $SCENARIOS; do
-	for srv in $SERVERS; do
-		run "$scn" "$srv"
+	_r=1
+	while [ "$_r" -le "$REPEAT" ]; do
+		for srv in $SERVERS; do
+			run "$scn" "$srv" "$([ "$_r" -gt 1 ] && echo ".$_r")"
+		done
+		_r=$((_r + 1))
 	done
 done
 echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RESULTS/meta"
 
 # --- report ------------------------------------------------------------------
 "$here/compare-report.sh" "$RESULTS" || die "compare-report.sh failed"
+if [ "$HISTORY_COLUMN" = 1 ]; then
+	"$here/history-column.sh" "$RESULTS" >>"$RESULTS/results.md" ||
+	    die "history-column.sh failed"
+fi
 echo "compare: $RESULTS/results.md"
 exit 0
