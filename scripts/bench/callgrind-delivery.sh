@@ -14,13 +14,17 @@
 #     scripts/bench/callgrind-delivery.sh BUILD_DIR [BUILD_DIR ...]
 #
 # Each BUILD_DIR holds wschatd and scripts/bench/chatbench.  Environment:
-# CONNS (200), M1 (2000), M2 (4000), WEBROOT (www).  Loopback only; every
-# run is bounded (chatbench -d) and the daemon is stopped by its PID.
+# CONNS (200), M1 (2000), M2 (4000), WEBROOT (www), OPTS (more options
+# for every build's wschatd, e.g. "-o history=off", or "-o
+# history_file=/tmp/x.db" for history on with its store out of the way).
+# Loopback only; every run is bounded (chatbench -d) and the daemon is
+# stopped by its PID.
 set -u
 CONNS=${CONNS:-200}
 M1=${M1:-2000}
 M2=${M2:-4000}
 WEBROOT=${WEBROOT:-www}
+OPTS=${OPTS:-}
 tmp=$(mktemp -d) || exit 1
 dpid=
 cleanup() {
@@ -36,7 +40,7 @@ one() {
 	valgrind --tool=callgrind --trace-children=yes \
 	    --callgrind-out-file="$_out" "$1/wschatd" -f -w 1 \
 	    -l 127.0.0.1:0 -L off -o "webroot=$WEBROOT" -o pidfile= \
-	    >"$tmp/log" 2>&1 &
+	    $OPTS >"$tmp/log" 2>&1 &
 	dpid=$!
 	_i=0
 	while ! grep -q 'http listening on' "$tmp/log" 2>/dev/null; do
@@ -52,10 +56,11 @@ one() {
 	wait "$dpid"
 	dpid=
 	_d=$(tail -n 1 "$tmp/bench" | tr ' ' '\n' | sed -n 's/^deliveries=//p')
-	# The worker is the file with the most instructions.
-	_ir=$(for f in "$tmp"/cg.*; do
-		sed -n 's/^summary: //p' "$f"
-	done | sort -n | tail -n 1)
+	# The worker's file, by the PID its log line gives: with history on,
+	# the history process may count more instructions than the worker.
+	_w=$(sed -n 's/.*worker 0: started, pid \([0-9]*\).*/\1/p' \
+	    "$tmp/log" | head -n 1)
+	_ir=$(sed -n 's/^summary: //p' "$tmp/cg.$_w")
 	echo "$_ir $_d"
 }
 
@@ -64,6 +69,7 @@ for b in "$@"; do
 	ir1=$1 d1=$2
 	set -- $(one "$b" "$M2")
 	ir2=$1 d2=$2
-	echo "$b: $(( (ir2 - ir1) / (d2 - d1) )) instructions per delivery" \
-	    "($ir1 Ir / $d1, $ir2 Ir / $d2)"
+	echo "$b: $(( (ir2 - ir1) / (d2 - d1) )) instructions per delivery," \
+	    "$(( (ir2 - ir1) / (M2 - M1) )) per message" \
+	    "($ir1 Ir / $d1, $ir2 Ir / $d2)${OPTS:+ with $OPTS}"
 done
