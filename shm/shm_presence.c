@@ -507,6 +507,38 @@ shm_presence_reap(const struct shm_region *reg, uint32_t worker,
  */
 
 /*
+ * Take the LIVE slot that (worker, conn) holds into RECASE, a new
+ * generation, for to (its owner when done): readers copy it again once
+ * it is LIVE again.  Returns the slot, with *mw its state word, or NULL
+ * with errno EPERM if it is not (worker, conn)'s.  ps_conn changes only
+ * under RECASE, which changes the generation: if it changed after the
+ * load, the CAS fails.
+ */
+static struct shm_pslot *
+shm_presence_hold(const struct shm_region *reg, uint32_t slot,
+    uint32_t worker, uint64_t conn, uint32_t to, uint64_t *mw)
+{
+	struct shm_pslot	*s;
+	uint64_t		 w;
+
+	if (slot >= reg->hdr->sh_pslots || to > 0xff)
+		goto fail;
+	s = &shm_region_pslots(reg)[slot];
+	w = atomic_load(&s->ps_state);
+	if (PS_STATE(w) != SHM_PS_LIVE || PS_WORKER(w) != worker ||
+	    s->ps_conn != conn)
+		goto fail;
+	/* Seq_cst CAS. */
+	*mw = PS_WORD(PS_GEN(w) + 1, to, SHM_PS_RECASE);
+	if (!atomic_compare_exchange_strong(&s->ps_state, &w, *mw))
+		goto fail;
+	return (s);
+fail:
+	errno = EPERM;
+	return (NULL);
+}
+
+/*
  * Give the LIVE slot that (worker, conn) holds the session sid with
  * secret, which began after message id begin.  Returns SHM_OK, or SHM_ERR
  * with errno EPERM if the slot is not theirs.  The owning worker.
@@ -517,28 +549,15 @@ shm_presence_session(const struct shm_region *reg, uint32_t slot,
     uint64_t begin)
 {
 	struct shm_pslot	*s;
-	uint64_t		 w, mw;
+	uint64_t		 mw;
 
-	if (slot >= reg->hdr->sh_pslots) {
-		errno = EPERM;
+	if ((s = shm_presence_hold(reg, slot, worker, conn, worker,
+	    &mw)) == NULL)
 		return (SHM_ERR);
-	}
-	s = &shm_region_pslots(reg)[slot];
-	w = atomic_load(&s->ps_state);
-	if (PS_STATE(w) != SHM_PS_LIVE || PS_WORKER(w) != worker ||
-	    s->ps_conn != conn) {
-		errno = EPERM;
-		return (SHM_ERR);
-	}
-	/* Seq_cst CAS to RECASE: readers copy again once we are done. */
-	mw = PS_WORD(PS_GEN(w) + 1, worker, SHM_PS_RECASE);
-	if (!atomic_compare_exchange_strong(&s->ps_state, &w, mw)) {
-		errno = EPERM;
-		return (SHM_ERR);
-	}
 	s->ps_sid = sid;
 	s->ps_secret = secret;
 	s->ps_begin = begin;
+	/* Seq_cst store (release included): the new fields first. */
 	atomic_store(&s->ps_state, PS_WORD(PS_GEN(mw), worker, SHM_PS_LIVE));
 	return (SHM_OK);
 }
@@ -556,26 +575,10 @@ shm_presence_transfer(const struct shm_region *reg, uint32_t slot,
     uint64_t expires)
 {
 	struct shm_pslot	*s;
-	uint64_t		 w, mw;
+	uint64_t		 mw;
 
-	if (slot >= reg->hdr->sh_pslots || to > 0xff) {
-		errno = EPERM;
+	if ((s = shm_presence_hold(reg, slot, from, fconn, to, &mw)) == NULL)
 		return (SHM_ERR);
-	}
-	s = &shm_region_pslots(reg)[slot];
-	w = atomic_load(&s->ps_state);
-	/* ps_conn changes only under RECASE, which changes the generation:
-	 * if it changed after this load, the CAS below fails. */
-	if (PS_STATE(w) != SHM_PS_LIVE || PS_WORKER(w) != from ||
-	    s->ps_conn != fconn) {
-		errno = EPERM;
-		return (SHM_ERR);
-	}
-	mw = PS_WORD(PS_GEN(w) + 1, to, SHM_PS_RECASE);
-	if (!atomic_compare_exchange_strong(&s->ps_state, &w, mw)) {
-		errno = EPERM;
-		return (SHM_ERR);
-	}
 	s->ps_worker = to;
 	s->ps_conn = tconn;
 	atomic_store_explicit(&s->ps_expires, expires, memory_order_relaxed);

@@ -560,6 +560,7 @@ def test_a_lapped_history_process_records_the_gap_while_all_is_quiet():
 
 
 def store_ids(path):
+    """The ids a store file holds, in order, and its gaps."""
     db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
     try:
         ids = [r[0] for r in db.execute("SELECT id FROM messages "

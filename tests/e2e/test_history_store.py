@@ -13,24 +13,13 @@ import ctypes
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import tempfile
 
 import wstest
 from wstest import Daemon, main, wait_for
 from test_history import FAST, flood, metric, users, v2
-
-
-def store(path):
-    db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
-    try:
-        ids = [r[0] for r in db.execute("SELECT id FROM messages "
-                                        "ORDER BY id")]
-        gaps = list(db.execute("SELECT first, last FROM gaps"))
-    finally:
-        db.close()
-    return ids, gaps
+from test_history import store_ids as store
 
 
 def in_gap(i, gaps):
