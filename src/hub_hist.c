@@ -211,6 +211,13 @@ hub_hist_clear(struct worker *w)
 	w->hist = NULL;
 }
 
+static void
+hub_hist_put(char *dst, struct chat_str s)
+{
+	if (s.len > 0)
+		memcpy(dst, s.p, s.len);
+}
+
 /*
  * Remember a chat message (a room's) or a private one, from the bus.
  * Out of memory, it forgets instead: the floors say what is missing.
@@ -254,11 +261,12 @@ hub_hist_note(struct worker *w, const struct chat_env *e)
 	m->tolen = (uint8_t)e->to.len;
 	m->peerlen = (uint8_t)e->peer.len;
 	m->contentlen = (uint32_t)e->content.len;
-	memcpy(m->data, e->from.p, e->from.len);
-	memcpy(m->data + m->fromlen, e->to.p, e->to.len);
-	memcpy(m->data + m->fromlen + m->tolen, e->peer.p, e->peer.len);
-	memcpy(m->data + m->fromlen + m->tolen + m->peerlen, e->content.p,
-	    e->content.len);
+	/* An absent string is NULL: memcpy must not see it, even for 0. */
+	hub_hist_put(m->data, e->from);
+	hub_hist_put(m->data + m->fromlen, e->to);
+	hub_hist_put(m->data + m->fromlen + m->tolen, e->peer);
+	hub_hist_put(m->data + m->fromlen + m->tolen + m->peerlen,
+	    e->content);
 	h->bytes += need;
 	if (r == NULL) {
 		TAILQ_INSERT_TAIL(&h->pms, m, entry);
