@@ -121,8 +121,10 @@ master_hist_setup(const struct cfg *cfg, struct bus_shared *bus)
 	    (unsigned long long)((uint64_t)arc4random() << 32 |
 	    arc4random()));
 	shm_region_set_msg_id(&bus->reg, id);
-	if (!cfg->history)
+	if (!cfg->history) {
+		log_info("history off; epoch %s", h->sh_epoch);
 		return (0);
+	}
 	master_hist_mkdir(cfg->history_file, uid, gid);
 	rv = store_open(&st, cfg->history_file, STORE_RDWR,
 	    strcmp(cfg->history_sync, "full") == 0, err, sizeof(err));
@@ -173,6 +175,8 @@ master_hist_spawn(const struct cfg *cfg, void (*child)(void))
 		mh_respawn_at = time(NULL) + 1;
 		return;
 	case 0:
+		/* Told apart from the workers in ps(1), and by the tests. */
+		prctl(PR_SET_NAME, "wschatd-history");
 		child();
 		if (cfg->gid != (gid_t)-1 && cfg->gid != getegid() &&
 		    (setgroups(1, &cfg->gid) == -1 ||
@@ -184,8 +188,6 @@ master_hist_spawn(const struct cfg *cfg, void (*child)(void))
 			fatal("history: cannot switch to user %u",
 			    (unsigned)cfg->uid);
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		/* Told apart from the workers in ps(1), and by the tests. */
-		prctl(PR_SET_NAME, "wschatd-history");
 		if (getppid() == 1)
 			_exit(0);
 		history_run(cfg, mh_bus);

@@ -120,6 +120,7 @@ class Daemon(Stoppable):
             opts = dict(opts or {}, log=logfile)
             self.logpath = logfile
         self.webroot = webroot or os.path.join(SRCDIR, "www")
+        self.opts = opts
         cmd = [WSCHATD, "-f", "-w", str(workers), "-l", "127.0.0.1:0",
                "-L", "127.0.0.1:0" if line else "off",
                "-o", "webroot=" + self.webroot,
@@ -169,8 +170,14 @@ class Daemon(Stoppable):
             if m:
                 self.line_port = int(m.group(1))
             started = len(re.findall(r"worker \d+: started", text))
+            # And the history process (unless history is off): until it
+            # has named itself, it looks like one more worker.
+            hist = (re.search(r"history: started, pid", text) or
+                    re.search(r"without history|history off", text) or
+                    str((self.opts or {}).get("history", "on")) in
+                    ("off", "no", "0"))
             return (self.port and (self.line_port or not line)
-                    and started >= self.workers)
+                    and started >= self.workers and hist)
         wait_for(ready, what="wschatd to start")
 
     def worker_pids(self):
