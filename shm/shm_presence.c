@@ -67,6 +67,16 @@
 
 static void	 shm_presence_changed(const struct shm_region *);
 
+/* A LIVE name is free again (its slot a TOMB now): count and say so. */
+static void
+shm_presence_gone(const struct shm_region *reg)
+{
+	/* Relaxed: a gauge. */
+	atomic_fetch_sub_explicit(&reg->hdr->sh_users, 1,
+	    memory_order_relaxed);
+	shm_presence_changed(reg);
+}
+
 /* A room name as the slot keeps it: NUL-padded, cut to SHM_NAME_MAX. */
 static void
 shm_presence_set_room(struct shm_pslot *s, const char *room, size_t len)
@@ -268,10 +278,7 @@ shm_presence_release(const struct shm_region *reg, uint32_t slot,
 	if (!atomic_compare_exchange_strong(&s->ps_state, &w,
 	    PS_WORD(PS_GEN(w), worker, SHM_PS_TOMB)))
 		return (SHM_ERR);
-	/* Relaxed: a gauge. */
-	atomic_fetch_sub_explicit(&reg->hdr->sh_users, 1,
-	    memory_order_relaxed);
-	shm_presence_changed(reg);
+	shm_presence_gone(reg);
 	return (SHM_OK);
 }
 
@@ -483,10 +490,7 @@ shm_presence_reap(const struct shm_region *reg, uint32_t worker,
 		if (PS_STATE(w) != SHM_PS_LIVE && PS_STATE(w) != SHM_PS_RECASE)
 			continue;
 		live++;
-		/* Relaxed: a gauge. */
-		atomic_fetch_sub_explicit(&reg->hdr->sh_users, 1,
-		    memory_order_relaxed);
-		shm_presence_changed(reg);
+		shm_presence_gone(reg);
 		if (n < max) {
 			out[n].worker = worker;
 			n++;
@@ -686,9 +690,7 @@ shm_presence_expire(const struct shm_region *reg, uint64_t now,
 		if (!atomic_compare_exchange_strong(&s->ps_state, &w,
 		    PS_WORD(PS_GEN(w), SHM_PS_DETACHED, SHM_PS_TOMB)))
 			continue;	/* resumed meanwhile */
-		atomic_fetch_sub_explicit(&reg->hdr->sh_users, 1,
-		    memory_order_relaxed);
-		shm_presence_changed(reg);
+		shm_presence_gone(reg);
 		out[n++].worker = SHM_PS_DETACHED;
 	}
 	return (n);

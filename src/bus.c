@@ -74,7 +74,7 @@ int
 bus_attach(struct bus *b, uint64_t from)
 {
 	struct shm_region	*reg = &b->sh->reg;
-	struct shm_cursor	*c = &b->cursors[0];
+	struct shm_cursor	*c = &b->cursor;
 
 	shm_ring_cursor_init(b->ring, c);
 	b->live_from = c->sc_pos;
@@ -189,20 +189,19 @@ bus_wake(struct bus *b)
 }
 
 /*
- * A pass over every ring: bus_pass_begin(), then bus_next() until it
+ * A pass over the ring: bus_pass_begin(), then bus_next() until it
  * returns 0, with bus_sent() after each event the caller delivered, then
- * bus_pass_end().  A pass takes at most BUS_BATCH records per ring, and
- * fewer when the frames they make are large: no client may be handed
- * more than budget bytes in one pass (worker.c gives a quarter of
- * max_pending), because nothing is written to sockets during a pass, and
- * a client that keeps up must never look like a slow one.  Each pass
- * starts one ring further, so that a busy ring cannot starve the ones
- * after it.
+ * bus_pass_end().  A pass takes at most BUS_BATCH records, and fewer
+ * when the frames they make are large: no client may be handed more than
+ * budget bytes in one pass (worker.c gives a quarter of max_pending),
+ * because nothing is written to sockets during a pass, and a client that
+ * keeps up must never look like a slow one.
  */
 void
 bus_pass_begin(struct bus *b, uint64_t budget)
 {
-	b->pk = b->pn = 0;
+	b->pdone = 0;
+	b->pn = 0;
 	b->pbytes = b->plag = 0;
 	b->pbudget = budget;
 	b->pmore = 0;
@@ -220,7 +219,7 @@ bus_next(struct bus *b, struct bus_item *it)
 {
 	struct shm_region	*reg = &b->sh->reg;
 	struct shm_ring		*r = b->ring;
-	struct shm_cursor	*c = &b->cursors[0];
+	struct shm_cursor	*c = &b->cursor;
 	uint64_t		 lost, pos;
 	int			 rv;
 
@@ -231,7 +230,7 @@ bus_next(struct bus *b, struct bus_item *it)
 		it->past = b->held_past;
 		return (1);
 	}
-	while (b->pk == 0) {
+	while (!b->pdone) {
 		if (!shm_ring_pending(r, c))
 			goto done;
 		if (b->pn == BUS_BATCH || b->pbytes >= b->pbudget) {
@@ -275,7 +274,7 @@ bus_next(struct bus *b, struct bus_item *it)
 	return (0);
 done:
 	b->plag += shm_ring_lag(r, c);
-	b->pk = 1;
+	b->pdone = 1;
 	return (0);
 }
 
@@ -288,7 +287,7 @@ bus_sent(struct bus *b, size_t n)
 
 /*
  * End the pass.  Returns 1 if records are left over (the budget or the
- * batch ran out), 0 if every ring is drained.
+ * batch ran out), 0 if the ring is drained.
  */
 int
 bus_pass_end(struct bus *b)
@@ -298,7 +297,7 @@ bus_pass_end(struct bus *b)
 	 * on every pass, not from the 1 s sweep: it costs one load of a head
 	 * bus_idle() loads anyway, it is never a second stale, and a sample
 	 * taken between passes would count records that are merely on their
-	 * way.  Our cursors are ours alone, so nobody else could work it out.
+	 * way.  Our cursor is ours alone, so nobody else could work it out.
 	 * Relaxed: a value on its own; readers need no order with it.
 	 */
 	atomic_store_explicit(&b->st->st_bus_lag, b->plag,
@@ -319,7 +318,7 @@ bus_idle(struct bus *b)
 	/* Seq_cst store and fence: the flag before the head loads (Dekker). */
 	atomic_store_explicit(&me->sw_idle, 1, memory_order_seq_cst);
 	atomic_thread_fence(memory_order_seq_cst);
-	if (shm_ring_pending(b->ring, &b->cursors[0])) {
+	if (shm_ring_pending(b->ring, &b->cursor)) {
 		atomic_store_explicit(&me->sw_idle, 0,
 		    memory_order_relaxed);	/* only a hint to others */
 		return (0);

@@ -4,8 +4,8 @@
  * bus.h: one process's end of the broadcast bus between workers: publish
  * an event on the one ring (which gives chat messages their ids), wake
  * the workers that sleep, and read the ring as an iterator (bus_next()),
- * whose caller decides what each event means.  Workers and the master (which announces a dead worker's
- * logouts on a ring of its own) use the same calls.
+ * whose caller decides what each event means.  Workers and the master
+ * (which announces a dead worker's logouts) use the same calls.
  */
 
 #ifndef WSCHATD_BUS_H
@@ -50,7 +50,7 @@ struct bus {
 	struct buf		 out;		/* one record, encoded */
 	int			 published;	/* since the last bus_wake() */
 	/* Reading (workers only). */
-	struct shm_cursor	 cursors[1];
+	struct shm_cursor	 cursor;
 	uint64_t		 live_from;	/* ring position at attach */
 	uint8_t			*rec;		/* one record, read */
 	size_t			 recsz;
@@ -60,8 +60,8 @@ struct bus {
 	int			 held;		/* not handed out yet */
 	int			 held_past;
 	/* The pass under way (bus_pass_begin() to bus_pass_end()). */
-	unsigned		 pk;		/* 1: the ring is done */
-	unsigned		 pn;		/* records of ring pk taken */
+	int			 pdone;		/* nothing more this pass */
+	unsigned		 pn;		/* records taken */
 	uint64_t		 pbytes;	/* queued per client, at most */
 	uint64_t		 pbudget;
 	uint64_t		 plag;

@@ -48,7 +48,6 @@
 #include "hub_int.h"
 #include "worker.h"
 
-
 /* A room on this worker: the local members, for fan-out. */
 struct hub_room {
 	struct hub_room		*next;		/* hash chain */
@@ -695,7 +694,6 @@ hub_goodbye(struct conn *c)
 	c->chat.goodbye = 1;
 }
 
-
 static void	 hub_login(struct conn *, struct chat_str);
 static void	 hub_private(struct conn *, const struct chat_cmd *);
 static void	 hub_chat(struct conn *, struct chat_str);
@@ -1308,9 +1306,8 @@ hub_join(struct conn *c, struct chat_str room)
 	/* Now, before anything else of the room reaches c (see hub_hist.c). */
 	if (moved && chat_fmt_v2(c->fmt))
 		hub_hist_send(c, hub_room_name(c), 0,
-		    c->w->cfg->history_join, 0);
+		    c->w->cfg->history_join);
 }
-
 
 /*
  * Commands whose answers go to everyone or carry the whole user list
@@ -1458,7 +1455,7 @@ hub_command(struct conn *c, const struct chat_cmd *cmd)
 		hub_system(c, NULL, "goodbye");
 		/* FALLTHROUGH */
 	case CHAT_LOGOUT:
-		c->chat.goodbye = 1;
+		hub_goodbye(c);
 		hub_logout(c);
 		conn_hangup(c, WS_CLOSE_NORMAL, "logged out");
 		break;

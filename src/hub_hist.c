@@ -628,12 +628,11 @@ hub_hist_page_clear(struct hub_hist_page *pg)
  * Send c a history reply: the up to limit messages of room below before
  * (0: the latest).  Everything this worker delivered before now and
  * nothing after (hub_hist.c), so sent right when c enters a room nothing
- * falls between it and the live messages.  quiet: nothing if there is
- * nothing to send (a line user's "history" says so instead).
+ * falls between it and the live messages.
  */
 void
 hub_hist_send(struct conn *c, struct chat_str room, uint64_t before,
-    size_t limit, int quiet)
+    size_t limit)
 {
 	struct hub_hist_page	 pg;
 	struct chat_msg		 m;
@@ -646,21 +645,18 @@ hub_hist_send(struct conn *c, struct chat_str room, uint64_t before,
 	/* A page asks for no more than a quarter of what may be queued. */
 	if (hub_hist_fit(&pg, c->w->cfg->max_pending / 4))
 		pg.more = 1;
-	if (!(quiet && pg.n == 0)) {
-		memset(&m, 0, sizeof(m));
-		m.type = CHAT_HISTORY;
-		m.room = room;
-		m.epoch = hub_epoch(c->w);
-		for (i = 0; i < pg.n; i++) {
-			pg.msgs[i].room = room;
-			if (chat_fmt_v2(c->fmt))
-				pg.msgs[i].epoch = m.epoch;
-		}
-		m.msgs = pg.msgs;
-		m.nmsgs = pg.n;
-		m.more = pg.more;
-		hub_send(c, &m);
-	}
+	memset(&m, 0, sizeof(m));
+	m.type = CHAT_HISTORY;
+	m.room = room;
+	m.epoch = hub_epoch(c->w);
+	/* Version 1 has no epoch on a message (the reply carries it). */
+	if (chat_fmt_v2(c->fmt))
+		for (i = 0; i < pg.n; i++)
+			pg.msgs[i].epoch = m.epoch;
+	m.msgs = pg.msgs;
+	m.nmsgs = pg.n;
+	m.more = pg.more;
+	hub_send(c, &m);
 	hub_hist_page_clear(&pg);
 }
 
@@ -679,5 +675,5 @@ hub_hist_cmd(struct conn *c, const struct chat_cmd *cmd)
 		    c->w->cfg->history_join;
 	if (limit > c->w->cfg->history_page_max)
 		limit = c->w->cfg->history_page_max;
-	hub_hist_send(c, room, cmd->before, (size_t)limit, 0);
+	hub_hist_send(c, room, cmd->before, (size_t)limit);
 }

@@ -31,8 +31,7 @@ void		 hub_send(struct conn *, struct chat_msg *);
 void		 hub_set_name(struct conn *, const char *, size_t);
 
 /* hub_hist.c: history replies */
-void		 hub_hist_send(struct conn *, struct chat_str, uint64_t, size_t,
-		    int);
+void		 hub_hist_send(struct conn *, struct chat_str, uint64_t, size_t);
 void		 hub_hist_cmd(struct conn *, const struct chat_cmd *);
 
 /* hub_session.c */

@@ -63,7 +63,7 @@ hub_session_begin(struct conn *c)
 		conn_hangup(c, WS_CLOSE_INTERNAL, "out of memory");
 		return;
 	}
-	hub_hist_send(c, hub_room_name(c), 0, c->w->cfg->history_join, 0);
+	hub_hist_send(c, hub_room_name(c), 0, c->w->cfg->history_join);
 }
 
 /*
@@ -135,7 +135,7 @@ hub_session_resume(struct conn *c, const struct chat_cmd *cmd)
 	struct shm_presence_entry	 pe;
 	struct hub_hist_page		 pg;
 	struct chat_msg			 m;
-	struct chat_str			 room;
+	struct chat_str			 room, epoch;
 	uint32_t			 slot;
 	uint64_t			 sid, secret;
 	size_t				 i;
@@ -192,8 +192,9 @@ hub_session_resume(struct conn *c, const struct chat_cmd *cmd)
 		hub_system(c, "history_gap", "some of the messages you missed "
 		    "are no longer kept, or more than can be sent at once; "
 		    "ask for older ones with history");
+	epoch = hub_epoch(w);
 	for (i = 0; i < pg.n; i++) {
-		pg.msgs[i].epoch = hub_epoch(w);
+		pg.msgs[i].epoch = epoch;
 		if (pg.msgs[i].type == CHAT_PRIVATE && pg.msgs[i].from.len ==
 		    c->chat.namelen && memcmp(pg.msgs[i].from.p,
 		    c->chat.name, c->chat.namelen) == 0)

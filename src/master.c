@@ -204,33 +204,19 @@ master_raise_nofile(const struct cfg *cfg)
 }
 
 /*
- * In a new history process: the listening sockets are the workers'
- * alone (held open, a reload could never close an old port).
+ * In a new child (a worker, or the history process): close the sockets
+ * that are not its own (keep's; none for the history process: held
+ * open, a reload could never close an old port) and the pidfile, and
+ * lower its privileges.
  */
 static void
-master_hist_child(void)
-{
-	unsigned	 k;
-
-	for (k = 0; k < master_nworkers; k++) {
-		if (master_workers[k].http_fd != -1)
-			close(master_workers[k].http_fd);
-		if (master_workers[k].line_fd != -1)
-			close(master_workers[k].line_fd);
-	}
-	pidfile_close();
-}
-
-/* A new worker process: lower its privileges, then become the worker. */
-static void __attribute__((__noreturn__))
-master_child(unsigned slot, struct master_worker *mw)
+master_child_init(const struct master_worker *keep)
 {
 	const struct cfg	*cfg = master_cfg;
 	unsigned		 k;
 
-	/* Other workers' sockets are theirs alone. */
 	for (k = 0; k < master_nworkers; k++) {
-		if (&master_workers[k] == mw)
+		if (&master_workers[k] == keep)
 			continue;
 		if (master_workers[k].http_fd != -1)
 			close(master_workers[k].http_fd);
@@ -241,12 +227,10 @@ master_child(unsigned slot, struct master_worker *mw)
 	if (cfg->gid != (gid_t)-1 && cfg->gid != getegid() &&
 	    (setgroups(1, &cfg->gid) == -1 ||
 	    setresgid(cfg->gid, cfg->gid, cfg->gid) == -1))
-		fatal("worker %u: cannot switch to group %u", slot,
-		    (unsigned)cfg->gid);
+		fatal("cannot switch to group %u", (unsigned)cfg->gid);
 	if (cfg->uid != (uid_t)-1 && cfg->uid != geteuid() &&
 	    setresuid(cfg->uid, cfg->uid, cfg->uid) == -1)
-		fatal("worker %u: cannot switch to user %u", slot,
-		    (unsigned)cfg->uid);
+		fatal("cannot switch to user %u", (unsigned)cfg->uid);
 	/*
 	 * If the master dies without stopping us, stop anyway.  After the
 	 * switch: a change of credentials clears the setting.
@@ -254,6 +238,20 @@ master_child(unsigned slot, struct master_worker *mw)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		_exit(0);
+}
+
+/* The history process's master_child_init(). */
+static void
+master_hist_child(void)
+{
+	master_child_init(NULL);
+}
+
+/* A new worker process: lower its privileges, then become the worker. */
+static void __attribute__((__noreturn__))
+master_child(unsigned slot, struct master_worker *mw)
+{
+	master_child_init(mw);
 	worker_run(master_cfg, slot, mw->http_fd, mw->line_fd, &master_bus);
 	/* NOTREACHED */
 }

@@ -15,7 +15,6 @@
 #include <sys/types.h>
 
 #include <errno.h>
-#include <grp.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -160,7 +159,7 @@ master_hist_setup(const struct cfg *cfg, struct bus_shared *bus)
  * Start the history process, unless it is off, running or refused.  cfg
  * is the master's current one (a reload replaces it; the history keys
  * are restart-only); child runs first in the new process, to close what
- * is the master's alone.
+ * is the master's alone and lower its privileges, as for a worker.
  */
 void
 master_hist_spawn(const struct cfg *cfg, void (*child)(void))
@@ -177,19 +176,7 @@ master_hist_spawn(const struct cfg *cfg, void (*child)(void))
 	case 0:
 		/* Told apart from the workers in ps(1), and by the tests. */
 		prctl(PR_SET_NAME, "wschatd-history");
-		child();
-		if (cfg->gid != (gid_t)-1 && cfg->gid != getegid() &&
-		    (setgroups(1, &cfg->gid) == -1 ||
-		    setresgid(cfg->gid, cfg->gid, cfg->gid) == -1))
-			fatal("history: cannot switch to group %u",
-			    (unsigned)cfg->gid);
-		if (cfg->uid != (uid_t)-1 && cfg->uid != geteuid() &&
-		    setresuid(cfg->uid, cfg->uid, cfg->uid) == -1)
-			fatal("history: cannot switch to user %u",
-			    (unsigned)cfg->uid);
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() == 1)
-			_exit(0);
+		child();	/* sockets, pidfile, privileges */
 		history_run(cfg, mh_bus);
 		/* NOTREACHED */
 	default:

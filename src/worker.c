@@ -124,7 +124,7 @@ worker_attach(struct worker *w)
 	if (bus_attach(&w->bus, from) == -1)
 		fatal("%s: bus_attach", __func__);
 	/* Lapped already: the cursor is at the head, memory whole from it. */
-	if (w->bus.cursors[0].sc_pos != from)
+	if (w->bus.cursor.sc_pos != from)
 		floor = shm_region_last_msg_id(w->reg);
 	hub_hist_init(w, floor);
 }
